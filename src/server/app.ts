@@ -1,0 +1,335 @@
+/**
+ * The central sync server: fastify (HTTP API, OpenAPI from the shared zod
+ * schemas), socket.io on the same port, and a PostgreSQL or PGlite database.
+ * Stateless: any number of instances share one database.
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { mkdirSync } from 'node:fs';
+import { z } from 'zod';
+import {
+  ConflictListQuery,
+  ConflictListResponse,
+  CreateStoreRequest,
+  CreateTerminalRequest,
+  CreateTerminalResponse,
+  ErrorResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  PullQuery,
+  PullResponse,
+  PushRequest,
+  PushResponse,
+  ResolveRequest,
+  ResolveResponse,
+  StatusQuery,
+  StatusResponse,
+  StoreResponse,
+  SyncAllRequest,
+  SyncAllResponse,
+  TERMINAL_ID,
+  TerminalInfo,
+  TerminalListResponse,
+  UpdateTerminalRequest,
+} from '../shared/protocol.js';
+import { Authenticator, bearerToken, requireAdmin, setupAdminToken, type Principal } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { openPglite, openPostgres, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { HttpError, notFound } from './errors.js';
+import { Metrics } from './metrics.js';
+import { Realtime } from './realtime.js';
+import { ConflictService } from './services/conflicts.js';
+import { FleetService } from './services/fleet.js';
+import { PullService } from './services/pull.js';
+import { PushService } from './services/push.js';
+import { StatusService } from './services/status.js';
+import { TriggerService } from './services/triggers.js';
+
+export interface CentralOptions {
+  readonly config: ServerConfig;
+  /** A database to use instead of opening one; the caller keeps ownership. */
+  readonly db?: Database;
+}
+
+export interface Central {
+  readonly app: FastifyInstance;
+  readonly db: Database;
+  readonly config: ServerConfig;
+  readonly metrics: Metrics;
+  /** The admin token if this start generated it (print it once). */
+  readonly generatedAdminToken: string | undefined;
+  /** Starts listening; resolves to the base URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const secured = [{ bearerAuth: [] }];
+
+async function openDatabase(config: ServerConfig): Promise<Database> {
+  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl });
+  mkdirSync(config.dataDir, { recursive: true });
+  return openPglite(config.dataDir);
+}
+
+export async function createCentral(opts: CentralOptions): Promise<Central> {
+  const { config } = opts;
+  const db = opts.db ?? (await openDatabase(config));
+  const ownsDb = opts.db === undefined;
+  try {
+    await migrate(db);
+  } catch (err) {
+    if (ownsDb) await db.close();
+    throw err;
+  }
+  const admin = await setupAdminToken(db, config.adminToken);
+  const metrics = new Metrics();
+  const auth = new Authenticator(db, admin.hash);
+  const triggers = new TriggerService(db, config.triggerTtlSeconds);
+
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    // Per-request lines only when debugging; errors and events are always logged.
+    logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  let realtime: Realtime | undefined;
+  const fleet = new FleetService(db, config.heartbeatIntervalSeconds, (id) => realtime?.isConnected(id) ?? false);
+  const push = new PushService(db, { maxClockDriftMs: config.maxClockDriftMs }, metrics);
+  const pull = new PullService(db, metrics);
+  const conflicts = new ConflictService(db);
+  const status = new StatusService(db, fleet, conflicts);
+
+  const principal = (req: FastifyRequest): Promise<Principal> => auth.authenticate(bearerToken(req.headers.authorization));
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const details = err.validation.map((v) => ({
+        path: `${err.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`,
+        message: v.message ?? 'invalid',
+      }));
+      return reply.status(400).send({
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'VALIDATION_ERROR',
+        message: details.map((d) => `${d.path}: ${d.message}`).join('; '),
+        details,
+      });
+    }
+    if (err instanceof HttpError) {
+      return reply.status(err.statusCode).send({
+        statusCode: err.statusCode,
+        error: httpReason(err.statusCode),
+        code: err.code,
+        message: err.message,
+        ...(err.details ? { details: err.details } : {}),
+      });
+    }
+    const statusCode = err.statusCode ?? 500;
+    if (statusCode >= 400 && statusCode < 500) {
+      const code =
+        err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'BODY_TOO_LARGE'
+          : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+            ? 'INVALID_JSON'
+            : (err.code ?? 'BAD_REQUEST');
+      const message = code === 'BODY_TOO_LARGE' ? `request body is larger than the limit of ${config.bodyLimitBytes} bytes` : err.message;
+      return reply.status(statusCode).send({ statusCode, error: httpReason(statusCode), code, message });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL', message: 'internal error; see the server log' });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ statusCode: 404, error: 'Not Found', code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'TillSync central sync API', version: '1' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api-docs' });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => {
+    await db.query('SELECT 1');
+    return { status: 'ok', database: db.kind };
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  // ------------------------------------------------------------- fleet (admin)
+  app.post(
+    '/api/stores',
+    { schema: { tags: ['fleet'], security: secured, body: CreateStoreRequest, response: { 201: StoreResponse, ...errors } } },
+    async (req, reply) => {
+      requireAdmin(await principal(req));
+      reply.status(201);
+      return fleet.createStore(req.body);
+    },
+  );
+  app.post(
+    '/api/terminals',
+    { schema: { tags: ['fleet'], security: secured, body: CreateTerminalRequest, response: { 201: CreateTerminalResponse, ...errors } } },
+    async (req, reply) => {
+      requireAdmin(await principal(req));
+      reply.status(201);
+      return fleet.createTerminal(req.body);
+    },
+  );
+  app.get(
+    '/api/terminals',
+    { schema: { tags: ['fleet'], security: secured, response: { 200: TerminalListResponse, ...errors } } },
+    async (req) => {
+      requireAdmin(await principal(req));
+      return { terminals: await fleet.list() };
+    },
+  );
+  app.patch(
+    '/api/terminals/:terminalId',
+    {
+      schema: {
+        tags: ['fleet'],
+        security: secured,
+        params: z.object({ terminalId: TERMINAL_ID }),
+        body: UpdateTerminalRequest,
+        response: { 200: TerminalInfo, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(await principal(req));
+      return fleet.updateTerminal(req.params.terminalId, req.body);
+    },
+  );
+
+  // ------------------------------------------------------------- sync
+  app.post(
+    '/api/sync/push',
+    { schema: { tags: ['sync'], security: secured, body: PushRequest, response: { 200: PushResponse, ...errors } } },
+    async (req) => {
+      const acting = await fleet.acting(await principal(req), req.body.terminalId);
+      return push.push(acting, req.body);
+    },
+  );
+  app.get(
+    '/api/sync/pull',
+    { schema: { tags: ['sync'], security: secured, querystring: PullQuery, response: { 200: PullResponse, ...errors } } },
+    async (req) => {
+      const acting = await fleet.acting(await principal(req), req.query.terminalId);
+      return pull.pull(acting, req.query);
+    },
+  );
+  app.post(
+    '/api/sync/resolve',
+    { schema: { tags: ['sync'], security: secured, body: ResolveRequest, response: { 200: ResolveResponse, ...errors } } },
+    async (req) => conflicts.resolve(await principal(req), req.body),
+  );
+  app.get(
+    '/api/sync/conflicts',
+    { schema: { tags: ['sync'], security: secured, querystring: ConflictListQuery, response: { 200: ConflictListResponse, ...errors } } },
+    async (req) => ({ conflicts: await conflicts.list(await principal(req), req.query) }),
+  );
+  app.post(
+    '/api/sync/heartbeat',
+    { schema: { tags: ['sync'], security: secured, body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } },
+    async (req) => {
+      const acting = await fleet.acting(await principal(req), req.body.terminalId);
+      return fleet.heartbeat(acting, req.body);
+    },
+  );
+  app.post(
+    '/api/sync/all',
+    { schema: { tags: ['sync'], security: secured, body: SyncAllRequest, response: { 200: SyncAllResponse, ...errors } } },
+    async (req) => {
+      const p = await principal(req);
+      const { type, reason } = req.body;
+      let ids: string[];
+      if (req.body.allTerminals) {
+        requireAdmin(p);
+        ids = await fleet.activeIds();
+      } else {
+        const acting = await fleet.acting(p, req.body.terminalId as string);
+        const row = await fleet.find(acting.terminalId);
+        if (!row || row.disabled_at) throw notFound('UNKNOWN_TERMINAL', `terminal ${acting.terminalId} is not active`);
+        ids = [acting.terminalId];
+      }
+      return { type, reason, triggered: await triggers.trigger(ids, type, reason) };
+    },
+  );
+  app.get(
+    '/api/sync/status',
+    { schema: { tags: ['sync'], security: secured, querystring: StatusQuery, response: { 200: StatusResponse, ...errors } } },
+    async (req) => {
+      const p = await principal(req);
+      if (req.query.terminalId) {
+        const acting = await fleet.acting(p, req.query.terminalId);
+        return status.status(acting.terminalId);
+      }
+      return status.status(p.kind === 'terminal' ? p.terminalId : undefined);
+    },
+  );
+
+  let autoSync: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  return {
+    app,
+    db,
+    config,
+    metrics,
+    generatedAdminToken: admin.generated,
+    async listen() {
+      await app.ready();
+      realtime = new Realtime(app.server, auth, triggers, metrics, app.log);
+      await realtime.start();
+      const address = await app.listen({ port: config.port, host: config.host });
+      if (config.autoSyncOnStart) {
+        // Terminals that were syncing when central went down catch up at once.
+        autoSync = setTimeout(() => {
+          fleet
+            .activeIds()
+            .then((ids) => triggers.trigger(ids, 'FULL', 'SERVER_RESTART'))
+            .then((ids) => app.log.info({ terminals: ids.length }, 'auto-sync after restart triggered'))
+            .catch((err: unknown) => app.log.error({ err }, 'auto-sync after restart failed'));
+        }, config.autoSyncDelayMs);
+      }
+      return address.replace('[::1]', '127.0.0.1');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(autoSync);
+      await realtime?.close();
+      await app.close();
+      if (ownsDb) await db.close();
+    },
+  };
+}
+
+function httpReason(status: number): string {
+  return (
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type' }[
+      status
+    ] ?? 'Error'
+  );
+}

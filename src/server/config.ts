@@ -1,0 +1,76 @@
+/** Central server configuration, from the environment, validated. */
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+export const ServerConfig = z.object({
+  port: port.default(4000),
+  host: z.string().min(1).default('127.0.0.1'),
+  /** PostgreSQL connection string; undefined runs on embedded PGlite. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  dataDir: z.string().min(1).default('./data/central'),
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  bodyLimitBytes: positiveInt.default(10 * 1024 * 1024),
+  heartbeatIntervalSeconds: positiveInt.default(30),
+  maxClockDriftMs: positiveInt.default(60_000),
+  autoSyncDelayMs: z.coerce.number().int().min(0).default(2000),
+  autoSyncOnStart: z.boolean().default(true),
+  triggerTtlSeconds: positiveInt.default(600),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type ServerConfig = z.infer<typeof ServerConfig>;
+export type ServerConfigInput = z.input<typeof ServerConfig>;
+
+/** Environment variable per setting, so an error can name what to fix. */
+const ENV_NAMES: Record<keyof ServerConfig, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  databaseUrl: 'POSTGRES_URL_REMOTE (or DATABASE_URL)',
+  dataDir: 'TILLSYNC_DATA_DIR',
+  adminToken: 'TILLSYNC_ADMIN_TOKEN',
+  bodyLimitBytes: 'TILLSYNC_BODY_LIMIT',
+  heartbeatIntervalSeconds: 'TILLSYNC_HEARTBEAT_INTERVAL',
+  maxClockDriftMs: 'TILLSYNC_MAX_CLOCK_DRIFT_MS',
+  autoSyncDelayMs: 'TILLSYNC_AUTO_SYNC_DELAY_MS',
+  autoSyncOnStart: 'TILLSYNC_AUTO_SYNC',
+  triggerTtlSeconds: 'TILLSYNC_TRIGGER_TTL',
+  logLevel: 'LOG_LEVEL',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const empty = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v);
+
+/** Reads the configuration from environment variables; throws a ConfigError naming each bad one. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const autoSync = empty(env.TILLSYNC_AUTO_SYNC);
+  const raw = {
+    port: empty(env.PORT),
+    host: empty(env.HOST),
+    databaseUrl: empty(env.POSTGRES_URL_REMOTE) ?? empty(env.DATABASE_URL),
+    dataDir: empty(env.TILLSYNC_DATA_DIR),
+    adminToken: empty(env.TILLSYNC_ADMIN_TOKEN),
+    bodyLimitBytes: empty(env.TILLSYNC_BODY_LIMIT),
+    heartbeatIntervalSeconds: empty(env.TILLSYNC_HEARTBEAT_INTERVAL),
+    maxClockDriftMs: empty(env.TILLSYNC_MAX_CLOCK_DRIFT_MS),
+    autoSyncDelayMs: empty(env.TILLSYNC_AUTO_SYNC_DELAY_MS),
+    autoSyncOnStart: autoSync === undefined ? undefined : !['0', 'false', 'off', 'no'].includes(autoSync.toLowerCase()),
+    triggerTtlSeconds: empty(env.TILLSYNC_TRIGGER_TTL),
+    logLevel: empty(env.LOG_LEVEL),
+  };
+  const parsed = ServerConfig.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = i.path[0] as keyof ServerConfig;
+      return `${ENV_NAMES[key] ?? String(key)}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}

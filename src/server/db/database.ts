@@ -1,0 +1,166 @@
+/**
+ * One small interface over the two databases central runs on: a real PostgreSQL
+ * server (pg pool) and embedded PGlite. Everything above it writes plain SQL.
+ */
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import pg from 'pg';
+
+export interface Queryable {
+  query<T extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<{ rows: T[] }>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction; rolls back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** LISTEN on a channel; returns the function that stops listening. */
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Row values cross the wire as JSON: bigints as numbers, numerics as numbers,
+// timestamps as ISO strings, on both drivers alike.
+const OID = { int8: 20, numeric: 1700, timestamptz: 1184, timestamp: 1114 } as const;
+/** PostgreSQL's text timestamp ("2026-01-02 03:04:05.6+00") as an ISO string; infinities stay as they are. */
+export function toIso(v: string): string {
+  const normal = v.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
+  const d = new Date(normal);
+  return Number.isNaN(d.getTime()) ? v : d.toISOString();
+}
+const PARSERS: Record<number, (v: string) => unknown> = {
+  [OID.int8]: (v) => Number(v),
+  [OID.numeric]: (v) => Number(v),
+  [OID.timestamptz]: toIso,
+  [OID.timestamp]: (v) => toIso(`${v}+00`),
+};
+
+export interface PostgresOptions {
+  connectionString: string;
+  max?: number;
+  onError?: (err: Error) => void;
+}
+
+/** A pool on a PostgreSQL server; LISTEN holds one dedicated connection. */
+export function openPostgres(opts: PostgresOptions): Database {
+  const typeParser = (oid: number, format?: string): ((v: string) => unknown) =>
+    PARSERS[oid] ?? (pg.types.getTypeParser(oid, format as 'text') as (v: string) => unknown);
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.max ?? 10,
+    types: { getTypeParser: typeParser } as pg.CustomTypesConfig,
+  });
+  pool.on('error', (err) => opts.onError?.(err));
+  let listener: pg.Client | undefined;
+  const handlers = new Map<string, Set<(payload: string) => void>>();
+
+  async function listenerClient(): Promise<pg.Client> {
+    if (listener) return listener;
+    const client = new pg.Client({ connectionString: opts.connectionString });
+    client.on('error', (err) => opts.onError?.(err));
+    client.on('notification', (msg) => {
+      for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
+    });
+    await client.connect();
+    listener = client;
+    return client;
+  }
+
+  const db: Database = {
+    kind: 'postgres',
+    async query<T extends object>(text: string, params?: readonly unknown[]) {
+      const r = await pool.query(text, params as unknown[]);
+      return { rows: r.rows as T[] };
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Queryable = {
+          async query<R extends object>(text: string, params?: readonly unknown[]) {
+            const r = await client.query(text, params as unknown[]);
+            return { rows: r.rows as R[] };
+          },
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, handler) {
+      const client = await listenerClient();
+      let set = handlers.get(channel);
+      if (!set) {
+        set = new Set();
+        handlers.set(channel, set);
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      }
+      set.add(handler);
+      return async () => {
+        set.delete(handler);
+      };
+    },
+    async notify(channel, payload) {
+      await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async close() {
+      handlers.clear();
+      await listener?.end().catch(() => undefined);
+      await pool.end();
+    },
+  };
+  return db;
+}
+
+/**
+ * Embedded PGlite: one in-process connection, so statements serialize. `dataDir`
+ * undefined keeps the database in memory (tests). `shared` lets several server
+ * instances in one process use the same database, as instances share PostgreSQL.
+ */
+export async function openPglite(dataDir?: string): Promise<Database> {
+  const parsers: Record<number, (v: string) => unknown> = { ...PARSERS };
+  const pglite = await PGlite.create(dataDir ? { dataDir, parsers } : { parsers });
+  return wrapPglite(pglite, true);
+}
+
+export function wrapPglite(pglite: PGlite, owned: boolean): Database {
+  return {
+    kind: 'pglite',
+    async query<T extends object>(text: string, params?: readonly unknown[]) {
+      const r = await pglite.query<T>(text, params as unknown[]);
+      return { rows: r.rows };
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return pglite.transaction(async (t) =>
+        fn({
+          async query<R extends object>(text: string, params?: readonly unknown[]) {
+            const r = await t.query<R>(text, params as unknown[]);
+            return { rows: r.rows };
+          },
+        }),
+      );
+    },
+    async listen(channel, handler) {
+      const unsub = await pglite.listen(channel, handler);
+      return async () => unsub();
+    },
+    async notify(channel, payload) {
+      await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async close() {
+      if (owned && !pglite.closed) await pglite.close();
+    },
+  };
+}
+
+/** A Database that several servers share; closing it is the owner's job. */
+export function sharedView(db: Database): Database {
+  return { ...db, close: async () => undefined };
+}
+
+export { pgliteTypes };

@@ -1,0 +1,63 @@
+/** Prometheus metrics of one central instance (text format at GET /metrics). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'tillsync_http_requests_total',
+    help: 'HTTP requests by route, method and status code',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly requestSeconds = new Histogram({
+    name: 'tillsync_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly pushes = new Counter({
+    name: 'tillsync_pushes_total',
+    help: 'Push requests handled',
+    registers: [this.registry],
+  });
+  readonly pushedChanges = new Counter({
+    name: 'tillsync_pushed_changes_total',
+    help: 'Pushed changes by entity type and result',
+    labelNames: ['entity_type', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly pulls = new Counter({
+    name: 'tillsync_pulls_total',
+    help: 'Pull requests by entity type',
+    labelNames: ['entity_type'] as const,
+    registers: [this.registry],
+  });
+  readonly pulledChanges = new Counter({
+    name: 'tillsync_pulled_changes_total',
+    help: 'Changes served to terminals by entity type',
+    labelNames: ['entity_type'] as const,
+    registers: [this.registry],
+  });
+  readonly conflicts = new Counter({
+    name: 'tillsync_conflicts_total',
+    help: 'Conflicts detected by entity type and resolution',
+    labelNames: ['entity_type', 'resolution'] as const,
+    registers: [this.registry],
+  });
+  readonly connectedTerminals = new Gauge({
+    name: 'tillsync_connected_terminals',
+    help: 'Terminals with a registered socket on this instance',
+    registers: [this.registry],
+  });
+  readonly triggersSent = new Counter({
+    name: 'tillsync_sync_triggers_total',
+    help: 'sync:trigger events emitted by this instance, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'tillsync_' });
+  }
+}

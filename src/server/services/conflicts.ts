@@ -1,0 +1,147 @@
+/** Conflicts parked for a supervisor: listing and resolving. */
+import { entryForEntity, type CatalogEntry, type ConflictStrategy, type WireRow } from '../../shared/catalog/index.js';
+import { formatHlc, parseHlc, tickHlc } from '../../shared/hlc.js';
+import type { ConflictRecord, ResolveRequest, ResolveResponse } from '../../shared/protocol.js';
+import type { Principal } from '../auth.js';
+import type { Database } from '../db/database.js';
+import { badRequest, conflict, forbidden, HttpError, notFound } from '../errors.js';
+import { lockRows, upsertRows } from './rows.js';
+
+interface ConflictRow {
+  id: string;
+  terminal_id: string;
+  store_id: string | null;
+  entity_type: string;
+  entity_id: string;
+  change_id: string;
+  strategy: ConflictStrategy;
+  status: 'open' | 'resolved';
+  base: WireRow | null;
+  terminal: WireRow | null;
+  central: WireRow | null;
+  central_version: number | null;
+  resolution: string | null;
+  resolved_data: WireRow | null;
+  created_at: string;
+  resolved_at: string | null;
+}
+
+function toRecord(r: ConflictRow): ConflictRecord {
+  return {
+    conflictId: r.id,
+    terminalId: r.terminal_id,
+    entityType: r.entity_type,
+    entityId: r.entity_id,
+    changeId: r.change_id,
+    status: r.status,
+    strategy: r.strategy,
+    base: r.base,
+    terminal: r.terminal,
+    central: r.central,
+    centralVersion: r.central_version,
+    resolution: r.resolution,
+    resolvedData: r.resolved_data,
+    createdAt: r.created_at,
+    resolvedAt: r.resolved_at,
+  };
+}
+
+export class ConflictService {
+  constructor(private readonly db: Database) {}
+
+  /** A terminal sees the conflicts of its store; the admin sees all. */
+  async list(principal: Principal, q: { terminalId?: string | undefined; status?: 'open' | 'resolved' | undefined; limit: number }) {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (principal.kind === 'terminal') {
+      params.push(principal.storeId);
+      where.push(`store_id = $${params.length}`);
+    }
+    if (q.terminalId) {
+      params.push(q.terminalId);
+      where.push(`terminal_id = $${params.length}`);
+    }
+    if (q.status) {
+      params.push(q.status);
+      where.push(`status = $${params.length}`);
+    }
+    params.push(q.limit);
+    const r = await this.db.query<ConflictRow>(
+      `SELECT * FROM sync_conflicts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT $${params.length}`,
+      params,
+    );
+    return r.rows.map(toRecord);
+  }
+
+  /**
+   * Applies a supervisor's decision and closes the conflict. The row is always
+   * written (with a fresh clock), so the outcome reaches every terminal by pull.
+   */
+  async resolve(principal: Principal, req: ResolveRequest): Promise<ResolveResponse> {
+    return this.db.transaction(async (tx) => {
+      const found = await tx.query<ConflictRow>('SELECT * FROM sync_conflicts WHERE id = $1 FOR UPDATE', [req.conflictId]);
+      const c = found.rows[0];
+      if (!c) throw notFound('UNKNOWN_CONFLICT', `no conflict ${req.conflictId}`);
+      if (principal.kind === 'terminal' && principal.storeId !== c.store_id) {
+        throw forbidden('FORBIDDEN_STORE', `conflict ${c.id} belongs to another store`);
+      }
+      if (c.status !== 'open') throw conflict('ALREADY_RESOLVED', `conflict ${c.id} was already resolved (${c.resolution})`);
+      const entry = entryForEntity(c.entity_type) as CatalogEntry;
+      let overlay: WireRow = {};
+      if (req.resolvedData) {
+        const parsed = entry.rowSchema.safeParse(req.resolvedData);
+        if (!parsed.success) {
+          throw new HttpError(
+            400,
+            'VALIDATION_ERROR',
+            `resolvedData is not a valid ${entry.entityType}`,
+            parsed.error.issues.map((i) => ({ path: ['resolvedData', ...i.path].join('.'), message: i.message })),
+          );
+        }
+        if (parsed.data.id !== undefined && parsed.data.id !== c.entity_id) throw badRequest('VALIDATION_ERROR', 'resolvedData.id must be the conflicted row');
+        overlay = parsed.data;
+      }
+      await tx.query(`SELECT set_config('tillsync.origin', 'central', true)`);
+      const rows = await lockRows(tx, entry, [c.entity_id]);
+      const current = rows.get(c.entity_id);
+      const centralImage: WireRow = current?.wire ?? c.central ?? { id: c.entity_id };
+      const deleted = req.resolution === 'TERMINAL_WINS' ? c.terminal === null : (current?.deletedAt ?? null) !== null;
+      const chosen: WireRow =
+        req.resolution === 'TERMINAL_WINS' ? { ...centralImage, ...(c.terminal ?? {}) } : { ...centralImage };
+      const image: WireRow = { id: c.entity_id };
+      for (const col of entry.wireColumns) image[col.name] = overlay[col.name] ?? chosen[col.name] ?? null;
+      const missing = entry.wireColumns.filter((col) => col.def.required && image[col.name] === null);
+      if (missing.length > 0 && !deleted) {
+        throw badRequest('MISSING_FIELDS', `the resolved row needs ${missing.map((m) => m.name).join(', ')}`);
+      }
+      const last = current?.hlc ? parseHlc(current.hlc) : null;
+      const hlc = formatHlc(tickHlc(last, Date.now(), 'central'));
+      const versions = await upsertRows(tx, entry, [{ wire: image, hlc, deletedAt: deleted ? (current?.deletedAt ?? new Date().toISOString()) : null }]);
+      await tx.query(
+        `UPDATE sync_conflicts SET status = 'resolved', resolution = $2, resolved_data = $3::jsonb, resolved_by = $4, resolved_at = now() WHERE id = $1`,
+        [c.id, req.resolution, JSON.stringify(image), req.resolvedBy ?? (principal.kind === 'admin' ? 'admin' : principal.terminalId)],
+      );
+      return {
+        conflictId: c.id,
+        status: 'resolved' as const,
+        entityType: c.entity_type,
+        entityId: c.entity_id,
+        version: versions.get(c.entity_id) ?? current?.version ?? 0,
+        data: image,
+      };
+    });
+  }
+
+  /** Open conflicts per entity type, for one terminal or the whole fleet. */
+  async openCounts(terminalId: string | undefined): Promise<Map<string, number>> {
+    const r = terminalId
+      ? await this.db.query<{ entity_type: string; n: number }>(
+          `SELECT entity_type, count(*)::int AS n FROM sync_conflicts WHERE status = 'open' AND terminal_id = $1 GROUP BY entity_type`,
+          [terminalId],
+        )
+      : await this.db.query<{ entity_type: string; n: number }>(
+          `SELECT entity_type, count(*)::int AS n FROM sync_conflicts WHERE status = 'open' GROUP BY entity_type`,
+        );
+    return new Map(r.rows.map((x) => [x.entity_type, x.n]));
+  }
+}

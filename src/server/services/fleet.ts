@@ -1,0 +1,170 @@
+/** Stores, terminal provisioning, heartbeats and the fleet list. */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type {
+  CreateStoreRequest,
+  CreateTerminalRequest,
+  HeartbeatRequest,
+  TerminalInfo,
+  UpdateTerminalRequest,
+} from '../../shared/protocol.js';
+import type { Principal } from '../auth.js';
+import { hashSecret, newApiKey } from '../auth.js';
+import type { Database } from '../db/database.js';
+import { conflict, forbidden, notFound } from '../errors.js';
+
+/** The terminal a request acts as. */
+export interface Acting {
+  readonly terminalId: string;
+  readonly storeId: string;
+}
+
+interface TerminalRow {
+  id: string;
+  store_id: string;
+  name: string;
+  disabled_at: string | null;
+  created_at: string;
+  last_heartbeat_at: string | null;
+  reported_status: string | null;
+  app_version: string | null;
+  outbox: Record<string, { pending: number; failed: number; synced: number; conflicts: number }> | null;
+}
+
+export class FleetService {
+  constructor(
+    private readonly db: Database,
+    private readonly heartbeatIntervalSeconds: number,
+    /** Whether a terminal has a live socket on this or another instance (best effort: this instance). */
+    private readonly isConnected: (terminalId: string) => boolean = () => false,
+  ) {}
+
+  /** A terminal acts only as itself; the admin may act as any provisioned terminal. */
+  async acting(principal: Principal, terminalId: string): Promise<Acting> {
+    if (principal.kind === 'terminal') {
+      if (principal.terminalId !== terminalId) {
+        throw forbidden('WRONG_TERMINAL', `this key belongs to terminal ${principal.terminalId}, not ${terminalId}`);
+      }
+      return principal;
+    }
+    const row = await this.find(terminalId);
+    if (!row) throw notFound('UNKNOWN_TERMINAL', `no terminal ${terminalId}`);
+    return { terminalId: row.id, storeId: row.store_id };
+  }
+
+  async find(terminalId: string): Promise<TerminalRow | undefined> {
+    const r = await this.db.query<TerminalRow>('SELECT * FROM sync_terminals WHERE id = $1', [terminalId]);
+    return r.rows[0];
+  }
+
+  async createStore(req: z.infer<typeof CreateStoreRequest>) {
+    const id = req.id ?? randomUUID();
+    const r = await this.db.query<{ id: string; name: string; code: string | null }>(
+      `INSERT INTO stores (id, name, code, address, timezone, currency, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now(), now()) ON CONFLICT (id) DO NOTHING RETURNING id, name, code`,
+      [id, req.name, req.code ?? null, req.address ?? null, req.timezone ?? null, req.currency ?? null],
+    );
+    const row = r.rows[0];
+    if (!row) throw conflict('STORE_EXISTS', `store ${id} already exists`);
+    return { storeId: row.id, name: row.name, code: row.code };
+  }
+
+  /** Provisions a terminal; the key is returned once and stored hashed. */
+  async createTerminal(req: z.infer<typeof CreateTerminalRequest>) {
+    const store = await this.db.query('SELECT 1 FROM stores WHERE id = $1 AND sync_deleted_at IS NULL', [req.storeId]);
+    if (!store.rows[0]) throw notFound('UNKNOWN_STORE', `no store ${req.storeId}; create it with POST /api/stores`);
+    const terminalId = req.terminalId ?? `terminal-${randomUUID().slice(0, 8)}`;
+    const name = req.name ?? terminalId;
+    const apiKey = newApiKey();
+    return this.db.transaction(async (tx) => {
+      const r = await tx.query(
+        `INSERT INTO sync_terminals (id, store_id, name, key_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [terminalId, req.storeId, name, hashSecret(apiKey)],
+      );
+      if (!r.rows[0]) throw conflict('TERMINAL_EXISTS', `terminal ${terminalId} already exists`);
+      // The POS's own terminals table, so the store's tills know each other.
+      await tx.query(
+        `INSERT INTO terminals (id, store_id, name, code, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $1, true, now(), now())
+         ON CONFLICT (id) DO UPDATE SET store_id = EXCLUDED.store_id, name = EXCLUDED.name, active = true, sync_deleted_at = NULL`,
+        [terminalId, req.storeId, name],
+      );
+      return { terminalId, storeId: req.storeId, name, apiKey };
+    });
+  }
+
+  async updateTerminal(terminalId: string, req: z.infer<typeof UpdateTerminalRequest>): Promise<TerminalInfo> {
+    const r = await this.db.query<TerminalRow>(
+      `UPDATE sync_terminals SET
+         disabled_at = CASE WHEN $2::boolean IS NULL THEN disabled_at WHEN $2 THEN coalesce(disabled_at, now()) ELSE NULL END,
+         name = coalesce($3, name)
+       WHERE id = $1 RETURNING *`,
+      [terminalId, req.disabled ?? null, req.name ?? null],
+    );
+    const row = r.rows[0];
+    if (!row) throw notFound('UNKNOWN_TERMINAL', `no terminal ${terminalId}`);
+    await this.db.query('UPDATE terminals SET active = $2, name = $3 WHERE id = $1', [
+      terminalId,
+      row.disabled_at === null,
+      row.name,
+    ]);
+    return this.info(row);
+  }
+
+  async list(): Promise<TerminalInfo[]> {
+    const r = await this.db.query<TerminalRow>('SELECT * FROM sync_terminals ORDER BY store_id, id');
+    return r.rows.map((row) => this.info(row));
+  }
+
+  /** Active terminals: provisioned and not disabled. */
+  async activeIds(): Promise<string[]> {
+    const r = await this.db.query<{ id: string }>('SELECT id FROM sync_terminals WHERE disabled_at IS NULL ORDER BY id');
+    return r.rows.map((x) => x.id);
+  }
+
+  async heartbeat(acting: Acting, req: HeartbeatRequest) {
+    await this.db.query(
+      `UPDATE sync_terminals SET last_heartbeat_at = now(), reported_status = $2,
+         app_version = coalesce($3, app_version), outbox = coalesce($4::jsonb, outbox),
+         last_sync_at = coalesce($5::timestamptz, last_sync_at)
+       WHERE id = $1`,
+      [acting.terminalId, req.status, req.appVersion ?? null, req.outbox ? JSON.stringify(req.outbox) : null, req.lastSyncAt ?? null],
+    );
+    return {
+      terminalId: acting.terminalId,
+      status: req.status,
+      serverTime: new Date().toISOString(),
+      heartbeatIntervalSeconds: this.heartbeatIntervalSeconds,
+    };
+  }
+
+  /** Reported outbox counts per entity type, for one terminal or summed over the fleet. */
+  async reportedOutbox(terminalId: string | undefined): Promise<TerminalRow['outbox'][]> {
+    const r = terminalId
+      ? await this.db.query<{ outbox: TerminalRow['outbox'] }>('SELECT outbox FROM sync_terminals WHERE id = $1', [terminalId])
+      : await this.db.query<{ outbox: TerminalRow['outbox'] }>('SELECT outbox FROM sync_terminals WHERE disabled_at IS NULL');
+    return r.rows.map((x) => x.outbox);
+  }
+
+  private info(row: TerminalRow): TerminalInfo {
+    const last = row.last_heartbeat_at ? Date.parse(row.last_heartbeat_at) : null;
+    const silent = last === null || Date.now() - last > 3 * this.heartbeatIntervalSeconds * 1000;
+    let status: TerminalInfo['status'];
+    if (row.disabled_at) status = 'DISABLED';
+    else if (last === null) status = 'NEVER_SEEN';
+    else if (silent) status = 'OFFLINE';
+    else status = (row.reported_status as TerminalInfo['status'] | null) ?? 'ONLINE';
+    return {
+      terminalId: row.id,
+      storeId: row.store_id,
+      name: row.name,
+      status,
+      disabled: row.disabled_at !== null,
+      connected: this.isConnected(row.id),
+      lastHeartbeatAt: row.last_heartbeat_at,
+      appVersion: row.app_version,
+      createdAt: row.created_at,
+    };
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Pull: central's changes of one entity type for one terminal's store, in pages.
+ *
+ * The change log is read in (txid, seq) order and only below the snapshot's xmin:
+ * every transaction that could still commit a change has a txid at or above the
+ * oldest one running, so a change committed late can never land behind the cursor
+ * (DESIGN.md invariant 4). A plain serial cursor would skip it.
+ */
+import { entryForEntity, pullable, type CatalogEntry } from '../../shared/catalog/index.js';
+import type { PulledChange, PullQuery, PullResponse } from '../../shared/protocol.js';
+import type { Database } from '../db/database.js';
+import { badRequest, conflict } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Acting } from './fleet.js';
+import { readRows } from './rows.js';
+
+/** Position in the change log: after (txid, seq); `since` keeps a lastSync start. */
+export interface Cursor {
+  readonly txid: string;
+  readonly seq: number;
+  readonly since?: string;
+}
+
+export const START: Cursor = { txid: '0', seq: 0 };
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c.since ? [c.txid, c.seq, c.since] : [c.txid, c.seq])).toString('base64url');
+}
+
+export function decodeCursor(text: string): Cursor {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && typeof v[0] === 'string' && /^\d{1,20}$/.test(v[0]) && Number.isSafeInteger(v[1]) && v[1] >= 0) {
+      const since = typeof v[2] === 'string' && !Number.isNaN(Date.parse(v[2])) ? v[2] : undefined;
+      return since ? { txid: v[0], seq: v[1], since } : { txid: v[0], seq: v[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw badRequest('INVALID_CURSOR', 'cursor is not one this server issued; start again without it (or with lastSync)');
+}
+
+interface ChangeRow {
+  txid: string;
+  seq: number;
+  entity_id: string;
+  op: string;
+  changed_at: string;
+}
+
+export class PullService {
+  constructor(
+    private readonly db: Database,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async pull(acting: Acting, q: PullQuery): Promise<PullResponse> {
+    const entry = entryForEntity(q.entityType) as CatalogEntry;
+    if (!pullable(entry)) {
+      throw badRequest('NOT_PULLED', `${entry.entityType} is synced from terminals to central only (direction up); it is never pulled`);
+    }
+    if (q.schemaHash !== undefined && q.schemaHash !== entry.schemaHash) {
+      throw conflict(
+        'SCHEMA_MISMATCH',
+        `${entry.entityType}: terminal schema ${q.schemaHash} differs from central ${entry.schemaHash}; sync of this table must pause until both run the same catalog`,
+      );
+    }
+    const from: Cursor = q.cursor ? decodeCursor(q.cursor) : q.lastSync ? { ...START, since: q.lastSync } : START;
+    const scoped = entry.centralStoreColumn !== undefined;
+    const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
+    if (scoped) params.push(acting.storeId);
+    const changes = await this.db.query<ChangeRow>(
+      `SELECT txid::text AS txid, seq, entity_id, op, changed_at FROM sync_changes
+       WHERE entity_type = $1 AND (txid, seq) > ($2::xid8, $3::bigint)
+         AND txid < pg_snapshot_xmin(pg_current_snapshot())
+         AND ($5::timestamptz IS NULL OR changed_at >= $5::timestamptz)
+         ${scoped ? 'AND (store_id = $6 OR store_id IS NULL)' : ''}
+       ORDER BY txid, seq LIMIT $4`,
+      params,
+    );
+    const page = changes.rows;
+    const last = page.at(-1);
+    const next: Cursor = last ? { txid: last.txid, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
+
+    // Each row once per page, as it is now (its latest version), at its last change's place.
+    const lastChange = new Map<string, ChangeRow>();
+    for (const c of page) {
+      lastChange.delete(c.entity_id);
+      lastChange.set(c.entity_id, c);
+    }
+    const rows = await readRows(this.db, entry, [...lastChange.keys()]);
+    const out: PulledChange[] = [];
+    for (const [id, c] of lastChange) {
+      const row = rows.get(id);
+      if (!row) continue; // purged
+      if (scoped && !this.visible(entry, row.wire, acting)) continue; // moved to another store since
+      out.push({
+        entityId: id,
+        operation: row.deletedAt ? 'DELETE' : (c.op as PulledChange['operation']),
+        version: row.version,
+        data: row.wire,
+        deleted: row.deletedAt !== null,
+        origin: row.origin,
+        hlc: row.hlc,
+        changedAt: row.updatedAt,
+      });
+    }
+    this.metrics.pulls.inc({ entity_type: entry.entityType });
+    this.metrics.pulledChanges.inc({ entity_type: entry.entityType }, out.length);
+    return {
+      terminalId: acting.terminalId,
+      entityType: entry.entityType,
+      changes: out,
+      cursor: encodeCursor(next),
+      hasMore: page.length === q.limit,
+      schemaHash: entry.schemaHash,
+      serverTime: new Date().toISOString(),
+    };
+  }
+
+  private visible(entry: CatalogEntry, row: Record<string, unknown>, acting: Acting): boolean {
+    const store = row[entry.centralStoreColumn as string];
+    return store === null || store === undefined || store === acting.storeId;
+  }
+}

@@ -1,0 +1,67 @@
+/** `GET /api/sync/status`: counts per table in exactly the seed's shape. */
+import { CATALOG } from '../../shared/catalog/index.js';
+import type { StatusResponse, TableCounts } from '../../shared/protocol.js';
+import type { Database } from '../db/database.js';
+import type { ConflictService } from './conflicts.js';
+import type { FleetService } from './fleet.js';
+
+export class StatusService {
+  constructor(
+    private readonly db: Database,
+    private readonly fleet: FleetService,
+    private readonly conflicts: ConflictService,
+  ) {}
+
+  /**
+   * pending and failed: what the terminal reported in its last heartbeat (only it
+   * knows its outbox). synced: changes central accepted from it (safe at HQ).
+   * conflicts: open at central, or as many as the terminal reports if more.
+   * Without a terminal id: the sums over the fleet.
+   */
+  async status(terminalId: string | undefined): Promise<StatusResponse> {
+    const reported = await this.fleet.reportedOutbox(terminalId);
+    const accepted = terminalId
+      ? await this.db.query<{ entity_type: string; n: number }>(
+          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE terminal_id = $1 AND status <> 'pending' GROUP BY entity_type`,
+          [terminalId],
+        )
+      : await this.db.query<{ entity_type: string; n: number }>(
+          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE status <> 'pending' GROUP BY entity_type`,
+        );
+    const acceptedBy = new Map(accepted.rows.map((x) => [x.entity_type, x.n]));
+    const open = await this.conflicts.openCounts(terminalId);
+
+    const tables: Record<string, TableCounts> = {};
+    const totals: TableCounts = { pending: 0, failed: 0, synced: 0, conflicts: 0 };
+    const summary = { totalTables: 0, tablesWithPending: 0, tablesWithFailed: 0, tablesWithSynced: 0, tablesWithConflicts: 0 };
+    for (const e of CATALOG) {
+      let pending = 0;
+      let failed = 0;
+      let reportedConflicts = 0;
+      for (const outbox of reported) {
+        const c = outbox?.[e.entityType];
+        if (!c) continue;
+        pending += c.pending;
+        failed += c.failed;
+        reportedConflicts += c.conflicts;
+      }
+      const counts: TableCounts = {
+        pending,
+        failed,
+        synced: acceptedBy.get(e.entityType) ?? 0,
+        conflicts: Math.max(open.get(e.entityType) ?? 0, reportedConflicts),
+      };
+      tables[e.entityType] = counts;
+      totals.pending += counts.pending;
+      totals.failed += counts.failed;
+      totals.synced += counts.synced;
+      totals.conflicts += counts.conflicts;
+      summary.totalTables++;
+      if (counts.pending > 0) summary.tablesWithPending++;
+      if (counts.failed > 0) summary.tablesWithFailed++;
+      if (counts.synced > 0) summary.tablesWithSynced++;
+      if (counts.conflicts > 0) summary.tablesWithConflicts++;
+    }
+    return { terminalId: terminalId ?? null, tables, totals, summary };
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * The wire protocol between terminals and central: every HTTP body and socket.io
+ * payload as a zod schema. The seed's endpoints and request shapes are the contract;
+ * fields added here extend them, never change them.
+ */
+import { z } from 'zod';
+import { CONFLICT_STRATEGIES, ENTITY_TYPES, entryForEntity, type WireRow } from './catalog/index.js';
+import { HlcString } from './hlc.js';
+
+export const TERMINAL_ID = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be 1-64 letters, digits, _ . : or -, starting with a letter or digit');
+
+export const ENTITY_TYPE = z.enum(ENTITY_TYPES as [string, ...string[]], {
+  error: (issue) => `unknown entity type ${JSON.stringify(issue.input)}; known: ${ENTITY_TYPES.join(', ')}`,
+});
+
+export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE'] as const;
+export const Operation = z.enum(OPERATIONS);
+export type Operation = z.infer<typeof Operation>;
+
+const RowImage = z.record(z.string(), z.unknown());
+
+// ---------------------------------------------------------------- push
+
+export const PushChange = z
+  .strictObject({
+    /** Globally unique id of this outbox entry; the idempotency key. When omitted, the change's content is its id. */
+    changeId: z.string().min(8).max(128).optional(),
+    entityType: ENTITY_TYPE,
+    entityId: z.string().min(1).max(200),
+    operation: Operation,
+    /** The new row image, central column names. Omitted fields keep their central value. */
+    data: RowImage.optional(),
+    /** The row image the terminal last had from central (the base of a 3-way merge). */
+    baseData: RowImage.nullable().optional(),
+    /** The central version the terminal last saw; 0 for a row new to central. */
+    syncVersion: z.number().int().min(0).default(0),
+    /** Hybrid logical clock of the change (orders last-writer-wins ties). */
+    hlc: HlcString.optional(),
+    priority: z.number().int().min(0).max(10).optional(),
+    createdInMode: z.enum(['ONLINE', 'OFFLINE']).optional(),
+    transactionGroup: z.string().max(128).optional(),
+  })
+  .superRefine((change, ctx) => {
+    const entry = entryForEntity(change.entityType);
+    if (!entry) return;
+    for (const key of ['data', 'baseData'] as const) {
+      const image = change[key];
+      if (!image) continue;
+      const parsed = entry.rowSchema.safeParse(image);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          ctx.addIssue({ ...issue, path: [key, ...issue.path], message: `${change.entityType}: ${issue.message}` } as never);
+        }
+      }
+    }
+    if (change.data && change.data.id !== undefined && change.data.id !== change.entityId) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'id'], message: 'data.id must equal entityId' });
+    }
+    if (change.operation !== 'DELETE' && !change.data) {
+      ctx.addIssue({ code: 'custom', path: ['data'], message: `${change.operation} needs data` });
+    }
+  });
+export type PushChange = z.infer<typeof PushChange>;
+
+export const PushRequest = z.strictObject({
+  terminalId: TERMINAL_ID,
+  changes: z.array(PushChange).max(5000),
+  /** Schema hash per entity type the terminal is pushing; a mismatch rejects that type's changes. */
+  schemaHashes: z.partialRecord(ENTITY_TYPE, z.string().max(64)).optional(),
+});
+export type PushRequest = z.infer<typeof PushRequest>;
+
+export const CHANGE_STATUSES = ['applied', 'duplicate', 'conflict', 'rejected'] as const;
+export const ChangeStatus = z.enum(CHANGE_STATUSES);
+export type ChangeStatus = z.infer<typeof ChangeStatus>;
+
+export const RESOLUTIONS = ['TERMINAL_WINS', 'CENTRAL_WINS', 'MERGED', 'PARKED'] as const;
+
+export const ErrorInfo = z.object({ code: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+export const PushResult = z.object({
+  changeId: z.string(),
+  entityType: z.string(),
+  entityId: z.string(),
+  status: ChangeStatus,
+  /** The row's version at central after this change (null when rejected). */
+  version: z.number().int().nullable(),
+  /** For a duplicate: the status the change got the first time. */
+  originalStatus: ChangeStatus.optional(),
+  /** For a conflict: how it was settled. */
+  resolution: z.enum(RESOLUTIONS).optional(),
+  conflictId: z.string().optional(),
+  /** For a conflict settled other than TERMINAL_WINS: the row as central now has it. */
+  data: RowImage.optional(),
+  error: ErrorInfo.optional(),
+});
+export type PushResult = z.infer<typeof PushResult>;
+
+export const PushResponse = z.object({
+  terminalId: z.string(),
+  results: z.array(PushResult),
+  summary: z.object({
+    applied: z.number().int(),
+    duplicate: z.number().int(),
+    conflict: z.number().int(),
+    rejected: z.number().int(),
+  }),
+  serverTime: z.string(),
+});
+export type PushResponse = z.infer<typeof PushResponse>;
+
+// ---------------------------------------------------------------- pull
+
+export const PullQuery = z.strictObject({
+  terminalId: TERMINAL_ID,
+  entityType: ENTITY_TYPE,
+  /** Starting point as in the seed: changes since this instant. Ignored when a cursor is given. */
+  lastSync: z.iso.datetime({ offset: true }).optional(),
+  /** Opaque cursor from the previous page. */
+  cursor: z.string().max(512).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+  schemaHash: z.string().max(64).optional(),
+});
+export type PullQuery = z.infer<typeof PullQuery>;
+
+export const PulledChange = z.object({
+  entityId: z.string(),
+  operation: Operation,
+  version: z.number().int(),
+  /** The row as central has it now (central column names); a tombstone keeps its last image. */
+  data: RowImage,
+  deleted: z.boolean(),
+  origin: z.string().nullable(),
+  hlc: z.string().nullable(),
+  changedAt: z.string(),
+});
+export type PulledChange = z.infer<typeof PulledChange>;
+
+export const PullResponse = z.object({
+  terminalId: z.string(),
+  entityType: z.string(),
+  changes: z.array(PulledChange),
+  cursor: z.string(),
+  hasMore: z.boolean(),
+  schemaHash: z.string(),
+  serverTime: z.string(),
+});
+export type PullResponse = z.infer<typeof PullResponse>;
+
+// ---------------------------------------------------------------- conflicts
+
+export const ResolveRequest = z
+  .strictObject({
+    conflictId: z.string().min(1).max(100),
+    resolvedData: RowImage.optional(),
+    resolution: z.enum(['TERMINAL_WINS', 'CENTRAL_WINS', 'MANUAL_MERGE']),
+    resolvedBy: z.string().max(200).optional(),
+  })
+  .refine((r) => r.resolution !== 'MANUAL_MERGE' || r.resolvedData !== undefined, {
+    path: ['resolvedData'],
+    message: 'MANUAL_MERGE needs resolvedData',
+  });
+export type ResolveRequest = z.infer<typeof ResolveRequest>;
+
+export const ConflictStatus = z.enum(['open', 'resolved']);
+
+export const ConflictRecord = z.object({
+  conflictId: z.string(),
+  terminalId: z.string(),
+  entityType: z.string(),
+  entityId: z.string(),
+  changeId: z.string(),
+  status: ConflictStatus,
+  strategy: z.enum(CONFLICT_STRATEGIES),
+  base: RowImage.nullable(),
+  terminal: RowImage.nullable(),
+  central: RowImage.nullable(),
+  centralVersion: z.number().int().nullable(),
+  resolution: z.string().nullable(),
+  resolvedData: RowImage.nullable(),
+  createdAt: z.string(),
+  resolvedAt: z.string().nullable(),
+});
+export type ConflictRecord = z.infer<typeof ConflictRecord>;
+
+export const ResolveResponse = z.object({
+  conflictId: z.string(),
+  status: z.literal('resolved'),
+  entityType: z.string(),
+  entityId: z.string(),
+  version: z.number().int(),
+  data: RowImage,
+});
+export type ResolveResponse = z.infer<typeof ResolveResponse>;
+
+export const ConflictListQuery = z.strictObject({
+  terminalId: TERMINAL_ID.optional(),
+  status: ConflictStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const ConflictListResponse = z.object({ conflicts: z.array(ConflictRecord) });
+
+// ---------------------------------------------------------------- heartbeat and status
+
+export const TableCounts = z.strictObject({
+  pending: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  synced: z.number().int().min(0),
+  conflicts: z.number().int().min(0),
+});
+export type TableCounts = z.infer<typeof TableCounts>;
+
+export const TERMINAL_STATES = ['ONLINE', 'OFFLINE', 'SYNCING', 'ERROR'] as const;
+
+export const HeartbeatRequest = z.strictObject({
+  terminalId: TERMINAL_ID,
+  status: z.enum(TERMINAL_STATES),
+  appVersion: z.string().max(64).optional(),
+  /** The terminal's outbox counts per entity type; they feed /api/sync/status. */
+  outbox: z.record(z.string(), TableCounts).optional(),
+  lastSyncAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = z.object({
+  terminalId: z.string(),
+  status: z.string(),
+  serverTime: z.string(),
+  heartbeatIntervalSeconds: z.number().int(),
+});
+
+export const StatusQuery = z.strictObject({ terminalId: TERMINAL_ID.optional() });
+
+/** `GET /api/sync/status`: exactly the seed's shape. */
+export const StatusResponse = z.object({
+  terminalId: z.string().nullable(),
+  tables: z.record(z.string(), TableCounts),
+  totals: TableCounts,
+  summary: z.object({
+    totalTables: z.number().int(),
+    tablesWithPending: z.number().int(),
+    tablesWithFailed: z.number().int(),
+    tablesWithSynced: z.number().int(),
+    tablesWithConflicts: z.number().int(),
+  }),
+});
+export type StatusResponse = z.infer<typeof StatusResponse>;
+
+// ---------------------------------------------------------------- triggers (REST + socket.io)
+
+export const SYNC_TYPES = ['FULL', 'INCREMENTAL'] as const;
+export const SyncType = z.enum(SYNC_TYPES);
+export type SyncType = z.infer<typeof SyncType>;
+
+export const SyncAllRequest = z
+  .strictObject({
+    terminalId: TERMINAL_ID.optional(),
+    allTerminals: z.boolean().optional(),
+    type: SyncType.default('FULL'),
+    reason: z.string().min(1).max(64).default('MANUAL'),
+  })
+  .refine((r) => (r.terminalId !== undefined) !== (r.allTerminals === true), {
+    message: 'give either terminalId or allTerminals: true',
+  });
+export type SyncAllRequest = z.infer<typeof SyncAllRequest>;
+
+export const SyncAllResponse = z.object({
+  type: SyncType,
+  reason: z.string(),
+  triggered: z.array(z.string()),
+});
+
+/** `sync:trigger`, exactly the seed's payload plus a trigger id for `sync:ack`. */
+export const SyncTrigger = z.object({
+  type: SyncType,
+  terminalId: z.string(),
+  timestamp: z.string(),
+  reason: z.string(),
+  triggerId: z.string().optional(),
+});
+export type SyncTrigger = z.infer<typeof SyncTrigger>;
+
+export const RegisterPayload = z.strictObject({ terminalId: TERMINAL_ID });
+export const AckPayload = z.strictObject({
+  terminalId: TERMINAL_ID,
+  type: SyncType,
+  triggerId: z.string().max(100).optional(),
+});
+export type AckPayload = z.infer<typeof AckPayload>;
+
+/** Every socket acknowledgement callback gets one of these. */
+export type SocketReply = { ok: true } | { ok: false; error: string };
+
+export const SOCKET_EVENTS = {
+  register: 'terminal:register',
+  trigger: 'sync:trigger',
+  ack: 'sync:ack',
+} as const;
+
+// ---------------------------------------------------------------- fleet
+
+export const CreateStoreRequest = z.strictObject({
+  id: z.string().min(1).max(200).optional(),
+  name: z.string().min(1).max(200),
+  code: z.string().max(64).optional(),
+  address: z.string().max(500).optional(),
+  timezone: z.string().max(64).optional(),
+  currency: z.string().length(3).optional(),
+});
+export const StoreResponse = z.object({ storeId: z.string(), name: z.string(), code: z.string().nullable() });
+
+export const CreateTerminalRequest = z.strictObject({
+  storeId: z.string().min(1).max(200),
+  name: z.string().min(1).max(200).optional(),
+  terminalId: TERMINAL_ID.optional(),
+});
+export const CreateTerminalResponse = z.object({
+  terminalId: z.string(),
+  storeId: z.string(),
+  name: z.string(),
+  /** Shown once; central keeps only its hash. */
+  apiKey: z.string(),
+});
+
+export const UpdateTerminalRequest = z
+  .strictObject({ disabled: z.boolean().optional(), name: z.string().min(1).max(200).optional() })
+  .refine((r) => r.disabled !== undefined || r.name !== undefined, { message: 'nothing to change' });
+
+export const TerminalInfo = z.object({
+  terminalId: z.string(),
+  storeId: z.string(),
+  name: z.string(),
+  status: z.enum([...TERMINAL_STATES, 'DISABLED', 'NEVER_SEEN']),
+  disabled: z.boolean(),
+  connected: z.boolean(),
+  lastHeartbeatAt: z.string().nullable(),
+  appVersion: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type TerminalInfo = z.infer<typeof TerminalInfo>;
+export const TerminalListResponse = z.object({ terminals: z.array(TerminalInfo) });
+
+export const ErrorResponse = z.object({
+  statusCode: z.number().int(),
+  error: z.string(),
+  code: z.string(),
+  message: z.string(),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+export type { WireRow };
