@@ -209,6 +209,7 @@ export const orders = pgTable('orders', {
 
 export const orderItems = pgTable('order_items', {
   id: text('id').primaryKey(),
+  storeId: text('store_id').notNull(),
   orderId: text('order_id').notNull(),
   productId: text('product_id'),
   variantId: text('variant_id'),
@@ -225,7 +226,7 @@ export const orderItems = pgTable('order_items', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
-}, (t) => [index('order_items_order_id_idx').on(t.orderId), index('order_items_product_id_idx').on(t.productId), index('order_items_variant_id_idx').on(t.variantId)]);
+}, (t) => [index('order_items_store_id_idx').on(t.storeId), index('order_items_order_id_idx').on(t.orderId), index('order_items_product_id_idx').on(t.productId), index('order_items_variant_id_idx').on(t.variantId)]);
 
 export const payments = pgTable('payments', {
   id: text('id').primaryKey(),
@@ -303,6 +304,7 @@ export const purchaseOrders = pgTable('purchase_orders', {
 
 export const purchaseOrderItems = pgTable('purchase_order_items', {
   id: text('id').primaryKey(),
+  storeId: text('store_id').notNull(),
   purchaseOrderId: text('purchase_order_id').notNull(),
   productId: text('product_id'),
   quantityOrdered: numeric('quantity_ordered', { mode: 'number' }),
@@ -315,7 +317,7 @@ export const purchaseOrderItems = pgTable('purchase_order_items', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
-}, (t) => [index('purchase_order_items_purchase_order_id_idx').on(t.purchaseOrderId), index('purchase_order_items_product_id_idx').on(t.productId)]);
+}, (t) => [index('purchase_order_items_store_id_idx').on(t.storeId), index('purchase_order_items_purchase_order_id_idx').on(t.purchaseOrderId), index('purchase_order_items_product_id_idx').on(t.productId)]);
 
 export const receipts = pgTable('receipts', {
   id: text('id').primaryKey(),

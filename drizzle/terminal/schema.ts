@@ -208,6 +208,7 @@ export const orders = sqliteTable('orders', {
 export const orderItems = sqliteTable('order_items', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   serverId: text('server_id').unique(),
+  storeId: integer('store_id'),
   orderId: integer('order_id'),
   productId: integer('product_id'),
   variantId: integer('variant_id'),
@@ -302,6 +303,7 @@ export const purchaseOrders = sqliteTable('purchase_orders', {
 export const purchaseOrderItems = sqliteTable('purchase_order_items', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   serverId: text('server_id').unique(),
+  storeId: integer('store_id'),
   purchaseOrderId: integer('purchase_order_id'),
   productId: integer('product_id'),
   quantityOrdered: real('quantity_ordered'),

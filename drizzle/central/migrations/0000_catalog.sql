@@ -117,6 +117,7 @@ CREATE TABLE "inventory_transactions" (
 --> statement-breakpoint
 CREATE TABLE "order_items" (
 	"id" text PRIMARY KEY NOT NULL,
+	"store_id" text NOT NULL,
 	"order_id" text NOT NULL,
 	"product_id" text,
 	"variant_id" text,
@@ -220,6 +221,7 @@ CREATE TABLE "products" (
 --> statement-breakpoint
 CREATE TABLE "purchase_order_items" (
 	"id" text PRIMARY KEY NOT NULL,
+	"store_id" text NOT NULL,
 	"purchase_order_id" text NOT NULL,
 	"product_id" text,
 	"quantity_ordered" numeric,
@@ -444,6 +446,7 @@ CREATE INDEX "inventory_transactions_store_id_idx" ON "inventory_transactions" U
 CREATE INDEX "inventory_transactions_product_id_idx" ON "inventory_transactions" USING btree ("product_id");--> statement-breakpoint
 CREATE INDEX "inventory_transactions_variant_id_idx" ON "inventory_transactions" USING btree ("variant_id");--> statement-breakpoint
 CREATE INDEX "inventory_transactions_order_id_idx" ON "inventory_transactions" USING btree ("order_id");--> statement-breakpoint
+CREATE INDEX "order_items_store_id_idx" ON "order_items" USING btree ("store_id");--> statement-breakpoint
 CREATE INDEX "order_items_order_id_idx" ON "order_items" USING btree ("order_id");--> statement-breakpoint
 CREATE INDEX "order_items_product_id_idx" ON "order_items" USING btree ("product_id");--> statement-breakpoint
 CREATE INDEX "order_items_variant_id_idx" ON "order_items" USING btree ("variant_id");--> statement-breakpoint
@@ -456,6 +459,7 @@ CREATE INDEX "product_variants_product_id_idx" ON "product_variants" USING btree
 CREATE INDEX "products_category_id_idx" ON "products" USING btree ("category_id");--> statement-breakpoint
 CREATE INDEX "products_brand_id_idx" ON "products" USING btree ("brand_id");--> statement-breakpoint
 CREATE INDEX "products_tax_id_idx" ON "products" USING btree ("tax_id");--> statement-breakpoint
+CREATE INDEX "purchase_order_items_store_id_idx" ON "purchase_order_items" USING btree ("store_id");--> statement-breakpoint
 CREATE INDEX "purchase_order_items_purchase_order_id_idx" ON "purchase_order_items" USING btree ("purchase_order_id");--> statement-breakpoint
 CREATE INDEX "purchase_order_items_product_id_idx" ON "purchase_order_items" USING btree ("product_id");--> statement-breakpoint
 CREATE INDEX "purchase_orders_store_id_idx" ON "purchase_orders" USING btree ("store_id");--> statement-breakpoint

@@ -125,6 +125,7 @@ CREATE UNIQUE INDEX `inventory_transactions_server_id_unique` ON `inventory_tran
 CREATE TABLE `order_items` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`server_id` text,
+	`store_id` integer,
 	`order_id` integer,
 	`product_id` integer,
 	`variant_id` integer,
@@ -233,6 +234,7 @@ CREATE UNIQUE INDEX `products_server_id_unique` ON `products` (`server_id`);--> 
 CREATE TABLE `purchase_order_items` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`server_id` text,
+	`store_id` integer,
 	`purchase_order_id` integer,
 	`product_id` integer,
 	`quantity_ordered` real,

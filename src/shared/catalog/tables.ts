@@ -199,7 +199,9 @@ export const TABLES = [
     table: 'order_items',
     entityType: 'SaleOrderItem',
     description: 'Lines of a sale; they travel with their order.',
+    storeColumn: 'store_id',
     columns: {
+      store_id: ref('stores', true),
       order_id: ref('orders', true),
       product_id: ref('products'),
       variant_id: ref('product_variants'),
@@ -302,7 +304,9 @@ export const TABLES = [
     table: 'purchase_order_items',
     entityType: 'PurchaseOrderItem',
     description: 'Lines of a purchase order; they travel with it.',
+    storeColumn: 'store_id',
     columns: {
+      store_id: ref('stores', true),
       purchase_order_id: ref('purchase_orders', true),
       product_id: ref('products'),
       quantity_ordered: numeric,

@@ -1,0 +1,130 @@
+/**
+ * `npm start`: the whole local stack on embedded defaults. Central on PGlite under
+ * ./data/central, a demo store with sample products, and a provisioned demo
+ * terminal whose credentials are kept in ./data/stack.json for the local tools.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createCentral } from '../server/app.js';
+import { ConfigError, configFromEnv } from '../server/config.js';
+import type { Database } from '../server/db/database.js';
+import { FleetService } from '../server/services/fleet.js';
+
+const StackFile = z.object({
+  adminToken: z.string().min(16),
+  terminal: z.object({ terminalId: z.string(), storeId: z.string(), apiKey: z.string() }).optional(),
+});
+type StackFile = z.infer<typeof StackFile>;
+
+const DEMO_STORE = 'demo-store';
+const DEMO_TERMINAL = 'demo-terminal';
+
+function readStackFile(path: string): StackFile {
+  if (!existsSync(path)) return { adminToken: `tsa_${randomBytes(24).toString('base64url')}` };
+  const parsed = StackFile.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new Error(`${path} is not a TillSync stack file (${parsed.error.issues[0]?.message}); delete it to start afresh`);
+  return parsed.data;
+}
+
+function writeStackFile(path: string, data: StackFile): void {
+  writeFileSync(path, JSON.stringify(data, null, 2));
+  chmodSync(path, 0o600);
+}
+
+/** A small sample catalogue at central, once. */
+async function seedSampleData(db: Database): Promise<number> {
+  const existing = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+  if ((existing.rows[0]?.n ?? 0) > 0) return 0;
+  await db.transaction(async (tx) => {
+    await tx.query(`INSERT INTO taxes (id, name, rate, inclusive) VALUES ('tax-std', 'Standard', 0.2, true), ('tax-red', 'Reduced', 0.05, true)`);
+    await tx.query(`INSERT INTO categories (id, name) VALUES ('cat-drinks', 'Drinks'), ('cat-snacks', 'Snacks'), ('cat-grocery', 'Grocery')`);
+    await tx.query(`INSERT INTO brands (id, name) VALUES ('brand-house', 'House brand')`);
+    const names: [string, string, number][] = [
+      ['Espresso', 'cat-drinks', 2.2],
+      ['Cappuccino', 'cat-drinks', 3.1],
+      ['Orange juice', 'cat-drinks', 2.8],
+      ['Sparkling water', 'cat-drinks', 1.5],
+      ['Croissant', 'cat-snacks', 1.9],
+      ['Chocolate bar', 'cat-snacks', 1.2],
+      ['Crisps', 'cat-snacks', 1.1],
+      ['Sandwich', 'cat-snacks', 4.5],
+      ['Milk 1L', 'cat-grocery', 1.05],
+      ['Bread', 'cat-grocery', 2.4],
+      ['Eggs (6)', 'cat-grocery', 2.15],
+      ['Coffee beans 250g', 'cat-grocery', 6.9],
+    ];
+    for (const [i, [name, category, price]] of names.entries()) {
+      const id = `prod-${String(i + 1).padStart(3, '0')}`;
+      await tx.query(
+        `INSERT INTO products (id, sku, barcode, name, category_id, brand_id, tax_id, price, cost, unit, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'brand-house', $6, $7, $8, 'each', true, now(), now())`,
+        [id, `SKU-${1000 + i}`, `400000000${String(1000 + i)}`, name, category, category === 'cat-grocery' ? 'tax-red' : 'tax-std', price, Math.round(price * 55) / 100],
+      );
+      await tx.query(
+        `INSERT INTO inventory_items (id, store_id, product_id, master_stock_quantity, reorder_level, created_at, updated_at)
+         VALUES ($1, $2, $3, 100, 10, now(), now())`,
+        [`inv-${DEMO_STORE}-${id}`, DEMO_STORE, id],
+      );
+    }
+  });
+  return 12;
+}
+
+async function main(): Promise<void> {
+  const dataDir = process.env.TILLSYNC_DATA_ROOT ?? './data';
+  mkdirSync(dataDir, { recursive: true });
+  const stackPath = join(dataDir, 'stack.json');
+  const stack = readStackFile(stackPath);
+  writeStackFile(stackPath, stack);
+
+  const config = configFromEnv({
+    ...process.env,
+    TILLSYNC_DATA_DIR: process.env.TILLSYNC_DATA_DIR ?? join(dataDir, 'central'),
+    TILLSYNC_ADMIN_TOKEN: process.env.TILLSYNC_ADMIN_TOKEN ?? stack.adminToken,
+  });
+  const central = await createCentral({ config });
+  const log = central.app.log;
+  const fleet = new FleetService(central.db, config.heartbeatIntervalSeconds);
+
+  const store = await central.db.query('SELECT 1 FROM stores WHERE id = $1', [DEMO_STORE]);
+  if (!store.rows[0]) await fleet.createStore({ id: DEMO_STORE, name: 'Demo store', code: 'DEMO', currency: 'EUR' });
+  if (!stack.terminal || !(await fleet.find(stack.terminal.terminalId))) {
+    const existing = await fleet.find(DEMO_TERMINAL);
+    const terminalId = existing ? `${DEMO_TERMINAL}-${randomBytes(3).toString('hex')}` : DEMO_TERMINAL;
+    const t = await fleet.createTerminal({ storeId: DEMO_STORE, terminalId, name: 'Demo till' });
+    stack.terminal = { terminalId: t.terminalId, storeId: t.storeId, apiKey: t.apiKey };
+    writeStackFile(stackPath, stack);
+  }
+  const seeded = await seedSampleData(central.db);
+  const url = await central.listen();
+  log.info(
+    { url, apiDocs: `${url}/api-docs`, database: central.db.kind, terminalId: stack.terminal.terminalId, credentials: stackPath, seededProducts: seeded },
+    'TillSync local stack is up',
+  );
+  process.stdout.write(
+    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the local stack');
+    central.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : `the local stack failed to start: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});
