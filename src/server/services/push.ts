@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  CATALOG,
   CENTRAL_KEY,
   entryForEntity,
   fingerprint,
@@ -64,6 +65,7 @@ export class PushService {
     const work: Work[] = [];
     const firstIndexOf = new Map<string, number>();
     const repeats: { index: number; first: number }[] = [];
+    const rejectedUpfront: { index: number; result: PushResult }[] = [];
 
     req.changes.forEach((change, index) => {
       const changeId = changeIdOf(acting.terminalId, change);
@@ -71,6 +73,7 @@ export class PushService {
       const rejection = this.staticCheck(entry, change, req.schemaHashes);
       if (rejection) {
         results[index] = rejected(changeId, change, rejection);
+        rejectedUpfront.push({ index, result: results[index] });
         return;
       }
       const first = firstIndexOf.get(changeId);
@@ -83,10 +86,14 @@ export class PushService {
     });
 
     if (work.length > 0) {
-      await this.db.transaction(async (tx) => {
-        await tx.query(`SELECT set_config('tillsync.origin', $1, true)`, [acting.terminalId]);
-        await this.applyBatch(tx, acting, work, results);
-      });
+      await retryOnContention(() =>
+        this.db.transaction(async (tx) => {
+          results.fill(undefined, 0, results.length);
+          for (const r of rejectedUpfront) results[r.index] = r.result;
+          await tx.query(`SELECT set_config('tillsync.origin', $1, true)`, [acting.terminalId]);
+          await this.applyBatch(tx, acting, work, results);
+        }),
+      );
     }
 
     for (const { index, first } of repeats) {
@@ -143,7 +150,7 @@ export class PushService {
     const claimed = await tx.query<{ change_id: string }>(
       `INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status)
        SELECT u.c, $2, u.e, u.i, 'pending' FROM unnest($1::text[], $3::text[], $4::text[]) AS u(c, e, i)
-       ON CONFLICT (change_id) DO NOTHING RETURNING change_id`,
+       ORDER BY u.c ON CONFLICT (change_id) DO NOTHING RETURNING change_id`,
       [work.map((w) => w.changeId), acting.terminalId, work.map((w) => w.change.entityType), work.map((w) => w.change.entityId)],
     );
     const fresh = new Set(claimed.rows.map((r) => r.change_id));
@@ -160,7 +167,10 @@ export class PushService {
       ids.push(w.change.entityId);
       byType.set(w.entry, ids);
     }
-    for (const [entry, ids] of byType) {
+    // Catalog order, then id order: every batch takes its locks in one global order.
+    const types = [...byType.keys()].sort((a, b) => CATALOG.indexOf(a) - CATALOG.indexOf(b));
+    for (const entry of types) {
+      const ids = byType.get(entry) as string[];
       const rows = await lockRows(tx, entry, ids);
       for (const id of ids) {
         slots.set(keyOf(entry.entityType, id), { row: rows.get(id), versionBeforeBatch: undefined, write: undefined, openConflictId: undefined });
@@ -391,6 +401,21 @@ export class PushService {
         c.resolution,
       ],
     );
+  }
+}
+
+/** PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
+    }
   }
 }
 

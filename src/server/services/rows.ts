@@ -26,9 +26,9 @@ export function toCentralRow(entry: CatalogEntry, db: Record<string, unknown>): 
   };
 }
 
-/** Current rows by id, locked for the rest of the transaction. */
+/** Current rows by id, locked (in id order) for the rest of the transaction. */
 export async function lockRows(tx: Queryable, entry: CatalogEntry, ids: readonly string[]): Promise<Map<string, CentralRow>> {
-  const r = await tx.query(`SELECT * FROM ${ident(entry.centralName)} WHERE id = ANY($1::text[]) FOR UPDATE`, [ids]);
+  const r = await tx.query(`SELECT * FROM ${ident(entry.centralName)} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids]);
   return new Map(r.rows.map((row) => [row.id as string, toCentralRow(entry, row)]));
 }
 
@@ -57,7 +57,10 @@ export async function upsertRows(tx: Queryable, entry: CatalogEntry, writes: rea
     .map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`)
     .join(', ');
   const table = ident(entry.centralName);
-  const records = writes.map((w) => ({ ...w.wire, [S.hlc]: w.hlc, [S.deletedAt]: w.deletedAt }));
+  // Sorted by id: concurrent batches lock rows in the same order and cannot deadlock.
+  const records = writes
+    .map((w): WireRow => ({ ...w.wire, [S.hlc]: w.hlc, [S.deletedAt]: w.deletedAt }))
+    .sort((a, b) => (String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : 0));
   const r = await tx.query<{ id: string; sync_version: number }>(
     `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)
      ON CONFLICT (id) DO UPDATE SET ${updates} RETURNING id, ${S.version} AS sync_version`,
