@@ -9,7 +9,7 @@ import {
 
 const PG: Record<ColumnType, string> = {
   text: 'text',
-  integer: 'integer',
+  integer: 'bigint',
   numeric: 'numeric',
   boolean: 'boolean',
   timestamp: 'timestamptz',

@@ -20,7 +20,8 @@ function camel(name: string): string {
 
 const PG_TYPE: Record<ColumnType, (name: string) => string> = {
   text: (n) => `text('${n}')`,
-  integer: (n) => `integer('${n}')`,
+  // The wire allows any safe integer, so central stores 64 bits.
+  integer: (n) => `bigint('${n}', { mode: 'number' })`,
   numeric: (n) => `numeric('${n}', { mode: 'number' })`,
   boolean: (n) => `boolean('${n}')`,
   timestamp: (n) => `timestamp('${n}', { withTimezone: true, mode: 'string' })`,
@@ -75,7 +76,7 @@ function terminalTable(e: CatalogEntry): string {
 export function renderCentralSchema(): string {
   return (
     HEADER +
-    `import { bigint, boolean, index, integer, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';\n\n` +
+    `import { bigint, boolean, index, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';\n\n` +
     `export * from './sync-tables.js';\n\n` +
     CATALOG.map(centralTable).join('\n')
   );

@@ -49,7 +49,10 @@ export async function installCaptureTriggers(tx: Queryable): Promise<void> {
     const table = ident(e.centralName);
     const args = `'${e.entityType}', '${e.centralStoreColumn ?? ''}'`;
     await tx.query(
-      `CREATE OR REPLACE TRIGGER tillsync_capture BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_capture(${args})`,
+      `CREATE OR REPLACE TRIGGER tillsync_stamp BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_stamp()`,
+    );
+    await tx.query(
+      `CREATE OR REPLACE TRIGGER tillsync_log AFTER INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_log(${args})`,
     );
     await tx.query(
       `CREATE OR REPLACE TRIGGER tillsync_soft_delete BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_soft_delete()`,

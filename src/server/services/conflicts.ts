@@ -109,7 +109,8 @@ export class ConflictService {
       const chosen: WireRow =
         req.resolution === 'TERMINAL_WINS' ? { ...centralImage, ...(c.terminal ?? {}) } : { ...centralImage };
       const image: WireRow = { id: c.entity_id };
-      for (const col of entry.wireColumns) image[col.name] = overlay[col.name] ?? chosen[col.name] ?? null;
+      // A field present in resolvedData wins, even when it is null (the supervisor cleared it).
+      for (const col of entry.wireColumns) image[col.name] = col.name in overlay ? (overlay[col.name] ?? null) : (chosen[col.name] ?? null);
       const missing = entry.wireColumns.filter((col) => col.def.required && image[col.name] === null);
       if (missing.length > 0 && !deleted) {
         throw badRequest('MISSING_FIELDS', `the resolved row needs ${missing.map((m) => m.name).join(', ')}`);

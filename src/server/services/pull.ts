@@ -93,7 +93,20 @@ export class PullService {
     for (const [id, c] of lastChange) {
       const row = rows.get(id);
       if (!row) continue; // purged
-      if (scoped && !this.visible(entry, row.wire, acting)) continue; // moved to another store since
+      if (scoped && !this.visible(entry, row.wire, acting)) {
+        // Moved to another store: for this store it is gone. Its new contents are not ours to see.
+        out.push({
+          entityId: id,
+          operation: 'DELETE',
+          version: row.version,
+          data: { id },
+          deleted: true,
+          origin: row.origin,
+          hlc: row.hlc,
+          changedAt: row.updatedAt,
+        });
+        continue;
+      }
       out.push({
         entityId: id,
         operation: row.deletedAt ? 'DELETE' : (c.op as PulledChange['operation']),
