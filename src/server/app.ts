@@ -112,12 +112,23 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   const conflicts = new ConflictService(db);
   const status = new StatusService(db, fleet, conflicts);
 
-  const principal = (req: FastifyRequest): Promise<Principal> => auth.authenticate(bearerToken(req.headers.authorization));
+  // Every /api call is authenticated before its body is read: an unknown caller gets
+  // a 401, never a validation report or a 413 about a body nobody will look at.
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  app.addHook('onRequest', async (req) => {
+    if (!req.url.startsWith('/api/')) return;
+    principals.set(req, await auth.authenticate(bearerToken(req.headers.authorization)));
+  });
+  const principal = async (req: FastifyRequest): Promise<Principal> => {
+    const p = principals.get(req);
+    if (!p) throw new HttpError(401, 'UNAUTHORIZED', 'missing credentials');
+    return p;
+  };
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const details = err.validation.map((v) => ({
-        path: `${err.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`,
+        path: [err.validationContext ?? 'body', ...v.instancePath.split('/').filter(Boolean)].join('.'),
         message: v.message ?? 'invalid',
       }));
       return reply.status(400).send({
@@ -137,12 +148,22 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
         ...(err.details ? { details: err.details } : {}),
       });
     }
+    // PostgreSQL's data exceptions (class 22: a NUL in a string, year 0, a number out
+    // of range) are values the client sent that the database cannot store.
+    if (typeof err.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code)) {
+      return reply.status(400).send({
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'INVALID_VALUE',
+        message: `a value cannot be stored: ${err.message}`,
+      });
+    }
     const statusCode = err.statusCode ?? 500;
     if (statusCode >= 400 && statusCode < 500) {
       const code =
         err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
           ? 'BODY_TOO_LARGE'
-          : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+          : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError
             ? 'INVALID_JSON'
             : (err.code ?? 'BAD_REQUEST');
       const message = code === 'BODY_TOO_LARGE' ? `request body is larger than the limit of ${config.bodyLimitBytes} bytes` : err.message;

@@ -81,8 +81,9 @@ export class Realtime {
       if (!data.registered) {
         data.registered = true;
         await socket.join(room(data.terminalId));
-        this.registered.set(data.terminalId, (this.registered.get(data.terminalId) ?? 0) + 1);
-        this.metrics.connectedTerminals.inc();
+        const sockets = (this.registered.get(data.terminalId) ?? 0) + 1;
+        this.registered.set(data.terminalId, sockets);
+        if (sockets === 1) this.metrics.connectedTerminals.inc(); // terminals, not sockets
       }
       log.info('terminal registered');
       reply?.({ ok: true });
@@ -116,8 +117,10 @@ export class Realtime {
       if (data.registered) {
         const n = (this.registered.get(data.terminalId) ?? 1) - 1;
         if (n > 0) this.registered.set(data.terminalId, n);
-        else this.registered.delete(data.terminalId);
-        this.metrics.connectedTerminals.dec();
+        else {
+          this.registered.delete(data.terminalId);
+          this.metrics.connectedTerminals.dec();
+        }
       }
       log.debug({ reason }, 'socket disconnected');
     });

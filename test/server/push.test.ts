@@ -192,7 +192,7 @@ describe('push answers', () => {
       { changeId: uid(), entityType: 'Customer', entityId: cu, operation: 'CREATE', data: { name: 'Big', loyalty_points: 2 ** 40 } },
     ]);
     expect(ok.status, ok.text).toBe(200);
-    expect(ok.body.results[0].status).toBe('applied');
+    expect(ok.body.results[0]?.status).toBe('applied');
     expect(Number((await rowOf('customers', cu))?.loyalty_points)).toBe(2 ** 40);
 
     const cu2 = uid();
@@ -200,7 +200,7 @@ describe('push answers', () => {
       { changeId: uid(), entityType: 'Customer', entityId: cu2, operation: 'CREATE', data: { name: 'Huge', loyalty_points: 2 ** 60 } },
     ]);
     expect(tooBig.status, tooBig.text).toBe(400);
-    expect(tooBig.body.code).toBe('VALIDATION_ERROR');
+    expect((tooBig.body as unknown as { code: string }).code).toBe('VALIDATION_ERROR');
     expect(await rowOf('customers', cu2)).toBeUndefined();
   });
 });

@@ -22,6 +22,8 @@ export interface Cursor {
 }
 
 export const START: Cursor = { txid: '0', seq: 0 };
+const XID8_MAX = 2n ** 64n - 1n;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c.since ? [c.txid, c.seq, c.since] : [c.txid, c.seq])).toString('base64url');
@@ -30,9 +32,17 @@ export function encodeCursor(c: Cursor): string {
 export function decodeCursor(text: string): Cursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && typeof v[0] === 'string' && /^\d{1,20}$/.test(v[0]) && Number.isSafeInteger(v[1]) && v[1] >= 0) {
-      const since = typeof v[2] === 'string' && !Number.isNaN(Date.parse(v[2])) ? v[2] : undefined;
-      return since ? { txid: v[0], seq: v[1], since } : { txid: v[0], seq: v[1] };
+    if (
+      Array.isArray(v) &&
+      (v.length === 2 || v.length === 3) &&
+      typeof v[0] === 'string' &&
+      /^\d{1,20}$/.test(v[0]) &&
+      BigInt(v[0]) <= XID8_MAX &&
+      Number.isSafeInteger(v[1]) &&
+      v[1] >= 0
+    ) {
+      if (v.length === 2) return { txid: v[0], seq: v[1] };
+      if (typeof v[2] === 'string' && ISO_INSTANT.test(v[2])) return { txid: v[0], seq: v[1], since: v[2] };
     }
   } catch {
     // fall through
@@ -41,7 +51,7 @@ export function decodeCursor(text: string): Cursor {
 }
 
 interface ChangeRow {
-  txid: string;
+  txid_text: string;
   seq: number;
   entity_id: string;
   op: string;
@@ -66,21 +76,35 @@ export class PullService {
       );
     }
     const from: Cursor = q.cursor ? decodeCursor(q.cursor) : q.lastSync ? { ...START, since: q.lastSync } : START;
+    if (q.cursor) {
+      // Every change served is below the snapshot's xmin, so a real cursor is behind its
+      // xmax. One ahead of it was forged, or central's database was restored from a backup:
+      // following it would silently serve nothing until the ids catch up.
+      const h = await this.db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax');
+      if (BigInt(from.txid) >= BigInt(h.rows[0]?.xmax ?? '0')) {
+        throw conflict(
+          'CURSOR_AHEAD',
+          'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start',
+        );
+      }
+    }
     const scoped = entry.centralStoreColumn !== undefined;
     const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
     if (scoped) params.push(acting.storeId);
     const changes = await this.db.query<ChangeRow>(
-      `SELECT txid::text AS txid, seq, entity_id, op, changed_at FROM sync_changes
+      // Ordered by the xid8 column itself: ordering by its text (the alias) would put
+      // '1000' before '997' and skip changes at every power of ten.
+      `SELECT txid::text AS txid_text, seq, entity_id, op, changed_at FROM sync_changes
        WHERE entity_type = $1 AND (txid, seq) > ($2::xid8, $3::bigint)
          AND txid < pg_snapshot_xmin(pg_current_snapshot())
          AND ($5::timestamptz IS NULL OR changed_at >= $5::timestamptz)
          ${scoped ? 'AND (store_id = $6 OR store_id IS NULL)' : ''}
-       ORDER BY txid, seq LIMIT $4`,
+       ORDER BY sync_changes.txid, seq LIMIT $4`,
       params,
     );
     const page = changes.rows;
     const last = page.at(-1);
-    const next: Cursor = last ? { txid: last.txid, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
+    const next: Cursor = last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
 
     // Each row once per page, as it is now (its latest version), at its last change's place.
     const lastChange = new Map<string, ChangeRow>();

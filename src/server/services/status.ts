@@ -14,7 +14,8 @@ export class StatusService {
 
   /**
    * pending and failed: what the terminal reported in its last heartbeat (only it
-   * knows its outbox). synced: changes central accepted from it (safe at HQ).
+   * knows its outbox). synced: changes central accepted from it (safe at HQ); a
+   * change parked for a supervisor is not accepted, it is a conflict.
    * conflicts: open at central, or as many as the terminal reports if more.
    * Without a terminal id: the sums over the fleet.
    */
@@ -22,11 +23,11 @@ export class StatusService {
     const reported = await this.fleet.reportedOutbox(terminalId);
     const accepted = terminalId
       ? await this.db.query<{ entity_type: string; n: number }>(
-          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE terminal_id = $1 AND status <> 'pending' GROUP BY entity_type`,
+          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE terminal_id = $1 AND status <> 'pending' AND (result ->> 'resolution') IS DISTINCT FROM 'PARKED' GROUP BY entity_type`,
           [terminalId],
         )
       : await this.db.query<{ entity_type: string; n: number }>(
-          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE status <> 'pending' GROUP BY entity_type`,
+          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE status <> 'pending' AND (result ->> 'resolution') IS DISTINCT FROM 'PARKED' GROUP BY entity_type`,
         );
     const acceptedBy = new Map(accepted.rows.map((x) => [x.entity_type, x.n]));
     const open = await this.conflicts.openCounts(terminalId);
