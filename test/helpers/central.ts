@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { createCentral, type Central } from '../../src/server/app.js';
 import { ServerConfig, type ServerConfigInput } from '../../src/server/config.js';
 import { openPglite, openPostgres, type Database } from '../../src/server/db/database.js';
@@ -138,5 +139,44 @@ export async function startCentral(opts: { db: Database; config?: Partial<Server
       return { terminalId: t.body.terminalId, storeId, apiKey: t.body.apiKey, api: new ApiClient(url, t.body.apiKey) };
     },
     close: () => central.close(),
+  };
+}
+
+/**
+ * A central on a fresh test database for the enclosing suite (or file): registers a
+ * beforeAll that starts both and an afterAll that stops them. Returns a handle that
+ * forwards to the started central, so it can be captured once and used in later
+ * hooks and tests (not before the beforeAll has run).
+ */
+export function useCentral(): TestCentral {
+  let tdb: TestDatabase | undefined;
+  let started: TestCentral | undefined;
+  beforeAll(async () => {
+    tdb = await testDatabase();
+    started = await startCentral({ db: tdb.db });
+  });
+  afterAll(async () => {
+    await started?.close();
+    await tdb?.close();
+  });
+  const current = (): TestCentral => {
+    if (!started) throw new Error('useCentral: the central is not started yet (use it in a hook or test after its beforeAll)');
+    return started;
+  };
+  return {
+    get central() {
+      return current().central;
+    },
+    get url() {
+      return current().url;
+    },
+    get db() {
+      return current().db;
+    },
+    get admin() {
+      return current().admin;
+    },
+    provision: (storeId, terminalId) => current().provision(storeId, terminalId),
+    close: () => current().close(),
   };
 }

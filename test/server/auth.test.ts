@@ -3,7 +3,7 @@
  * generated once and stored hashed), and a terminal acting only as itself.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCentral } from '../../src/server/app.js';
 import { ServerConfig } from '../../src/server/config.js';
 import {
@@ -11,23 +11,12 @@ import {
   ApiClient,
   startCentral,
   testDatabase,
+  useCentral,
   type ProvisionedTerminal,
   type TestCentral,
-  type TestDatabase,
 } from '../helpers/central.js';
 
-let tdb: TestDatabase;
-let c: TestCentral;
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
-});
-
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
-});
+const c = useCentral();
 
 const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 

@@ -4,24 +4,13 @@
  * the supervisor's side: listing parked conflicts and resolving them.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { formatHlc } from '../../src/shared/hlc.js';
-import type {
-  ConflictRecord,
-  PullResponse,
-  PushChange,
-  PushResponse,
-  PushResult,
-  ResolveResponse,
-} from '../../src/shared/protocol.js';
-import { startCentral, testDatabase, type ApiClient, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import type { ConflictRecord, PushResult, ResolveResponse } from '../../src/shared/protocol.js';
+import { useCentral, type ApiClient, type ProvisionedTerminal } from '../helpers/central.js';
+import { pullAll, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
 
-type ChangeIn = z.input<typeof PushChange>;
-type Row = Record<string, unknown>;
-
-let tdb: TestDatabase;
-let c: TestCentral;
+const c = useCentral();
 let storeA: string;
 let storeB: string;
 let tA: ProvisionedTerminal;
@@ -31,45 +20,9 @@ let tB: ProvisionedTerminal;
 const uid = () => randomUUID();
 const hlcAt = (ms: number, node: string) => formatHlc({ physical: ms, counter: 0, node });
 
-async function pushOk(t: ProvisionedTerminal, changes: ChangeIn[]): Promise<PushResponse> {
-  const r = await t.api.post<PushResponse>('/api/sync/push', { terminalId: t.terminalId, changes });
-  expect(r.status, r.text).toBe(200);
-  expect(r.body.results).toHaveLength(changes.length);
-  return r.body;
-}
-
 async function pushOne(t: ProvisionedTerminal, change: ChangeIn): Promise<PushResult> {
   const res = await pushOk(t, [{ changeId: uid(), ...change }]);
   return res.results[0] as PushResult;
-}
-
-async function rowOf(table: string, id: string): Promise<Row | undefined> {
-  const r = await c.db.query<Row>(`SELECT * FROM ${table} WHERE id = $1`, [id]);
-  return r.rows[0];
-}
-
-async function settled(): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const r = await c.db.query<{ ok: boolean }>(
-      'SELECT NOT EXISTS (SELECT 1 FROM sync_changes WHERE txid >= pg_snapshot_xmin(pg_current_snapshot())) AS ok',
-    );
-    if (r.rows[0]?.ok) return;
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  throw new Error('the change log did not settle');
-}
-
-async function pullAll(t: ProvisionedTerminal, entityType: string) {
-  await settled();
-  const out: PullResponse['changes'] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const r = await t.api.get<PullResponse>('/api/sync/pull', { terminalId: t.terminalId, entityType, cursor, limit: 1000 });
-    expect(r.status, r.text).toBe(200);
-    out.push(...r.body.changes);
-    cursor = r.body.cursor;
-    if (!r.body.hasMore) return out;
-  }
 }
 
 async function conflictRow(id: string): Promise<Row | undefined> {
@@ -78,8 +31,6 @@ async function conflictRow(id: string): Promise<Row | undefined> {
 }
 
 beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
   const tag = uid().slice(0, 6);
   storeA = `cf-a-${tag}`;
   storeB = `cf-b-${tag}`;
@@ -88,24 +39,19 @@ beforeAll(async () => {
   tB = await c.provision(storeB);
 });
 
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
-});
-
 describe('strategies', () => {
   it('CENTRAL_WINS (Product): a stale terminal edit gets status conflict with the central row, and central is unchanged', async () => {
     const p = uid();
     await pushOne(tA, { entityType: 'Product', entityId: p, operation: 'CREATE', data: { sku: 'CW-1', name: 'Tea', price: 3 } });
     await c.db.query(`UPDATE products SET price = 3.5, name = 'Green tea' WHERE id = $1`, [p]);
-    const before = await rowOf('products', p);
+    const before = await rowOf(c, 'products', p);
     expect(before).toMatchObject({ sync_version: 2, sync_origin: 'central' });
 
     const r = await pushOne(tA, { entityType: 'Product', entityId: p, operation: 'UPDATE', data: { price: 2.5, unit: 'box' }, syncVersion: 1 });
     expect(r).toMatchObject({ status: 'conflict', resolution: 'CENTRAL_WINS', version: 2 });
     expect(r.conflictId).toEqual(expect.any(String));
     expect(r.data).toMatchObject({ id: p, sku: 'CW-1', name: 'Green tea', price: 3.5, unit: null });
-    expect(await rowOf('products', p)).toEqual(before);
+    expect(await rowOf(c, 'products', p)).toEqual(before);
     // The decision is recorded, already settled.
     expect(await conflictRow(r.conflictId as string)).toMatchObject({
       status: 'resolved',
@@ -121,12 +67,12 @@ describe('strategies', () => {
     const productId = uid();
     await pushOne(tA, { entityType: 'InventoryItem', entityId: inv, operation: 'CREATE', data: { product_id: productId, master_stock_quantity: 10 } });
     await c.db.query('UPDATE inventory_items SET master_stock_quantity = 4 WHERE id = $1', [inv]);
-    const before = await rowOf('inventory_items', inv);
+    const before = await rowOf(c, 'inventory_items', inv);
 
     const r = await pushOne(tA, { entityType: 'InventoryItem', entityId: inv, operation: 'UPDATE', data: { master_stock_quantity: 9 }, syncVersion: 1 });
     expect(r).toMatchObject({ status: 'conflict', resolution: 'CENTRAL_WINS', version: 2 });
     expect(r.data).toMatchObject({ id: inv, store_id: storeA, product_id: productId, master_stock_quantity: 4 });
-    expect(await rowOf('inventory_items', inv)).toEqual(before);
+    expect(await rowOf(c, 'inventory_items', inv)).toEqual(before);
   });
 
   it('TERMINAL_WINS (SaleOrder): the terminal fields overwrite central, central-only fields stay', async () => {
@@ -142,7 +88,7 @@ describe('strategies', () => {
       syncVersion: 1,
     });
     expect(r).toMatchObject({ status: 'conflict', resolution: 'TERMINAL_WINS', version: 3 });
-    expect(await rowOf('orders', o)).toMatchObject({
+    expect(await rowOf(c, 'orders', o)).toMatchObject({
       status: 'completed',
       notes: 'till note',
       total: 12,
@@ -158,20 +104,20 @@ describe('strategies', () => {
     const s = uid();
     await pushOne(tA, { entityType: 'Setting', entityId: s, operation: 'CREATE', data: { key: 'tax.mode', value: 'a' }, hlc: hlcAt(Date.now() - 120_000, 'till') });
     await c.db.query(`UPDATE settings SET value = 'central' WHERE id = $1`, [s]);
-    const centralHlc = (await rowOf('settings', s))?.sync_hlc as string;
+    const centralHlc = (await rowOf(c, 'settings', s))?.sync_hlc as string;
     const later = hlcAt(Date.now() + 5_000, 'till');
     expect(later > centralHlc).toBe(true);
 
     const r = await pushOne(tA, { entityType: 'Setting', entityId: s, operation: 'UPDATE', data: { value: 'terminal' }, syncVersion: 1, hlc: later });
     expect(r).toMatchObject({ status: 'conflict', resolution: 'TERMINAL_WINS', version: 3 });
-    expect(await rowOf('settings', s)).toMatchObject({ value: 'terminal', key: 'tax.mode', sync_version: 3, sync_hlc: later });
+    expect(await rowOf(c, 'settings', s)).toMatchObject({ value: 'terminal', key: 'tax.mode', sync_version: 3, sync_hlc: later });
   });
 
   it('LAST_WRITE_WINS (Setting): a terminal change with an earlier clock (or none) loses', async () => {
     const s = uid();
     await pushOne(tA, { entityType: 'Setting', entityId: s, operation: 'CREATE', data: { key: 'drawer.float', value: '100' } });
     await c.db.query(`UPDATE settings SET value = '200' WHERE id = $1`, [s]);
-    const before = await rowOf('settings', s);
+    const before = await rowOf(c, 'settings', s);
     const earlier = hlcAt(Date.now() - 60_000, 'till');
     expect(earlier < (before?.sync_hlc as string)).toBe(true);
 
@@ -179,7 +125,7 @@ describe('strategies', () => {
     expect(r).toMatchObject({ status: 'conflict', resolution: 'CENTRAL_WINS', version: 2, data: { id: s, value: '200' } });
     const none = await pushOne(tA, { entityType: 'Setting', entityId: s, operation: 'UPDATE', data: { value: '60' }, syncVersion: 1 });
     expect(none).toMatchObject({ status: 'conflict', resolution: 'CENTRAL_WINS', version: 2 });
-    expect(await rowOf('settings', s)).toEqual(before);
+    expect(await rowOf(c, 'settings', s)).toEqual(before);
   });
 
   it('MERGE (Customer): counters merge as deltas and a field changed on one side only keeps that side', async () => {
@@ -209,7 +155,7 @@ describe('strategies', () => {
       visit_count: 4, // 3 + (3 - 2)
     };
     expect(r).toMatchObject({ status: 'conflict', resolution: 'MERGED', version: 3, data: { id: cu, ...merged } });
-    expect(await rowOf('customers', cu)).toMatchObject({ ...merged, sync_version: 3 });
+    expect(await rowOf(c, 'customers', cu)).toMatchObject({ ...merged, sync_version: 3 });
   });
 });
 
@@ -254,14 +200,14 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     const conflictId = parkedResult.conflictId as string;
     expect(conflictId).toEqual(expect.any(String));
     expect(res.results[1]).toMatchObject({ status: 'applied', version: 1 });
-    expect(await rowOf('products', p)).toMatchObject({ name: 'Flows on' });
+    expect(await rowOf(c, 'products', p)).toMatchObject({ name: 'Flows on' });
     // The parked row is untouched at central.
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ status: 'ordered', total: 120, notes: 'base note', sync_version: 2 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ status: 'ordered', total: 120, notes: 'base note', sync_version: 2 });
 
     // Even a change based on central's current version waits behind the open conflict.
     const later = await pushOne(tA, { entityType: 'PurchaseOrder', entityId: po, operation: 'UPDATE', data: { notes: 'till note 2', total: 130 }, syncVersion: 2 });
     expect(later).toMatchObject({ status: 'conflict', resolution: 'PARKED', conflictId, version: 2 });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ status: 'ordered', total: 120, notes: 'base note', sync_version: 2 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ status: 'ordered', total: 120, notes: 'base note', sync_version: 2 });
     const open = await c.db.query('SELECT id FROM sync_conflicts WHERE entity_id = $1', [po]);
     expect(open.rows).toEqual([{ id: conflictId }]);
 
@@ -296,15 +242,15 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.body).toMatchObject({ conflictId, status: 'resolved', entityType: 'PurchaseOrder', entityId: po, version: 3 });
     expect(r.body.data).toMatchObject({ id: po, status: 'ordered', total: 110, notes: 'till note', store_id: storeA });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ status: 'ordered', total: 110, notes: 'till note', sync_version: 3 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ status: 'ordered', total: 110, notes: 'till note', sync_version: 3 });
     expect(await conflictRow(conflictId)).toMatchObject({ status: 'resolved', resolution: 'TERMINAL_WINS', resolved_by: 'supervisor-1' });
 
     const again = await resolve(tA.api, { conflictId, resolution: 'CENTRAL_WINS' });
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ code: 'ALREADY_RESOLVED' });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ total: 110, sync_version: 3 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ total: 110, sync_version: 3 });
 
-    const pulled = (await pullAll(tA2, 'PurchaseOrder')).filter((x) => x.entityId === po);
+    const pulled = (await pullAll(c, tA2, 'PurchaseOrder')).changes.filter((x) => x.entityId === po);
     expect(pulled).toHaveLength(1);
     expect(pulled[0]).toMatchObject({ version: 3, deleted: false, data: { total: 110, notes: 'till note', status: 'ordered' } });
 
@@ -318,12 +264,12 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     const r = await resolve(c.admin, { conflictId, resolution: 'CENTRAL_WINS' });
     expect(r.status, r.text).toBe(200);
     expect(r.body).toMatchObject({ status: 'resolved', version: 3, data: { id: po, status: 'ordered', total: 120, notes: 'base note' } });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ status: 'ordered', total: 120, notes: 'base note', sync_version: 3 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ status: 'ordered', total: 120, notes: 'base note', sync_version: 3 });
     expect(await conflictRow(conflictId)).toMatchObject({ status: 'resolved', resolution: 'CENTRAL_WINS', resolved_by: 'admin' });
     const again = await resolve(c.admin, { conflictId, resolution: 'TERMINAL_WINS' });
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ code: 'ALREADY_RESOLVED' });
-    const pulled = (await pullAll(tA2, 'PurchaseOrder')).filter((x) => x.entityId === po);
+    const pulled = (await pullAll(c, tA2, 'PurchaseOrder')).changes.filter((x) => x.entityId === po);
     expect(pulled).toEqual([expect.objectContaining({ version: 3, data: expect.objectContaining({ total: 120, notes: 'base note' }) })]);
   });
 
@@ -332,14 +278,14 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     const r = await resolve(tA2.api, { conflictId, resolution: 'MANUAL_MERGE', resolvedData: { total: 115, notes: 'merged by supervisor' } });
     expect(r.status, r.text).toBe(200);
     expect(r.body).toMatchObject({ status: 'resolved', version: 3, data: { id: po, status: 'ordered', total: 115, notes: 'merged by supervisor' } });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ status: 'ordered', total: 115, notes: 'merged by supervisor', sync_version: 3 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ status: 'ordered', total: 115, notes: 'merged by supervisor', sync_version: 3 });
     const closed = await conflictRow(conflictId);
     expect(closed).toMatchObject({ status: 'resolved', resolution: 'MANUAL_MERGE' });
     expect(closed?.resolved_data).toMatchObject({ id: po, total: 115, notes: 'merged by supervisor', status: 'ordered' });
     const again = await resolve(tA2.api, { conflictId, resolution: 'MANUAL_MERGE', resolvedData: { total: 1 } });
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ code: 'ALREADY_RESOLVED' });
-    const pulled = (await pullAll(tA2, 'PurchaseOrder')).filter((x) => x.entityId === po);
+    const pulled = (await pullAll(c, tA2, 'PurchaseOrder')).changes.filter((x) => x.entityId === po);
     expect(pulled).toEqual([expect.objectContaining({ version: 3, data: expect.objectContaining({ total: 115, notes: 'merged by supervisor' }) })]);
   });
 
@@ -348,7 +294,7 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     const r = await resolve(tA.api, { conflictId, resolution: 'MANUAL_MERGE', resolvedData: { notes: null } });
     expect(r.status, r.text).toBe(200);
     expect(r.body.data).toMatchObject({ notes: null });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ notes: null, sync_version: 3 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ notes: null, sync_version: 3 });
   });
 
   it('resolving an unknown conflict is 404', async () => {
@@ -363,7 +309,7 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     expect(r.status).toBe(403);
     expect(r.body).toMatchObject({ code: 'FORBIDDEN_STORE' });
     expect(await conflictRow(conflictId)).toMatchObject({ status: 'open', resolution: null });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ sync_version: 2, total: 120 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ sync_version: 2, total: 120 });
   });
 
   it('MANUAL_MERGE without resolvedData is 400 and the conflict stays open', async () => {
@@ -373,7 +319,7 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     expect(r.body).toMatchObject({ code: 'VALIDATION_ERROR' });
     expect(r.text).toContain('resolvedData');
     expect(await conflictRow(conflictId)).toMatchObject({ status: 'open' });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ sync_version: 2 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ sync_version: 2 });
   });
 
   it('resolvedData with unknown fields is 400 and the conflict stays open', async () => {
@@ -383,6 +329,6 @@ describe('MANUAL_MERGE (PurchaseOrder)', () => {
     expect(r.body).toMatchObject({ code: 'VALIDATION_ERROR' });
     expect(r.text).toContain('discount_code');
     expect(await conflictRow(conflictId)).toMatchObject({ status: 'open' });
-    expect(await rowOf('purchase_orders', po)).toMatchObject({ sync_version: 2, total: 120 });
+    expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ sync_version: 2, total: 120 });
   });
 });

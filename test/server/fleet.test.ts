@@ -3,21 +3,10 @@
  * the fleet list with its derived states, and disabling a terminal.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, startCentral, testDatabase, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { describe, expect, it } from 'vitest';
+import { ApiClient, startCentral, useCentral } from '../helpers/central.js';
 
-let tdb: TestDatabase;
-let c: TestCentral;
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
-});
-
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
-});
+const c = useCentral();
 
 const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -259,7 +248,7 @@ describe('GET /api/terminals', () => {
   });
 
   it('shows OFFLINE after three silent intervals in real time (interval 1 s)', async () => {
-    const fast = await startCentral({ db: tdb.db, config: { heartbeatIntervalSeconds: 1 } });
+    const fast = await startCentral({ db: c.db, config: { heartbeatIntervalSeconds: 1 } });
     try {
       const storeId = uid('store');
       expect((await fast.admin.post('/api/stores', { id: storeId, name: 'Fast' })).status).toBe(201);

@@ -3,21 +3,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { io as connect, type Socket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 
-let tdb: TestDatabase;
-let c: TestCentral;
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
-});
-
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
-});
+const c = useCentral();
 
 const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 

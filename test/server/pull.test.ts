@@ -3,15 +3,13 @@
  * rows are written the way a back office writes them: plain SQL on the database.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { entryForEntity, type CatalogEntry } from '../../src/shared/catalog/index.js';
 import type { PulledChange, PullResponse } from '../../src/shared/protocol.js';
-import { startCentral, testDatabase, type ApiClient, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
+import { pull, pullAll, pullOk, rowOf, settled } from '../helpers/sync.js';
 
-type Row = Record<string, unknown>;
-
-let tdb: TestDatabase;
-let c: TestCentral;
+const c = useCentral();
 let storeA: string;
 let storeB: string;
 let tA: ProvisionedTerminal;
@@ -21,50 +19,9 @@ const uid = () => randomUUID();
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 const entry = (entityType: string) => entryForEntity(entityType) as CatalogEntry;
 
-/** Waits until every logged change is older than the oldest running transaction (what a pull may serve). */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const r = await c.db.query<{ ok: boolean }>(
-      'SELECT NOT EXISTS (SELECT 1 FROM sync_changes WHERE txid >= pg_snapshot_xmin(pg_current_snapshot())) AS ok',
-    );
-    if (r.rows[0]?.ok) return;
-    await sleep(25);
-  }
-  throw new Error('the change log did not settle');
-}
-
-function pull(api: ApiClient, terminalId: string, entityType: string, q: Record<string, string | number | undefined> = {}) {
-  return api.get<PullResponse>('/api/sync/pull', { terminalId, entityType, ...q });
-}
-
-async function pullOk(t: ProvisionedTerminal, entityType: string, q: Record<string, string | number | undefined> = {}): Promise<PullResponse> {
-  const r = await pull(t.api, t.terminalId, entityType, q);
-  expect(r.status, r.text).toBe(200);
-  return r.body;
-}
-
-/** Every page from `cursor` (or the start) on; returns the changes and the final cursor. */
-async function pullAll(t: ProvisionedTerminal, entityType: string, from?: string, api: ApiClient = t.api) {
-  await settled();
-  const changes: PulledChange[] = [];
-  let cursor = from;
-  for (;;) {
-    const r = await pull(api, t.terminalId, entityType, { cursor, limit: 1000 });
-    expect(r.status, r.text).toBe(200);
-    changes.push(...r.body.changes);
-    cursor = r.body.cursor;
-    if (!r.body.hasMore) return { changes, cursor };
-  }
-}
-
 /** The cursor at the end of the log of this entity type, for this terminal. */
 async function endCursor(t: ProvisionedTerminal, entityType: string): Promise<string> {
-  return (await pullAll(t, entityType)).cursor;
-}
-
-async function rowOf(table: string, id: string): Promise<Row | undefined> {
-  const r = await c.db.query<Row>(`SELECT * FROM ${table} WHERE id = $1`, [id]);
-  return r.rows[0];
+  return (await pullAll(c, t, entityType)).cursor;
 }
 
 async function insertProduct(id: string, name = 'SQL product', price = 2.5): Promise<void> {
@@ -72,18 +29,11 @@ async function insertProduct(id: string, name = 'SQL product', price = 2.5): Pro
 }
 
 beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
   const tag = uid().slice(0, 6);
   storeA = `pull-a-${tag}`;
   storeB = `pull-b-${tag}`;
   tA = await c.provision(storeA);
   tB = await c.provision(storeB);
-});
-
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
 });
 
 describe('scope', () => {
@@ -110,7 +60,7 @@ describe('scope', () => {
     );
     await insertProduct(ids.product);
 
-    const seen = async (t: ProvisionedTerminal, entityType: string) => new Set((await pullAll(t, entityType)).changes.map((x) => x.entityId));
+    const seen = async (t: ProvisionedTerminal, entityType: string) => new Set((await pullAll(c, t, entityType)).changes.map((x) => x.entityId));
     const a = { inv: await seen(tA, 'InventoryItem'), po: await seen(tA, 'PurchaseOrder'), disc: await seen(tA, 'Discount'), prod: await seen(tA, 'Product') };
     const b = { inv: await seen(tB, 'InventoryItem'), po: await seen(tB, 'PurchaseOrder'), disc: await seen(tB, 'Discount'), prod: await seen(tB, 'Product') };
 
@@ -122,16 +72,16 @@ describe('scope', () => {
     expect([b.disc.has(ids.discA), b.disc.has(ids.discB), b.disc.has(ids.discGlobal)]).toEqual([false, true, true]);
     expect([a.prod.has(ids.product), b.prod.has(ids.product)]).toEqual([true, true]);
     // Nothing of the other store in any page, whatever its id.
-    for (const x of (await pullAll(tA, 'InventoryItem')).changes) expect(x.data.store_id).toBe(storeA);
-    for (const x of (await pullAll(tA, 'Discount')).changes) expect([storeA, null]).toContain(x.data.store_id);
+    for (const x of (await pullAll(c, tA, 'InventoryItem')).changes) expect(x.data.store_id).toBe(storeA);
+    for (const x of (await pullAll(c, tA, 'Discount')).changes) expect([storeA, null]).toContain(x.data.store_id);
   });
 
   it('the admin token may pull as a terminal, and sees what that terminal sees', async () => {
     const mine = uid();
     const theirs = uid();
     await c.db.query('INSERT INTO inventory_items (id, store_id, product_id) VALUES ($1, $2, $5), ($3, $4, $5)', [mine, storeA, theirs, storeB, uid()]);
-    const asAdmin = await pullAll(tA, 'InventoryItem', undefined, c.admin);
-    const asTerminal = await pullAll(tA, 'InventoryItem');
+    const asAdmin = await pullAll(c, tA, 'InventoryItem', undefined, c.admin);
+    const asTerminal = await pullAll(c, tA, 'InventoryItem');
     expect(asAdmin.changes.map((x) => x.entityId)).toEqual(asTerminal.changes.map((x) => x.entityId));
     expect(asAdmin.changes.some((x) => x.entityId === mine)).toBe(true);
     expect(asAdmin.changes.some((x) => x.entityId === theirs)).toBe(false);
@@ -154,9 +104,9 @@ describe('scope', () => {
     const fromA = await endCursor(tA, 'InventoryItem');
     const fromB = await endCursor(tB, 'InventoryItem');
     await c.db.query('UPDATE inventory_items SET store_id = $2 WHERE id = $1', [inv, storeB]);
-    const b = (await pullAll(tB, 'InventoryItem', fromB)).changes.filter((x) => x.entityId === inv);
+    const b = (await pullAll(c, tB, 'InventoryItem', fromB)).changes.filter((x) => x.entityId === inv);
     expect(b).toEqual([expect.objectContaining({ version: 2, deleted: false, data: expect.objectContaining({ store_id: storeB }) })]);
-    const a = (await pullAll(tA, 'InventoryItem', fromA)).changes.filter((x) => x.entityId === inv);
+    const a = (await pullAll(c, tA, 'InventoryItem', fromA)).changes.filter((x) => x.entityId === inv);
     expect(a).toHaveLength(1);
     expect(a[0]).toMatchObject({ operation: 'DELETE', deleted: true });
   });
@@ -168,7 +118,7 @@ describe('central writes by SQL', () => {
     let cursor = await endCursor(tA, 'Product');
 
     await insertProduct(p, 'Back office', 4);
-    let page = await pullAll(tA, 'Product', cursor);
+    let page = await pullAll(c, tA, 'Product', cursor);
     expect(page.changes).toEqual([
       expect.objectContaining({ entityId: p, operation: 'CREATE', version: 1, deleted: false, origin: 'central', data: expect.objectContaining({ id: p, name: 'Back office', price: 4 }) }),
     ]);
@@ -176,22 +126,22 @@ describe('central writes by SQL', () => {
     cursor = page.cursor;
 
     await c.db.query(`UPDATE products SET price = 4.75, description = 'now described' WHERE id = $1`, [p]);
-    page = await pullAll(tA, 'Product', cursor);
+    page = await pullAll(c, tA, 'Product', cursor);
     expect(page.changes).toEqual([
       expect.objectContaining({ entityId: p, operation: 'UPDATE', version: 2, deleted: false, data: expect.objectContaining({ price: 4.75, description: 'now described', name: 'Back office' }) }),
     ]);
     cursor = page.cursor;
 
     await c.db.query('DELETE FROM products WHERE id = $1', [p]);
-    const row = await rowOf('products', p);
+    const row = await rowOf(c, 'products', p);
     expect(row).toMatchObject({ id: p, name: 'Back office', sync_version: 3 });
     expect(row?.sync_deleted_at).not.toBeNull();
-    page = await pullAll(tA, 'Product', cursor);
+    page = await pullAll(c, tA, 'Product', cursor);
     expect(page.changes).toEqual([
       expect.objectContaining({ entityId: p, operation: 'DELETE', version: 3, deleted: true, data: expect.objectContaining({ id: p, name: 'Back office', price: 4.75 }) }),
     ]);
     // And nothing further.
-    expect((await pullAll(tA, 'Product', page.cursor)).changes).toEqual([]);
+    expect((await pullAll(c, tA, 'Product', page.cursor)).changes).toEqual([]);
   });
 
   it('a store-scoped row written by SQL reaches its store with the central column names (master_stock_quantity)', async () => {
@@ -199,7 +149,7 @@ describe('central writes by SQL', () => {
     const from = await endCursor(tA, 'InventoryItem');
     await c.db.query('INSERT INTO inventory_items (id, store_id, product_id, master_stock_quantity) VALUES ($1, $2, $3, 12)', [inv, storeA, uid()]);
     await c.db.query('UPDATE inventory_items SET master_stock_quantity = master_stock_quantity - 5 WHERE id = $1', [inv]);
-    const got = (await pullAll(tA, 'InventoryItem', from)).changes;
+    const got = (await pullAll(c, tA, 'InventoryItem', from)).changes;
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ entityId: inv, version: 2, data: { store_id: storeA, master_stock_quantity: 7 } });
     expect(got[0]?.data).not.toHaveProperty('stock_quantity');
@@ -209,15 +159,15 @@ describe('central writes by SQL', () => {
     const p = uid();
     await insertProduct(p, 'Steady', 3);
     const from = await endCursor(tA, 'Product');
-    const before = await rowOf('products', p);
+    const before = await rowOf(c, 'products', p);
     const logged = await c.db.query('SELECT count(*)::int AS n FROM sync_changes WHERE entity_id = $1', [p]);
 
     await c.db.query('UPDATE products SET price = 3, name = $2 WHERE id = $1', [p, 'Steady']);
     await c.db.query('UPDATE products SET price = price WHERE id = $1', [p]);
 
-    expect(await rowOf('products', p)).toEqual(before);
+    expect(await rowOf(c, 'products', p)).toEqual(before);
     expect((await c.db.query('SELECT count(*)::int AS n FROM sync_changes WHERE entity_id = $1', [p])).rows).toEqual(logged.rows);
-    expect((await pullAll(tA, 'Product', from)).changes).toEqual([]);
+    expect((await pullAll(c, tA, 'Product', from)).changes).toEqual([]);
   });
 });
 
@@ -230,7 +180,7 @@ describe('central writes through the API', () => {
     const from = await endCursor(tB, 'Product');
     const updated = await push([{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'UPDATE', data: { price: 2 }, syncVersion: 1 }]);
     expect(updated.status, updated.text).toBe(200);
-    await settled();
+    await settled(c);
 
     const got: PulledChange[] = [];
     let cursor: string | undefined = from;
@@ -260,7 +210,7 @@ describe('paging', () => {
       'INSERT INTO products (id, sku, name, price) SELECT x, x, x, 1 FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n',
       [ids.slice(15)],
     );
-    await settled();
+    await settled(c);
 
     const pages: PullResponse[] = [];
     let cursor: string | undefined = from;
@@ -295,7 +245,7 @@ describe('paging', () => {
     const since = new Date().toISOString();
     await sleep(50);
     await insertProduct(fresh, 'After');
-    await settled();
+    await settled(c);
 
     const changes: PulledChange[] = [];
     let cursor: string | undefined;

@@ -4,18 +4,14 @@
  * transaction, idempotent replays, and each refusal with what it leaves untouched.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, entryForEntity, type CatalogEntry } from '../../src/shared/catalog/index.js';
 import { formatHlc } from '../../src/shared/hlc.js';
-import type { PullResponse, PushChange, PushResponse, PushResult } from '../../src/shared/protocol.js';
-import { startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import type { PushResponse, PushResult } from '../../src/shared/protocol.js';
+import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
+import { count, pullAll, push, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
 
-type ChangeIn = z.input<typeof PushChange>;
-type Row = Record<string, unknown>;
-
-let tdb: TestDatabase;
-let c: TestCentral;
+const c = useCentral();
 let storeA: string;
 let storeB: string;
 let tA: ProvisionedTerminal;
@@ -27,72 +23,19 @@ const entry = (entityType: string) => entryForEntity(entityType) as CatalogEntry
 const product = (extra: Row = {}) => ({ sku: `SKU-${uid().slice(0, 8)}`, name: 'Widget', price: 9.5, ...extra });
 const order = (extra: Row = {}) => ({ order_number: `ORD-${uid().slice(0, 8)}`, status: 'pending', total: 12.5, ...extra });
 
-function push(t: ProvisionedTerminal, changes: ChangeIn[], schemaHashes?: Record<string, string>) {
-  return t.api.post<PushResponse>('/api/sync/push', { terminalId: t.terminalId, changes, ...(schemaHashes ? { schemaHashes } : {}) });
-}
-
-async function pushOk(t: ProvisionedTerminal, changes: ChangeIn[], schemaHashes?: Record<string, string>): Promise<PushResponse> {
-  const r = await push(t, changes, schemaHashes);
-  expect(r.status, r.text).toBe(200);
-  expect(r.body.results).toHaveLength(changes.length);
-  return r.body;
-}
-
 function result(res: PushResponse, i: number): PushResult {
   const r = res.results[i];
   if (!r) throw new Error(`no result ${i}`);
   return r;
 }
 
-async function rowOf(table: string, id: string): Promise<Row | undefined> {
-  const r = await c.db.query<Row>(`SELECT * FROM ${table} WHERE id = $1`, [id]);
-  return r.rows[0];
-}
-
-async function count(sql: string, params: unknown[] = []): Promise<number> {
-  const r = await c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
-  return Number(r.rows[0]?.n);
-}
-
-/** Waits until every logged change is older than the oldest running transaction (what a pull serves). */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const r = await c.db.query<{ ok: boolean }>(
-      'SELECT NOT EXISTS (SELECT 1 FROM sync_changes WHERE txid >= pg_snapshot_xmin(pg_current_snapshot())) AS ok',
-    );
-    if (r.rows[0]?.ok) return;
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  throw new Error('the change log did not settle');
-}
-
-async function pullAll(t: ProvisionedTerminal, entityType: string) {
-  await settled();
-  const out: PullResponse['changes'] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const r = await t.api.get<PullResponse>('/api/sync/pull', { terminalId: t.terminalId, entityType, cursor, limit: 1000 });
-    expect(r.status, r.text).toBe(200);
-    out.push(...r.body.changes);
-    cursor = r.body.cursor;
-    if (!r.body.hasMore) return out;
-  }
-}
-
 beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
   const tag = uid().slice(0, 6);
   storeA = `push-a-${tag}`;
   storeB = `push-b-${tag}`;
   tA = await c.provision(storeA);
   tA2 = await c.provision(storeA);
   tB = await c.provision(storeB);
-});
-
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
 });
 
 describe('push answers', () => {
@@ -102,13 +45,13 @@ describe('push answers', () => {
     expect(first.terminalId).toBe(tA.terminalId);
     expect(result(first, 0)).toMatchObject({ entityType: 'Product', entityId: id, status: 'applied', version: 1 });
     expect(first.summary).toEqual({ applied: 1, duplicate: 0, conflict: 0, rejected: 0 });
-    expect(await rowOf('products', id)).toMatchObject({ name: 'Kettle', sync_version: 1, sync_origin: tA.terminalId, sync_deleted_at: null });
+    expect(await rowOf(c, 'products', id)).toMatchObject({ name: 'Kettle', sync_version: 1, sync_origin: tA.terminalId, sync_deleted_at: null });
 
     const second = await pushOk(tA, [
       { changeId: uid(), entityType: 'Product', entityId: id, operation: 'UPDATE', data: { price: 11 }, syncVersion: 1 },
     ]);
     expect(result(second, 0)).toMatchObject({ status: 'applied', version: 2 });
-    expect(await rowOf('products', id)).toMatchObject({ price: 11, sync_version: 2 });
+    expect(await rowOf(c, 'products', id)).toMatchObject({ price: 11, sync_version: 2 });
   });
 
   it('each status comes back with the row version: applied, duplicate, conflict, rejected', async () => {
@@ -162,17 +105,17 @@ describe('push answers', () => {
     const name = `chk_${uid().slice(0, 8)}`;
     // The back office's own rule on its table: the second change breaks it, after the first was written.
     await c.db.query(`ALTER TABLE customers ADD CONSTRAINT ${name} CHECK (name <> 'forbidden by HQ')`);
-    const changesBefore = await count('sync_changes');
+    const changesBefore = await count(c, 'sync_changes');
     try {
       const bad = await push(tA, [
         { changeId: ids[0], entityType: 'Product', entityId: first, operation: 'CREATE', data: product() },
         { changeId: ids[1], entityType: 'Customer', entityId: second, operation: 'CREATE', data: { name: 'forbidden by HQ' } },
       ]);
       expect(bad.status).not.toBe(200);
-      expect(await rowOf('products', first)).toBeUndefined();
-      expect(await rowOf('customers', second)).toBeUndefined();
-      expect(await count('sync_applied WHERE change_id = ANY($1::text[])', [ids])).toBe(0);
-      expect(await count('sync_changes')).toBe(changesBefore);
+      expect(await rowOf(c, 'products', first)).toBeUndefined();
+      expect(await rowOf(c, 'customers', second)).toBeUndefined();
+      expect(await count(c, 'sync_applied WHERE change_id = ANY($1::text[])', [ids])).toBe(0);
+      expect(await count(c, 'sync_changes')).toBe(changesBefore);
     } finally {
       await c.db.query(`ALTER TABLE customers DROP CONSTRAINT ${name}`);
     }
@@ -193,7 +136,7 @@ describe('push answers', () => {
     ]);
     expect(ok.status, ok.text).toBe(200);
     expect(ok.body.results[0]?.status).toBe('applied');
-    expect(Number((await rowOf('customers', cu))?.loyalty_points)).toBe(2 ** 40);
+    expect(Number((await rowOf(c, 'customers', cu))?.loyalty_points)).toBe(2 ** 40);
 
     const cu2 = uid();
     const tooBig = await push(tA, [
@@ -201,7 +144,7 @@ describe('push answers', () => {
     ]);
     expect(tooBig.status, tooBig.text).toBe(400);
     expect((tooBig.body as unknown as { code: string }).code).toBe('VALIDATION_ERROR');
-    expect(await rowOf('customers', cu2)).toBeUndefined();
+    expect(await rowOf(c, 'customers', cu2)).toBeUndefined();
   });
 });
 
@@ -216,9 +159,9 @@ describe('idempotency', () => {
       [changeIds],
     );
     return {
-      changes: await count('sync_changes'),
-      conflicts: await count('sync_conflicts'),
-      applied: await count('sync_applied'),
+      changes: await count(c, 'sync_changes'),
+      conflicts: await count(c, 'sync_conflicts'),
+      applied: await count(c, 'sync_applied'),
       versions: versions.rows,
       appliedRows: applied.rows,
     };
@@ -268,12 +211,12 @@ describe('idempotency', () => {
     expect(result(first, 0)).toMatchObject({ status: 'applied', version: 1 });
     const changeId = result(first, 0).changeId;
     expect(changeId.length).toBeGreaterThanOrEqual(8);
-    const changes = await count('sync_changes WHERE entity_id = $1', [id]);
+    const changes = await count(c, 'sync_changes WHERE entity_id = $1', [id]);
 
     const again = await pushOk(tA, [change]);
     expect(result(again, 0)).toEqual({ ...result(first, 0), status: 'duplicate', originalStatus: 'applied' });
-    expect(await count('sync_changes WHERE entity_id = $1', [id])).toBe(changes);
-    expect(await rowOf('products', id)).toMatchObject({ sync_version: 1 });
+    expect(await count(c, 'sync_changes WHERE entity_id = $1', [id])).toBe(changes);
+    expect(await rowOf(c, 'products', id)).toMatchObject({ sync_version: 1 });
 
     // Different content is a different change.
     const other = await pushOk(tA, [{ entityType: 'Product', entityId: id, operation: 'UPDATE', data: { price: 1.25 }, syncVersion: 1 }]);
@@ -288,9 +231,9 @@ describe('idempotency', () => {
     const res = await pushOk(tA, [change, change]);
     expect(result(res, 0)).toMatchObject({ changeId, status: 'applied', version: 1 });
     expect(result(res, 1)).toMatchObject({ changeId, status: 'duplicate', originalStatus: 'applied', version: 1 });
-    expect(await count('sync_changes WHERE entity_id = $1', [id])).toBe(1);
-    expect(await count('sync_applied WHERE change_id = $1', [changeId])).toBe(1);
-    expect(await rowOf('customers', id)).toMatchObject({ loyalty_points: 1, sync_version: 1 });
+    expect(await count(c, 'sync_changes WHERE entity_id = $1', [id])).toBe(1);
+    expect(await count(c, 'sync_applied WHERE change_id = $1', [changeId])).toBe(1);
+    expect(await rowOf(c, 'customers', id)).toMatchObject({ loyalty_points: 1, sync_version: 1 });
   });
 
   it('a change id already used by another terminal is rejected CHANGE_ID_TAKEN and writes nothing', async () => {
@@ -304,7 +247,7 @@ describe('idempotency', () => {
       const res = await pushOk(t, [{ changeId, entityType: 'Customer', entityId: theirs, operation: 'CREATE', data: { name: 'Second' } }]);
       expect(result(res, 0)).toMatchObject({ changeId, status: 'rejected', version: null, error: { code: 'CHANGE_ID_TAKEN' } });
     }
-    expect(await rowOf('customers', theirs)).toBeUndefined();
+    expect(await rowOf(c, 'customers', theirs)).toBeUndefined();
     expect((await c.db.query('SELECT * FROM sync_applied WHERE change_id = $1', [changeId])).rows).toEqual(appliedBefore.rows);
     // The first terminal still gets its own answer back.
     const replay = await pushOk(tA, [{ changeId, entityType: 'Customer', entityId: mine, operation: 'CREATE', data: { name: 'First' } }]);
@@ -316,7 +259,7 @@ describe('refusals', () => {
   it('a table synced down only (Store, Category) is rejected READ_ONLY_TABLE, while Product (both) applies', async () => {
     const category = uid();
     const p = uid();
-    const storeName = (await rowOf('stores', storeA))?.name;
+    const storeName = (await rowOf(c, 'stores', storeA))?.name;
     const res = await pushOk(tA, [
       { changeId: uid(), entityType: 'Store', entityId: storeA, operation: 'UPDATE', data: { name: 'Hacked' }, syncVersion: 1 },
       { changeId: uid(), entityType: 'Category', entityId: category, operation: 'CREATE', data: { name: 'Tools' } },
@@ -325,8 +268,8 @@ describe('refusals', () => {
     expect(result(res, 0)).toMatchObject({ status: 'rejected', version: null, error: { code: 'READ_ONLY_TABLE' } });
     expect(result(res, 1)).toMatchObject({ status: 'rejected', version: null, error: { code: 'READ_ONLY_TABLE' } });
     expect(result(res, 2)).toMatchObject({ status: 'applied', version: 1 });
-    expect((await rowOf('stores', storeA))?.name).toBe(storeName);
-    expect(await rowOf('categories', category)).toBeUndefined();
+    expect((await rowOf(c, 'stores', storeA))?.name).toBe(storeName);
+    expect(await rowOf(c, 'categories', category)).toBeUndefined();
   });
 
   it('a DELETE of an append-only table (SaleOrder, Payment) is rejected APPEND_ONLY and the row stays', async () => {
@@ -341,8 +284,8 @@ describe('refusals', () => {
       { changeId: uid(), entityType: 'Payment', entityId: pay, operation: 'DELETE', syncVersion: 1 },
     ]);
     for (const r of res.results) expect(r).toMatchObject({ status: 'rejected', version: null, error: { code: 'APPEND_ONLY' } });
-    expect(await rowOf('orders', o)).toMatchObject({ sync_version: 1, sync_deleted_at: null });
-    expect(await rowOf('payments', pay)).toMatchObject({ sync_version: 1, sync_deleted_at: null });
+    expect(await rowOf(c, 'orders', o)).toMatchObject({ sync_version: 1, sync_deleted_at: null });
+    expect(await rowOf(c, 'payments', pay)).toMatchObject({ sync_version: 1, sync_deleted_at: null });
     // Voiding (an UPDATE) is how a sale goes away.
     const voided = await pushOk(tA, [{ changeId: uid(), entityType: 'SaleOrder', entityId: o, operation: 'UPDATE', data: { status: 'voided' }, syncVersion: 1 }]);
     expect(result(voided, 0)).toMatchObject({ status: 'applied', version: 2 });
@@ -352,7 +295,7 @@ describe('refusals', () => {
     const p = uid();
     const p2 = uid();
     const cu = uid();
-    const changes = await count('sync_changes');
+    const changes = await count(c, 'sync_changes');
     const res = await pushOk(
       tA,
       [
@@ -365,10 +308,10 @@ describe('refusals', () => {
     expect(result(res, 0)).toMatchObject({ status: 'rejected', version: null, error: { code: 'SCHEMA_MISMATCH' } });
     expect(result(res, 2)).toMatchObject({ status: 'rejected', version: null, error: { code: 'SCHEMA_MISMATCH' } });
     expect(result(res, 1)).toMatchObject({ status: 'applied', version: 1 });
-    expect(await rowOf('products', p)).toBeUndefined();
-    expect(await rowOf('products', p2)).toBeUndefined();
-    expect(await count('sync_changes')).toBe(changes + 1);
-    expect(await count('sync_applied WHERE entity_id = ANY($1::text[])', [[p, p2]])).toBe(0);
+    expect(await rowOf(c, 'products', p)).toBeUndefined();
+    expect(await rowOf(c, 'products', p2)).toBeUndefined();
+    expect(await count(c, 'sync_changes')).toBe(changes + 1);
+    expect(await count(c, 'sync_applied WHERE entity_id = ANY($1::text[])', [[p, p2]])).toBe(0);
   });
 
   it('a matching schema hash applies', async () => {
@@ -378,7 +321,7 @@ describe('refusals', () => {
     expect(CATALOG.find((e) => e.entityType === 'Product')?.schemaHash).toBe(hash);
     const res = await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'CREATE', data: product() }], { Product: hash });
     expect(result(res, 0)).toMatchObject({ status: 'applied', version: 1 });
-    expect(await rowOf('products', p)).toMatchObject({ sync_version: 1 });
+    expect(await rowOf(c, 'products', p)).toMatchObject({ sync_version: 1 });
   });
 
   it('an hlc too far in the future is rejected CLOCK_DRIFT; one within the bound applies', async () => {
@@ -392,14 +335,14 @@ describe('refusals', () => {
     ]);
     expect(result(res, 0)).toMatchObject({ status: 'rejected', version: null, error: { code: 'CLOCK_DRIFT' } });
     expect(result(res, 1)).toMatchObject({ status: 'applied', version: 1 });
-    expect(await rowOf('products', ahead)).toBeUndefined();
-    expect(await rowOf('products', near)).toMatchObject({ sync_hlc: nearHlc });
+    expect(await rowOf(c, 'products', ahead)).toBeUndefined();
+    expect(await rowOf(c, 'products', near)).toMatchObject({ sync_hlc: nearHlc });
   });
 
   it('a CREATE missing required fields is rejected MISSING_FIELDS and writes nothing', async () => {
     const p = uid();
     const o = uid();
-    const changes = await count('sync_changes');
+    const changes = await count(c, 'sync_changes');
     const res = await pushOk(tA, [
       { changeId: uid(), entityType: 'Product', entityId: p, operation: 'CREATE', data: { sku: 'S', name: 'no price', price: null } },
       { changeId: uid(), entityType: 'SaleOrder', entityId: o, operation: 'CREATE', data: { order_number: 'N-1' } },
@@ -408,10 +351,10 @@ describe('refusals', () => {
     expect(result(res, 0).error?.message).toContain('price');
     expect(result(res, 1)).toMatchObject({ status: 'rejected', version: null, error: { code: 'MISSING_FIELDS' } });
     expect(result(res, 1).error?.message).toContain('status');
-    expect(await rowOf('products', p)).toBeUndefined();
-    expect(await rowOf('orders', o)).toBeUndefined();
-    expect(await count('sync_changes')).toBe(changes);
-    expect(await count('sync_applied WHERE entity_id = ANY($1::text[])', [[p, o]])).toBe(0);
+    expect(await rowOf(c, 'products', p)).toBeUndefined();
+    expect(await rowOf(c, 'orders', o)).toBeUndefined();
+    expect(await count(c, 'sync_changes')).toBe(changes);
+    expect(await count(c, 'sync_applied WHERE entity_id = ANY($1::text[])', [[p, o]])).toBe(0);
   });
 });
 
@@ -422,7 +365,7 @@ describe('store scoping', () => {
       { changeId: uid(), entityType: 'SaleOrder', entityId: o, operation: 'CREATE', data: order({ store_id: storeB }) },
     ]);
     expect(result(res, 0)).toMatchObject({ status: 'rejected', version: null, error: { code: 'FORBIDDEN_STORE' } });
-    expect(await rowOf('orders', o)).toBeUndefined();
+    expect(await rowOf(c, 'orders', o)).toBeUndefined();
   });
 
   it("a terminal cannot update another store's row, nor move its own row to another store (FORBIDDEN_STORE)", async () => {
@@ -439,8 +382,8 @@ describe('store scoping', () => {
       { changeId: uid(), entityType: 'InventoryItem', entityId: theirs, operation: 'DELETE', syncVersion: 1 },
     ]);
     for (const r of res.results) expect(r).toMatchObject({ status: 'rejected', version: null, error: { code: 'FORBIDDEN_STORE' } });
-    expect(await rowOf('inventory_items', theirs)).toMatchObject({ store_id: storeB, master_stock_quantity: 10, sync_version: 1, sync_deleted_at: null });
-    expect(await rowOf('inventory_items', mine)).toMatchObject({ store_id: storeA, master_stock_quantity: 20, sync_version: 1 });
+    expect(await rowOf(c, 'inventory_items', theirs)).toMatchObject({ store_id: storeB, master_stock_quantity: 10, sync_version: 1, sync_deleted_at: null });
+    expect(await rowOf(c, 'inventory_items', mine)).toMatchObject({ store_id: storeA, master_stock_quantity: 20, sync_version: 1 });
     // The owner store's terminal may.
     const ok = await pushOk(tB, [
       { changeId: uid(), entityType: 'InventoryItem', entityId: theirs, operation: 'UPDATE', data: { master_stock_quantity: 9 }, syncVersion: 1 },
@@ -456,8 +399,8 @@ describe('store scoping', () => {
       { changeId: uid(), entityType: 'Setting', entityId: s, operation: 'CREATE', data: { key: 'receipt.footer', value: 'thanks' } },
     ]);
     expect(res.results.map((r) => r.status)).toEqual(['applied', 'applied']);
-    expect(await rowOf('orders', o)).toMatchObject({ store_id: storeA });
-    expect(await rowOf('settings', s)).toMatchObject({ store_id: storeA });
+    expect(await rowOf(c, 'orders', o)).toMatchObject({ store_id: storeA });
+    expect(await rowOf(c, 'settings', s)).toMatchObject({ store_id: storeA });
   });
 
   it('a terminal acts only as itself (403 WRONG_TERMINAL)', async () => {
@@ -476,7 +419,7 @@ describe('row images', () => {
     await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'CREATE', data: product({ name: 'Doomed' }) }]);
     const res = await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'DELETE', syncVersion: 1 }]);
     expect(result(res, 0)).toMatchObject({ status: 'applied', version: 2 });
-    const row = await rowOf('products', p);
+    const row = await rowOf(c, 'products', p);
     expect(row).toMatchObject({ name: 'Doomed', sync_version: 2 });
     expect(row?.sync_deleted_at).not.toBeNull();
     const last = await c.db.query<{ op: string; version: number }>(
@@ -486,14 +429,14 @@ describe('row images', () => {
     expect(last.rows.map((r) => [r.op, Number(r.version)])).toEqual([['DELETE', 2]]);
 
     for (const t of [tA, tB]) {
-      const pulled = (await pullAll(t, 'Product')).filter((x) => x.entityId === p);
+      const pulled = (await pullAll(c, t, 'Product')).changes.filter((x) => x.entityId === p);
       expect(pulled).toHaveLength(1);
       expect(pulled[0]).toMatchObject({ operation: 'DELETE', deleted: true, version: 2, data: { id: p, name: 'Doomed' } });
     }
     // Deleting a tombstone again changes nothing.
     const again = await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'DELETE', syncVersion: 2 }]);
     expect(result(again, 0)).toMatchObject({ status: 'applied', version: 2 });
-    expect(await rowOf('products', p)).toMatchObject({ sync_version: 2 });
+    expect(await rowOf(c, 'products', p)).toMatchObject({ sync_version: 2 });
   });
 
   it('each applied change logs exactly one change log entry, at the version the push answered', async () => {
@@ -530,7 +473,7 @@ describe('row images', () => {
     await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'CREATE', data }]);
     const res = await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'UPDATE', data: { price: 12.75 }, syncVersion: 1 }]);
     expect(result(res, 0)).toMatchObject({ status: 'applied', version: 2 });
-    expect(await rowOf('products', p)).toMatchObject({ ...data, price: 12.75, sync_version: 2 });
+    expect(await rowOf(c, 'products', p)).toMatchObject({ ...data, price: 12.75, sync_version: 2 });
   });
 
   it('stock_quantity travels as master_stock_quantity; the terminal column name is an unknown field (400)', async () => {
@@ -539,19 +482,19 @@ describe('row images', () => {
       { changeId: uid(), entityType: 'InventoryItem', entityId: inv, operation: 'CREATE', data: { product_id: uid(), master_stock_quantity: 17 } },
     ]);
     expect(result(res, 0)).toMatchObject({ status: 'applied', version: 1 });
-    expect(await rowOf('inventory_items', inv)).toMatchObject({ master_stock_quantity: 17, store_id: storeA });
-    const pulled = (await pullAll(tA, 'InventoryItem')).find((x) => x.entityId === inv);
+    expect(await rowOf(c, 'inventory_items', inv)).toMatchObject({ master_stock_quantity: 17, store_id: storeA });
+    const pulled = (await pullAll(c, tA, 'InventoryItem')).changes.find((x) => x.entityId === inv);
     expect(pulled?.data).toMatchObject({ master_stock_quantity: 17 });
     expect(pulled?.data).not.toHaveProperty('stock_quantity');
 
-    const changes = await count('sync_changes');
+    const changes = await count(c, 'sync_changes');
     const bad = await push(tA, [
       { changeId: uid(), entityType: 'InventoryItem', entityId: inv, operation: 'UPDATE', data: { stock_quantity: 3 }, syncVersion: 1 },
     ]);
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ code: 'VALIDATION_ERROR' });
     expect(bad.text).toContain('stock_quantity');
-    expect(await rowOf('inventory_items', inv)).toMatchObject({ master_stock_quantity: 17, sync_version: 1 });
-    expect(await count('sync_changes')).toBe(changes);
+    expect(await rowOf(c, 'inventory_items', inv)).toMatchObject({ master_stock_quantity: 17, sync_version: 1 });
+    expect(await count(c, 'sync_changes')).toBe(changes);
   });
 });

@@ -5,102 +5,28 @@
  * TEST_DATABASE_URL).
  */
 import { randomBytes } from 'node:crypto';
-import { io, type Socket } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { SocketReply, SyncTrigger } from '../../src/shared/protocol.js';
-import { ApiClient, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { io } from 'socket.io-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { SyncTrigger } from '../../src/shared/protocol.js';
+import { ApiClient, startCentral, testDatabase, useCentral, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import {
+  closeSocket,
+  closeSockets,
+  connect,
+  connectAndRegister,
+  emitWithAck,
+  openSocket,
+  received,
+  register,
+  trackSocket,
+  WAIT,
+  whenConnected,
+  whenRefused,
+} from '../helpers/socket.js';
 
-const WAIT = { timeout: 10_000, interval: 20 } as const;
 const TRIGGER_KEYS = ['reason', 'terminalId', 'timestamp', 'triggerId', 'type'];
 
 const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
-
-/** Every socket a test opened; closed after each test. */
-const sockets: Socket[] = [];
-
-interface Conn {
-  readonly socket: Socket;
-  readonly terminalId: string;
-  /** Every sync:trigger this socket received, in order. */
-  readonly triggers: SyncTrigger[];
-}
-
-function openSocket(url: string, token: string | undefined): { socket: Socket; triggers: SyncTrigger[] } {
-  const socket = io(url, {
-    auth: token === undefined ? {} : { token },
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-  });
-  sockets.push(socket);
-  const triggers: SyncTrigger[] = [];
-  socket.on('sync:trigger', (t: SyncTrigger) => triggers.push(t));
-  return { socket, triggers };
-}
-
-function whenConnected(socket: Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (socket.connected) return resolve();
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', (err) => reject(err));
-  });
-}
-
-/** Resolves with the connect_error; rejects if the socket connects instead. */
-function whenRefused(socket: Socket): Promise<Error> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => reject(new Error('socket connected but should have been refused')));
-    socket.once('connect_error', (err) => resolve(err));
-  });
-}
-
-async function connect(url: string, t: ProvisionedTerminal): Promise<Conn> {
-  const { socket, triggers } = openSocket(url, t.apiKey);
-  await whenConnected(socket);
-  return { socket, terminalId: t.terminalId, triggers };
-}
-
-function emitWithAck(socket: Socket, event: string, payload: unknown): Promise<SocketReply> {
-  return socket.timeout(10_000).emitWithAck(event, payload) as Promise<SocketReply>;
-}
-
-function register(conn: Conn, terminalId: string = conn.terminalId): Promise<SocketReply> {
-  return emitWithAck(conn.socket, 'terminal:register', { terminalId });
-}
-
-async function connectAndRegister(url: string, t: ProvisionedTerminal): Promise<Conn> {
-  const conn = await connect(url, t);
-  expect(await register(conn)).toEqual({ ok: true });
-  return conn;
-}
-
-/**
- * Waits until the socket has received at least `n` distinct triggers; returns them, first
- * delivery of each. A trigger asked just before a terminal registers may arrive twice
- * (live, and again as pending on register); triggers are hints, so that is allowed.
- */
-async function received(conn: Conn, n: number): Promise<SyncTrigger[]> {
-  await vi.waitFor(() => {
-    const got = distinct(conn.triggers).length;
-    if (got < n) throw new Error(`${conn.terminalId}: ${got} of ${n} triggers so far`);
-  }, WAIT);
-  return distinct(conn.triggers);
-}
-
-function distinct(list: readonly SyncTrigger[]): SyncTrigger[] {
-  const seen = new Set<string | undefined>();
-  const out: SyncTrigger[] = [];
-  for (const t of list) {
-    if (seen.has(t.triggerId)) continue;
-    seen.add(t.triggerId);
-    out.push(t);
-  }
-  return out;
-}
-
-function closeSocket(conn: Conn): void {
-  conn.socket.disconnect();
-}
 
 interface TriggerRow {
   id: string;
@@ -143,25 +69,16 @@ function expectTriggerShape(t: SyncTrigger, expected: { terminalId: string; type
 }
 
 afterEach(() => {
-  for (const s of sockets.splice(0)) s.disconnect();
+  closeSockets();
 });
 
 describe('socket.io: register, sync:trigger, sync:ack', () => {
-  let td: TestDatabase;
-  let c: TestCentral;
+  const c = useCentral();
 
-  beforeAll(async () => {
-    td = await testDatabase();
-    c = await startCentral({ db: td.db });
-  });
   afterEach(async () => {
-    for (const s of sockets.splice(0)) s.disconnect();
+    closeSockets();
     // Every socket is gone, so the gauge settles at zero before the next test reads it.
     await gaugeBecomes(c.url, 0);
-  });
-  afterAll(async () => {
-    await c?.close();
-    await td?.close();
   });
 
   it('acks terminal:register with { ok: true } and delivers POST /api/sync/all as exactly { type, terminalId, timestamp, reason, triggerId } (FULL, MANUAL by default)', async () => {
@@ -369,7 +286,7 @@ describe('socket.io: register, sync:trigger, sync:ack', () => {
   it('a socket may authenticate with an Authorization: Bearer header instead of auth.token', async () => {
     const t = await c.provision(uid('s'), uid('t'));
     const socket = io(c.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { authorization: `Bearer ${t.apiKey}` } });
-    sockets.push(socket);
+    trackSocket(socket);
     await whenConnected(socket);
     expect(await emitWithAck(socket, 'terminal:register', { terminalId: t.terminalId })).toEqual({ ok: true });
   });
@@ -499,7 +416,7 @@ async function waitUntilDisconnected(c: TestCentral, t: ProvisionedTerminal): Pr
 describe('auto-sync after a restart', () => {
   const cleanup: (() => Promise<void>)[] = [];
   afterEach(async () => {
-    for (const s of sockets.splice(0)) s.disconnect();
+    closeSockets();
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
 

@@ -7,10 +7,9 @@
  * instance has its own pool on the same database, as separate processes would.
  */
 import { randomBytes } from 'node:crypto';
-import { io, type Socket } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/server/db/database.js';
-import type { PullResponse, PushResponse, SocketReply, SyncTrigger } from '../../src/shared/protocol.js';
+import type { PushResponse } from '../../src/shared/protocol.js';
 import {
   ApiClient,
   onPostgres,
@@ -20,76 +19,17 @@ import {
   type TestCentral,
   type TestDatabase,
 } from '../helpers/central.js';
+import { closeSockets, connectAndRegister, emitWithAck, openSocket, received, whenRefused } from '../helpers/socket.js';
+import { pullPages } from '../helpers/sync.js';
 
-const WAIT = { timeout: 10_000, interval: 20 } as const;
 const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
-
-const sockets: Socket[] = [];
-
-interface Conn {
-  readonly socket: Socket;
-  readonly terminalId: string;
-  readonly triggers: SyncTrigger[];
-}
-
-function openSocket(url: string, token: string): { socket: Socket; triggers: SyncTrigger[] } {
-  const socket = io(url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false });
-  sockets.push(socket);
-  const triggers: SyncTrigger[] = [];
-  socket.on('sync:trigger', (t: SyncTrigger) => triggers.push(t));
-  return { socket, triggers };
-}
-
-async function connectAndRegister(url: string, t: ProvisionedTerminal): Promise<Conn> {
-  const { socket, triggers } = openSocket(url, t.apiKey);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', (err) => reject(err));
-  });
-  const reply = (await socket.timeout(10_000).emitWithAck('terminal:register', { terminalId: t.terminalId })) as SocketReply;
-  expect(reply).toEqual({ ok: true });
-  return { socket, terminalId: t.terminalId, triggers };
-}
-
-/**
- * Waits until the socket has received at least `n` distinct triggers; returns them, first
- * delivery of each. A trigger asked just before a terminal registers may arrive twice
- * (live, and again as pending on register); triggers are hints, so that is allowed.
- */
-async function received(conn: Conn, n: number): Promise<SyncTrigger[]> {
-  await vi.waitFor(() => {
-    const got = distinct(conn.triggers).length;
-    if (got < n) throw new Error(`${conn.terminalId}: ${got} of ${n} triggers so far`);
-  }, WAIT);
-  return distinct(conn.triggers);
-}
-
-function distinct(list: readonly SyncTrigger[]): SyncTrigger[] {
-  const seen = new Set<string | undefined>();
-  const out: SyncTrigger[] = [];
-  for (const t of list) {
-    if (seen.has(t.triggerId)) continue;
-    seen.add(t.triggerId);
-    out.push(t);
-  }
-  return out;
-}
 
 /** The same terminal, talking HTTP to another instance. */
 const via = (c: TestCentral, t: ProvisionedTerminal) => new ApiClient(c.url, t.apiKey);
 
-async function pullAll(api: ApiClient, terminalId: string, entityType: string, cursor?: string) {
-  const changes: PullResponse['changes'] = [];
-  let next = cursor;
-  for (let page = 0; page < 1000; page++) {
-    const r = await api.get<PullResponse>('/api/sync/pull', { terminalId, entityType, cursor: next, limit: 50 });
-    expect(r.status, r.text).toBe(200);
-    changes.push(...r.body.changes);
-    next = r.body.cursor;
-    if (!r.body.hasMore) return { changes, cursor: next };
-  }
-  throw new Error('pull did not finish');
-}
+/** Every page (50 changes each) from `cursor` (or the start) on, without waiting for the change log to settle. */
+const pullAll = (api: ApiClient, terminalId: string, entityType: string, cursor?: string) =>
+  pullPages(api, terminalId, entityType, { cursor, limit: 50 });
 
 describe('two central instances on one database', () => {
   let td: TestDatabase;
@@ -104,10 +44,10 @@ describe('two central instances on one database', () => {
     b = await startCentral({ db: dbB });
   });
   afterEach(() => {
-    for (const s of sockets.splice(0)) s.disconnect();
+    closeSockets();
   });
   afterAll(async () => {
-    for (const s of sockets.splice(0)) s.disconnect();
+    closeSockets();
     await a?.close();
     await b?.close();
     if (onPostgres) await dbB?.close();
@@ -161,11 +101,11 @@ describe('two central instances on one database', () => {
     const onB = await connectAndRegister(b.url, t);
     const [pending] = await received(onB, 1);
     expect(pending).toMatchObject({ terminalId: t.terminalId, type: 'FULL', reason: 'AWAY' });
-    const ack = (await onB.socket.timeout(10_000).emitWithAck('sync:ack', {
+    const ack = await emitWithAck(onB.socket, 'sync:ack', {
       terminalId: t.terminalId,
       type: 'FULL',
       triggerId: pending?.triggerId,
-    })) as SocketReply;
+    });
     expect(ack).toEqual({ ok: true });
     const row = await a.db.query<{ acked_at: string | null }>('SELECT acked_at FROM sync_triggers WHERE id = $1', [pending?.triggerId]);
     expect(row.rows[0]?.acked_at).not.toBeNull();
@@ -271,10 +211,7 @@ describe('two central instances on one database', () => {
     expect(heartbeat.status).toBe(403);
 
     const { socket } = openSocket(b.url, t.apiKey);
-    const err = await new Promise<Error>((resolve, reject) => {
-      socket.once('connect', () => reject(new Error('B accepted a disabled terminal socket')));
-      socket.once('connect_error', (e) => resolve(e));
-    });
+    const err = await whenRefused(socket, 'B accepted a disabled terminal socket');
     expect(err.message).toMatch(/disabled/);
 
     const list = await b.admin.get('/api/terminals');

@@ -2,22 +2,11 @@
  * Heartbeats, GET /api/sync/status (exactly the seed's shape) and POST /api/sync/all.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ENTITY_TYPES } from '../../src/shared/catalog/index.js';
-import { startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 
-let tdb: TestDatabase;
-let c: TestCentral;
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  c = await startCentral({ db: tdb.db });
-});
-
-afterAll(async () => {
-  await c?.close();
-  await tdb?.close();
-});
+const c = useCentral();
 
 const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 const COUNT_KEYS = ['conflicts', 'failed', 'pending', 'synced'];
