@@ -91,6 +91,8 @@ export const syncConflicts = pgTable(
     resolution: text('resolution'),
     resolvedData: jsonb('resolved_data'),
     resolvedBy: text('resolved_by'),
+    /** The row's version after the resolution was written. */
+    resolvedVersion: bigint('resolved_version', { mode: 'number' }),
     createdAt: tstz('created_at').notNull().defaultNow(),
     resolvedAt: tstz('resolved_at'),
   },

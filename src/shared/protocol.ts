@@ -181,6 +181,8 @@ export const ConflictRecord = z.object({
   centralVersion: z.number().int().nullable(),
   resolution: z.string().nullable(),
   resolvedData: RowImage.nullable(),
+  /** The row's version after the resolution was written (null while open). */
+  resolvedVersion: z.number().int().nullable(),
   createdAt: z.string(),
   resolvedAt: z.string().nullable(),
 });
@@ -193,6 +195,8 @@ export const ResolveResponse = z.object({
   entityId: z.string(),
   version: z.number().int(),
   data: RowImage,
+  /** The resolution leaves the row deleted (the terminal's delete won). */
+  deleted: z.boolean(),
 });
 export type ResolveResponse = z.infer<typeof ResolveResponse>;
 

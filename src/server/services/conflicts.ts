@@ -22,6 +22,7 @@ interface ConflictRow {
   central_version: number | null;
   resolution: string | null;
   resolved_data: WireRow | null;
+  resolved_version: number | null;
   created_at: string;
   resolved_at: string | null;
 }
@@ -41,6 +42,7 @@ function toRecord(r: ConflictRow): ConflictRecord {
     centralVersion: r.central_version,
     resolution: r.resolution,
     resolvedData: r.resolved_data,
+    resolvedVersion: r.resolved_version,
     createdAt: r.created_at,
     resolvedAt: r.resolved_at,
   };
@@ -118,17 +120,19 @@ export class ConflictService {
       const last = current?.hlc ? parseHlc(current.hlc) : null;
       const hlc = formatHlc(tickHlc(last, Date.now(), 'central'));
       const versions = await upsertRows(tx, entry, [{ wire: image, hlc, deletedAt: deleted ? (current?.deletedAt ?? new Date().toISOString()) : null }]);
+      const version = versions.get(c.entity_id) ?? current?.version ?? 0;
       await tx.query(
-        `UPDATE sync_conflicts SET status = 'resolved', resolution = $2, resolved_data = $3::jsonb, resolved_by = $4, resolved_at = now() WHERE id = $1`,
-        [c.id, req.resolution, JSON.stringify(image), req.resolvedBy ?? (principal.kind === 'admin' ? 'admin' : principal.terminalId)],
+        `UPDATE sync_conflicts SET status = 'resolved', resolution = $2, resolved_data = $3::jsonb, resolved_by = $4, resolved_at = now(), resolved_version = $5 WHERE id = $1`,
+        [c.id, req.resolution, JSON.stringify(image), req.resolvedBy ?? (principal.kind === 'admin' ? 'admin' : principal.terminalId), version],
       );
       return {
         conflictId: c.id,
         status: 'resolved' as const,
         entityType: c.entity_type,
         entityId: c.entity_id,
-        version: versions.get(c.entity_id) ?? current?.version ?? 0,
+        version,
         data: image,
+        deleted,
       };
     });
   }

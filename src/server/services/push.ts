@@ -294,7 +294,10 @@ export class PushService {
     // A store-scoped row is the terminal's only if it is of the terminal's store.
     const storeCol = entry.centralStoreColumn;
     const data: WireRow = { ...(change.data ?? {}), [CENTRAL_KEY]: change.entityId };
-    if (storeCol && storeCol !== CENTRAL_KEY && data[storeCol] === undefined && !current) data[storeCol] = acting.storeId;
+    // A new row without a store is the terminal's store's (a POS often leaves the column empty).
+    if (storeCol && storeCol !== CENTRAL_KEY && (data[storeCol] === undefined || data[storeCol] === null) && (!current || current.deletedAt)) {
+      data[storeCol] = acting.storeId;
+    }
     if (storeCol) {
       const stores = [current?.wire[storeCol], data[storeCol]].filter((s) => s !== undefined);
       const foreign = stores.find((s) => s !== acting.storeId);

@@ -1,0 +1,1 @@
+ALTER TABLE "sync_conflicts" ADD COLUMN "resolved_version" bigint;

@@ -1,0 +1,114 @@
+/**
+ * The terminal's HTTP client for central. Every response is validated against the
+ * shared schemas; failures come back as typed errors the engine can act on.
+ */
+import type { z } from 'zod';
+import {
+  ConflictListResponse,
+  ErrorResponse,
+  HeartbeatResponse,
+  PullResponse,
+  PushResponse,
+  ResolveResponse,
+  StatusResponse,
+  type HeartbeatRequest,
+  type PushRequest,
+  type ResolveRequest,
+} from '../../shared/protocol.js';
+
+/** Central could not be reached (or answered garbage): the terminal is offline. */
+export class NetworkError extends Error {
+  override name = 'NetworkError';
+}
+
+/** Central answered with an error status. */
+export class CentralError extends Error {
+  override name = 'CentralError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+  /** A 5xx (or 429) is central's trouble: try again later. A 4xx is ours. */
+  get retryable(): boolean {
+    return this.status >= 500 || this.status === 429;
+  }
+}
+
+export interface CentralClientOptions {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly timeoutMs?: number;
+}
+
+export class CentralClient {
+  private readonly base: string;
+
+  constructor(private readonly opts: CentralClientOptions) {
+    this.base = opts.baseUrl.replace(/\/+$/, '');
+  }
+
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  private async call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.infer<S>> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.opts.apiKey}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new NetworkError(`central ${this.base} unreachable: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    }
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      throw res.ok ? new NetworkError(`central answered ${method} ${path} with a body that is not JSON`) : new CentralError(res.status, 'HTTP_ERROR', `${method} ${path}: HTTP ${res.status}`);
+    }
+    if (!res.ok) {
+      const e = ErrorResponse.safeParse(json);
+      throw new CentralError(res.status, e.success ? e.data.code : 'HTTP_ERROR', e.success ? e.data.message : `${method} ${path}: HTTP ${res.status}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new NetworkError(`central's answer to ${method} ${path} does not match the protocol: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  push(req: PushRequest) {
+    return this.call(PushResponse, 'POST', '/api/sync/push', req);
+  }
+
+  pull(q: { terminalId: string; entityType: string; cursor?: string | undefined; limit: number; schemaHash: string }) {
+    const params = new URLSearchParams({ terminalId: q.terminalId, entityType: q.entityType, limit: String(q.limit), schemaHash: q.schemaHash });
+    if (q.cursor) params.set('cursor', q.cursor);
+    return this.call(PullResponse, 'GET', `/api/sync/pull?${params.toString()}`);
+  }
+
+  heartbeat(req: HeartbeatRequest) {
+    return this.call(HeartbeatResponse, 'POST', '/api/sync/heartbeat', req);
+  }
+
+  resolve(req: ResolveRequest) {
+    return this.call(ResolveResponse, 'POST', '/api/sync/resolve', req);
+  }
+
+  conflicts(q: { terminalId: string; status?: 'open' | 'resolved'; limit?: number }) {
+    const params = new URLSearchParams({ terminalId: q.terminalId, limit: String(q.limit ?? 200) });
+    if (q.status) params.set('status', q.status);
+    return this.call(ConflictListResponse, 'GET', `/api/sync/conflicts?${params.toString()}`);
+  }
+
+  status(terminalId: string) {
+    return this.call(StatusResponse, 'GET', `/api/sync/status?terminalId=${encodeURIComponent(terminalId)}`);
+  }
+}

@@ -1,0 +1,898 @@
+/**
+ * The terminal's side of sync, over its SQLite file: the outbox (batches out,
+ * answers in), pulled pages in, conflicts, cursors, history. Every step that
+ * changes state is one short SQLite transaction, so a crash at any instant leaves
+ * either the state before or the state after.
+ */
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import {
+  CATALOG,
+  LOCAL_KEY,
+  LOCAL_SERVER_ID,
+  entryForTable,
+  priorityOf,
+  type CatalogEntry,
+  type WireRow,
+} from '../../shared/catalog/index.js';
+import { conflictInput, decideConflict } from '../../shared/conflict.js';
+import { formatHlc, parseHlc, receiveHlc, tickHlc, type Hlc } from '../../shared/hlc.js';
+import type { PulledChange, PushChange, PushResponse, PushResult, TableCounts } from '../../shared/protocol.js';
+import { localToWire, wireToLocal, type ForeignKeys, type LocalRow } from './mapping.js';
+import { installSchema, q, tableColumns, type InstallReport, type Warn } from './schema.js';
+
+export type EntryStatus = 'pending' | 'failed' | 'synced' | 'conflict';
+
+export interface OutboxEntry {
+  id: number;
+  change_id: string;
+  table_name: string;
+  local_id: number;
+  server_id: string;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
+  new_image: string | null;
+  old_image: string | null;
+  priority: number;
+  created_in_mode: 'ONLINE' | 'OFFLINE';
+  tx_group: string | null;
+  status: EntryStatus;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  sent_as: string | null;
+  base_version: number | null;
+  hlc: string | null;
+  created_at: string;
+}
+
+/** One change as sent, and the outbox entries it stands for. */
+export interface OutgoingChange {
+  readonly change: PushChange;
+  readonly entry: CatalogEntry;
+  readonly entryIds: number[];
+  readonly wire: WireRow | null;
+}
+
+export interface OutgoingBatch {
+  readonly changes: OutgoingChange[];
+  /** Entries settled while building the batch (created and deleted before any push). */
+  readonly cancelled: number;
+  /** Entries that could not be sent (invalid data, unlinked rows) and were marked failed. */
+  readonly invalid: number;
+}
+
+export interface PageResult {
+  readonly applied: number;
+  readonly skipped: number;
+  readonly conflicts: number;
+}
+
+export interface LocalStoreOptions {
+  /** Create the catalog's tables when missing (a new terminal). Default: only when the file is new. */
+  readonly createMissing?: boolean;
+  readonly warn?: Warn;
+  readonly busyTimeoutMs?: number;
+}
+
+const nowIso = () => new Date().toISOString();
+
+export class LocalStore {
+  readonly db: Database.Database;
+  readonly install: InstallReport;
+  /** Catalog tables present in this file, with their local columns. */
+  readonly tables = new Map<string, { entry: CatalogEntry; columns: Set<string> }>();
+  readonly fk: ForeignKeys;
+  private readonly stmts = new Map<string, Database.Statement>();
+  private clock: Hlc | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly node: string,
+    opts: LocalStoreOptions = {},
+  ) {
+    const isNew = path === ':memory:' || !existsNonEmpty(path);
+    this.db = new Database(path);
+    // Shared with the POS's own process: WAL lets it read while we write, and a busy
+    // timeout waits out its short transactions instead of failing.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    this.db.pragma('synchronous = NORMAL');
+    this.install = installSchema(this.db, { createMissing: opts.createMissing ?? isNew, warn: opts.warn ?? (() => undefined) });
+    for (const e of CATALOG) {
+      const cols = tableColumns(this.db, e.table);
+      if (cols.size > 0 && !this.install.skippedTables.includes(e.table)) this.tables.set(e.table, { entry: e, columns: new Set(cols.keys()) });
+    }
+    const clock = this.getMeta('hlc');
+    this.clock = clock ? parseHlc(clock) : null;
+    this.fk = {
+      serverIdOf: (table, localId) => {
+        if (!this.tables.has(table)) return null;
+        const r = this.stmt(`SELECT ${q(LOCAL_SERVER_ID)} AS s FROM ${q(table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as { s: string | null } | undefined;
+        return r?.s ?? null;
+      },
+      localIdOf: (table, serverId) => {
+        if (!this.tables.has(table)) return null;
+        const r = this.stmt(`SELECT ${q(LOCAL_KEY)} AS id FROM ${q(table)} WHERE ${q(LOCAL_SERVER_ID)} = ?`).get(serverId) as { id: number } | undefined;
+        return r?.id ?? null;
+      },
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  // ------------------------------------------------------------------ meta, clock, mode
+
+  getMeta(key: string): string | undefined {
+    const r = this.stmt('SELECT value FROM tillsync_meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmt('INSERT INTO tillsync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** A fresh clock for a local event. */
+  tick(): string {
+    this.clock = tickHlc(this.clock, Date.now(), this.node);
+    const s = formatHlc(this.clock);
+    this.setMeta('hlc', s);
+    return s;
+  }
+
+  /** Merges a clock seen from central (never further ahead than `maxDriftMs`). */
+  observe(remote: string | null | undefined, maxDriftMs: number): void {
+    const h = remote ? parseHlc(remote) : null;
+    if (!h) return;
+    try {
+      this.clock = receiveHlc(this.clock, h, Date.now(), this.node, maxDriftMs);
+    } catch {
+      return; // a clock too far ahead is ignored, not adopted
+    }
+    this.setMeta('hlc', formatHlc(this.clock));
+  }
+
+  setMode(mode: 'ONLINE' | 'OFFLINE'): void {
+    this.stmt('UPDATE tillsync_control SET mode = ? WHERE id = 1').run(mode);
+  }
+
+  /** Changes when any connection (the POS's too) commits to the file: a cheap "something new?" probe. */
+  dataVersion(): number {
+    return Number(this.db.pragma('data_version', { simple: true }));
+  }
+
+  /** Runs `fn` in one transaction with capture switched off for every connection. */
+  applying<T>(fn: () => T): T {
+    return this.db.transaction(() => {
+      this.stmt('UPDATE tillsync_control SET applying = 1 WHERE id = 1').run();
+      try {
+        return fn();
+      } finally {
+        this.stmt('UPDATE tillsync_control SET applying = 0 WHERE id = 1').run();
+      }
+    }).immediate();
+  }
+
+  // ------------------------------------------------------------------ enqueue (explicit API)
+
+  /**
+   * Queues a change by hand, as the seed's example does, for rows written without
+   * the triggers (or to re-send one). The row must exist (except for DELETE).
+   */
+  enqueue(table: string, localId: number, operation: 'CREATE' | 'UPDATE' | 'DELETE', priority?: number): string {
+    const t = this.tables.get(table);
+    if (!t) throw new Error(`table ${table} is not synced on this terminal`);
+    return this.db.transaction(() => {
+      const row = this.stmt(`SELECT * FROM ${q(table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as LocalRow | undefined;
+      if (!row && operation !== 'DELETE') throw new Error(`${table} row ${localId} does not exist`);
+      let serverId = row?.[LOCAL_SERVER_ID] as string | null | undefined;
+      if (!serverId) {
+        if (!row) throw new Error(`${table} row ${localId} has no central id`);
+        serverId = randomUUID();
+        this.applyingInline(() =>
+          this.stmt(`UPDATE ${q(table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ?`).run(serverId, localId),
+        );
+      }
+      const image = row ? JSON.stringify(pickImage(t.entry, row)) : null;
+      const changeId = randomUUID();
+      this.stmt(
+        `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, old_image, priority, created_in_mode, tx_group)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT mode FROM tillsync_control WHERE id = 1), NULL)`,
+      ).run(changeId, table, localId, serverId, operation, operation === 'DELETE' ? null : image, operation === 'DELETE' ? image : null, priority ?? rowPriority(t.entry, row ?? {}));
+      return changeId;
+    })();
+  }
+
+  /** Capture off for statements inside an already open transaction. */
+  private applyingInline(fn: () => void): void {
+    this.stmt('UPDATE tillsync_control SET applying = 1 WHERE id = 1').run();
+    try {
+      fn();
+    } finally {
+      this.stmt('UPDATE tillsync_control SET applying = 0 WHERE id = 1').run();
+    }
+  }
+
+  // ------------------------------------------------------------------ outbox -> central
+
+  /**
+   * The next batch: whole transaction groups, highest priority first. Updates of one
+   * row not yet sent collapse into one change; a row created and deleted before any
+   * push sends nothing. Entries once sent are frozen: a retry sends exactly the same
+   * change (same id), so central's idempotency answers it.
+   */
+  nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string> }): OutgoingBatch {
+    return this.db.transaction((): OutgoingBatch => {
+      const groups = this.stmt(
+        `SELECT g, max(priority) AS p, min(id) AS first, count(*) AS n FROM (
+           SELECT coalesce(tx_group, table_name || ':' || server_id) AS g, priority, id FROM tillsync_outbox
+           WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+         GROUP BY g HAVING max(priority) >= ? ORDER BY p DESC, first LIMIT ?`,
+      ).all(opts.now, opts.minPriority, opts.limit) as { g: string; p: number; n: number }[];
+      const chosen: string[] = [];
+      let size = 0;
+      for (const g of groups) {
+        if (size > 0 && size + g.n > opts.limit) break;
+        chosen.push(g.g);
+        size += g.n;
+      }
+      if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0 };
+      const entries = this.stmt(
+        `SELECT * FROM tillsync_outbox WHERE status = 'pending'
+           AND coalesce(tx_group, table_name || ':' || server_id) IN (SELECT value FROM json_each(?)) ORDER BY id`,
+      ).all(JSON.stringify(chosen)) as OutboxEntry[];
+
+      // Per row, in capture order.
+      const rows = new Map<string, OutboxEntry[]>();
+      for (const e of entries) {
+        if (opts.pausedTables.has(e.table_name)) continue;
+        const key = `${e.table_name}\u0000${e.server_id}`;
+        const list = rows.get(key) ?? [];
+        list.push(e);
+        rows.set(key, list);
+      }
+      const out: OutgoingChange[] = [];
+      let cancelled = 0;
+      let invalid = 0;
+      for (const list of rows.values()) {
+        const head = list[0] as OutboxEntry;
+        const t = this.tables.get(head.table_name);
+        if (!t) continue;
+        // An earlier attempt still pending for this row goes first, alone and unchanged.
+        const earlier = this.stmt(
+          `SELECT sent_as, next_attempt_at FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status = 'pending' AND sent_as IS NOT NULL ORDER BY id LIMIT 1`,
+        ).get(head.table_name, head.server_id) as { sent_as: string; next_attempt_at: number | null } | undefined;
+        let members: OutboxEntry[];
+        if (earlier) {
+          if (earlier.next_attempt_at !== null && earlier.next_attempt_at > opts.now) continue;
+          members = list.filter((e) => e.sent_as === earlier.sent_as);
+          if (members.length === 0) continue;
+        } else {
+          members = list.filter((e) => e.sent_as === null);
+        }
+        const first = members[0] as OutboxEntry;
+        const last = members[members.length - 1] as OutboxEntry;
+        const ids = members.map((m) => m.id);
+        if (!first.sent_as && first.operation === 'CREATE' && last.operation === 'DELETE') {
+          this.settle(ids, 'synced', 'cancelled: created and deleted before it was pushed');
+          cancelled += ids.length;
+          continue;
+        }
+        const operation = first.operation === 'CREATE' ? 'CREATE' : last.operation === 'DELETE' ? 'DELETE' : 'UPDATE';
+        const state = this.rowState(t.entry.table, head.server_id);
+        const image = last.new_image ? (JSON.parse(last.new_image) as LocalRow) : null;
+        let wire: WireRow | null = null;
+        if (image) {
+          const mapped = localToWire(t.entry, head.server_id, image, this.fk);
+          if (mapped.unlinked.length > 0) {
+            this.fail(ids, `UNLINKED: ${mapped.unlinked.join(', ')} point at rows without a central id; run bootstrap`);
+            invalid += ids.length;
+            continue;
+          }
+          const valid = t.entry.rowSchema.safeParse(mapped.row);
+          if (!valid.success) {
+            const issue = valid.error.issues[0];
+            this.fail(ids, `INVALID_DATA: ${t.entry.entityType}.${issue?.path.join('.')}: ${issue?.message}`);
+            invalid += ids.length;
+            continue;
+          }
+          wire = valid.data;
+        }
+        const changeId = first.sent_as ?? first.change_id;
+        const hlc = first.hlc ?? this.tick();
+        const baseVersion = first.sent_as ? (first.base_version ?? 0) : (state?.version ?? 0);
+        const base = state?.base ? (JSON.parse(state.base) as WireRow) : first.old_image ? localToWire(t.entry, head.server_id, JSON.parse(first.old_image) as LocalRow, this.fk).row : null;
+        this.stmt(
+          `UPDATE tillsync_outbox SET sent_as = ?, base_version = ?, hlc = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
+        ).run(changeId, baseVersion, hlc, JSON.stringify(ids));
+        out.push({
+          entry: t.entry,
+          entryIds: ids,
+          wire,
+          change: {
+            changeId,
+            entityType: t.entry.entityType,
+            entityId: head.server_id,
+            operation,
+            ...(wire && operation !== 'DELETE' ? { data: wire } : {}),
+            ...(base ? { baseData: base } : {}),
+            syncVersion: baseVersion,
+            hlc,
+            priority: Math.min(10, Math.max(...members.map((m) => m.priority))),
+            createdInMode: first.created_in_mode,
+            ...(first.tx_group ? { transactionGroup: first.tx_group } : {}),
+          },
+        });
+      }
+      // Parents before children (an order before its items), then capture order.
+      const order = new Map(CATALOG.map((e, i) => [e.table, i]));
+      out.sort((a, b) => (order.get(a.entry.table) ?? 0) - (order.get(b.entry.table) ?? 0) || (a.entryIds[0] ?? 0) - (b.entryIds[0] ?? 0));
+      return { changes: out, cancelled, invalid };
+    })();
+  }
+
+  private settle(ids: number[], status: EntryStatus, note: string | null): void {
+    this.stmt(`UPDATE tillsync_outbox SET status = ?, last_error = ?, synced_at = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`).run(
+      status,
+      note,
+      status === 'synced' ? nowIso() : null,
+      JSON.stringify(ids),
+    );
+  }
+
+  private fail(ids: number[], error: string): void {
+    this.stmt(`UPDATE tillsync_outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`).run(
+      error,
+      JSON.stringify(ids),
+    );
+  }
+
+  /**
+   * Records central's answers in one transaction: versions and bases for accepted
+   * changes, central's row where central won, parked conflicts, refusals.
+   */
+  recordPush(batch: OutgoingBatch, response: PushResponse, maxDriftMs: number): { synced: number; conflicts: number; failed: number; paused: string[] } {
+    const byId = new Map(response.results.map((r) => [r.changeId, r]));
+    let synced = 0;
+    let conflicts = 0;
+    let failed = 0;
+    const paused = new Set<string>();
+    this.applying(() => {
+      for (const out of batch.changes) {
+        const raw = byId.get(out.change.changeId as string);
+        if (!raw) continue;
+        const r: PushResult = raw.status === 'duplicate' && raw.originalStatus ? { ...raw, status: raw.originalStatus } : raw;
+        const table = out.entry.table;
+        const serverId = out.change.entityId;
+        if (r.status === 'rejected') {
+          if (r.error?.code === 'SCHEMA_MISMATCH') {
+            paused.add(table);
+            this.pauseTable(table, r.error.message);
+            // Not the change's fault: it waits, unchanged, until the table syncs again.
+            this.stmt(`UPDATE tillsync_outbox SET attempts = max(0, attempts - 1) WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(out.entryIds));
+            continue;
+          }
+          this.fail(out.entryIds, `${r.error?.code ?? 'REJECTED'}: ${r.error?.message ?? 'refused by central'}`);
+          failed += out.entryIds.length;
+          continue;
+        }
+        if (r.status === 'conflict' && r.resolution === 'PARKED') {
+          this.stmt(`UPDATE tillsync_outbox SET status = 'conflict', conflict_id = ?, last_error = ? WHERE id IN (SELECT value FROM json_each(?))`).run(
+            r.conflictId ?? null,
+            'parked at central for a supervisor (MANUAL_MERGE)',
+            JSON.stringify(out.entryIds),
+          );
+          this.stmt(`DELETE FROM tillsync_conflicts WHERE table_name = ? AND server_id = ? AND id LIKE 'local-%'`).run(table, serverId);
+          this.stmt(
+            `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central_version)
+             VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET terminal = excluded.terminal`,
+          ).run(
+            r.conflictId ?? `local-${randomUUID()}`,
+            table,
+            out.entry.entityType,
+            serverId,
+            out.entry.conflictStrategy,
+            out.change.baseData ? JSON.stringify(out.change.baseData) : null,
+            out.wire ? JSON.stringify(out.wire) : null,
+            r.version,
+          );
+          conflicts += out.entryIds.length;
+          continue;
+        }
+        // Accepted. Where central's row won or was merged, take it.
+        const version = r.version ?? 0;
+        let base: WireRow | null = out.wire;
+        if (r.status === 'conflict' && r.data && (r.resolution === 'CENTRAL_WINS' || r.resolution === 'MERGED')) {
+          const data = r.data as WireRow & { _deleted?: boolean };
+          const { _deleted, ...row } = data;
+          if (_deleted) this.deleteLocal(out.entry, serverId);
+          else this.writeLocal(out.entry, serverId, row);
+          base = row;
+          this.stmt(
+            `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central, central_version, resolution, resolved_at)
+             VALUES (?, ?, ?, ?, ?, 'resolved', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+          ).run(
+            r.conflictId ?? `local-${randomUUID()}`,
+            table,
+            out.entry.entityType,
+            serverId,
+            out.entry.conflictStrategy,
+            out.change.baseData ? JSON.stringify(out.change.baseData) : null,
+            out.wire ? JSON.stringify(out.wire) : null,
+            JSON.stringify(row),
+            version,
+            r.resolution ?? null,
+            nowIso(),
+          );
+          conflicts += out.entryIds.length;
+        }
+        this.stmt(
+          `UPDATE tillsync_outbox SET status = 'synced', result_version = ?, synced_at = ?, last_error = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`,
+        ).run(version, nowIso(), r.status === 'conflict' ? `conflict: ${r.resolution}` : null, JSON.stringify(out.entryIds));
+        // An older failed change of this row is superseded by this newer one.
+        this.stmt(
+          `UPDATE tillsync_outbox SET status = 'synced', last_error = 'superseded by a later change', synced_at = ? WHERE table_name = ? AND server_id = ? AND status = 'failed' AND id < ?`,
+        ).run(nowIso(), table, serverId, Math.min(...out.entryIds));
+        if (out.change.operation === 'DELETE' && r.status !== 'conflict') this.forgetRow(table, serverId);
+        else if (version > 0) this.setRowState(table, serverId, version, base);
+        synced += out.entryIds.length;
+        this.observe(out.change.hlc, maxDriftMs);
+      }
+      for (const t of new Set(batch.changes.map((c) => c.entry.table))) {
+        if (!paused.has(t)) this.stmt(`INSERT INTO tillsync_cursors (table_name, last_push_at) VALUES (?, ?) ON CONFLICT (table_name) DO UPDATE SET last_push_at = excluded.last_push_at`).run(t, nowIso());
+      }
+    });
+    return { synced, conflicts, failed, paused: [...paused] };
+  }
+
+  /** The batch did not get an answer: back off, and after maxRetries mark its entries failed. */
+  recordPushFailure(batch: OutgoingBatch, error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): number {
+    let failed = 0;
+    this.db.transaction(() => {
+      for (const out of batch.changes) {
+        const ids = JSON.stringify(out.entryIds);
+        const r = this.stmt(`SELECT max(attempts) AS a FROM tillsync_outbox WHERE id IN (SELECT value FROM json_each(?))`).get(ids) as { a: number };
+        if (r.a >= opts.maxRetries) {
+          this.stmt(`UPDATE tillsync_outbox SET status = 'failed', last_error = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`).run(error, ids);
+          failed += out.entryIds.length;
+        } else {
+          // Exponential backoff with full jitter.
+          const delay = Math.round(opts.retryDelayMs * 2 ** (r.a - 1) * (0.5 + Math.random() * 0.5));
+          this.stmt(`UPDATE tillsync_outbox SET last_error = ?, next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(error, opts.now + delay, ids);
+        }
+      }
+    })();
+    return failed;
+  }
+
+  /** Failed entries go back to the queue (the retry timer, or "Retry failed"). */
+  retryFailed(): number {
+    return this.stmt(`UPDATE tillsync_outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL WHERE status = 'failed'`).run().changes;
+  }
+
+  /** Drops synced entries older than the retention period. */
+  purgeSynced(olderThanMs: number): number {
+    const cutoff = new Date(Date.now() - olderThanMs).toISOString();
+    return this.stmt(`DELETE FROM tillsync_outbox WHERE status = 'synced' AND coalesce(synced_at, created_at) < ?`).run(cutoff).changes;
+  }
+
+  /** Outbox counts per entity type (the heartbeat's and the UI's numbers). */
+  counts(): Record<string, TableCounts> {
+    const rows = this.stmt(`SELECT table_name, status, count(*) AS n FROM tillsync_outbox GROUP BY table_name, status`).all() as {
+      table_name: string;
+      status: EntryStatus;
+      n: number;
+    }[];
+    const out: Record<string, TableCounts> = {};
+    for (const { entry } of this.tables.values()) out[entry.entityType] = { pending: 0, failed: 0, synced: 0, conflicts: 0 };
+    for (const r of rows) {
+      const e = entryForTable(r.table_name);
+      if (!e) continue;
+      const c = (out[e.entityType] ??= { pending: 0, failed: 0, synced: 0, conflicts: 0 });
+      if (r.status === 'pending') c.pending += r.n;
+      else if (r.status === 'failed') c.failed += r.n;
+      else if (r.status === 'synced') c.synced += r.n;
+      else c.conflicts += r.n;
+    }
+    return out;
+  }
+
+  /** Whether anything is ready to push at or above a priority. */
+  hasPending(minPriority: number, now: number): boolean {
+    return (
+      this.stmt(`SELECT 1 FROM tillsync_outbox WHERE status = 'pending' AND priority >= ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1`).get(
+        minPriority,
+        now,
+      ) !== undefined
+    );
+  }
+
+  // ------------------------------------------------------------------ central -> terminal
+
+  cursor(table: string): string | undefined {
+    const r = this.stmt('SELECT cursor FROM tillsync_cursors WHERE table_name = ?').get(table) as { cursor: string | null } | undefined;
+    return r?.cursor ?? undefined;
+  }
+
+  pausedTables(): Map<string, string> {
+    const rows = this.stmt('SELECT table_name, paused_reason FROM tillsync_cursors WHERE paused_reason IS NOT NULL').all() as { table_name: string; paused_reason: string }[];
+    return new Map(rows.map((r) => [r.table_name, r.paused_reason]));
+  }
+
+  pauseTable(table: string, reason: string): void {
+    this.stmt(`INSERT INTO tillsync_cursors (table_name, paused_reason) VALUES (?, ?) ON CONFLICT (table_name) DO UPDATE SET paused_reason = excluded.paused_reason`).run(table, reason);
+  }
+
+  unpauseTable(table: string): void {
+    this.stmt('UPDATE tillsync_cursors SET paused_reason = NULL WHERE table_name = ?').run(table);
+  }
+
+  /** Forgets a table's cursor: its next pull starts from the beginning. */
+  resetCursor(table: string): void {
+    this.stmt('UPDATE tillsync_cursors SET cursor = NULL WHERE table_name = ?').run(table);
+  }
+
+  rowState(table: string, serverId: string): { version: number; base: string | null } | undefined {
+    return this.stmt('SELECT version, base FROM tillsync_row_state WHERE table_name = ? AND server_id = ?').get(table, serverId) as
+      | { version: number; base: string | null }
+      | undefined;
+  }
+
+  private setRowState(table: string, serverId: string, version: number, base: WireRow | null): void {
+    this.stmt(
+      `INSERT INTO tillsync_row_state (table_name, server_id, version, base) VALUES (?, ?, ?, ?)
+       ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
+    ).run(table, serverId, version, base ? JSON.stringify(base) : null);
+  }
+
+  private forgetRow(table: string, serverId: string): void {
+    this.stmt('DELETE FROM tillsync_row_state WHERE table_name = ? AND server_id = ?').run(table, serverId);
+  }
+
+  /** Writes central's image of a row locally (capture must be off: inside `applying`). */
+  private writeLocal(entry: CatalogEntry, serverId: string, wire: WireRow): number {
+    const t = this.tables.get(entry.table);
+    if (!t) return 0;
+    const { row, missing } = wireToLocal(entry, wire, this.fk, t.columns);
+    const existing = this.fk.localIdOf(entry.table, serverId);
+    const cols = Object.keys(row);
+    let localId: number;
+    if (existing !== null) {
+      if (cols.length > 0) {
+        this.stmt(`UPDATE ${q(entry.table)} SET ${cols.map((c) => `${q(c)} = ?`).join(', ')} WHERE ${q(LOCAL_KEY)} = ?`).run(...cols.map((c) => row[c] ?? null), existing);
+      }
+      localId = existing;
+    } else {
+      const all = [LOCAL_SERVER_ID, ...cols];
+      const r = this.stmt(`INSERT INTO ${q(entry.table)} (${all.map(q).join(', ')}) VALUES (${all.map(() => '?').join(', ')})`).run(serverId, ...cols.map((c) => row[c] ?? null));
+      localId = Number(r.lastInsertRowid);
+    }
+    this.stmt('DELETE FROM tillsync_unresolved WHERE table_name = ? AND local_id = ?').run(entry.table, localId);
+    for (const [column, target] of missing) {
+      this.stmt(`INSERT OR REPLACE INTO tillsync_unresolved (table_name, local_id, "column", target_table, target_server_id) VALUES (?, ?, ?, ?, ?)`).run(
+        entry.table,
+        localId,
+        column,
+        target.table,
+        target.serverId,
+      );
+    }
+    return localId;
+  }
+
+  private deleteLocal(entry: CatalogEntry, serverId: string): void {
+    if (!this.tables.has(entry.table)) return;
+    this.stmt(`DELETE FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} = ?`).run(serverId);
+  }
+
+  /** The local row as a wire image (for conflicts), or null if it is gone. */
+  private localWire(entry: CatalogEntry, serverId: string): WireRow | null {
+    const row = this.stmt(`SELECT * FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} = ?`).get(serverId) as LocalRow | undefined;
+    return row ? localToWire(entry, serverId, row, this.fk).row : null;
+  }
+
+  /**
+   * Applies one pulled page and moves the table's cursor, in one transaction with
+   * capture off. A row with changes not yet at central is never overwritten
+   * silently: the table's conflict strategy decides.
+   */
+  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number): PageResult {
+    let applied = 0;
+    let skipped = 0;
+    let conflicts = 0;
+    this.applying(() => {
+      for (const c of changes) {
+        this.observe(c.hlc, maxDriftMs);
+        const state = this.rowState(entry.table, c.entityId);
+        if (state && state.version >= c.version) {
+          skipped++;
+          continue; // already have it (our own push, or a page seen before a crash)
+        }
+        const parked = this.stmt(`SELECT 1 FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status = 'conflict' LIMIT 1`).get(entry.table, c.entityId);
+        if (parked) {
+          // Waits for the supervisor; keep central's latest image beside it.
+          this.stmt(`UPDATE tillsync_conflicts SET central = ?, central_version = ? WHERE table_name = ? AND server_id = ? AND status = 'open'`).run(
+            JSON.stringify(c.data),
+            c.version,
+            entry.table,
+            c.entityId,
+          );
+          skipped++;
+          continue;
+        }
+        const pending = this.stmt(
+          `SELECT id, hlc, created_at FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status IN ('pending', 'failed') ORDER BY id`,
+        ).all(entry.table, c.entityId) as { id: number; hlc: string | null; created_at: string }[];
+        if (pending.length === 0) {
+          if (c.deleted) {
+            this.deleteLocal(entry, c.entityId);
+            this.forgetRow(entry.table, c.entityId);
+          } else {
+            this.writeLocal(entry, c.entityId, c.data as WireRow);
+            this.setRowState(entry.table, c.entityId, c.version, c.data as WireRow);
+          }
+          applied++;
+          continue;
+        }
+        conflicts++;
+        this.pullConflict(entry, c, state, pending);
+      }
+      this.stmt(
+        `INSERT INTO tillsync_cursors (table_name, cursor, last_pull_at) VALUES (?, ?, ?)
+         ON CONFLICT (table_name) DO UPDATE SET cursor = excluded.cursor, last_pull_at = excluded.last_pull_at`,
+      ).run(entry.table, cursor, nowIso());
+      this.fixUnresolved();
+    });
+    return { applied, skipped, conflicts };
+  }
+
+  private pullConflict(
+    entry: CatalogEntry,
+    c: PulledChange,
+    state: { version: number; base: string | null } | undefined,
+    pending: { id: number; hlc: string | null; created_at: string }[],
+  ): void {
+    const local = this.localWire(entry, c.entityId);
+    const central = c.data as WireRow;
+    const lastLocal = pending[pending.length - 1] as { hlc: string | null; created_at: string };
+    const terminalHlc = lastLocal.hlc ?? formatHlc({ physical: Date.parse(lastLocal.created_at), counter: 0, node: this.node });
+    const base = state?.base ? (JSON.parse(state.base) as WireRow) : null;
+    const ids = JSON.stringify(pending.map((p) => p.id));
+    const outcome = decideConflict(conflictInput(entry, { base, terminal: local ?? {}, central, terminalHlc, centralHlc: c.hlc }));
+    const supersede = (why: string) =>
+      this.stmt(`UPDATE tillsync_outbox SET status = 'synced', last_error = ?, synced_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(why, nowIso(), ids);
+    const record = (resolution: string | null, status: 'open' | 'resolved') =>
+      this.stmt(
+        `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central, central_version, resolution, resolved_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        `local-${randomUUID()}`,
+        entry.table,
+        entry.entityType,
+        c.entityId,
+        entry.conflictStrategy,
+        status,
+        base ? JSON.stringify(base) : null,
+        local ? JSON.stringify(local) : null,
+        JSON.stringify(central),
+        c.version,
+        resolution,
+        status === 'resolved' ? nowIso() : null,
+      );
+    switch (outcome.kind) {
+      case 'TERMINAL_WINS':
+        // Keep ours; our pending change now builds on central's version and goes through.
+        this.setRowState(entry.table, c.entityId, c.version, central);
+        this.stmt(`UPDATE tillsync_outbox SET base_version = ? WHERE id IN (SELECT value FROM json_each(?)) AND sent_as IS NOT NULL`).run(c.version, ids);
+        record('TERMINAL_WINS', 'resolved');
+        return;
+      case 'CENTRAL_WINS':
+        if (c.deleted) {
+          this.deleteLocal(entry, c.entityId);
+          this.forgetRow(entry.table, c.entityId);
+        } else {
+          this.writeLocal(entry, c.entityId, central);
+          this.setRowState(entry.table, c.entityId, c.version, central);
+        }
+        supersede('superseded: central won the conflict');
+        record('CENTRAL_WINS', 'resolved');
+        return;
+      case 'MERGED': {
+        const localId = this.writeLocal(entry, c.entityId, outcome.row);
+        this.setRowState(entry.table, c.entityId, c.version, central);
+        supersede('superseded: merged with central');
+        // The merged row still has to reach central, on top of central's version.
+        const t = this.tables.get(entry.table);
+        const row = this.stmt(`SELECT * FROM ${q(entry.table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as LocalRow;
+        this.stmt(
+          `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, priority, created_in_mode)
+           VALUES (?, ?, ?, ?, 'UPDATE', ?, ?, (SELECT mode FROM tillsync_control WHERE id = 1))`,
+        ).run(randomUUID(), entry.table, localId, c.entityId, JSON.stringify(pickImage(entry, row, t?.columns)), rowPriority(entry, row));
+        record('MERGED', 'resolved');
+        return;
+      }
+      case 'PARKED':
+        // Nothing applied; our pending change goes up and central parks it for a supervisor.
+        record(null, 'open');
+        return;
+    }
+  }
+
+  /** Foreign keys pulled before their target arrived point at it once it has. */
+  private fixUnresolved(): void {
+    const rows = this.stmt('SELECT table_name, local_id, "column", target_table, target_server_id FROM tillsync_unresolved').all() as {
+      table_name: string;
+      local_id: number;
+      column: string;
+      target_table: string;
+      target_server_id: string;
+    }[];
+    for (const r of rows) {
+      const target = this.fk.localIdOf(r.target_table, r.target_server_id);
+      if (target === null) continue;
+      this.stmt(`UPDATE ${q(r.table_name)} SET ${q(r.column)} = ? WHERE ${q(LOCAL_KEY)} = ?`).run(target, r.local_id);
+      this.stmt('DELETE FROM tillsync_unresolved WHERE table_name = ? AND local_id = ? AND "column" = ?').run(r.table_name, r.local_id, r.column);
+    }
+  }
+
+  // ------------------------------------------------------------------ conflicts
+
+  openConflicts(): LocalConflict[] {
+    return (this.stmt(`SELECT * FROM tillsync_conflicts WHERE status = 'open' ORDER BY created_at`).all() as ConflictRow[]).map(toLocalConflict);
+  }
+
+  allConflicts(limit = 200): LocalConflict[] {
+    return (this.stmt(`SELECT * FROM tillsync_conflicts ORDER BY created_at DESC LIMIT ?`).all(limit) as ConflictRow[]).map(toLocalConflict);
+  }
+
+  /** A conflict central has resolved: its row as resolved, at the version it got; the parked entries are done. */
+  applyResolution(conflictId: string, entity: { table: string; serverId: string }, data: WireRow, version: number, deleted: boolean, resolution: string): void {
+    const entry = this.tables.get(entity.table)?.entry;
+    if (!entry) return;
+    this.applying(() => {
+      const state = this.rowState(entity.table, entity.serverId);
+      if (!state || state.version < version) {
+        if (deleted) {
+          this.deleteLocal(entry, entity.serverId);
+          this.forgetRow(entity.table, entity.serverId);
+        } else {
+          this.writeLocal(entry, entity.serverId, data);
+          this.setRowState(entity.table, entity.serverId, version, data);
+        }
+      }
+      this.stmt(`UPDATE tillsync_outbox SET status = 'synced', last_error = ?, synced_at = ? WHERE table_name = ? AND server_id = ? AND status = 'conflict'`).run(
+        `conflict resolved: ${resolution}`,
+        nowIso(),
+        entity.table,
+        entity.serverId,
+      );
+      this.stmt(`UPDATE tillsync_conflicts SET status = 'resolved', resolution = ?, resolved_at = ? WHERE table_name = ? AND server_id = ? AND status = 'open'`).run(
+        resolution,
+        nowIso(),
+        entity.table,
+        entity.serverId,
+      );
+      void conflictId;
+    });
+  }
+
+  // ------------------------------------------------------------------ history
+
+  startRun(kind: string, trigger: string): number {
+    return Number(this.stmt(`INSERT INTO tillsync_history (kind, trigger, started_at) VALUES (?, ?, ?)`).run(kind, trigger, nowIso()).lastInsertRowid);
+  }
+
+  finishRun(id: number, r: { pushed: number; pulled: number; conflicts: number; failed: number; errors: string[] }): void {
+    this.stmt(`UPDATE tillsync_history SET finished_at = ?, pushed = ?, pulled = ?, conflicts = ?, failed = ?, errors = ? WHERE id = ?`).run(
+      nowIso(),
+      r.pushed,
+      r.pulled,
+      r.conflicts,
+      r.failed,
+      r.errors.length ? JSON.stringify(r.errors) : null,
+      id,
+    );
+  }
+
+  history(limit = 50): HistoryRow[] {
+    return this.stmt(`SELECT * FROM tillsync_history ORDER BY id DESC LIMIT ?`).all(limit) as HistoryRow[];
+  }
+}
+
+export interface HistoryRow {
+  id: number;
+  kind: string;
+  trigger: string;
+  started_at: string;
+  finished_at: string | null;
+  pushed: number;
+  pulled: number;
+  conflicts: number;
+  failed: number;
+  errors: string | null;
+}
+
+interface ConflictRow {
+  id: string;
+  table_name: string;
+  entity_type: string;
+  server_id: string;
+  strategy: string;
+  status: 'open' | 'resolved';
+  base: string | null;
+  terminal: string | null;
+  central: string | null;
+  central_version: number | null;
+  resolution: string | null;
+  created_at: string;
+  resolved_at: string | null;
+}
+
+export interface LocalConflict {
+  readonly conflictId: string;
+  readonly table: string;
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly strategy: string;
+  readonly status: 'open' | 'resolved';
+  readonly base: WireRow | null;
+  readonly terminal: WireRow | null;
+  readonly central: WireRow | null;
+  readonly centralVersion: number | null;
+  readonly resolution: string | null;
+  readonly createdAt: string;
+  readonly resolvedAt: string | null;
+  /** Parked at central (resolvable there) rather than only seen locally. */
+  readonly atCentral: boolean;
+}
+
+function toLocalConflict(r: ConflictRow): LocalConflict {
+  const parse = (s: string | null) => (s ? (JSON.parse(s) as WireRow) : null);
+  return {
+    conflictId: r.id,
+    table: r.table_name,
+    entityType: r.entity_type,
+    entityId: r.server_id,
+    strategy: r.strategy,
+    status: r.status,
+    base: parse(r.base),
+    terminal: parse(r.terminal),
+    central: parse(r.central),
+    centralVersion: r.central_version,
+    resolution: r.resolution,
+    createdAt: r.created_at,
+    resolvedAt: r.resolved_at,
+    atCentral: !r.id.startsWith('local-'),
+  };
+}
+
+/** The columns a capture trigger records, from a row read locally. */
+function pickImage(entry: CatalogEntry, row: LocalRow, present?: ReadonlySet<string>): LocalRow {
+  const out: LocalRow = { [LOCAL_KEY]: row[LOCAL_KEY] ?? null };
+  for (const c of entry.wireColumns) if (!present || present.has(c.local)) out[c.local] = row[c.local] ?? null;
+  return out;
+}
+
+function rowPriority(entry: CatalogEntry, row: LocalRow): number {
+  return priorityOf(entry.priority, row);
+}
+
+function existsNonEmpty(path: string): boolean {
+  try {
+    return statSync(path).size > 0;
+  } catch {
+    return false;
+  }
+}
+

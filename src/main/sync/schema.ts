@@ -1,0 +1,192 @@
+/**
+ * The terminal's schema, from the catalog. On a new file the POS tables are created;
+ * on an existing POS database only what sync needs is added (the engine's tables,
+ * missing catalog and local-only columns, a unique index on server_id, the capture
+ * triggers) and no business data is touched. Installing is idempotent; upgrading
+ * replaces the triggers.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { fileURLToPath } from 'node:url';
+import {
+  CATALOG,
+  LOCAL_KEY,
+  LOCAL_ONLY_COLUMNS,
+  LOCAL_SERVER_ID,
+  pushable,
+  type CatalogEntry,
+  type ColumnType,
+  type PrioritySpec,
+} from '../../shared/catalog/index.js';
+
+export const TERMINAL_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/terminal/migrations', import.meta.url));
+
+const SQLITE_TYPE: Record<ColumnType, string> = {
+  text: 'TEXT',
+  integer: 'INTEGER',
+  numeric: 'REAL',
+  boolean: 'INTEGER',
+  timestamp: 'TEXT',
+  json: 'TEXT',
+};
+
+export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+const lit = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+
+/** A random UUID (v4) computed by SQLite, so triggers on any connection can mint ids. */
+export const SQL_UUID =
+  "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || " +
+  "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))";
+
+/** The column type a catalog column has on the terminal (foreign keys hold local integer ids). */
+export function localType(def: { type: ColumnType; references?: string }): string {
+  return def.references ? 'INTEGER' : SQLITE_TYPE[def.type];
+}
+
+export function createTableSql(e: CatalogEntry): string {
+  const cols = [
+    `${q(LOCAL_KEY)} INTEGER PRIMARY KEY AUTOINCREMENT`,
+    `${q(LOCAL_SERVER_ID)} TEXT UNIQUE`,
+    ...e.wireColumns.map((c) => `${q(c.local)} ${localType(c.def)}`),
+    ...LOCAL_ONLY_COLUMNS.filter((c) => c !== 'local_id' && c !== LOCAL_SERVER_ID).map((c) => `${q(c)} TEXT`),
+  ];
+  return `CREATE TABLE IF NOT EXISTS ${q(e.table)} (\n  ${cols.join(',\n  ')}\n)`;
+}
+
+/** Column names of a table as SQLite has them; empty when the table is missing. */
+export function tableColumns(db: BetterSqlite3.Database, table: string): Map<string, string> {
+  const rows = db.prepare(`SELECT name, type FROM pragma_table_info(?)`).all(table) as { name: string; type: string }[];
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+function priorityExpr(spec: PrioritySpec, row: 'NEW' | 'OLD'): string {
+  if (typeof spec === 'number') return String(spec);
+  const whens = Object.entries(spec.when)
+    .map(([v, p]) => `WHEN ${lit(v)} THEN ${p}`)
+    .join(' ');
+  return `CASE ${row}.${q(spec.column)} ${whens} ELSE ${spec.otherwise} END`;
+}
+
+/** The transaction group of a row: its parent's (an order's items and payments go with it). */
+function groupExpr(e: CatalogEntry, row: 'NEW' | 'OLD', serverId: string): string {
+  if (e.group) {
+    const parent = CATALOG.find((p) => p.table === e.group?.parent);
+    if (parent) {
+      return `${lit(`${parent.table}:`)} || coalesce((SELECT ${q(LOCAL_SERVER_ID)} FROM ${q(parent.table)} WHERE ${q(LOCAL_KEY)} = ${row}.${q(e.group.via)}), 'local-' || ${row}.${q(e.group.via)})`;
+    }
+  }
+  if (CATALOG.some((c) => c.group?.parent === e.table)) return `${lit(`${e.table}:`)} || ${serverId}`;
+  return 'NULL';
+}
+
+function imageExpr(row: 'NEW' | 'OLD', columns: readonly string[]): string {
+  return `json_object(${[LOCAL_KEY, ...columns].map((c) => `${lit(c)}, ${row}.${q(c)}`).join(', ')})`;
+}
+
+const APPLYING = '(SELECT applying FROM tillsync_control WHERE id = 1) = 0';
+const MODE = "(SELECT mode FROM tillsync_control WHERE id = 1)";
+
+/**
+ * Capture triggers of one table: each POS write appends to the outbox in the POS's
+ * own transaction, with old and new images; nothing while the engine applies pulls.
+ */
+export function triggerSql(e: CatalogEntry, columns: readonly string[]): string[] {
+  const t = q(e.table);
+  const name = (op: string) => q(`tillsync_${e.table}_${op}`);
+  const insertCols =
+    'change_id, table_name, local_id, server_id, operation, new_image, old_image, priority, created_in_mode, tx_group';
+  return [
+    // The new row gets its central id first (a legacy row without one waits for bootstrap).
+    `CREATE TRIGGER ${name('ai')} AFTER INSERT ON ${t} WHEN ${APPLYING}
+BEGIN
+  UPDATE ${t} SET ${q(LOCAL_SERVER_ID)} = ${SQL_UUID} WHERE ${q(LOCAL_KEY)} = NEW.${q(LOCAL_KEY)} AND ${q(LOCAL_SERVER_ID)} IS NULL;
+  INSERT INTO tillsync_outbox (${insertCols})
+  SELECT ${SQL_UUID}, ${lit(e.table)}, NEW.${q(LOCAL_KEY)}, s.sid, 'CREATE', ${imageExpr('NEW', columns)}, NULL,
+         ${priorityExpr(e.priority, 'NEW')}, ${MODE}, ${groupExpr(e, 'NEW', 's.sid')}
+  FROM (SELECT ${q(LOCAL_SERVER_ID)} AS sid FROM ${t} WHERE ${q(LOCAL_KEY)} = NEW.${q(LOCAL_KEY)}) AS s;
+END`,
+    `CREATE TRIGGER ${name('au')} AFTER UPDATE ON ${t} WHEN ${APPLYING} AND OLD.${q(LOCAL_SERVER_ID)} IS NOT NULL
+BEGIN
+  INSERT INTO tillsync_outbox (${insertCols})
+  VALUES (${SQL_UUID}, ${lit(e.table)}, NEW.${q(LOCAL_KEY)}, NEW.${q(LOCAL_SERVER_ID)}, 'UPDATE', ${imageExpr('NEW', columns)}, ${imageExpr('OLD', columns)},
+          ${priorityExpr(e.priority, 'NEW')}, ${MODE}, ${groupExpr(e, 'NEW', `NEW.${q(LOCAL_SERVER_ID)}`)});
+END`,
+    `CREATE TRIGGER ${name('ad')} AFTER DELETE ON ${t} WHEN ${APPLYING} AND OLD.${q(LOCAL_SERVER_ID)} IS NOT NULL
+BEGIN
+  INSERT INTO tillsync_outbox (${insertCols})
+  VALUES (${SQL_UUID}, ${lit(e.table)}, OLD.${q(LOCAL_KEY)}, OLD.${q(LOCAL_SERVER_ID)}, 'DELETE', NULL, ${imageExpr('OLD', columns)},
+          ${priorityExpr(e.priority, 'OLD')}, ${MODE}, ${groupExpr(e, 'OLD', `OLD.${q(LOCAL_SERVER_ID)}`)});
+END`,
+  ];
+}
+
+export interface InstallReport {
+  readonly createdTables: string[];
+  readonly addedColumns: string[];
+  readonly skippedTables: string[];
+  triggers: number;
+}
+
+export interface Warn {
+  (obj: object, msg: string): void;
+}
+
+/** The catalog tables present in this database (after install). */
+export function presentTables(db: BetterSqlite3.Database): CatalogEntry[] {
+  return CATALOG.filter((e) => tableColumns(db, e.table).size > 0);
+}
+
+/**
+ * Installs what sync needs. `createMissing`: create catalog tables absent from the
+ * file (a new terminal); otherwise a missing table is skipped with a warning.
+ */
+export function installSchema(db: BetterSqlite3.Database, opts: { createMissing: boolean; warn: Warn }): InstallReport {
+  migrate(drizzle(db), { migrationsFolder: TERMINAL_MIGRATIONS });
+  const report: InstallReport = { createdTables: [], addedColumns: [], skippedTables: [], triggers: 0 };
+  db.transaction(() => {
+    db.prepare(`INSERT OR IGNORE INTO tillsync_control (id, applying, mode) VALUES (1, 0, 'ONLINE')`).run();
+    db.prepare('UPDATE tillsync_control SET applying = 0 WHERE id = 1').run();
+    for (const e of CATALOG) {
+      let cols = tableColumns(db, e.table);
+      if (cols.size === 0) {
+        if (!opts.createMissing) {
+          report.skippedTables.push(e.table);
+          opts.warn({ table: e.table }, `table ${e.table} is missing in this POS database; it is not synced`);
+          continue;
+        }
+        db.exec(createTableSql(e));
+        report.createdTables.push(e.table);
+        cols = tableColumns(db, e.table);
+      }
+      if (!cols.has(LOCAL_KEY)) {
+        report.skippedTables.push(e.table);
+        opts.warn({ table: e.table }, `table ${e.table} has no integer "${LOCAL_KEY}" key; it is not synced`);
+        continue;
+      }
+      // Adding a nullable column changes no existing row.
+      const wanted: [string, string][] = [
+        [LOCAL_SERVER_ID, 'TEXT'],
+        ...e.wireColumns.map((c): [string, string] => [c.local, localType(c.def)]),
+        ...LOCAL_ONLY_COLUMNS.filter((c) => c !== 'local_id' && c !== LOCAL_SERVER_ID).map((c): [string, string] => [c, 'TEXT']),
+      ];
+      for (const [name, type] of wanted) {
+        if (cols.has(name)) continue;
+        db.exec(`ALTER TABLE ${q(e.table)} ADD COLUMN ${q(name)} ${type}`);
+        report.addedColumns.push(`${e.table}.${name}`);
+      }
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${q(`tillsync_${e.table}_server_id`)} ON ${q(e.table)} (${q(LOCAL_SERVER_ID)})`);
+      for (const op of ['ai', 'au', 'ad']) db.exec(`DROP TRIGGER IF EXISTS ${q(`tillsync_${e.table}_${op}`)}`);
+      if (pushable(e)) {
+        for (const sql of triggerSql(
+          e,
+          e.wireColumns.map((c) => c.local),
+        )) {
+          db.exec(sql);
+          report.triggers++;
+        }
+      }
+    }
+  })();
+  return report;
+}

@@ -1,0 +1,565 @@
+/**
+ * SyncService, as in the seed: initialize(terminalId), performFullSync(),
+ * performIncrementalSync(), plus pause/resume, status and events. It owns the
+ * schedule (interval or cron, tiers), the fast path for CRITICAL sales (it notices
+ * other processes' commits through SQLite's data_version), the socket.io listener,
+ * heartbeats, offline detection and recovery. Plain Node: no electron here.
+ */
+import { Cron } from 'croner';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import { CATALOG, PRIORITY, pullable, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
+import { SOCKET_EVENTS, SyncTrigger, type SocketReply, type TableCounts } from '../../shared/protocol.js';
+import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
+import { CentralClient, CentralError, NetworkError } from './central-client.js';
+import type { LocalStore, OutgoingBatch } from './local-store.js';
+
+export interface SyncConfig {
+  readonly centralUrl: string;
+  readonly apiKey: string;
+  /** Changes per push request. */
+  readonly batchSize: number;
+  /** Attempts before an entry is marked failed (it is retried later on a timer). */
+  readonly maxRetries: number;
+  /** Base of the exponential backoff, ms. */
+  readonly retryDelay: number;
+  /** Seconds between incremental cycles. */
+  readonly syncInterval: number;
+  /** Optional cron expression for incremental cycles (instead of the interval). */
+  readonly cron?: string | undefined;
+  readonly heartbeatInterval: number;
+  readonly pullPageSize: number;
+  readonly failedRetryIntervalMs: number;
+  readonly retentionMs: number;
+  readonly maxClockDriftMs: number;
+  /** How often to look for other processes' commits (the CRITICAL fast path), ms. */
+  readonly watchIntervalMs: number;
+  /** Listen on socket.io for sync triggers. */
+  readonly realtime: boolean;
+  readonly appVersion: string;
+}
+
+export const DEFAULT_SYNC_CONFIG = {
+  batchSize: 500,
+  maxRetries: 3,
+  retryDelay: 1000,
+  syncInterval: 300,
+  heartbeatInterval: 30,
+  pullPageSize: 500,
+  failedRetryIntervalMs: 5 * 60_000,
+  retentionMs: 7 * 24 * 3600_000,
+  maxClockDriftMs: 60_000,
+  watchIntervalMs: 100,
+  realtime: true,
+  appVersion: '0.1.0',
+} as const;
+
+export type SyncKind = 'FULL' | 'INCREMENTAL' | 'CRITICAL';
+
+export interface SyncResult {
+  readonly kind: SyncKind;
+  readonly trigger: string;
+  readonly pushed: number;
+  readonly pulled: number;
+  readonly conflicts: number;
+  readonly failed: number;
+  readonly durationMs: number;
+  readonly errors: string[];
+}
+
+export type ConnectionState = 'online' | 'offline' | 'connecting';
+
+export interface SyncStatus {
+  readonly terminalId: string;
+  readonly centralUrl: string;
+  readonly connection: ConnectionState;
+  readonly paused: boolean;
+  readonly activity: { readonly kind: SyncKind; readonly table?: string; readonly pulled: number; readonly pushed: number } | null;
+  readonly lastSyncAt: string | null;
+  readonly lastError: string | null;
+  readonly tables: Record<string, TableCounts & { lastPushAt: string | null; lastPullAt: string | null; paused: string | null }>;
+  readonly totals: TableCounts;
+}
+
+export interface SyncEvents {
+  statusChanged: [SyncStatus];
+  syncStarted: [{ kind: SyncKind; trigger: string }];
+  syncFinished: [SyncResult];
+  progress: [{ kind: SyncKind; table: string; pulled: number }];
+  triggerReceived: [SyncTrigger];
+}
+
+/** Serializes async work on one lane; a request while busy waits its turn. */
+class Lane {
+  private tail: Promise<unknown> = Promise.resolve();
+  busy = false;
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(async () => {
+      this.busy = true;
+      try {
+        return await fn();
+      } finally {
+        this.busy = false;
+      }
+    });
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class SyncService extends EventEmitter<SyncEvents> {
+  readonly client: CentralClient;
+  private terminalId = '';
+  private connection: ConnectionState = 'connecting';
+  private paused = false;
+  private stopped = false;
+  private cycle = 0;
+  private lastSyncAt: string | null = null;
+  private lastError: string | null = null;
+  private activity: SyncStatus['activity'] = null;
+  private readonly pushLane = new Lane();
+  private readonly passLane = new Lane();
+  private timers: NodeJS.Timeout[] = [];
+  private cron: Cron | undefined;
+  private socket: Socket | undefined;
+  private lastDataVersion = -1;
+  private recovering: NodeJS.Timeout | undefined;
+  private recoveryDelay = 0;
+
+  constructor(
+    readonly store: LocalStore,
+    readonly config: SyncConfig,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.client = new CentralClient({ baseUrl: config.centralUrl, apiKey: config.apiKey });
+  }
+
+  /** Binds the engine to its terminal and starts the schedule, the watcher, heartbeats and the socket. */
+  async initialize(terminalId: string, opts: { schedule?: boolean } = {}): Promise<void> {
+    const known = this.store.getMeta('terminal_id');
+    if (known && known !== terminalId) {
+      throw new Error(`this POS database belongs to terminal ${known}, not ${terminalId}; use that id or a fresh database`);
+    }
+    this.store.setMeta('terminal_id', terminalId);
+    this.terminalId = terminalId;
+    this.lastSyncAt = this.store.getMeta('last_sync_at') ?? null;
+    this.log.info({ terminalId, centralUrl: this.config.centralUrl, tables: this.store.tables.size }, 'sync engine initialized');
+    if (opts.schedule === false) return;
+    this.lastDataVersion = this.store.dataVersion();
+    this.every(this.config.watchIntervalMs, () => this.watch());
+    this.every(this.config.heartbeatInterval * 1000, () => void this.heartbeat());
+    this.every(this.config.failedRetryIntervalMs, () => {
+      const n = this.store.retryFailed();
+      if (n > 0) {
+        this.log.info({ entries: n }, 'retrying failed outbox entries');
+        void this.performIncrementalSync('retry-failed').catch(() => undefined);
+      }
+    });
+    if (this.config.cron) {
+      this.cron = new Cron(this.config.cron, () => void this.performIncrementalSync('cron').catch(() => undefined));
+    } else {
+      this.every(this.config.syncInterval * 1000, () => void this.performIncrementalSync('interval').catch(() => undefined));
+    }
+    if (this.config.realtime) this.connectSocket();
+    void this.heartbeat();
+    void this.performFullSync('startup').catch(() => undefined);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** Stops timers and the socket; a pass in flight finishes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.cron?.stop();
+    clearTimeout(this.recovering);
+    this.socket?.disconnect();
+    await Promise.all([this.pushLane.run(async () => undefined), this.passLane.run(async () => undefined)]);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.log.info('sync paused');
+    this.emitStatus();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.log.info('sync resumed');
+    this.emitStatus();
+    void this.performIncrementalSync('resume').catch(() => undefined);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  // ------------------------------------------------------------------ passes
+
+  /** Everything: push every tier, refresh conflicts, pull every table, retry paused tables. */
+  performFullSync(trigger = 'manual'): Promise<SyncResult> {
+    return this.passLane.run(() => this.pass('FULL', trigger, FULL_SYNC_MIN_PRIORITY));
+  }
+
+  /** The tiers due this cycle: CRITICAL and HIGH always, MEDIUM every 2nd, LOW every 5th. */
+  performIncrementalSync(trigger = 'manual'): Promise<SyncResult> {
+    return this.passLane.run(() => {
+      this.cycle++;
+      return this.pass('INCREMENTAL', trigger, minPriorityForCycle(this.cycle));
+    });
+  }
+
+  /** CRITICAL changes only, at once (a completed sale). Does not wait for a running pull. */
+  pushCritical(trigger = 'commit'): Promise<SyncResult> {
+    const started = Date.now();
+    return this.pushLane.run(async () => {
+      const r = await this.pushAll(PRIORITY.CRITICAL, 'CRITICAL');
+      return { kind: 'CRITICAL' as const, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
+    });
+  }
+
+  private async pass(kind: SyncKind, trigger: string, minPriority: number): Promise<SyncResult> {
+    const started = Date.now();
+    const errors: string[] = [];
+    let pushed = 0;
+    let pulled = 0;
+    let conflicts = 0;
+    let failed = 0;
+    if (this.paused || this.stopped) {
+      return { kind, trigger, pushed, pulled, conflicts, failed, durationMs: 0, errors: [this.stopped ? 'stopped' : 'paused'] };
+    }
+    const run = this.store.startRun(kind, trigger);
+    this.emit('syncStarted', { kind, trigger });
+    this.activity = { kind, pulled: 0, pushed: 0 };
+    this.emitStatus();
+    try {
+      if (kind === 'FULL') {
+        for (const table of this.store.pausedTables().keys()) this.store.unpauseTable(table); // try again
+        this.store.purgeSynced(this.config.retentionMs);
+      }
+      const p = await this.pushLane.run(() => this.pushAll(minPriority, kind));
+      pushed += p.pushed;
+      conflicts += p.conflicts;
+      failed += p.failed;
+      errors.push(...p.errors);
+      if (p.offline) throw new NetworkError(p.errors[p.errors.length - 1] ?? 'offline');
+      if (kind === 'FULL') conflicts += await this.refreshConflicts();
+      const tables = [...this.store.tables.values()]
+        .map((t) => t.entry)
+        .filter((e) => pullable(e) && tablePriority(e.priority) >= minPriority);
+      const paused = this.store.pausedTables();
+      for (const entry of tables) {
+        if (paused.has(entry.table)) continue;
+        const r = await this.pullTable(entry, kind);
+        pulled += r.pulled;
+        conflicts += r.conflicts;
+        if (r.error) errors.push(r.error);
+      }
+      this.markOnline();
+      this.lastSyncAt = new Date().toISOString();
+      this.store.setMeta('last_sync_at', this.lastSyncAt);
+      this.lastError = errors[0] ?? null;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      errors.push(message);
+      this.lastError = message;
+      if (err instanceof NetworkError) this.markOffline(message);
+      else this.log.error({ err, kind, trigger }, 'sync pass failed');
+    } finally {
+      this.activity = null;
+    }
+    const result: SyncResult = { kind, trigger, pushed, pulled, conflicts, failed, durationMs: Date.now() - started, errors };
+    this.store.finishRun(run, result);
+    this.log.info({ kind, trigger, pushed, pulled, conflicts, failed, durationMs: result.durationMs, errors: errors.length }, 'sync finished');
+    this.emit('syncFinished', result);
+    this.emitStatus();
+    return result;
+  }
+
+  /** Pushes batches until nothing at or above `minPriority` is ready. */
+  private async pushAll(minPriority: number, kind: SyncKind): Promise<{ pushed: number; conflicts: number; failed: number; errors: string[]; offline: boolean }> {
+    let pushed = 0;
+    let conflicts = 0;
+    let failed = 0;
+    const errors: string[] = [];
+    if (this.paused || this.stopped) return { pushed, conflicts, failed, errors, offline: false };
+    for (let guard = 0; guard < 10_000; guard++) {
+      const paused = new Set(this.store.pausedTables().keys());
+      const batch = this.store.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: paused });
+      failed += batch.invalid;
+      if (batch.changes.length === 0) break;
+      try {
+        const schemaHashes: Record<string, string> = {};
+        for (const c of batch.changes) schemaHashes[c.entry.entityType] = c.entry.schemaHash;
+        const response = await this.client.push({ terminalId: this.terminalId, changes: batch.changes.map((c) => c.change), schemaHashes });
+        const r = this.store.recordPush(batch, response, this.config.maxClockDriftMs);
+        pushed += r.synced;
+        conflicts += r.conflicts;
+        failed += r.failed;
+        for (const t of r.paused) {
+          errors.push(`${t}: schema differs from central's; sync of ${t} is paused`);
+          this.log.error({ table: t }, 'schema mismatch: table paused');
+        }
+        if (this.activity) this.activity = { ...this.activity, pushed: this.activity.pushed + r.synced };
+        this.markOnline();
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        const n = this.recordFailure(batch, message);
+        failed += n;
+        errors.push(message);
+        if (err instanceof NetworkError || (err instanceof CentralError && err.retryable)) {
+          if (err instanceof NetworkError) this.markOffline(message);
+          return { pushed, conflicts, failed, errors, offline: err instanceof NetworkError };
+        }
+        // A 4xx for the whole batch: the entries were marked; go on with the rest.
+        this.log.error({ err: message, kind }, 'push refused');
+      }
+    }
+    return { pushed, conflicts, failed, errors, offline: false };
+  }
+
+  private recordFailure(batch: OutgoingBatch, message: string): number {
+    return this.store.recordPushFailure(batch, message, { maxRetries: this.config.maxRetries, retryDelayMs: this.config.retryDelay, now: Date.now() });
+  }
+
+  private async pullTable(entry: CatalogEntry, kind: SyncKind): Promise<{ pulled: number; conflicts: number; error?: string }> {
+    let pulled = 0;
+    let conflicts = 0;
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      if (this.stopped) break;
+      let page;
+      try {
+        page = await this.client.pull({
+          terminalId: this.terminalId,
+          entityType: entry.entityType,
+          cursor: this.store.cursor(entry.table),
+          limit: this.config.pullPageSize,
+          schemaHash: entry.schemaHash,
+        });
+      } catch (err) {
+        if (err instanceof CentralError && err.code === 'SCHEMA_MISMATCH') {
+          this.store.pauseTable(entry.table, err.message);
+          this.log.error({ table: entry.table, err: err.message }, 'schema mismatch: table paused');
+          return { pulled, conflicts, error: err.message };
+        }
+        if (err instanceof CentralError && err.code === 'CURSOR_AHEAD') {
+          this.log.warn({ table: entry.table }, 'cursor ahead of central; pulling the table again from the start');
+          this.store.resetCursor(entry.table);
+          continue;
+        }
+        throw err;
+      }
+      const r = this.store.applyPage(entry, page.changes, page.cursor, this.config.maxClockDriftMs);
+      pulled += r.applied;
+      conflicts += r.conflicts;
+      if (page.changes.length > 0) {
+        if (this.activity) this.activity = { ...this.activity, table: entry.table, pulled: this.activity.pulled + r.applied };
+        this.emit('progress', { kind, table: entry.table, pulled });
+      }
+      if (!page.hasMore) break;
+    }
+    return { pulled, conflicts };
+  }
+
+  /** Conflicts parked at central that a supervisor resolved there (or at another till). */
+  private async refreshConflicts(): Promise<number> {
+    const open = this.store.openConflicts().filter((c) => c.atCentral);
+    if (open.length === 0) return 0;
+    const resolved = await this.client.conflicts({ terminalId: this.terminalId, status: 'resolved', limit: 1000 });
+    const byId = new Map(resolved.conflicts.map((c) => [c.conflictId, c]));
+    let n = 0;
+    for (const c of open) {
+      const r = byId.get(c.conflictId);
+      if (!r || !r.resolvedData || r.resolvedVersion === null) continue;
+      this.store.applyResolution(c.conflictId, { table: c.table, serverId: c.entityId }, r.resolvedData as WireRow, r.resolvedVersion, r.resolution === 'TERMINAL_WINS' && r.terminal === null, r.resolution ?? 'resolved');
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * A supervisor's decision: resolved at central (so every till converges), then
+   * applied here. A conflict only seen locally is first pushed so central parks it.
+   */
+  async resolveConflict(conflictId: string, resolution: 'TERMINAL_WINS' | 'CENTRAL_WINS' | 'MANUAL_MERGE', resolvedData?: WireRow, resolvedBy?: string) {
+    let conflict = this.store.openConflicts().find((c) => c.conflictId === conflictId);
+    if (!conflict) throw new Error(`no open conflict ${conflictId}`);
+    if (!conflict.atCentral) {
+      await this.pushLane.run(() => this.pushAll(0, 'FULL'));
+      const local = conflict;
+      conflict = this.store.openConflicts().find((c) => c.atCentral && c.table === local.table && c.entityId === local.entityId);
+      if (!conflict) throw new Error(`conflict ${conflictId} is not parked at central yet (is central reachable?)`);
+    }
+    const r = await this.client.resolve({
+      conflictId: conflict.conflictId,
+      resolution,
+      ...(resolvedData ? { resolvedData } : {}),
+      ...(resolvedBy ? { resolvedBy } : {}),
+    });
+    this.store.applyResolution(conflict.conflictId, { table: conflict.table, serverId: conflict.entityId }, r.data as WireRow, r.version, r.deleted, resolution);
+    this.emitStatus();
+    return r;
+  }
+
+  retryFailed(): number {
+    const n = this.store.retryFailed();
+    this.emitStatus();
+    if (n > 0) void this.performIncrementalSync('retry-failed').catch(() => undefined);
+    return n;
+  }
+
+  // ------------------------------------------------------------------ realtime, heartbeat, connectivity
+
+  /** Another process committed to the file: push CRITICAL changes at once. */
+  private watch(): void {
+    if (this.paused || this.stopped || this.connection === 'offline') return;
+    let v: number;
+    try {
+      v = this.store.dataVersion();
+    } catch {
+      return;
+    }
+    if (v === this.lastDataVersion) return;
+    this.lastDataVersion = v;
+    if (this.pushLane.busy) return; // the running push picks it up or the next one will
+    if (this.store.hasPending(PRIORITY.CRITICAL, Date.now())) void this.pushCritical().catch(() => undefined);
+  }
+
+  private connectSocket(): void {
+    const socket = io(this.config.centralUrl, {
+      auth: { token: this.config.apiKey },
+      transports: ['websocket'],
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 30_000,
+      randomizationFactor: 0.5,
+    });
+    this.socket = socket;
+    let connectedBefore = false;
+    socket.on('connect', () => {
+      socket.emit(SOCKET_EVENTS.register, { terminalId: this.terminalId }, (reply: SocketReply) => {
+        if (!reply.ok) this.log.error({ error: reply.error }, 'socket registration refused');
+      });
+      this.log.info({ reconnect: connectedBefore }, 'socket connected');
+      this.markOnline();
+      // After every reconnect, a full checkpoint pass: triggers are hints, not a log.
+      if (connectedBefore) void this.performFullSync('reconnect').catch(() => undefined);
+      connectedBefore = true;
+    });
+    socket.on('disconnect', (reason) => this.log.warn({ reason }, 'socket disconnected'));
+    socket.on('connect_error', (err) => this.log.debug({ err: err.message }, 'socket connect failed'));
+    socket.on(SOCKET_EVENTS.trigger, (payload: unknown) => {
+      const t = SyncTrigger.safeParse(payload);
+      if (!t.success || t.data.terminalId !== this.terminalId) return;
+      this.emit('triggerReceived', t.data);
+      const run = t.data.type === 'FULL' ? this.performFullSync(`trigger:${t.data.reason}`) : this.performIncrementalSync(`trigger:${t.data.reason}`);
+      void run
+        .then(() => {
+          socket.emit(SOCKET_EVENTS.ack, { terminalId: this.terminalId, type: t.data.type, ...(t.data.triggerId ? { triggerId: t.data.triggerId } : {}) });
+        })
+        .catch(() => undefined);
+    });
+  }
+
+  async heartbeat(): Promise<boolean> {
+    try {
+      await this.client.heartbeat({
+        terminalId: this.terminalId,
+        status: this.connection === 'offline' ? 'ONLINE' : this.activity ? 'SYNCING' : 'ONLINE',
+        appVersion: this.config.appVersion,
+        outbox: this.store.counts(),
+        ...(this.lastSyncAt ? { lastSyncAt: this.lastSyncAt } : {}),
+      });
+      this.markOnline();
+      return true;
+    } catch (err) {
+      if (err instanceof NetworkError) this.markOffline(err.message);
+      else this.log.warn({ err: err instanceof Error ? err.message : err }, 'heartbeat refused');
+      return false;
+    }
+  }
+
+  private markOnline(): void {
+    if (this.connection === 'online') return;
+    const wasOffline = this.connection === 'offline';
+    this.connection = 'online';
+    this.store.setMode('ONLINE');
+    clearTimeout(this.recovering);
+    this.recovering = undefined;
+    this.recoveryDelay = 0;
+    this.log.info('central reachable: online');
+    this.emitStatus();
+    if (wasOffline) void this.performFullSync('back-online').catch(() => undefined);
+  }
+
+  private markOffline(reason: string): void {
+    if (this.connection !== 'offline') {
+      this.connection = 'offline';
+      this.store.setMode('OFFLINE');
+      this.log.warn({ reason }, 'central unreachable: offline; sales keep being captured');
+      this.emitStatus();
+    }
+    this.scheduleRecovery();
+  }
+
+  /** While offline, probe central with growing pauses (with jitter) until it answers. */
+  private scheduleRecovery(): void {
+    if (this.recovering || this.stopped) return;
+    this.recoveryDelay = Math.min(30_000, this.recoveryDelay ? this.recoveryDelay * 2 : this.config.retryDelay);
+    const delay = Math.round(this.recoveryDelay * (0.5 + Math.random() * 0.5));
+    this.recovering = setTimeout(() => {
+      this.recovering = undefined;
+      void this.heartbeat().then((ok) => {
+        if (!ok && this.connection === 'offline') this.scheduleRecovery();
+      });
+    }, delay);
+    this.recovering.unref();
+  }
+
+  // ------------------------------------------------------------------ status
+
+  status(): SyncStatus {
+    const counts = this.store.counts();
+    const cursors = this.store.db.prepare('SELECT table_name, last_push_at, last_pull_at, paused_reason FROM tillsync_cursors').all() as {
+      table_name: string;
+      last_push_at: string | null;
+      last_pull_at: string | null;
+      paused_reason: string | null;
+    }[];
+    const byTable = new Map(cursors.map((c) => [c.table_name, c]));
+    const tables: SyncStatus['tables'] = {};
+    const totals: TableCounts = { pending: 0, failed: 0, synced: 0, conflicts: 0 };
+    for (const e of CATALOG) {
+      const c = counts[e.entityType];
+      if (!c) continue;
+      const cur = byTable.get(e.table);
+      tables[e.entityType] = { ...c, lastPushAt: cur?.last_push_at ?? null, lastPullAt: cur?.last_pull_at ?? null, paused: cur?.paused_reason ?? null };
+      totals.pending += c.pending;
+      totals.failed += c.failed;
+      totals.synced += c.synced;
+      totals.conflicts += c.conflicts;
+    }
+    return {
+      terminalId: this.terminalId,
+      centralUrl: this.config.centralUrl,
+      connection: this.connection,
+      paused: this.paused,
+      activity: this.activity,
+      lastSyncAt: this.lastSyncAt,
+      lastError: this.lastError,
+      tables,
+      totals,
+    };
+  }
+
+  private emitStatus(): void {
+    if (this.listenerCount('statusChanged') > 0) this.emit('statusChanged', this.status());
+  }
+}
+
