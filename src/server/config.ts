@@ -53,7 +53,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   const raw = {
     port: empty(env.PORT),
     host: empty(env.HOST),
-    databaseUrl: empty(env.POSTGRES_URL_REMOTE) ?? empty(env.DATABASE_URL),
+    // DATABASE_URL=file:... is the terminal's SQLite (the seed's convention), not central's.
+    databaseUrl: empty(env.POSTGRES_URL_REMOTE) ?? (env.DATABASE_URL?.startsWith('file:') ? undefined : empty(env.DATABASE_URL)),
     dataDir: empty(env.TILLSYNC_DATA_DIR),
     adminToken: empty(env.TILLSYNC_ADMIN_TOKEN),
     bodyLimitBytes: empty(env.TILLSYNC_BODY_LIMIT),

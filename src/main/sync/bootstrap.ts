@@ -1,0 +1,70 @@
+/**
+ * Bootstrap, the reverse initial load: rows of a legacy POS database that have no
+ * central id get one and are queued as creates, table by table in foreign-key
+ * order. Each chunk is one transaction, selected by "no central id yet", so a
+ * crash resumes where it stopped.
+ */
+import { randomUUID } from 'node:crypto';
+import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, pushable, type CatalogEntry } from '../../shared/catalog/index.js';
+import type { LocalRow } from './mapping.js';
+import type { LocalStore } from './local-store.js';
+import { q } from './schema.js';
+
+export interface BootstrapReport {
+  /** Rows given a central id and queued, per table. */
+  readonly queued: Record<string, number>;
+  /** Tables central does not take from terminals (direction down) that have rows without a central id. */
+  readonly skipped: Record<string, number>;
+}
+
+export function bootstrap(store: LocalStore, opts: { chunk?: number; onProgress?: (table: string, done: number) => void } = {}): BootstrapReport {
+  const chunk = opts.chunk ?? 1000;
+  const queued: Record<string, number> = {};
+  const skipped: Record<string, number> = {};
+  for (const { entry, columns } of store.tables.values()) {
+    const unlinked = store.db.prepare(`SELECT count(*) AS n FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL`).get() as { n: number };
+    if (unlinked.n === 0) continue;
+    if (!pushable(entry)) {
+      skipped[entry.table] = unlinked.n;
+      continue;
+    }
+    let done = 0;
+    for (;;) {
+      const n = store.applying(() => queueChunk(store, entry, columns, chunk));
+      if (n === 0) break;
+      done += n;
+      opts.onProgress?.(entry.table, done);
+    }
+    queued[entry.table] = done;
+  }
+  return { queued, skipped };
+}
+
+function queueChunk(store: LocalStore, entry: CatalogEntry, columns: ReadonlySet<string>, chunk: number): number {
+  const rows = store.db.prepare(`SELECT * FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL ORDER BY ${q(LOCAL_KEY)} LIMIT ?`).all(chunk) as LocalRow[];
+  const setId = store.db.prepare(`UPDATE ${q(entry.table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ?`);
+  const enqueue = store.db.prepare(
+    `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, priority, created_in_mode, tx_group)
+     VALUES (?, ?, ?, ?, 'CREATE', ?, ?, 'OFFLINE', ?)`,
+  );
+  for (const row of rows) {
+    const localId = Number(row[LOCAL_KEY]);
+    const serverId = randomUUID();
+    setId.run(serverId, localId);
+    const image: LocalRow = { [LOCAL_KEY]: localId };
+    for (const c of entry.wireColumns) if (columns.has(c.local)) image[c.local] = row[c.local] ?? null;
+    enqueue.run(randomUUID(), entry.table, localId, serverId, JSON.stringify(image), priorityOf(entry.priority, row), groupOf(store, entry, row, serverId));
+  }
+  return rows.length;
+}
+
+/** The transaction group a capture trigger would give the row (parents are bootstrapped first). */
+function groupOf(store: LocalStore, entry: CatalogEntry, row: LocalRow, serverId: string): string | null {
+  if (entry.group) {
+    const parentId = row[entry.group.via];
+    const parent = parentId === null || parentId === undefined ? null : store.fk.serverIdOf(entry.group.parent, Number(parentId));
+    return `${entry.group.parent}:${parent ?? `local-${String(parentId)}`}`;
+  }
+  for (const t of store.tables.values()) if (t.entry.group?.parent === entry.table) return `${entry.table}:${serverId}`;
+  return null;
+}

@@ -1,0 +1,209 @@
+/**
+ * `tillsync`: the headless agent and its tools.
+ *
+ *   tillsync agent               run the engine until SIGTERM/SIGINT
+ *   tillsync sync [--full]       one sync pass, then exit (1 if it had errors)
+ *   tillsync status [--json]     outbox counts, cursors, conflicts of this terminal
+ *   tillsync bootstrap           give legacy rows central ids and queue them
+ *   tillsync parity [--json]     compare SQLite, the catalog and central's PostgreSQL columns
+ *   tillsync simulate            a POS simulator ringing up sales into a terminal database
+ */
+import { parseArgs } from 'node:util';
+import pino, { type Logger } from 'pino';
+import { agentConfig, AgentConfigError, SETTINGS, type AgentConfig } from './config.js';
+import { bootstrap } from './bootstrap.js';
+import { LocalStore } from './local-store.js';
+import { DEFAULT_SYNC_CONFIG, SyncService } from './sync-service.js';
+
+export interface Command {
+  readonly summary: string;
+  /** Extra boolean/string flags of this command (beyond the settings). */
+  readonly options?: Record<string, { type: 'boolean' | 'string'; help: string }>;
+  run(args: { flags: Record<string, string | boolean | undefined>; env: NodeJS.ProcessEnv }): Promise<number>;
+}
+
+function settingsFlags(flags: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const s of Object.values(SETTINGS)) {
+    const v = flags[s.flag.slice(2)];
+    if (typeof v === 'string') out[s.flag.slice(2)] = v;
+  }
+  return out;
+}
+
+export function logger(level: string): Logger {
+  return pino({ level, base: { app: 'tillsync-agent' } });
+}
+
+/** Opens the terminal database and the engine from a configuration. */
+export function openEngine(config: AgentConfig, log: Logger): { store: LocalStore; service: SyncService } {
+  const store = new LocalStore(config.databasePath, config.terminalId, { warn: (o, m) => log.warn(o, m) });
+  if (store.install.createdTables.length > 0) log.info({ tables: store.install.createdTables.length, path: config.databasePath }, 'created the POS tables in a new database');
+  if (store.install.addedColumns.length > 0) log.info({ columns: store.install.addedColumns }, 'added the columns sync needs');
+  const service = new SyncService(
+    store,
+    {
+      ...DEFAULT_SYNC_CONFIG,
+      centralUrl: config.centralUrl,
+      apiKey: config.apiKey,
+      batchSize: config.batchSize,
+      maxRetries: config.maxRetries,
+      retryDelay: config.retryDelay,
+      syncInterval: config.syncInterval,
+      cron: config.cron,
+      heartbeatInterval: config.heartbeatInterval,
+      pullPageSize: config.pullPageSize,
+    },
+    log,
+  );
+  return { store, service };
+}
+
+export const COMMANDS: Record<string, Command> = {
+  agent: {
+    summary: 'run the sync engine until SIGTERM or SIGINT',
+    async run({ flags, env }) {
+      const config = agentConfig(settingsFlags(flags), env);
+      const log = logger(config.logLevel);
+      const { store, service } = openEngine(config, log);
+      await service.initialize(config.terminalId);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'agent stopping');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      await service.stop();
+      store.close();
+      log.info('agent stopped');
+      return 0;
+    },
+  },
+  sync: {
+    summary: 'run one sync pass (incremental, or --full) and exit',
+    options: { full: { type: 'boolean', help: 'a full sync: every tier and table' } },
+    async run({ flags, env }) {
+      const config = agentConfig(settingsFlags(flags), env);
+      const log = logger(config.logLevel);
+      const { store, service } = openEngine(config, log);
+      try {
+        await service.initialize(config.terminalId, { schedule: false });
+        const result = flags.full ? await service.performFullSync('cli') : await service.performIncrementalSync('cli');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return result.errors.length > 0 ? 1 : 0;
+      } finally {
+        await service.stop();
+        store.close();
+      }
+    },
+  },
+  status: {
+    summary: "this terminal's outbox counts per table, paused tables and open conflicts",
+    options: { json: { type: 'boolean', help: 'print JSON' } },
+    async run({ flags, env }) {
+      const config = agentConfig(settingsFlags(flags), env, ['databasePath']);
+      const log = logger('warn');
+      const { store, service } = openEngine(config, log);
+      try {
+        const s = service.status();
+        const conflicts = store.openConflicts();
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ ...s, terminalId: store.getMeta('terminal_id') ?? null, lastSyncAt: store.getMeta('last_sync_at') ?? null, openConflicts: conflicts.length }, null, 2)}\n`);
+          return 0;
+        }
+        const lines = [`terminal ${store.getMeta('terminal_id') ?? '(not initialized)'}, last sync ${store.getMeta('last_sync_at') ?? 'never'}`];
+        lines.push(`${'table'.padEnd(22)} ${'pending'.padStart(8)} ${'failed'.padStart(7)} ${'synced'.padStart(8)} ${'conflicts'.padStart(9)}  paused`);
+        for (const [type, c] of Object.entries(s.tables)) {
+          lines.push(`${type.padEnd(22)} ${String(c.pending).padStart(8)} ${String(c.failed).padStart(7)} ${String(c.synced).padStart(8)} ${String(c.conflicts).padStart(9)}  ${c.paused ?? ''}`);
+        }
+        lines.push(`${'total'.padEnd(22)} ${String(s.totals.pending).padStart(8)} ${String(s.totals.failed).padStart(7)} ${String(s.totals.synced).padStart(8)} ${String(s.totals.conflicts).padStart(9)}`);
+        lines.push(`open conflicts: ${conflicts.length}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return 0;
+      } finally {
+        store.close();
+      }
+    },
+  },
+  bootstrap: {
+    summary: 'give rows without a central id one and queue them as creates (foreign-key order; resumable)',
+    options: { push: { type: 'boolean', help: 'push the queued rows right away (needs central)' } },
+    async run({ flags, env }) {
+      const config = agentConfig(settingsFlags(flags), env, flags.push ? undefined : ['databasePath']);
+      const log = logger(config.logLevel);
+      const { store, service } = openEngine(config, log);
+      try {
+        const report = bootstrap(store, { onProgress: (table, done) => log.info({ table, done }, 'bootstrap progress') });
+        for (const [table, n] of Object.entries(report.skipped)) {
+          log.warn({ table, rows: n }, `${table} is not taken from terminals (central owns it); its ${n} local rows without a central id are left alone`);
+        }
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+        if (!flags.push) return 0;
+        await service.initialize(config.terminalId, { schedule: false });
+        const result = await service.performFullSync('bootstrap');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return result.errors.length > 0 ? 1 : 0;
+      } finally {
+        await service.stop();
+        store.close();
+      }
+    },
+  },
+};
+
+export function usage(): string {
+  const lines = ['usage: tillsync <command> [flags]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+    for (const [flag, o] of Object.entries(c.options ?? {})) lines.push(`      --${flag.padEnd(18)} ${o.help}`);
+  }
+  lines.push('', 'settings (flag, or environment variable):');
+  for (const s of Object.values(SETTINGS)) lines.push(`  ${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const options: Record<string, { type: 'boolean' | 'string' }> = {};
+  for (const s of Object.values(SETTINGS)) options[s.flag.slice(2)] = { type: 'string' };
+  for (const [flag, o] of Object.entries(command.options ?? {})) options[flag] = { type: o.type };
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run({ flags, env });
+  } catch (err) {
+    if (err instanceof AgentConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`tillsync ${name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('cli.ts') || entry.endsWith('cli.js') || entry.endsWith('tillsync.mjs')) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
