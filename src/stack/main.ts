@@ -1,8 +1,12 @@
 /**
  * `npm start`: the whole local stack on embedded defaults. Central on PGlite under
- * ./data/central, a demo store with sample products, and a provisioned demo
- * terminal whose credentials are kept in ./data/stack.json for the local tools.
+ * ./data/central, a demo store with sample products, a provisioned demo terminal
+ * (credentials in ./data/stack.json), its headless agent on a sample POS database
+ * (./data/demo-pos.db), and a POS simulator ringing up sales into that database
+ * from its own process.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,6 +76,13 @@ async function seedSampleData(db: Database): Promise<number> {
   return 12;
 }
 
+const CLI = fileURLToPath(new URL('../../bin/tillsync.mjs', import.meta.url));
+
+/** Runs `tillsync <args>` as a child process whose output goes to ours. */
+function child(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 async function main(): Promise<void> {
   const dataDir = process.env.TILLSYNC_DATA_ROOT ?? './data';
   mkdirSync(dataDir, { recursive: true });
@@ -103,8 +114,25 @@ async function main(): Promise<void> {
     { url, apiDocs: `${url}/api-docs`, database: central.db.kind, terminalId: stack.terminal.terminalId, credentials: stackPath, seededProducts: seeded },
     'TillSync local stack is up',
   );
+  const posPath = join(dataDir, 'demo-pos.db');
+  const terminalEnv = {
+    DATABASE_URL: `file:${posPath}`,
+    CENTRAL_API_URL: url,
+    CENTRAL_API_KEY: stack.terminal.apiKey,
+    TERMINAL_ID: stack.terminal.terminalId,
+    TILLSYNC_SYNC_INTERVAL: process.env.TILLSYNC_SYNC_INTERVAL ?? '30',
+    TILLSYNC_HEARTBEAT_INTERVAL: process.env.TILLSYNC_HEARTBEAT_INTERVAL ?? '10',
+  };
+  const agent = child(['agent'], terminalEnv);
+  const simulator = child(['simulate', '--rate', process.env.TILLSYNC_DEMO_RATE ?? '0.5'], terminalEnv);
+  const children = [agent, simulator];
+  for (const [name, c] of [['agent', agent], ['simulator', simulator]] as const) {
+    c.once('exit', (code, signal) => {
+      if (!stopping) log.error({ process: name, code, signal }, `the ${name} stopped unexpectedly`);
+    });
+  }
   process.stdout.write(
-    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
+    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}, POS database ${posPath}\n  agent and POS simulator running (sales every ${1 / Number(process.env.TILLSYNC_DEMO_RATE ?? '0.5')} s)\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
   );
 
   let stopping = false;
@@ -112,7 +140,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping the local stack');
-    central.close().then(
+    const exited = children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()))));
+    for (const c of children) c.kill('SIGTERM');
+    Promise.all(exited)
+      .then(() => central.close())
+      .then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
