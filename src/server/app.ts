@@ -30,6 +30,7 @@ import {
   PushResponse,
   ResolveRequest,
   ResolveResponse,
+  SchemaResponse,
   StatusQuery,
   StatusResponse,
   StoreResponse,
@@ -51,6 +52,7 @@ import { ConflictService } from './services/conflicts.js';
 import { FleetService } from './services/fleet.js';
 import { PullService } from './services/pull.js';
 import { PushService } from './services/push.js';
+import { centralSchema } from './services/schema.js';
 import { StatusService } from './services/status.js';
 import { TriggerService } from './services/triggers.js';
 
@@ -307,6 +309,14 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
         return status.status(acting.terminalId);
       }
       return status.status(p.kind === 'terminal' ? p.terminalId : undefined);
+    },
+  );
+  app.get(
+    '/api/sync/schema',
+    { schema: { tags: ['sync'], security: secured, response: { 200: SchemaResponse, ...errors } } },
+    async (req) => {
+      await principal(req);
+      return centralSchema(db);
     },
   );
 

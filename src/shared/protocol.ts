@@ -358,3 +358,36 @@ export const ErrorResponse = z.object({
 export type ErrorResponse = z.infer<typeof ErrorResponse>;
 
 export type { WireRow };
+
+// ---------------------------------------------------------------- schema parity
+
+/** One column of a central table, as PostgreSQL's information_schema.columns has it. */
+export const SchemaColumn = z.object({
+  name: z.string(),
+  /** `data_type`: text, bigint, numeric, boolean, timestamp with time zone, jsonb, ... */
+  dataType: z.string(),
+  /** `is_nullable` = YES. */
+  nullable: z.boolean(),
+});
+export type SchemaColumn = z.infer<typeof SchemaColumn>;
+
+/** One catalog table at central: the catalog's view of it and the table PostgreSQL actually has. */
+export const SchemaTable = z.object({
+  entityType: z.string(),
+  /** The table's name at central. */
+  table: z.string(),
+  /** Central's catalog fingerprint of the wire shape (compare with the terminal's). */
+  schemaHash: z.string(),
+  /** The table exists in central's current schema. */
+  exists: z.boolean(),
+  /** Its columns in table order; empty when it does not exist. */
+  columns: z.array(SchemaColumn),
+});
+export type SchemaTable = z.infer<typeof SchemaTable>;
+
+/** `GET /api/sync/schema`: the columns of every catalog table at central (nothing else), for the parity check. */
+export const SchemaResponse = z.object({
+  tables: z.array(SchemaTable),
+  serverTime: z.string(),
+});
+export type SchemaResponse = z.infer<typeof SchemaResponse>;

@@ -10,6 +10,7 @@ import {
   PullResponse,
   PushResponse,
   ResolveResponse,
+  SchemaResponse,
   StatusResponse,
   type HeartbeatRequest,
   type PushRequest,
@@ -110,5 +111,10 @@ export class CentralClient {
 
   status(terminalId: string) {
     return this.call(StatusResponse, 'GET', `/api/sync/status?terminalId=${encodeURIComponent(terminalId)}`);
+  }
+
+  /** The columns of every catalog table at central (for the parity check). */
+  schema() {
+    return this.call(SchemaResponse, 'GET', '/api/sync/schema');
   }
 }

@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { agentConfig, AgentConfigError, SETTINGS, type AgentConfig } from './config.js';
 import { bootstrap } from './bootstrap.js';
+import { parityCommand } from './parity.js';
+import { simulateCommand } from './simulate.js';
 import { LocalStore } from './local-store.js';
 import { DEFAULT_SYNC_CONFIG, SyncService } from './sync-service.js';
 
@@ -152,6 +154,9 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+COMMANDS.parity = parityCommand;
+COMMANDS.simulate = simulateCommand;
 
 export function usage(): string {
   const lines = ['usage: tillsync <command> [flags]', '', 'commands:'];

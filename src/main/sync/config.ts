@@ -58,7 +58,7 @@ export function databasePathFrom(url: string): string {
 
 /**
  * Builds the configuration from flags (`--name value`) and environment. Only the
- * settings in `need` are required (a parity check needs no central key, say).
+ * settings in `need` are required (`status` needs only the database, say).
  */
 export function agentConfig(
   flags: Record<string, string | undefined>,
