@@ -33,8 +33,9 @@ function settingsFlags(flags: Record<string, string | boolean | undefined>): Rec
   return out;
 }
 
-export function logger(level: string): Logger {
-  return pino({ level, base: { app: 'tillsync-agent' } });
+/** Structured logs: the agent's on stdout; one-shot commands log to stderr and print results on stdout. */
+export function logger(level: string, destination: 1 | 2 = 2): Logger {
+  return pino({ level, base: { app: 'tillsync-agent' } }, pino.destination(destination));
 }
 
 /** Opens the terminal database and the engine from a configuration. */
@@ -66,9 +67,11 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'run the sync engine until SIGTERM or SIGINT',
     async run({ flags, env }) {
       const config = agentConfig(settingsFlags(flags), env);
-      const log = logger(config.logLevel);
+      const log = logger(config.logLevel, 1);
       const { store, service } = openEngine(config, log);
       await service.initialize(config.terminalId);
+      // The engine's timers do not hold the process; the agent runs until it is told to stop.
+      const keepAlive = setInterval(() => undefined, 60_000);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'agent stopping');
@@ -77,6 +80,7 @@ export const COMMANDS: Record<string, Command> = {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      clearInterval(keepAlive);
       await service.stop();
       store.close();
       log.info('agent stopped');

@@ -16,7 +16,7 @@ import {
   type CatalogEntry,
   type WireRow,
 } from '../../shared/catalog/index.js';
-import { conflictInput, decideConflict } from '../../shared/conflict.js';
+import { conflictInput, decideConflict, mergeRows } from '../../shared/conflict.js';
 import { formatHlc, parseHlc, receiveHlc, tickHlc, type Hlc } from '../../shared/hlc.js';
 import type { PulledChange, PushChange, PushResponse, PushResult, TableCounts } from '../../shared/protocol.js';
 import { localToWire, wireToLocal, type ForeignKeys, type LocalRow } from './mapping.js';
@@ -211,7 +211,7 @@ export class LocalStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT mode FROM tillsync_control WHERE id = 1), NULL)`,
       ).run(changeId, table, localId, serverId, operation, operation === 'DELETE' ? null : image, operation === 'DELETE' ? image : null, priority ?? rowPriority(t.entry, row ?? {}));
       return changeId;
-    })();
+    }).immediate();
   }
 
   /** Capture off for statements inside an already open transaction. */
@@ -232,14 +232,18 @@ export class LocalStore {
    * push sends nothing. Entries once sent are frozen: a retry sends exactly the same
    * change (same id), so central's idempotency answers it.
    */
-  nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string> }): OutgoingBatch {
+  nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string>; upToId?: number }): OutgoingBatch {
+    const paused = JSON.stringify([...opts.pausedTables]);
+    // IMMEDIATE: this reads, then writes; a deferred transaction could not upgrade its
+    // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
     return this.db.transaction((): OutgoingBatch => {
       const groups = this.stmt(
         `SELECT g, max(priority) AS p, min(id) AS first, count(*) AS n FROM (
            SELECT coalesce(tx_group, table_name || ':' || server_id) AS g, priority, id FROM tillsync_outbox
-           WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+           WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND id <= ?
+             AND table_name NOT IN (SELECT value FROM json_each(?)))
          GROUP BY g HAVING max(priority) >= ? ORDER BY p DESC, first LIMIT ?`,
-      ).all(opts.now, opts.minPriority, opts.limit) as { g: string; p: number; n: number }[];
+      ).all(opts.now, opts.upToId ?? Number.MAX_SAFE_INTEGER, paused, opts.minPriority, opts.limit) as { g: string; p: number; n: number }[];
       const chosen: string[] = [];
       let size = 0;
       for (const g of groups) {
@@ -249,22 +253,28 @@ export class LocalStore {
       }
       if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0 };
       const entries = this.stmt(
-        `SELECT * FROM tillsync_outbox WHERE status = 'pending'
+        `SELECT * FROM tillsync_outbox WHERE status = 'pending' AND table_name NOT IN (SELECT value FROM json_each(?))
            AND coalesce(tx_group, table_name || ':' || server_id) IN (SELECT value FROM json_each(?)) ORDER BY id`,
-      ).all(JSON.stringify(chosen)) as OutboxEntry[];
+      ).all(paused, JSON.stringify(chosen)) as OutboxEntry[];
 
       // Per row, in capture order.
       const rows = new Map<string, OutboxEntry[]>();
       for (const e of entries) {
-        if (opts.pausedTables.has(e.table_name)) continue;
         const key = `${e.table_name}\u0000${e.server_id}`;
         const list = rows.get(key) ?? [];
         list.push(e);
         rows.set(key, list);
       }
-      const out: OutgoingChange[] = [];
+      interface Candidate {
+        readonly t: { entry: CatalogEntry; columns: Set<string> };
+        readonly members: OutboxEntry[];
+        readonly group: string;
+        readonly wire: WireRow | null;
+        readonly operation: 'CREATE' | 'UPDATE' | 'DELETE';
+      }
+      const candidates: Candidate[] = [];
+      const badGroups = new Map<string, string>();
       let cancelled = 0;
-      let invalid = 0;
       for (const list of rows.values()) {
         const head = list[0] as OutboxEntry;
         const t = this.tables.get(head.table_name);
@@ -283,36 +293,59 @@ export class LocalStore {
         }
         const first = members[0] as OutboxEntry;
         const last = members[members.length - 1] as OutboxEntry;
-        const ids = members.map((m) => m.id);
+        const group = first.tx_group ?? `${head.table_name}:${head.server_id}`;
         if (!first.sent_as && first.operation === 'CREATE' && last.operation === 'DELETE') {
-          this.settle(ids, 'synced', 'cancelled: created and deleted before it was pushed');
-          cancelled += ids.length;
+          this.settle(
+            members.map((m) => m.id),
+            'synced',
+            'cancelled: created and deleted before it was pushed',
+          );
+          cancelled += members.length;
           continue;
         }
         const operation = first.operation === 'CREATE' ? 'CREATE' : last.operation === 'DELETE' ? 'DELETE' : 'UPDATE';
-        const state = this.rowState(t.entry.table, head.server_id);
         const image = last.new_image ? (JSON.parse(last.new_image) as LocalRow) : null;
         let wire: WireRow | null = null;
         if (image) {
           const mapped = localToWire(t.entry, head.server_id, image, this.fk);
           if (mapped.unlinked.length > 0) {
-            this.fail(ids, `UNLINKED: ${mapped.unlinked.join(', ')} point at rows without a central id; run bootstrap`);
-            invalid += ids.length;
+            badGroups.set(group, `UNLINKED: ${t.entry.entityType} ${head.server_id}: ${mapped.unlinked.join(', ')} point at rows without a central id; run bootstrap`);
             continue;
           }
           const valid = t.entry.rowSchema.safeParse(mapped.row);
           if (!valid.success) {
             const issue = valid.error.issues[0];
-            this.fail(ids, `INVALID_DATA: ${t.entry.entityType}.${issue?.path.join('.')}: ${issue?.message}`);
-            invalid += ids.length;
+            badGroups.set(group, `INVALID_DATA: ${t.entry.entityType} ${head.server_id}.${issue?.path.join('.')}: ${issue?.message}`);
             continue;
           }
           wire = valid.data;
         }
+        candidates.push({ t, members, group, wire, operation });
+      }
+
+      // A transaction group travels whole or not at all: one bad row holds back its order.
+      let invalid = 0;
+      for (const [group, why] of badGroups) {
+        const held = this.stmt(
+          `UPDATE tillsync_outbox SET status = 'failed', last_error = ?, attempts = attempts + 1
+           WHERE status = 'pending' AND coalesce(tx_group, table_name || ':' || server_id) = ?`,
+        ).run(why, group);
+        invalid += held.changes;
+      }
+      const out: OutgoingChange[] = [];
+      for (const { t, members, group, wire, operation } of candidates) {
+        if (badGroups.has(group)) continue;
+        const first = members[0] as OutboxEntry;
+        const ids = members.map((m) => m.id);
+        const state = this.rowState(t.entry.table, first.server_id);
         const changeId = first.sent_as ?? first.change_id;
         const hlc = first.hlc ?? this.tick();
         const baseVersion = first.sent_as ? (first.base_version ?? 0) : (state?.version ?? 0);
-        const base = state?.base ? (JSON.parse(state.base) as WireRow) : first.old_image ? localToWire(t.entry, head.server_id, JSON.parse(first.old_image) as LocalRow, this.fk).row : null;
+        const base = state?.base
+          ? (JSON.parse(state.base) as WireRow)
+          : first.old_image
+            ? localToWire(t.entry, first.server_id, JSON.parse(first.old_image) as LocalRow, this.fk).row
+            : null;
         this.stmt(
           `UPDATE tillsync_outbox SET sent_as = ?, base_version = ?, hlc = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
         ).run(changeId, baseVersion, hlc, JSON.stringify(ids));
@@ -323,7 +356,7 @@ export class LocalStore {
           change: {
             changeId,
             entityType: t.entry.entityType,
-            entityId: head.server_id,
+            entityId: first.server_id,
             operation,
             ...(wire && operation !== 'DELETE' ? { data: wire } : {}),
             ...(base ? { baseData: base } : {}),
@@ -339,7 +372,7 @@ export class LocalStore {
       const order = new Map(CATALOG.map((e, i) => [e.table, i]));
       out.sort((a, b) => (order.get(a.entry.table) ?? 0) - (order.get(b.entry.table) ?? 0) || (a.entryIds[0] ?? 0) - (b.entryIds[0] ?? 0));
       return { changes: out, cancelled, invalid };
-    })();
+    }).immediate();
   }
 
   private settle(ids: number[], status: EntryStatus, note: string | null): void {
@@ -417,7 +450,7 @@ export class LocalStore {
           const data = r.data as WireRow & { _deleted?: boolean };
           const { _deleted, ...row } = data;
           if (_deleted) this.deleteLocal(out.entry, serverId);
-          else this.writeLocal(out.entry, serverId, row);
+          else this.writeLocal(out.entry, serverId, this.rebase(out, row));
           base = row;
           this.stmt(
             `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central, central_version, resolution, resolved_at)
@@ -456,6 +489,31 @@ export class LocalStore {
     return { synced, conflicts, failed, paused: [...paused] };
   }
 
+  /**
+   * Central's row for a change we sent, with what the POS wrote since we sent it put
+   * back on top (counters as deltas, other fields where the POS changed them). The
+   * newer, unsent entries are rewritten to that row, so they carry the POS's edits on
+   * top of central's and nothing is lost on either side.
+   */
+  private rebase(out: OutgoingChange, central: WireRow): WireRow {
+    const newer = this.stmt(
+      `SELECT id FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status = 'pending' AND sent_as IS NULL`,
+    ).all(out.entry.table, out.change.entityId) as { id: number }[];
+    const ours = newer.length > 0 ? this.localWire(out.entry, out.change.entityId) : null;
+    if (!ours) return central;
+    const rebased = mergeRows(
+      conflictInput(out.entry, { base: out.wire ?? central, terminal: ours, central, terminalHlc: this.tick(), centralHlc: null }),
+    );
+    const localId = this.fk.localIdOf(out.entry.table, out.change.entityId);
+    if (localId !== null) {
+      this.writeLocal(out.entry, out.change.entityId, rebased);
+      const row = this.stmt(`SELECT * FROM ${q(out.entry.table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as LocalRow;
+      const image = JSON.stringify(pickImage(out.entry, row, this.tables.get(out.entry.table)?.columns));
+      this.stmt(`UPDATE tillsync_outbox SET new_image = ? WHERE id IN (SELECT value FROM json_each(?))`).run(image, JSON.stringify(newer.map((n) => n.id)));
+    }
+    return rebased;
+  }
+
   /** The batch did not get an answer: back off, and after maxRetries mark its entries failed. */
   recordPushFailure(batch: OutgoingBatch, error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): number {
     let failed = 0;
@@ -472,7 +530,7 @@ export class LocalStore {
           this.stmt(`UPDATE tillsync_outbox SET last_error = ?, next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(error, opts.now + delay, ids);
         }
       }
-    })();
+    }).immediate();
     return failed;
   }
 
@@ -506,6 +564,11 @@ export class LocalStore {
       else c.conflicts += r.n;
     }
     return out;
+  }
+
+  /** The newest outbox entry's id (a push pass drains up to it, not an endless stream). */
+  lastEntryId(): number {
+    return (this.stmt('SELECT coalesce(max(id), 0) AS id FROM tillsync_outbox').get() as { id: number }).id;
   }
 
   /** Whether anything is ready to push at or above a priority. */
@@ -756,34 +819,35 @@ export class LocalStore {
     return (this.stmt(`SELECT * FROM tillsync_conflicts ORDER BY created_at DESC LIMIT ?`).all(limit) as ConflictRow[]).map(toLocalConflict);
   }
 
-  /** A conflict central has resolved: its row as resolved, at the version it got; the parked entries are done. */
-  applyResolution(conflictId: string, entity: { table: string; serverId: string }, data: WireRow, version: number, deleted: boolean, resolution: string): void {
+  /**
+   * A conflict central has resolved: the resolution is the row's truth. Every change
+   * of this row the till still holds (parked, or made while it was parked) is
+   * superseded by it, so no stale edit undoes the supervisor's decision.
+   */
+  applyResolution(entity: { table: string; serverId: string }, data: WireRow, version: number, deleted: boolean, resolution: string): void {
     const entry = this.tables.get(entity.table)?.entry;
     if (!entry) return;
     this.applying(() => {
       const state = this.rowState(entity.table, entity.serverId);
-      if (!state || state.version < version) {
-        if (deleted) {
-          this.deleteLocal(entry, entity.serverId);
-          this.forgetRow(entity.table, entity.serverId);
-        } else {
-          this.writeLocal(entry, entity.serverId, data);
-          this.setRowState(entity.table, entity.serverId, version, data);
-        }
+      // Central may have moved on after the resolution and we may have pulled that already.
+      const newer = state && state.version > version && state.base ? (JSON.parse(state.base) as WireRow) : null;
+      if (newer) this.writeLocal(entry, entity.serverId, newer);
+      else if (deleted) {
+        this.deleteLocal(entry, entity.serverId);
+        this.forgetRow(entity.table, entity.serverId);
+      } else {
+        this.writeLocal(entry, entity.serverId, data);
+        this.setRowState(entity.table, entity.serverId, version, data);
       }
-      this.stmt(`UPDATE tillsync_outbox SET status = 'synced', last_error = ?, synced_at = ? WHERE table_name = ? AND server_id = ? AND status = 'conflict'`).run(
-        `conflict resolved: ${resolution}`,
-        nowIso(),
-        entity.table,
-        entity.serverId,
-      );
+      this.stmt(
+        `UPDATE tillsync_outbox SET status = 'synced', last_error = ?, synced_at = ? WHERE table_name = ? AND server_id = ? AND status IN ('pending', 'failed', 'conflict')`,
+      ).run(`superseded by the conflict resolution (${resolution})`, nowIso(), entity.table, entity.serverId);
       this.stmt(`UPDATE tillsync_conflicts SET status = 'resolved', resolution = ?, resolved_at = ? WHERE table_name = ? AND server_id = ? AND status = 'open'`).run(
         resolution,
         nowIso(),
         entity.table,
         entity.serverId,
       );
-      void conflictId;
     });
   }
 

@@ -74,7 +74,9 @@ export function localToWire(entry: CatalogEntry, serverId: string, local: LocalR
     const v = local[c.local];
     if (c.def.references && v !== null && v !== undefined) {
       const target = fk.serverIdOf(c.def.references, Number(v));
-      if (target === null) unlinked.push(c.local);
+      // The POS's own store row may never get a central id (central owns stores): an
+      // empty store is filled by central with the terminal's store.
+      if (target === null && c.local !== entry.storeColumn) unlinked.push(c.local);
       row[c.name] = target;
       continue;
     }

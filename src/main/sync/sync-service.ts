@@ -290,19 +290,19 @@ export class SyncService extends EventEmitter<SyncEvents> {
     let failed = 0;
     const errors: string[] = [];
     if (this.paused || this.stopped) return { pushed, conflicts, failed, errors, offline: false };
+    // What was captured when the pass began: a POS writing on and on cannot keep a pass alive.
+    const upToId = this.store.lastEntryId();
     for (let guard = 0; guard < 10_000; guard++) {
       const paused = new Set(this.store.pausedTables().keys());
-      const batch = this.store.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: paused });
+      const batch = this.store.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: paused, upToId });
       failed += batch.invalid;
       if (batch.changes.length === 0) break;
       try {
-        const schemaHashes: Record<string, string> = {};
-        for (const c of batch.changes) schemaHashes[c.entry.entityType] = c.entry.schemaHash;
-        const response = await this.client.push({ terminalId: this.terminalId, changes: batch.changes.map((c) => c.change), schemaHashes });
-        const r = this.store.recordPush(batch, response, this.config.maxClockDriftMs);
+        const r = await this.sendBatch(batch);
         pushed += r.synced;
         conflicts += r.conflicts;
         failed += r.failed;
+        if (r.failed > 0) errors.push(`central refused ${r.failed} change(s); they are marked failed (see status)`);
         for (const t of r.paused) {
           errors.push(`${t}: schema differs from central's; sync of ${t} is paused`);
           this.log.error({ table: t }, 'schema mismatch: table paused');
@@ -319,10 +319,41 @@ export class SyncService extends EventEmitter<SyncEvents> {
           return { pushed, conflicts, failed, errors, offline: err instanceof NetworkError };
         }
         // A 4xx for the whole batch: the entries were marked; go on with the rest.
-        this.log.error({ err: message, kind }, 'push refused');
+        this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
       }
     }
     return { pushed, conflicts, failed, errors, offline: false };
+  }
+
+  /**
+   * Sends a batch and records the answers. A batch central refuses as a whole (a 4xx:
+   * one change it cannot take) is split in halves until the bad change stands alone,
+   * so one bad sale never holds back the good ones sent with it.
+   */
+  private async sendBatch(batch: OutgoingBatch): Promise<{ synced: number; conflicts: number; failed: number; paused: string[] }> {
+    const schemaHashes: Record<string, string> = {};
+    for (const c of batch.changes) schemaHashes[c.entry.entityType] = c.entry.schemaHash;
+    try {
+      const response = await this.client.push({ terminalId: this.terminalId, changes: batch.changes.map((c) => c.change), schemaHashes });
+      return this.store.recordPush(batch, response, this.config.maxClockDriftMs);
+    } catch (err) {
+      if (!(err instanceof CentralError) || err.retryable || err.status === 401 || err.status === 403 || batch.changes.length < 2) throw err;
+      const mid = Math.ceil(batch.changes.length / 2);
+      const total = { synced: 0, conflicts: 0, failed: 0, paused: [] as string[] };
+      for (const half of [batch.changes.slice(0, mid), batch.changes.slice(mid)]) {
+        try {
+          const r = await this.sendBatch({ changes: half, cancelled: 0, invalid: 0 });
+          total.synced += r.synced;
+          total.conflicts += r.conflicts;
+          total.failed += r.failed;
+          total.paused.push(...r.paused);
+        } catch (inner) {
+          if (!(inner instanceof CentralError) || inner.retryable || inner.status === 401 || inner.status === 403) throw inner;
+          total.failed += this.recordFailure({ changes: half, cancelled: 0, invalid: 0 }, inner.message);
+        }
+      }
+      return total;
+    }
   }
 
   private recordFailure(batch: OutgoingBatch, message: string): number {
@@ -378,7 +409,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     for (const c of open) {
       const r = byId.get(c.conflictId);
       if (!r || !r.resolvedData || r.resolvedVersion === null) continue;
-      this.store.applyResolution(c.conflictId, { table: c.table, serverId: c.entityId }, r.resolvedData as WireRow, r.resolvedVersion, r.resolution === 'TERMINAL_WINS' && r.terminal === null, r.resolution ?? 'resolved');
+      this.store.applyResolution({ table: c.table, serverId: c.entityId }, r.resolvedData as WireRow, r.resolvedVersion, r.resolution === 'TERMINAL_WINS' && r.terminal === null, r.resolution ?? 'resolved');
       n++;
     }
     return n;
@@ -403,7 +434,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       ...(resolvedData ? { resolvedData } : {}),
       ...(resolvedBy ? { resolvedBy } : {}),
     });
-    this.store.applyResolution(conflict.conflictId, { table: conflict.table, serverId: conflict.entityId }, r.data as WireRow, r.version, r.deleted, resolution);
+    this.store.applyResolution({ table: conflict.table, serverId: conflict.entityId }, r.data as WireRow, r.version, r.deleted, resolution);
     this.emitStatus();
     return r;
   }
@@ -443,6 +474,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.socket = socket;
     let connectedBefore = false;
     socket.on('connect', () => {
+      retryDelay = 1000;
       socket.emit(SOCKET_EVENTS.register, { terminalId: this.terminalId }, (reply: SocketReply) => {
         if (!reply.ok) this.log.error({ error: reply.error }, 'socket registration refused');
       });
@@ -452,8 +484,27 @@ export class SyncService extends EventEmitter<SyncEvents> {
       if (connectedBefore) void this.performFullSync('reconnect').catch(() => undefined);
       connectedBefore = true;
     });
-    socket.on('disconnect', (reason) => this.log.warn({ reason }, 'socket disconnected'));
-    socket.on('connect_error', (err) => this.log.debug({ err: err.message }, 'socket connect failed'));
+    // socket.io reconnects by itself after a lost transport, but not after the server
+    // closed the socket (a graceful restart) or refused the handshake: reconnect then too.
+    let retry: NodeJS.Timeout | undefined;
+    let retryDelay = 1000;
+    const reconnectLater = () => {
+      if (this.stopped || retry) return;
+      retryDelay = Math.min(30_000, retryDelay * 2);
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (!this.stopped && !socket.connected) socket.connect();
+      }, Math.round(retryDelay * (0.5 + Math.random() * 0.5)));
+      retry.unref();
+    };
+    socket.on('disconnect', (reason) => {
+      this.log.warn({ reason }, 'socket disconnected');
+      if (reason === 'io server disconnect') reconnectLater();
+    });
+    socket.on('connect_error', (err) => {
+      this.log.debug({ err: err.message }, 'socket connect failed');
+      if (!socket.active) reconnectLater();
+    });
     socket.on(SOCKET_EVENTS.trigger, (payload: unknown) => {
       const t = SyncTrigger.safeParse(payload);
       if (!t.success || t.data.terminalId !== this.terminalId) return;
@@ -495,7 +546,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.recoveryDelay = 0;
     this.log.info('central reachable: online');
     this.emitStatus();
-    if (wasOffline) void this.performFullSync('back-online').catch(() => undefined);
+    if (wasOffline) {
+      // Entries that ran out of attempts while central was away go back to the queue.
+      this.store.retryFailed();
+      void this.performFullSync('back-online').catch(() => undefined);
+    }
   }
 
   private markOffline(reason: string): void {

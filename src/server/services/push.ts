@@ -295,8 +295,10 @@ export class PushService {
     const storeCol = entry.centralStoreColumn;
     const data: WireRow = { ...(change.data ?? {}), [CENTRAL_KEY]: change.entityId };
     // A new row without a store is the terminal's store's (a POS often leaves the column empty).
-    if (storeCol && storeCol !== CENTRAL_KEY && (data[storeCol] === undefined || data[storeCol] === null) && (!current || current.deletedAt)) {
-      data[storeCol] = acting.storeId;
+    // An update that leaves it empty keeps the row's store (the terminal never learnt it).
+    if (storeCol && storeCol !== CENTRAL_KEY && (data[storeCol] === undefined || data[storeCol] === null)) {
+      if (!current || current.deletedAt) data[storeCol] = acting.storeId;
+      else data[storeCol] = current.wire[storeCol] ?? acting.storeId;
     }
     if (storeCol) {
       const stores = [current?.wire[storeCol], data[storeCol]].filter((s) => s !== undefined);

@@ -40,14 +40,17 @@ type WireJsonValue = string | number | boolean | null | WireJson;
 /** A row image on the wire: central column names to values. */
 export type WireRow = Record<string, WireValue>;
 
-const ISO_TIMESTAMP = z.iso.datetime({ offset: true });
+// PostgreSQL has no year 0 and stores no NUL character: refuse both here, so a bad
+// value is caught at the terminal before it is sent, never by central's database.
+const ISO_TIMESTAMP = z.iso.datetime({ offset: true }).refine((v) => !v.startsWith('0000'), 'year 0000 does not exist');
+const TEXT = z.string().refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 const DECIMAL_STRING = /^-?\d{1,18}(\.\d{1,12})?$/;
 
 function valueSchema(col: ColumnDef): z.ZodType<WireValue> {
   let base: z.ZodType<WireValue>;
   switch (col.type) {
     case 'text':
-      base = col.oneOf ? z.enum(col.oneOf as [string, ...string[]]) : z.string();
+      base = col.oneOf ? z.enum(col.oneOf as [string, ...string[]]) : TEXT;
       break;
     case 'integer':
       base = z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
@@ -65,7 +68,7 @@ function valueSchema(col: ColumnDef): z.ZodType<WireValue> {
       base = ISO_TIMESTAMP;
       break;
     case 'json':
-      base = z.json() as z.ZodType<WireValue>;
+      base = z.json().refine((v) => !JSON.stringify(v).includes('\\u0000'), 'must not contain NUL characters') as z.ZodType<WireValue>;
       break;
   }
   return base.nullable();
