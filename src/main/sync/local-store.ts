@@ -853,6 +853,11 @@ export class LocalStore {
 
   // ------------------------------------------------------------------ history
 
+  /** Runs a crash cut short never finished: close them as interrupted. */
+  closeInterruptedRuns(): number {
+    return this.stmt(`UPDATE tillsync_history SET finished_at = ?, errors = '["interrupted (the engine stopped mid-run)"]' WHERE finished_at IS NULL`).run(nowIso()).changes;
+  }
+
   startRun(kind: string, trigger: string): number {
     return Number(this.stmt(`INSERT INTO tillsync_history (kind, trigger, started_at) VALUES (?, ?, ?)`).run(kind, trigger, nowIso()).lastInsertRowid);
   }

@@ -144,6 +144,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     this.store.setMeta('terminal_id', terminalId);
     this.terminalId = terminalId;
+    const interrupted = this.store.closeInterruptedRuns();
+    if (interrupted > 0) this.log.warn({ runs: interrupted }, 'the last run was interrupted (crash or kill); its changes are resent or re-pulled');
     this.lastSyncAt = this.store.getMeta('last_sync_at') ?? null;
     this.log.info({ terminalId, centralUrl: this.config.centralUrl, tables: this.store.tables.size }, 'sync engine initialized');
     if (opts.schedule === false) return;
