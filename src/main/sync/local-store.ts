@@ -427,19 +427,15 @@ export class LocalStore {
             JSON.stringify(out.entryIds),
           );
           this.stmt(`DELETE FROM tillsync_conflicts WHERE table_name = ? AND server_id = ? AND id LIKE 'local-%'`).run(table, serverId);
-          this.stmt(
-            `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central_version)
-             VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?) ON CONFLICT (id) DO UPDATE SET terminal = excluded.terminal`,
-          ).run(
-            r.conflictId ?? `local-${randomUUID()}`,
-            table,
-            out.entry.entityType,
-            serverId,
-            out.entry.conflictStrategy,
-            out.change.baseData ? JSON.stringify(out.change.baseData) : null,
-            out.wire ? JSON.stringify(out.wire) : null,
-            r.version,
-          );
+          this.recordConflict(out.entry, serverId, {
+            id: r.conflictId,
+            status: 'open',
+            base: (out.change.baseData as WireRow | undefined) ?? null,
+            terminal: out.wire,
+            central: null,
+            centralVersion: r.version,
+            resolution: null,
+          });
           conflicts += out.entryIds.length;
           continue;
         }
@@ -450,24 +446,17 @@ export class LocalStore {
           const data = r.data as WireRow & { _deleted?: boolean };
           const { _deleted, ...row } = data;
           if (_deleted) this.deleteLocal(out.entry, serverId);
-          else this.writeLocal(out.entry, serverId, this.rebase(out, row));
+          else this.takeCentral(out, row);
           base = row;
-          this.stmt(
-            `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central, central_version, resolution, resolved_at)
-             VALUES (?, ?, ?, ?, ?, 'resolved', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          ).run(
-            r.conflictId ?? `local-${randomUUID()}`,
-            table,
-            out.entry.entityType,
-            serverId,
-            out.entry.conflictStrategy,
-            out.change.baseData ? JSON.stringify(out.change.baseData) : null,
-            out.wire ? JSON.stringify(out.wire) : null,
-            JSON.stringify(row),
-            version,
-            r.resolution ?? null,
-            nowIso(),
-          );
+          this.recordConflict(out.entry, serverId, {
+            id: r.conflictId,
+            status: 'resolved',
+            base: (out.change.baseData as WireRow | undefined) ?? null,
+            terminal: out.wire,
+            central: row,
+            centralVersion: version,
+            resolution: r.resolution ?? null,
+          });
           conflicts += out.entryIds.length;
         }
         this.stmt(
@@ -490,28 +479,62 @@ export class LocalStore {
   }
 
   /**
-   * Central's row for a change we sent, with what the POS wrote since we sent it put
-   * back on top (counters as deltas, other fields where the POS changed them). The
-   * newer, unsent entries are rewritten to that row, so they carry the POS's edits on
-   * top of central's and nothing is lost on either side.
+   * Writes central's row for a change we sent, with what the POS wrote since we sent
+   * it put back on top (counters as deltas, other fields where the POS changed them).
+   * The newer, unsent entries are rewritten to that row, so they carry the POS's edits
+   * on top of central's and nothing is lost on either side.
    */
-  private rebase(out: OutgoingChange, central: WireRow): WireRow {
+  private takeCentral(out: OutgoingChange, central: WireRow): void {
     const newer = this.stmt(
       `SELECT id FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status = 'pending' AND sent_as IS NULL`,
     ).all(out.entry.table, out.change.entityId) as { id: number }[];
     const ours = newer.length > 0 ? this.localWire(out.entry, out.change.entityId) : null;
-    if (!ours) return central;
+    if (!ours) {
+      this.writeLocal(out.entry, out.change.entityId, central);
+      return;
+    }
     const rebased = mergeRows(
       conflictInput(out.entry, { base: out.wire ?? central, terminal: ours, central, terminalHlc: this.tick(), centralHlc: null }),
     );
-    const localId = this.fk.localIdOf(out.entry.table, out.change.entityId);
-    if (localId !== null) {
-      this.writeLocal(out.entry, out.change.entityId, rebased);
-      const row = this.stmt(`SELECT * FROM ${q(out.entry.table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as LocalRow;
-      const image = JSON.stringify(pickImage(out.entry, row, this.tables.get(out.entry.table)?.columns));
-      this.stmt(`UPDATE tillsync_outbox SET new_image = ? WHERE id IN (SELECT value FROM json_each(?))`).run(image, JSON.stringify(newer.map((n) => n.id)));
-    }
-    return rebased;
+    const localId = this.writeLocal(out.entry, out.change.entityId, rebased);
+    const row = this.stmt(`SELECT * FROM ${q(out.entry.table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as LocalRow;
+    const image = JSON.stringify(pickImage(out.entry, row, this.tables.get(out.entry.table)?.columns));
+    this.stmt(`UPDATE tillsync_outbox SET new_image = ? WHERE id IN (SELECT value FROM json_each(?))`).run(image, JSON.stringify(newer.map((n) => n.id)));
+  }
+
+  /** Keeps a conflict for the supervisor's inbox and the record; a parked one is updated in place. */
+  private recordConflict(
+    entry: CatalogEntry,
+    serverId: string,
+    c: {
+      id: string | undefined;
+      status: 'open' | 'resolved';
+      base: WireRow | null;
+      terminal: WireRow | null;
+      central: WireRow | null;
+      centralVersion: number | null;
+      resolution: string | null;
+    },
+  ): void {
+    const json = (v: WireRow | null) => (v ? JSON.stringify(v) : null);
+    this.stmt(
+      `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central, central_version, resolution, resolved_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET terminal = excluded.terminal, central_version = coalesce(excluded.central_version, central_version)`,
+    ).run(
+      c.id ?? `local-${randomUUID()}`,
+      entry.table,
+      entry.entityType,
+      serverId,
+      entry.conflictStrategy,
+      c.status,
+      json(c.base),
+      json(c.terminal),
+      json(c.central),
+      c.centralVersion,
+      c.resolution,
+      c.status === 'resolved' ? nowIso() : null,
+    );
   }
 
   /** The batch did not get an answer: back off, and after maxRetries mark its entries failed. */
@@ -736,23 +759,7 @@ export class LocalStore {
     const supersede = (why: string) =>
       this.stmt(`UPDATE tillsync_outbox SET status = 'synced', last_error = ?, synced_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(why, nowIso(), ids);
     const record = (resolution: string | null, status: 'open' | 'resolved') =>
-      this.stmt(
-        `INSERT INTO tillsync_conflicts (id, table_name, entity_type, server_id, strategy, status, base, terminal, central, central_version, resolution, resolved_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        `local-${randomUUID()}`,
-        entry.table,
-        entry.entityType,
-        c.entityId,
-        entry.conflictStrategy,
-        status,
-        base ? JSON.stringify(base) : null,
-        local ? JSON.stringify(local) : null,
-        JSON.stringify(central),
-        c.version,
-        resolution,
-        status === 'resolved' ? nowIso() : null,
-      );
+      this.recordConflict(entry, c.entityId, { id: undefined, status, base, terminal: local, central, centralVersion: c.version, resolution });
     switch (outcome.kind) {
       case 'TERMINAL_WINS':
         // Keep ours; our pending change now builds on central's version and goes through.
