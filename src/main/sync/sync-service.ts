@@ -524,7 +524,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     try {
       await this.client.heartbeat({
         terminalId: this.terminalId,
-        status: this.connection === 'offline' ? 'ONLINE' : this.activity ? 'SYNCING' : 'ONLINE',
+        // A heartbeat that arrives is from a terminal that is online; syncing if a pass runs.
+        status: this.activity ? 'SYNCING' : 'ONLINE',
         appVersion: this.config.appVersion,
         outbox: this.store.counts(),
         ...(this.lastSyncAt ? { lastSyncAt: this.lastSyncAt } : {}),
