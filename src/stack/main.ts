@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { LocalStore } from '../main/sync/local-store.js';
 import { createCentral } from '../server/app.js';
 import { ConfigError, configFromEnv } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
@@ -123,6 +124,8 @@ async function main(): Promise<void> {
     TILLSYNC_SYNC_INTERVAL: process.env.TILLSYNC_SYNC_INTERVAL ?? '30',
     TILLSYNC_HEARTBEAT_INTERVAL: process.env.TILLSYNC_HEARTBEAT_INTERVAL ?? '10',
   };
+  // The POS database exists with its tables before the simulator (the "POS") opens it.
+  new LocalStore(posPath, stack.terminal.terminalId, { warn: (o, m) => log.warn(o, m) }).close();
   const agent = child(['agent'], terminalEnv);
   const simulator = child(['simulate', '--rate', process.env.TILLSYNC_DEMO_RATE ?? '0.5'], terminalEnv);
   const children = [agent, simulator];
