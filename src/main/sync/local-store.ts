@@ -209,7 +209,7 @@ export class LocalStore {
       this.stmt(
         `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, old_image, priority, created_in_mode, tx_group)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT mode FROM tillsync_control WHERE id = 1), NULL)`,
-      ).run(changeId, table, localId, serverId, operation, operation === 'DELETE' ? null : image, operation === 'DELETE' ? image : null, priority ?? rowPriority(t.entry, row ?? {}));
+      ).run(changeId, table, localId, serverId, operation, operation === 'DELETE' ? null : image, operation === 'DELETE' ? image : null, priority ?? priorityOf(t.entry.priority, row ?? {}));
       return changeId;
     }).immediate();
   }
@@ -788,7 +788,7 @@ export class LocalStore {
         this.stmt(
           `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, priority, created_in_mode)
            VALUES (?, ?, ?, ?, 'UPDATE', ?, ?, (SELECT mode FROM tillsync_control WHERE id = 1))`,
-        ).run(randomUUID(), entry.table, localId, c.entityId, JSON.stringify(pickImage(entry, row, t?.columns)), rowPriority(entry, row));
+        ).run(randomUUID(), entry.table, localId, c.entityId, JSON.stringify(pickImage(entry, row, t?.columns)), priorityOf(entry.priority, row));
         record('MERGED', 'resolved');
         return;
       }
@@ -960,9 +960,6 @@ function pickImage(entry: CatalogEntry, row: LocalRow, present?: ReadonlySet<str
   return out;
 }
 
-function rowPriority(entry: CatalogEntry, row: LocalRow): number {
-  return priorityOf(entry.priority, row);
-}
 
 function existsNonEmpty(path: string): boolean {
   try {

@@ -584,7 +584,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   status(): SyncStatus {
     const counts = this.store.counts();
-    const cursors = this.store.db.prepare('SELECT table_name, last_push_at, last_pull_at, paused_reason FROM tillsync_cursors').all() as {
+    const cursors = this.store.stmt('SELECT table_name, last_push_at, last_pull_at, paused_reason FROM tillsync_cursors').all() as {
       table_name: string;
       last_push_at: string | null;
       last_pull_at: string | null;
