@@ -1,0 +1,122 @@
+/**
+ * Serves the IPC contract (src/shared/ipc.ts) against the sync engine. Transport
+ * free and electron free: the Electron main process binds it to ipcMain, the web
+ * bridge host to HTTP. Every call's arguments are validated; every result crosses
+ * as `{ ok, value } | { ok, error }`.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import {
+  EVENTS,
+  IPC,
+  isChannel,
+  parseArgs,
+  type ArgsOf,
+  type Channel,
+  type EventName,
+  type EventOf,
+  type HistoryEntry,
+  type IpcResult,
+  type ResultOf,
+} from '../../shared/ipc.js';
+import type { WireRow } from '../../shared/catalog/index.js';
+import type { SyncService } from '../sync/sync-service.js';
+
+/** Checks a supervisor PIN (set in Settings; stored as a hash by whoever implements it). */
+export interface PinCheck {
+  verify(pin: string): boolean;
+}
+
+/** A PIN check against one PIN held in memory (tests, simple set-ups). */
+export function plainPin(pin: string): PinCheck {
+  const want = Buffer.from(pin);
+  return { verify: (given) => given.length === pin.length && timingSafeEqual(Buffer.from(given), want) };
+}
+
+class IpcFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Handlers = { [C in Channel]: (...args: ArgsOf<C>) => Promise<ResultOf<C>> };
+type Listener = <E extends EventName>(event: E, payload: EventOf<E>) => void;
+
+export class EngineHost {
+  private readonly handlers: Handlers;
+  private readonly listeners = new Set<Listener>();
+
+  constructor(
+    private readonly service: SyncService,
+    private readonly opts: { pin?: PinCheck | undefined } = {},
+  ) {
+    const s = service;
+    this.handlers = {
+      'sync:status': async () => s.status(),
+      'sync:now': async () => s.performIncrementalSync('ui'),
+      'sync:full': async () => s.performFullSync('ui'),
+      'sync:pause': async () => {
+        s.pause();
+        return s.status();
+      },
+      'sync:resume': async () => {
+        s.resume();
+        return s.status();
+      },
+      'sync:retryFailed': async () => ({ retried: s.retryFailed() }),
+      'conflict:list': async ({ status }) => (status === 'open' ? s.store.openConflicts() : s.store.allConflicts()),
+      'conflict:resolve': async ({ conflictId, resolution, resolvedData, pin }) => {
+        if (!this.opts.pin) throw new IpcFailure('PIN_NOT_SET', 'set a supervisor PIN in Settings before resolving conflicts');
+        if (!this.opts.pin.verify(pin)) throw new IpcFailure('WRONG_PIN', 'wrong supervisor PIN');
+        const r = await s.resolveConflict(conflictId, resolution, resolvedData as WireRow | undefined, 'supervisor');
+        return { conflictId: r.conflictId, version: r.version, data: r.data };
+      },
+      'history:list': async ({ limit }) =>
+        s.store.history(limit).map(
+          (h): HistoryEntry => ({
+            id: h.id,
+            kind: h.kind,
+            trigger: h.trigger,
+            startedAt: h.started_at,
+            finishedAt: h.finished_at,
+            pushed: h.pushed,
+            pulled: h.pulled,
+            conflicts: h.conflicts,
+            failed: h.failed,
+            errors: h.errors ? (JSON.parse(h.errors) as string[]) : [],
+          }),
+        ),
+    };
+    service.on('statusChanged', (status) => this.publish('statusChanged', status));
+    service.on('syncFinished', (result) => this.publish('syncFinished', result));
+  }
+
+  /** One call from the renderer: channel name and raw arguments, both untrusted. */
+  async invoke(channel: string, args: unknown): Promise<IpcResult<unknown>> {
+    if (!isChannel(channel)) return { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `no channel ${channel}` } };
+    const parsed = parseArgs(channel, args);
+    if (!parsed.ok) return parsed;
+    try {
+      const handler = this.handlers[channel] as (...a: unknown[]) => Promise<unknown>;
+      const value = await handler(...(parsed.value as unknown[]));
+      return { ok: true, value: IPC[channel].result.parse(value) };
+    } catch (err) {
+      if (err instanceof IpcFailure) return { ok: false, error: { code: err.code, message: err.message } };
+      return { ok: false, error: { code: 'FAILED', message: err instanceof Error ? err.message : String(err) } };
+    }
+  }
+
+  /** Subscribes to every event (statusChanged, syncFinished); returns the unsubscribe. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private publish<E extends EventName>(event: E, payload: unknown): void {
+    const parsed = EVENTS[event].safeParse(payload);
+    if (!parsed.success) return;
+    for (const l of this.listeners) l(event, parsed.data as EventOf<E>);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Web mode: the same IPC contract over HTTP on 127.0.0.1, for the renderer running
+ * in a plain browser (where Electron cannot run, and in end-to-end tests). Calls are
+ * `POST /ipc/<channel>` with `{ "args": [...] }`; events stream as server-sent events
+ * from `GET /events`. Every request carries the session token (header
+ * `Authorization: Bearer <token>`, or `?token=` where EventSource cannot set headers).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EngineHost } from './engine-host.js';
+
+export interface WebBridge {
+  readonly url: string;
+  readonly token: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function tokenOf(req: IncomingMessage, url: URL): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  return m?.[1] ?? url.searchParams.get('token') ?? undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Starts the bridge host on 127.0.0.1 (never another interface). `port` 0 picks a free one. */
+export async function startWebBridge(host: EngineHost, opts: { port?: number; token?: string } = {}): Promise<WebBridge> {
+  const token = opts.token ?? randomBytes(24).toString('base64url');
+  const want = Buffer.from(token);
+  const authorized = (given: string | undefined) => given !== undefined && given.length === token.length && timingSafeEqual(Buffer.from(given), want);
+  const streams = new Set<ServerResponse>();
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!authorized(tokenOf(req, url))) return send(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'missing or wrong bridge token' } });
+
+    if (req.method === 'GET' && url.pathname === '/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write(': connected\n\n');
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      return;
+    }
+    const m = /^\/ipc\/([a-zA-Z]+:[a-zA-Z]+)$/.exec(url.pathname);
+    if (req.method !== 'POST' || !m) return send(res, 404, { ok: false, error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } });
+    readBody(req)
+      .then(async (text) => {
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : {};
+        } catch {
+          return send(res, 400, { ok: false, error: { code: 'INVALID_JSON', message: 'the body is not JSON' } });
+        }
+        const args = typeof body === 'object' && body !== null && 'args' in body ? (body as { args: unknown }).args : [];
+        send(res, 200, await host.invoke(m[1] as string, args));
+      })
+      .catch((err: unknown) => send(res, 400, { ok: false, error: { code: 'BAD_REQUEST', message: err instanceof Error ? err.message : String(err) } }));
+  });
+
+  const unsubscribe = host.subscribe((event, payload) => {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
+    for (const s of streams) s.write(frame);
+  });
+
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    async close() {
+      unsubscribe();
+      for (const s of streams) s.end();
+      streams.clear();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The companion's IPC contract, once: channel -> zod-validated arguments and result
+ * type, plus the events main sends. The Electron preload and the web-mode bridge
+ * both serve it; the renderer never sees a channel string. Results cross the
+ * boundary as `{ ok, value } | { ok, error }`, because invoke keeps only an error's
+ * message.
+ */
+import { z } from 'zod';
+import { TableCounts } from './protocol.js';
+
+const Row = z.record(z.string(), z.unknown());
+
+export const SyncKind = z.enum(['FULL', 'INCREMENTAL', 'CRITICAL']);
+
+/** What the status screen and the tray show. */
+export const EngineStatus = z.object({
+  terminalId: z.string(),
+  centralUrl: z.string(),
+  connection: z.enum(['online', 'offline', 'connecting']),
+  paused: z.boolean(),
+  activity: z.object({ kind: SyncKind, table: z.string().optional(), pulled: z.number(), pushed: z.number() }).nullable(),
+  lastSyncAt: z.string().nullable(),
+  lastError: z.string().nullable(),
+  tables: z.record(z.string(), TableCounts.extend({ lastPushAt: z.string().nullable(), lastPullAt: z.string().nullable(), paused: z.string().nullable() })),
+  totals: TableCounts,
+});
+export type EngineStatus = z.infer<typeof EngineStatus>;
+
+export const SyncRunResult = z.object({
+  kind: SyncKind,
+  trigger: z.string(),
+  pushed: z.number(),
+  pulled: z.number(),
+  conflicts: z.number(),
+  failed: z.number(),
+  durationMs: z.number(),
+  errors: z.array(z.string()),
+});
+export type SyncRunResult = z.infer<typeof SyncRunResult>;
+
+export const ConflictView = z.object({
+  conflictId: z.string(),
+  table: z.string(),
+  entityType: z.string(),
+  entityId: z.string(),
+  strategy: z.string(),
+  status: z.enum(['open', 'resolved']),
+  base: Row.nullable(),
+  terminal: Row.nullable(),
+  central: Row.nullable(),
+  centralVersion: z.number().nullable(),
+  resolution: z.string().nullable(),
+  createdAt: z.string(),
+  resolvedAt: z.string().nullable(),
+  atCentral: z.boolean(),
+});
+export type ConflictView = z.infer<typeof ConflictView>;
+
+export const HistoryEntry = z.object({
+  id: z.number(),
+  kind: z.string(),
+  trigger: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  pushed: z.number(),
+  pulled: z.number(),
+  conflicts: z.number(),
+  failed: z.number(),
+  errors: z.array(z.string()),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+/** Channel -> arguments (a tuple) and result. Channels are prefixed by domain. */
+export const IPC = {
+  'sync:status': { args: z.tuple([]), result: EngineStatus },
+  'sync:now': { args: z.tuple([]), result: SyncRunResult },
+  'sync:full': { args: z.tuple([]), result: SyncRunResult },
+  'sync:pause': { args: z.tuple([]), result: EngineStatus },
+  'sync:resume': { args: z.tuple([]), result: EngineStatus },
+  'sync:retryFailed': { args: z.tuple([]), result: z.object({ retried: z.number() }) },
+  'conflict:list': { args: z.tuple([z.strictObject({ status: z.enum(['open', 'all']) })]), result: z.array(ConflictView) },
+  'conflict:resolve': {
+    args: z.tuple([
+      z.strictObject({
+        conflictId: z.string().min(1).max(100),
+        resolution: z.enum(['TERMINAL_WINS', 'CENTRAL_WINS', 'MANUAL_MERGE']),
+        resolvedData: Row.optional(),
+        pin: z.string().min(1).max(32),
+      }),
+    ]),
+    result: z.object({ conflictId: z.string(), version: z.number(), data: Row }),
+  },
+  'history:list': { args: z.tuple([z.strictObject({ limit: z.number().int().min(1).max(500) })]), result: z.array(HistoryEntry) },
+} as const;
+
+export type Channel = keyof typeof IPC;
+export type ArgsOf<C extends Channel> = z.infer<(typeof IPC)[C]['args']>;
+export type ResultOf<C extends Channel> = z.infer<(typeof IPC)[C]['result']>;
+
+/** Events main sends to the renderer, named as facts. */
+export const EVENTS = {
+  statusChanged: EngineStatus,
+  syncFinished: SyncRunResult,
+} as const;
+export type EventName = keyof typeof EVENTS;
+export type EventOf<E extends EventName> = z.infer<(typeof EVENTS)[E]>;
+
+export type IpcError = { readonly code: string; readonly message: string };
+export type IpcResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: IpcError };
+
+/** The object the renderer gets: one method per channel, and `on` for events. */
+export type TillSyncBridge = {
+  readonly [C in Channel]: (...args: ArgsOf<C>) => Promise<IpcResult<ResultOf<C>>>;
+} & {
+  on<E extends EventName>(event: E, listener: (payload: EventOf<E>) => void): () => void;
+};
+
+export function isChannel(name: string): name is Channel {
+  return Object.prototype.hasOwnProperty.call(IPC, name);
+}
+
+export function isEventName(name: string): name is EventName {
+  return Object.prototype.hasOwnProperty.call(EVENTS, name);
+}
+
+/** Validates a call's arguments; a bad call gets a clear error and never reaches the engine. */
+export function parseArgs<C extends Channel>(channel: C, args: unknown): IpcResult<ArgsOf<C>> {
+  const parsed = IPC[channel].args.safeParse(args);
+  if (parsed.success) return { ok: true, value: parsed.data as ArgsOf<C> };
+  const issue = parsed.error.issues[0];
+  return { ok: false, error: { code: 'INVALID_ARGUMENTS', message: `${channel}: ${issue?.path.join('.') || 'arguments'}: ${issue?.message}` } };
+}
