@@ -7,7 +7,8 @@ export default defineConfig({
     build: { rollupOptions: { input: { index: resolve('src/main/index.ts') } } },
   },
   preload: {
-    build: { rollupOptions: { input: { index: resolve('src/preload/index.ts') } } },
+    // A sandboxed preload must be one CommonJS file: no ESM, and nothing to require but electron.
+    build: { externalizeDeps: false, rollupOptions: { external: ['electron'], input: { index: resolve('src/preload/index.ts') }, output: { format: 'cjs', entryFileNames: '[name].cjs' } } },
   },
   renderer: {
     root: resolve('src/renderer'),

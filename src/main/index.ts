@@ -12,7 +12,7 @@ function createWindow(): BrowserWindow {
     height: 720,
     title: 'TillSync',
     webPreferences: {
-      preload: join(import.meta.dirname, '../preload/index.mjs'),
+      preload: join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,

@@ -130,3 +130,38 @@ export function parseArgs<C extends Channel>(channel: C, args: unknown): IpcResu
   const issue = parsed.error.issues[0];
   return { ok: false, error: { code: 'INVALID_ARGUMENTS', message: `${channel}: ${issue?.path.join('.') || 'arguments'}: ${issue?.message}` } };
 }
+
+/** How a bridge reaches main: Electron's ipcRenderer in the preload, HTTP in web mode. */
+export interface BridgeTransport {
+  invoke(channel: Channel, args: readonly unknown[]): Promise<unknown>;
+  on(event: EventName, listener: (payload: unknown) => void): () => void;
+}
+
+/** A result that is not `{ ok, ... }` (a transport failure) becomes an error result. */
+function asResult(raw: unknown): IpcResult<never> | { ok: true; value: never } {
+  if (typeof raw === 'object' && raw !== null && 'ok' in raw) return raw as IpcResult<never>;
+  return { ok: false, error: { code: 'TRANSPORT', message: 'the companion did not answer' } };
+}
+
+/** Builds the renderer's bridge from the contract over a transport; events are validated before listeners see them. */
+export function createBridge(transport: BridgeTransport): TillSyncBridge {
+  const bridge: Record<string, unknown> = {};
+  for (const channel of Object.keys(IPC) as Channel[]) {
+    bridge[channel] = async (...args: unknown[]) => {
+      try {
+        return asResult(await transport.invoke(channel, args));
+      } catch (err) {
+        return { ok: false, error: { code: 'TRANSPORT', message: err instanceof Error ? err.message : String(err) } };
+      }
+    };
+  }
+  bridge.on = (event: EventName, listener: (payload: unknown) => void) =>
+    transport.on(event, (payload) => {
+      const parsed = EVENTS[event].safeParse(payload);
+      if (parsed.success) listener(parsed.data);
+    });
+  return bridge as TillSyncBridge;
+}
+
+/** Main sends events on these channels (prefixed so they never clash with calls). */
+export const eventChannel = (event: EventName): string => `event:${event}`;
