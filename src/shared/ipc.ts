@@ -6,7 +6,7 @@
  * message.
  */
 import { z } from 'zod';
-import { TableCounts } from './protocol.js';
+import { TERMINAL_ID, TableCounts } from './protocol.js';
 
 const Row = z.record(z.string(), z.unknown());
 
@@ -70,6 +70,32 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
+/** Settings as the renderer sees them: the key and the PIN are write-only. */
+export const SettingsView = z.object({
+  centralUrl: z.string().optional(),
+  terminalId: z.string().optional(),
+  databasePath: z.string().optional(),
+  syncInterval: z.number(),
+  cron: z.string().optional(),
+  autoStart: z.boolean(),
+  hasPin: z.boolean(),
+  hasKey: z.boolean(),
+});
+export type SettingsView = z.infer<typeof SettingsView>;
+
+/** A change to the settings; every field optional, each validated with a clear message. */
+export const SettingsPatch = z.strictObject({
+  centralUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  terminalId: TERMINAL_ID.optional(),
+  databasePath: z.string().min(1).optional(),
+  apiKey: z.string().min(8, 'must be the terminal key from provisioning').optional(),
+  syncInterval: z.number().int().min(10, 'must be at least 10 seconds').max(86_400, 'must be at most a day').optional(),
+  cron: z.string().min(1).optional(),
+  autoStart: z.boolean().optional(),
+  supervisorPin: z.string().regex(/^\d{4,8}$/, 'must be 4 to 8 digits').optional(),
+});
+export type SettingsPatch = z.infer<typeof SettingsPatch>;
+
 /** Channel -> arguments (a tuple) and result. Channels are prefixed by domain. */
 export const IPC = {
   'sync:status': { args: z.tuple([]), result: EngineStatus },
@@ -91,6 +117,8 @@ export const IPC = {
     result: z.object({ conflictId: z.string(), version: z.number(), data: Row }),
   },
   'history:list': { args: z.tuple([z.strictObject({ limit: z.number().int().min(1).max(500) })]), result: z.array(HistoryEntry) },
+  'settings:get': { args: z.tuple([]), result: SettingsView },
+  'settings:set': { args: z.tuple([SettingsPatch]), result: SettingsView },
 } as const;
 
 export type Channel = keyof typeof IPC;

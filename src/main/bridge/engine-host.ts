@@ -17,13 +17,22 @@ import {
   type HistoryEntry,
   type IpcResult,
   type ResultOf,
+  type SettingsPatch,
+  type SettingsView,
 } from '../../shared/ipc.js';
 import type { WireRow } from '../../shared/catalog/index.js';
 import type { SyncService } from '../sync/sync-service.js';
 
-/** Checks a supervisor PIN (set in Settings; stored as a hash by whoever implements it). */
+/** Checks a supervisor PIN (set in Settings; stored as a hash). */
 export interface PinCheck {
   verify(pin: string): boolean;
+}
+
+/** The settings seen and changed through the bridge (the Electron main process provides it). */
+export interface SettingsPort {
+  get(): SettingsView;
+  /** Validates, saves and applies a change; throws an Error with a clear message on a bad value. */
+  set(patch: SettingsPatch): Promise<SettingsView>;
 }
 
 /** A PIN check against one PIN held in memory (tests, simple set-ups). */
@@ -50,7 +59,7 @@ export class EngineHost {
 
   constructor(
     private readonly service: SyncService,
-    private readonly opts: { pin?: PinCheck | undefined } = {},
+    private readonly opts: { pin?: PinCheck | undefined; settings?: SettingsPort | undefined } = {},
   ) {
     const s = service;
     this.handlers = {
@@ -72,6 +81,18 @@ export class EngineHost {
         if (!this.opts.pin.verify(pin)) throw new IpcFailure('WRONG_PIN', 'wrong supervisor PIN');
         const r = await s.resolveConflict(conflictId, resolution, resolvedData as WireRow | undefined, 'supervisor');
         return { conflictId: r.conflictId, version: r.version, data: r.data };
+      },
+      'settings:get': async () => {
+        if (!this.opts.settings) throw new IpcFailure('NO_SETTINGS', 'settings are managed by the environment here');
+        return this.opts.settings.get();
+      },
+      'settings:set': async (patch) => {
+        if (!this.opts.settings) throw new IpcFailure('NO_SETTINGS', 'settings are managed by the environment here');
+        try {
+          return await this.opts.settings.set(patch);
+        } catch (err) {
+          throw new IpcFailure('INVALID_SETTINGS', err instanceof Error ? err.message : String(err));
+        }
       },
       'history:list': async ({ limit }) =>
         s.store.history(limit).map(
