@@ -2,19 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { trayView, TRAY_STATES } from '../../src/main/tray-state.js';
 import type { EngineStatus } from '../../src/shared/ipc.js';
+import { engineStatus } from '../helpers/status.js';
 
-const status = (over: Partial<Omit<EngineStatus, 'totals'>> & { totals?: Partial<EngineStatus['totals']> } = {}): EngineStatus => ({
-  terminalId: 't1',
-  centralUrl: 'http://127.0.0.1:4000',
-  connection: 'online',
-  paused: false,
-  activity: null,
-  lastSyncAt: null,
-  lastError: null,
-  tables: {},
-  ...over,
-  totals: { pending: 0, failed: 0, synced: 0, conflicts: 0, ...over.totals },
-});
+const status = engineStatus;
 
 describe('tray state', () => {
   it('synced when nothing waits', () => {

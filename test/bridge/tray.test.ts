@@ -4,18 +4,9 @@ import { iconFiles } from '../../scripts/generate-icons.js';
 import { TrayService, type MenuAction, type MenuItemSpec, type TrayLike } from '../../src/main/tray.js';
 import { TRAY_STATES } from '../../src/main/tray-state.js';
 import type { EngineStatus } from '../../src/shared/ipc.js';
+import { engineStatus } from '../helpers/status.js';
 
-const base: EngineStatus = {
-  terminalId: 't1',
-  centralUrl: 'http://127.0.0.1:4000',
-  connection: 'online',
-  paused: false,
-  activity: null,
-  lastSyncAt: null,
-  lastError: null,
-  tables: {},
-  totals: { pending: 0, failed: 0, synced: 0, conflicts: 0 },
-};
+const base: EngineStatus = engineStatus();
 
 function fakeTray() {
   const calls: string[] = [];
