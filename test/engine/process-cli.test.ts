@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/shared/catalog/index.js';
-import { startCentral, testDatabase, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { useCentral } from '../helpers/central.js';
 import { addLocalStore, agentEnv, cleanEnv, freePort, killAll, newTerminalDb, openPos, openReader, outboxSummary, ringUpSales, runTillsync, tempDir } from '../helpers/processes.js';
 import { count, settled } from '../helpers/sync.js';
 
@@ -87,16 +87,7 @@ describe('tillsync status', () => {
 });
 
 describe('tillsync sync', () => {
-  let tdb: TestDatabase;
-  let central: TestCentral;
-  beforeAll(async () => {
-    tdb = await testDatabase();
-    central = await startCentral({ db: tdb.db });
-  });
-  afterAll(async () => {
-    await central?.close();
-    await tdb?.close();
-  });
+  const central = useCentral();
 
   it('--full exits 0 and prints the result JSON with pushed, pulled, conflicts, failed and durationMs', { timeout: 60_000 }, async () => {
     const t = await central.provision('cli-store', 'cli-t1');

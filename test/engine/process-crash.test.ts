@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/server/db/database.js';
-import { onPostgres, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { onPostgres, testDatabase, useCentral, type ProvisionedTerminal, type TestDatabase } from '../helpers/central.js';
 import {
   addLocalStore,
   killAll,
@@ -78,16 +78,7 @@ async function expectEachSaleOnce(c: WithDb, storeId: string, path: string, orde
 }
 
 describe('the agent killed with SIGKILL', () => {
-  let tdb: TestDatabase;
-  let central: TestCentral;
-  beforeAll(async () => {
-    tdb = await testDatabase();
-    central = await startCentral({ db: tdb.db });
-  });
-  afterAll(async () => {
-    await central?.close();
-    await tdb?.close();
-  });
+  const central = useCentral();
 
   it('in the middle of a push loses and duplicates nothing after restart', { timeout: 90_000 }, async () => {
     const t = await central.provision('crash-push', 'crash-push-t1');
