@@ -27,7 +27,7 @@ import {
 import { localType } from '../../src/main/sync/schema.js';
 import { CATALOG, CENTRAL_SYNC_COLUMNS, LOCAL_ONLY_COLUMNS, entryForTable } from '../../src/shared/catalog/index.js';
 import { SchemaResponse } from '../../src/shared/protocol.js';
-import { ApiClient, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { ApiClient, useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -308,20 +308,15 @@ function legacyDatabase(path: string): void {
 }
 
 describe('parity against a real central and real SQLite files', () => {
-  let tdb: TestDatabase;
-  let c: TestCentral;
+  const c = useCentral();
   let t: ProvisionedTerminal;
   let dir: string;
 
   beforeAll(async () => {
-    tdb = await testDatabase();
-    c = await startCentral({ db: tdb.db });
     t = await c.provision('store-parity');
     dir = mkdtempSync(join(tmpdir(), 'tillsync-parity-'));
   });
-  afterAll(async () => {
-    await c?.close();
-    await tdb?.close();
+  afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
   afterEach(() => vi.restoreAllMocks());
@@ -499,20 +494,15 @@ describe('parity against a real central and real SQLite files', () => {
 });
 
 describe('parity after central drifts (SQL at central)', () => {
-  let tdb: TestDatabase;
-  let c: TestCentral;
+  const c = useCentral();
   let t: ProvisionedTerminal;
   let dir: string;
 
   beforeAll(async () => {
-    tdb = await testDatabase();
-    c = await startCentral({ db: tdb.db });
     t = await c.provision('store-drift');
     dir = mkdtempSync(join(tmpdir(), 'tillsync-parity-drift-'));
   });
-  afterAll(async () => {
-    await c?.close();
-    await tdb?.close();
+  afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
