@@ -12,6 +12,10 @@ export default defineConfig({
   },
   renderer: {
     root: resolve('src/renderer'),
+    // React's automatic JSX runtime through esbuild: no Babel plugin needed.
+    esbuild: { jsx: 'automatic' },
+    // Relative asset URLs, so the built page loads from file:// in Electron and from / in web mode.
+    base: './',
     build: { rollupOptions: { input: { index: resolve('src/renderer/index.html') } } },
   },
 });

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import { TRAY_STATES, type TrayState } from '../src/main/tray-state.js';
+import { TRAY_STATES, type TrayState } from '../src/shared/tray-state.js';
 
 type Rgb = [number, number, number];
 type Shape = (x: number, y: number) => boolean; // coordinates in 0..1

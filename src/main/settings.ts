@@ -73,7 +73,8 @@ export class SettingsStore {
   update(patch: unknown): { saved: StoredSettings; apiKey: string | undefined } {
     const parsed = SettingsPatch.safeParse(patch);
     if (!parsed.success) throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`).join('; '));
-    const { supervisorPin, apiKey, ...rest } = parsed.data;
+    const { supervisorPin, apiKey, cron, ...fields } = parsed.data;
+    const rest: Partial<StoredSettings> = { ...fields, ...(cron !== undefined && cron.trim() !== '' ? { cron: cron.trim() } : {}) };
     if (rest.cron) {
       try {
         new Cron(rest.cron, { paused: true }).stop();
@@ -82,11 +83,17 @@ export class SettingsStore {
       }
     }
     const next: StoredSettings = { ...this.current, ...rest, ...(supervisorPin ? { supervisorPinHash: hashPin(supervisorPin) } : {}) };
+    if (cron !== undefined && cron.trim() === '') delete next.cron;
+    this.replace(next);
+    return { saved: next, apiKey };
+  }
+
+  /** Writes these settings as they are (used to put back the previous ones when a change cannot be applied). */
+  replace(next: StoredSettings): void {
     const tmp = `${this.path}.tmp`;
     this.fs.writeFileSync(tmp, JSON.stringify(next, null, 2), { mode: 0o600 });
     this.fs.renameSync(tmp, this.path);
-    this.current = next;
-    return { saved: next, apiKey };
+    this.current = { ...next };
   }
 
   verifyPin(pin: string): boolean {

@@ -3,7 +3,7 @@
  * by an injected factory, so the behaviour is tested without Electron.
  */
 import type { EngineStatus } from '../shared/ipc.js';
-import { trayView, type TrayState } from './tray-state.js';
+import { trayView, type TrayState } from '../shared/tray-state.js';
 
 export type MenuAction = 'open' | 'sync' | 'pause' | 'quit';
 

@@ -90,7 +90,8 @@ export const SettingsPatch = z.strictObject({
   databasePath: z.string().min(1).optional(),
   apiKey: z.string().min(8, 'must be the terminal key from provisioning').optional(),
   syncInterval: z.number().int().min(10, 'must be at least 10 seconds').max(86_400, 'must be at most a day').optional(),
-  cron: z.string().min(1).optional(),
+  /** A cron expression for incremental syncs instead of the interval; '' clears it. */
+  cron: z.string().max(200).optional(),
   autoStart: z.boolean().optional(),
   supervisorPin: z.string().regex(/^\d{4,8}$/, 'must be 4 to 8 digits').optional(),
 });
@@ -129,6 +130,8 @@ export type ResultOf<C extends Channel> = z.infer<(typeof IPC)[C]['result']>;
 export const EVENTS = {
   statusChanged: EngineStatus,
   syncFinished: SyncRunResult,
+  /** The engine was started, restarted or is not set up (then `problem` says what is missing). */
+  setupChanged: z.object({ configured: z.boolean(), problem: z.string().nullable() }),
 } as const;
 export type EventName = keyof typeof EVENTS;
 export type EventOf<E extends EventName> = z.infer<(typeof EVENTS)[E]>;

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole local stack on embedded defaults. Central on PGlite under
  * ./data/central, a demo store with sample products, a provisioned demo terminal
- * (credentials in ./data/stack.json), its headless agent on a sample POS database
+ * (credentials in ./data/stack.json), its sync engine inside the companion in web mode
+ * (UI on http://127.0.0.1:4100 with a per-run token) on a sample POS database
  * (./data/demo-pos.db), and a POS simulator ringing up sales into that database
  * from its own process.
  */
@@ -126,16 +127,20 @@ async function main(): Promise<void> {
   };
   // The POS database exists with its tables before the simulator (the "POS") opens it.
   new LocalStore(posPath, stack.terminal.terminalId, { warn: (o, m) => log.warn(o, m) }).close();
-  const agent = child(['agent'], terminalEnv);
+  // The demo till's engine runs inside the companion in web mode, so its UI opens in a browser.
+  const uiToken = randomBytes(24).toString('base64url');
+  const uiPort = process.env.TILLSYNC_UI_PORT ?? '4100';
+  const agent = child(['ui', '--data-dir', join(dataDir, 'companion')], { ...terminalEnv, TILLSYNC_UI_TOKEN: uiToken, TILLSYNC_UI_PORT: uiPort });
+  const uiUrl = `http://127.0.0.1:${uiPort}/?token=${uiToken}`;
   const simulator = child(['simulate', '--rate', process.env.TILLSYNC_DEMO_RATE ?? '0.5'], terminalEnv);
   const children = [agent, simulator];
-  for (const [name, c] of [['agent', agent], ['simulator', simulator]] as const) {
+  for (const [name, c] of [['companion', agent], ['simulator', simulator]] as const) {
     c.once('exit', (code, signal) => {
       if (!stopping) log.error({ process: name, code, signal }, `the ${name} stopped unexpectedly`);
     });
   }
   process.stdout.write(
-    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}, POS database ${posPath}\n  agent and POS simulator running (sales every ${1 / Number(process.env.TILLSYNC_DEMO_RATE ?? '0.5')} s)\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
+    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}, POS database ${posPath}\n  companion: ${uiUrl}  (the till's sync engine and its UI, in web mode)\n  POS simulator running (sales every ${1 / Number(process.env.TILLSYNC_DEMO_RATE ?? '0.5')} s)\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
   );
 
   let stopping = false;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { trayView, TRAY_STATES } from '../../src/main/tray-state.js';
+import { trayView, TRAY_STATES } from '../../src/shared/tray-state.js';
 import type { EngineStatus } from '../../src/shared/ipc.js';
 import { engineStatus } from '../helpers/status.js';
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { iconFiles } from '../../scripts/generate-icons.js';
 import { TrayService, type MenuAction, type MenuItemSpec, type TrayLike } from '../../src/main/tray.js';
-import { TRAY_STATES } from '../../src/main/tray-state.js';
+import { TRAY_STATES } from '../../src/shared/tray-state.js';
 import type { EngineStatus } from '../../src/shared/ipc.js';
 import { engineStatus } from '../helpers/status.js';
 

@@ -25,6 +25,8 @@ import type { SyncService } from '../sync/sync-service.js';
 
 /** Checks a supervisor PIN (set in Settings; stored as a hash). */
 export interface PinCheck {
+  /** Whether a PIN has been set at all (absent: always set). */
+  isSet?(): boolean;
   verify(pin: string): boolean;
 }
 
@@ -53,31 +55,47 @@ class IpcFailure extends Error {
 type Handlers = { [C in Channel]: (...args: ArgsOf<C>) => Promise<ResultOf<C>> };
 type Listener = <E extends EventName>(event: E, payload: EventOf<E>) => void;
 
+/** Why there is no engine yet (shown to the user as the error of every engine call). */
+export const NOT_CONFIGURED = 'NOT_CONFIGURED';
+
 export class EngineHost {
   private readonly handlers: Handlers;
   private readonly listeners = new Set<Listener>();
+  private service: SyncService | undefined;
+  private detach: (() => void) | undefined;
+  private missing = 'the central URL, terminal id and key are not set yet; enter them in Settings';
 
+  /**
+   * `service` may be absent: a companion that is not set up yet still answers
+   * settings calls; every engine call gets NOT_CONFIGURED until `attach`.
+   */
   constructor(
-    private readonly service: SyncService,
+    service: SyncService | undefined,
     private readonly opts: { pin?: PinCheck | undefined; settings?: SettingsPort | undefined } = {},
   ) {
-    const s = service;
+    const engine = (): SyncService => {
+      if (!this.service) throw new IpcFailure(NOT_CONFIGURED, this.missing);
+      return this.service;
+    };
     this.handlers = {
-      'sync:status': async () => s.status(),
-      'sync:now': async () => s.performIncrementalSync('ui'),
-      'sync:full': async () => s.performFullSync('ui'),
+      'sync:status': async () => engine().status(),
+      'sync:now': async () => engine().performIncrementalSync('ui'),
+      'sync:full': async () => engine().performFullSync('ui'),
       'sync:pause': async () => {
+        const s = engine();
         s.pause();
         return s.status();
       },
       'sync:resume': async () => {
+        const s = engine();
         s.resume();
         return s.status();
       },
-      'sync:retryFailed': async () => ({ retried: s.retryFailed() }),
-      'conflict:list': async ({ status }) => (status === 'open' ? s.store.openConflicts() : s.store.allConflicts()),
+      'sync:retryFailed': async () => ({ retried: engine().retryFailed() }),
+      'conflict:list': async ({ status }) => (status === 'open' ? engine().store.openConflicts() : engine().store.allConflicts()),
       'conflict:resolve': async ({ conflictId, resolution, resolvedData, pin }) => {
-        if (!this.opts.pin) throw new IpcFailure('PIN_NOT_SET', 'set a supervisor PIN in Settings before resolving conflicts');
+        const s = engine();
+        if (!this.opts.pin || this.opts.pin.isSet?.() === false) throw new IpcFailure('PIN_NOT_SET', 'set a supervisor PIN in Settings before resolving conflicts');
         if (!this.opts.pin.verify(pin)) throw new IpcFailure('WRONG_PIN', 'wrong supervisor PIN');
         const r = await s.resolveConflict(conflictId, resolution, resolvedData as WireRow | undefined, 'supervisor');
         return { conflictId: r.conflictId, version: r.version, data: r.data };
@@ -95,7 +113,7 @@ export class EngineHost {
         }
       },
       'history:list': async ({ limit }) =>
-        s.store.history(limit).map(
+        engine().store.history(limit).map(
           (h): HistoryEntry => ({
             id: h.id,
             kind: h.kind,
@@ -110,8 +128,34 @@ export class EngineHost {
           }),
         ),
     };
-    service.on('statusChanged', (status) => this.publish('statusChanged', status));
-    service.on('syncFinished', (result) => this.publish('syncFinished', result));
+    this.attach(service);
+  }
+
+  /** The engine now served (or none, with the reason shown to the user); its status is published at once. */
+  attach(service: SyncService | undefined, missing?: string): void {
+    this.detach?.();
+    this.detach = undefined;
+    this.service = service;
+    if (missing) this.missing = missing;
+    if (!service) return;
+    const onStatus = (status: unknown) => this.publish('statusChanged', status);
+    const onFinished = (result: unknown) => this.publish('syncFinished', result);
+    service.on('statusChanged', onStatus);
+    service.on('syncFinished', onFinished);
+    this.detach = () => {
+      service.off('statusChanged', onStatus);
+      service.off('syncFinished', onFinished);
+    };
+    this.publish('statusChanged', service.status());
+  }
+
+  get engine(): SyncService | undefined {
+    return this.service;
+  }
+
+  /** Tells the renderer the engine started (problem null) or why it is not running. */
+  publishSetup(problem: string | null): void {
+    this.publish('setupChanged', { configured: problem === null && this.service !== undefined, problem });
   }
 
   /** One call from the renderer: channel name and raw arguments, both untrusted. */

@@ -6,17 +6,61 @@
  * `Authorization: Bearer <token>`, or `?token=` where EventSource cannot set headers).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, sep } from 'node:path';
 import type { EngineHost } from './engine-host.js';
 
 export interface WebBridge {
   readonly url: string;
   readonly token: string;
+  /** The page to open: the renderer with the session token. */
+  readonly pageUrl: string;
   close(): Promise<void>;
 }
 
 const MAX_BODY = 1024 * 1024;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+/** The renderer's policy, also sent as a header: scripts and styles from here only, calls to here only. */
+export const WEB_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+/** Serves a file of the built renderer (no token needed: it holds no secrets), never outside `root`. */
+async function serveStatic(root: string, pathname: string, res: ServerResponse): Promise<void> {
+  let rel: string;
+  try {
+    rel = decodeURIComponent(pathname);
+  } catch {
+    return send(res, 400, { ok: false, error: { code: 'BAD_PATH', message: 'bad path' } });
+  }
+  if (rel === '/' || rel === '') rel = '/index.html';
+  const file = normalize(join(root, rel));
+  if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return send(res, 404, { ok: false, error: { code: 'NOT_FOUND', message: 'not found' } });
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-security-policy': WEB_CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-cache',
+    });
+    res.end(body);
+  } catch {
+    send(res, 404, { ok: false, error: { code: 'NOT_FOUND', message: `no file ${rel}` } });
+  }
+}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -48,7 +92,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Starts the bridge host on 127.0.0.1 (never another interface). `port` 0 picks a free one. */
-export async function startWebBridge(host: EngineHost, opts: { port?: number; token?: string } = {}): Promise<WebBridge> {
+export async function startWebBridge(host: EngineHost, opts: { port?: number; token?: string; staticDir?: string } = {}): Promise<WebBridge> {
   const token = opts.token ?? randomBytes(24).toString('base64url');
   const want = Buffer.from(token);
   const authorized = (given: string | undefined) => given !== undefined && given.length === token.length && timingSafeEqual(Buffer.from(given), want);
@@ -56,6 +100,8 @@ export async function startWebBridge(host: EngineHost, opts: { port?: number; to
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const api = url.pathname === '/events' || url.pathname.startsWith('/ipc/');
+    if (!api && opts.staticDir && (req.method === 'GET' || req.method === 'HEAD')) return void serveStatic(normalize(opts.staticDir), url.pathname, res);
     if (!authorized(tokenOf(req, url))) return send(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'missing or wrong bridge token' } });
 
     if (req.method === 'GET' && url.pathname === '/events') {
@@ -86,11 +132,17 @@ export async function startWebBridge(host: EngineHost, opts: { port?: number; to
     for (const s of streams) s.write(frame);
   });
 
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${opts.port} on 127.0.0.1 is in use; choose another one for the companion UI`) : err),
+    );
+    server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     token,
+    pageUrl: `http://127.0.0.1:${port}/?token=${token}`,
     async close() {
       unsubscribe();
       for (const s of streams) s.end();

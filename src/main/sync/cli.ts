@@ -7,22 +7,20 @@
  *   tillsync bootstrap           give legacy rows central ids and queue them
  *   tillsync parity [--json]     compare SQLite, the catalog and central's PostgreSQL columns
  *   tillsync simulate            a POS simulator ringing up sales into a terminal database
+ *   tillsync ui                  the engine with the companion UI in a browser (web mode)
  */
 import { parseArgs } from 'node:util';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { logger, type Command } from './command.js';
+
+export { logger, type Command };
 import { agentConfig, AgentConfigError, SETTINGS, type AgentConfig } from './config.js';
 import { bootstrap } from './bootstrap.js';
 import { parityCommand } from './parity.js';
 import { simulateCommand } from './simulate.js';
+import { uiCommand } from '../web-main.js';
 import { LocalStore } from './local-store.js';
 import { DEFAULT_SYNC_CONFIG, SyncService } from './sync-service.js';
-
-export interface Command {
-  readonly summary: string;
-  /** Extra boolean/string flags of this command (beyond the settings). */
-  readonly options?: Record<string, { type: 'boolean' | 'string'; help: string }>;
-  run(args: { flags: Record<string, string | boolean | undefined>; env: NodeJS.ProcessEnv }): Promise<number>;
-}
 
 function settingsFlags(flags: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
@@ -31,11 +29,6 @@ function settingsFlags(flags: Record<string, string | boolean | undefined>): Rec
     if (typeof v === 'string') out[s.flag.slice(2)] = v;
   }
   return out;
-}
-
-/** Structured logs: the agent's on stdout; one-shot commands log to stderr and print results on stdout. */
-export function logger(level: string, destination: 1 | 2 = 2): Logger {
-  return pino({ level, base: { app: 'tillsync-agent' } }, pino.destination(destination));
 }
 
 /** Opens the terminal database and the engine from a configuration. */
@@ -161,6 +154,7 @@ export const COMMANDS: Record<string, Command> = {
 
 COMMANDS.parity = parityCommand;
 COMMANDS.simulate = simulateCommand;
+COMMANDS.ui = uiCommand;
 
 export function usage(): string {
   const lines = ['usage: tillsync <command> [flags]', '', 'commands:'];

@@ -3,7 +3,7 @@
  * needs attention (failures, conflicts or a paused table), offline, syncing,
  * N pending, or synced.
  */
-import type { EngineStatus } from '../shared/ipc.js';
+import type { EngineStatus } from './ipc.js';
 
 export const TRAY_STATES = ['synced', 'syncing', 'pending', 'offline', 'attention'] as const;
 export type TrayState = (typeof TRAY_STATES)[number];

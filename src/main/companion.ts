@@ -1,0 +1,261 @@
+/**
+ * The companion's core, without Electron: settings, the terminal key, auto-start and
+ * the sync engine they configure, served through one EngineHost. The Electron main
+ * process (src/main/index.ts) and web mode (src/main/web-main.ts) both build on it.
+ *
+ * The engine runs when the central URL, terminal id, key and POS database are known
+ * (from Settings, or from the agent's environment variables as defaults). A change
+ * to any of them restarts the engine; a change it cannot start with is put back and
+ * reported, so a typo never leaves the till without sync.
+ */
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { AgentConfig } from './sync/config.js';
+import { LocalStore } from './sync/local-store.js';
+import { DEFAULT_SYNC_CONFIG, SyncService, type SyncConfig } from './sync/sync-service.js';
+import { EngineHost } from './bridge/engine-host.js';
+import type { SettingsPatch, SettingsView } from '../shared/ipc.js';
+import type { SettingsStore } from './settings.js';
+
+/** Where the terminal key lives (SecretStore over safeStorage in Electron). */
+export interface KeyStore {
+  /** Why a key cannot be stored here, or null. */
+  problem(): Error | null;
+  save(key: string): void;
+  load(): string | undefined;
+  clear(): void;
+}
+
+export interface AutoStartPort {
+  isEnabled(): boolean;
+  set(enabled: boolean): void;
+}
+
+/** Connection settings given by the environment (the agent's variables); Settings win over them. */
+export interface CompanionDefaults {
+  centralUrl?: string | undefined;
+  terminalId?: string | undefined;
+  databasePath?: string | undefined;
+  apiKey?: string | undefined;
+}
+
+export interface CompanionOptions {
+  readonly settings: SettingsStore;
+  readonly keys: KeyStore;
+  readonly autoStart?: AutoStartPort | undefined;
+  readonly defaults?: CompanionDefaults | undefined;
+  readonly log: Logger;
+  /** Engine tuning beyond Settings (tests shorten heartbeats and watch intervals). */
+  readonly tuning?: Partial<SyncConfig> | undefined;
+}
+
+/** The settings an engine is built from; a change to one of them restarts it. */
+const ENGINE_FIELDS = ['centralUrl', 'terminalId', 'databasePath', 'apiKey', 'syncInterval', 'cron'] as const;
+type EngineSettings = { [K in (typeof ENGINE_FIELDS)[number]]: K extends 'syncInterval' ? number : string | undefined };
+
+export class Companion {
+  readonly host: EngineHost;
+  private store: LocalStore | undefined;
+  private service: SyncService | undefined;
+  private running: EngineSettings | undefined;
+  private problem: string | null = null;
+  /** Settings changes and restarts run one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: CompanionOptions) {
+    this.host = new EngineHost(undefined, {
+      pin: { isSet: () => opts.settings.get().supervisorPinHash !== undefined, verify: (pin) => opts.settings.verifyPin(pin) },
+      settings: { get: () => this.view(), set: (patch) => this.serial(() => this.apply(patch)) },
+    });
+  }
+
+  /** Starts the engine if it is set up; otherwise the UI says what is missing. Never throws for bad settings. */
+  async start(): Promise<void> {
+    await this.serial(async () => {
+      try {
+        await this.open(this.engineSettings());
+      } catch (err) {
+        this.setProblem(err instanceof Error ? err.message : String(err));
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.serial(() => this.close());
+  }
+
+  get engine(): SyncService | undefined {
+    return this.service;
+  }
+
+  /** What is missing or wrong, when the engine is not running. */
+  get setupProblem(): string | null {
+    return this.problem;
+  }
+
+  view(): SettingsView {
+    const s = this.opts.settings.view(this.key() !== undefined);
+    const d = this.opts.defaults ?? {};
+    return {
+      ...s,
+      centralUrl: s.centralUrl ?? d.centralUrl,
+      terminalId: s.terminalId ?? d.terminalId,
+      databasePath: s.databasePath ?? d.databasePath,
+      autoStart: this.opts.autoStart ? this.opts.autoStart.isEnabled() : s.autoStart,
+    };
+  }
+
+  /** Installed builds start at login unless the user turned it off: applies the saved choice. */
+  applyAutoStart(): void {
+    const want = this.opts.settings.get().autoStart;
+    try {
+      if (this.opts.autoStart && this.opts.autoStart.isEnabled() !== want) this.opts.autoStart.set(want);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'could not apply the auto-start setting');
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private key(): string | undefined {
+    try {
+      return this.opts.keys.load() ?? this.opts.defaults?.apiKey;
+    } catch (err) {
+      this.opts.log.warn({ err }, 'the stored terminal key cannot be read');
+      return this.opts.defaults?.apiKey;
+    }
+  }
+
+  private engineSettings(): EngineSettings {
+    const s = this.opts.settings.get();
+    const d = this.opts.defaults ?? {};
+    return {
+      centralUrl: s.centralUrl ?? d.centralUrl,
+      terminalId: s.terminalId ?? d.terminalId,
+      databasePath: s.databasePath ?? d.databasePath,
+      apiKey: this.key(),
+      syncInterval: s.syncInterval,
+      cron: s.cron,
+    };
+  }
+
+  private setProblem(problem: string | null): void {
+    this.problem = problem;
+    if (problem) this.host.attach(undefined, problem);
+    this.host.publishSetup(problem);
+  }
+
+  /** Validates, saves and applies a change. A change the engine cannot start with is put back and reported. */
+  private async apply(patch: SettingsPatch): Promise<SettingsView> {
+    if (patch.apiKey !== undefined) {
+      const p = this.opts.keys.problem();
+      if (p) throw p;
+    }
+    const before = this.opts.settings.get();
+    const keyBefore = patch.apiKey !== undefined ? this.safeLoad() : undefined;
+    this.opts.settings.update(patch);
+    if (patch.apiKey !== undefined) this.opts.keys.save(patch.apiKey);
+    if (patch.autoStart !== undefined && this.opts.autoStart) {
+      try {
+        this.opts.autoStart.set(patch.autoStart);
+      } catch (err) {
+        this.opts.settings.replace(before);
+        throw new Error(`auto-start could not be changed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const next = this.engineSettings();
+    if (this.running && ENGINE_FIELDS.every((k) => next[k] === this.running?.[k])) return this.view();
+    try {
+      await this.open(next);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.opts.settings.replace(before);
+      if (patch.apiKey !== undefined) {
+        if (keyBefore !== undefined) this.opts.keys.save(keyBefore);
+        else this.opts.keys.clear();
+      }
+      // The engine that ran before keeps running; a first set-up stays not configured.
+      if (!this.service) {
+        try {
+          await this.open(this.engineSettings());
+        } catch (again) {
+          this.setProblem(again instanceof Error ? again.message : String(again));
+        }
+      }
+      throw new Error(`${reason}; the settings were not changed`);
+    }
+    return this.view();
+  }
+
+  private safeLoad(): string | undefined {
+    try {
+      return this.opts.keys.load();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Builds and starts an engine from these settings; the running one is replaced only if the new one starts. */
+  private async open(cfg: EngineSettings): Promise<void> {
+    const missing = [
+      cfg.centralUrl === undefined ? 'central URL' : '',
+      cfg.terminalId === undefined ? 'terminal id' : '',
+      cfg.apiKey === undefined ? 'terminal key' : '',
+      cfg.databasePath === undefined ? 'POS database' : '',
+    ].filter(Boolean);
+    if (missing.length > 0) {
+      if (this.service) throw new Error(`${missing.join(', ')} must be set`);
+      this.setProblem(`Not set up yet: enter the ${missing.join(', ')} in Settings`);
+      return;
+    }
+    const parsed = AgentConfig.safeParse({ ...cfg, cron: cfg.cron });
+    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const c = parsed.data;
+    if (!existsSync(c.databasePath)) throw new Error(`POS database: no file at ${c.databasePath}`);
+    const log = this.opts.log;
+    // Two engines must never run on one database: the old one stops first, and comes back if the new one cannot start.
+    const previous = this.running;
+    await this.close();
+    let store: LocalStore | undefined;
+    try {
+      store = new LocalStore(c.databasePath, c.terminalId, { warn: (o, m) => log.warn(o, m) });
+      const service = new SyncService(
+        store,
+        { ...DEFAULT_SYNC_CONFIG, ...this.opts.tuning, centralUrl: c.centralUrl, apiKey: c.apiKey, syncInterval: c.syncInterval, cron: c.cron },
+        log,
+      );
+      await service.initialize(c.terminalId);
+      this.store = store;
+      this.service = service;
+      this.running = cfg;
+      this.problem = null;
+      this.host.attach(service);
+      this.host.publishSetup(null);
+      log.info({ terminalId: c.terminalId, centralUrl: c.centralUrl, database: c.databasePath }, 'companion engine started');
+    } catch (err) {
+      store?.close();
+      if (previous) {
+        try {
+          await this.open(previous);
+        } catch (again) {
+          this.setProblem(again instanceof Error ? again.message : String(again));
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async close(): Promise<void> {
+    const { service, store } = this;
+    this.service = undefined;
+    this.store = undefined;
+    this.running = undefined;
+    this.host.attach(undefined);
+    if (service) await service.stop();
+    store?.close();
+  }
+}

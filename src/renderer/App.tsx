@@ -1,0 +1,76 @@
+import { useEffect } from 'react';
+import { trayView } from '../shared/tray-state.js';
+import { useApp } from './hooks.js';
+import { VIEWS, type View } from './store.js';
+import { ConflictsView } from './views/ConflictsView.js';
+import { HistoryView } from './views/HistoryView.js';
+import { SettingsView } from './views/SettingsView.js';
+import { StatusView } from './views/StatusView.js';
+
+const LABELS: Record<View, string> = { status: 'Status', conflicts: 'Conflicts', history: 'History', settings: 'Settings' };
+
+export function App() {
+  const view = useApp((s) => s.view);
+  const setView = useApp((s) => s.setView);
+  const start = useApp((s) => s.start);
+  const status = useApp((s) => s.status);
+  const setupProblem = useApp((s) => s.setupProblem);
+  const bridgeError = useApp((s) => s.bridgeError);
+  const conflicts = status?.totals.conflicts ?? 0;
+
+  useEffect(() => start(), [start]);
+
+  // Alt+1..4 switch screens from the keyboard.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (!e.altKey || e.ctrlKey || e.metaKey) return;
+      const i = Number(e.key) - 1;
+      const target = VIEWS[i];
+      if (target) {
+        e.preventDefault();
+        setView(target);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [setView]);
+
+  const tray = status ? trayView(status) : null;
+  return (
+    <div className="app">
+      <header className="top">
+        <h1>TillSync</h1>
+        <p className={`pill state-${tray?.state ?? 'unset'}`} data-testid="headline" role="status" aria-live="polite">
+          {tray ? tray.headline : setupProblem ? 'Not running' : 'Connecting…'}
+        </p>
+      </header>
+      <nav className="tabs" aria-label="Screens">
+        {VIEWS.map((v, i) => (
+          <button key={v} type="button" className={v === view ? 'tab active' : 'tab'} aria-current={v === view ? 'page' : undefined} onClick={() => setView(v)} title={`Alt+${i + 1}`}>
+            {LABELS[v]}
+            {v === 'conflicts' && conflicts > 0 ? <span className="badge" aria-label={`${conflicts} open`}>{conflicts}</span> : null}
+          </button>
+        ))}
+      </nav>
+      {bridgeError ? (
+        <p className="banner error" role="alert">
+          {bridgeError}
+        </p>
+      ) : null}
+      {setupProblem && view !== 'settings' ? (
+        <p className="banner warn" role="alert" data-testid="setup-problem">
+          {setupProblem}{' '}
+          <button type="button" className="link" onClick={() => setView('settings')}>
+            Open Settings
+          </button>
+        </p>
+      ) : null}
+      <main className="screen">
+        {view === 'status' ? <StatusView /> : null}
+        {view === 'conflicts' ? <ConflictsView /> : null}
+        {view === 'history' ? <HistoryView /> : null}
+        {view === 'settings' ? <SettingsView /> : null}
+      </main>
+    </div>
+  );
+}

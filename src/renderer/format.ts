@@ -1,0 +1,22 @@
+/** Display helpers (pure). */
+
+/** "12:03:04" today, else "3 Nov 12:03"; "never" for null. */
+export function when(iso: string | null | undefined, now = new Date()): string {
+  if (!iso) return 'never';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  if (d.toDateString() === now.toDateString()) return time;
+  return `${d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} ${time}`;
+}
+
+/** A cell value as text: '(empty)' for null/undefined, JSON for objects. */
+export function show(value: unknown): string {
+  if (value === null || value === undefined) return '(empty)';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

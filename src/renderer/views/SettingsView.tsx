@@ -1,0 +1,149 @@
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { SettingsPatch } from '../../shared/ipc.js';
+import { useApp } from '../hooks.js';
+
+interface Form {
+  centralUrl: string;
+  terminalId: string;
+  databasePath: string;
+  apiKey: string;
+  syncInterval: string;
+  cron: string;
+  autoStart: boolean;
+  supervisorPin: string;
+}
+
+const EMPTY: Form = { centralUrl: '', terminalId: '', databasePath: '', apiKey: '', syncInterval: '300', cron: '', autoStart: true, supervisorPin: '' };
+
+/** The change a form makes to the saved settings: only what differs; the key and PIN only when typed. */
+export function patchOf(form: Form, saved: Form): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const k of ['centralUrl', 'terminalId', 'databasePath', 'cron'] as const) if (form[k].trim() !== saved[k]) patch[k] = form[k].trim();
+  if (form.syncInterval.trim() !== saved.syncInterval) patch.syncInterval = form.syncInterval.trim() === '' ? NaN : Number(form.syncInterval);
+  if (form.autoStart !== saved.autoStart) patch.autoStart = form.autoStart;
+  if (form.apiKey !== '') patch.apiKey = form.apiKey;
+  if (form.supervisorPin !== '') patch.supervisorPin = form.supervisorPin;
+  return patch;
+}
+
+function Field({ id, label, hint, error, children }: { id: string; label: string; hint?: string; error?: string | undefined; children: ReactNode }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {children}
+      {hint ? (
+        <p className="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      <p className="field-error" id={`${id}-error`} role={error ? 'alert' : undefined}>
+        {error ?? ''}
+      </p>
+    </div>
+  );
+}
+
+export function SettingsView() {
+  const settings = useApp((s) => s.settings);
+  const save = useApp((s) => s.saveSettings);
+  const [form, setForm] = useState<Form>(EMPTY);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const saved: Form = settings
+    ? {
+        centralUrl: settings.centralUrl ?? '',
+        terminalId: settings.terminalId ?? '',
+        databasePath: settings.databasePath ?? '',
+        apiKey: '',
+        syncInterval: String(settings.syncInterval),
+        cron: settings.cron ?? '',
+        autoStart: settings.autoStart,
+        supervisorPin: '',
+      }
+    : EMPTY;
+  useEffect(() => {
+    if (settings) setForm({ ...saved, apiKey: '', supervisorPin: '' });
+    // The form resets when the saved settings change (after a save or a reload).
+  }, [settings]);
+
+  if (!settings) return <p className="muted">Loading settings…</p>;
+
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+  const onSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    setMessage(null);
+    const patch = patchOf(form, saved);
+    if (Object.keys(patch).length === 0) return setMessage({ ok: true, text: 'Nothing to save' });
+    const parsed = SettingsPatch.safeParse(patch);
+    if (!parsed.success) {
+      const next: Record<string, string> = {};
+      for (const i of parsed.error.issues) {
+        const k = String(i.path[0] ?? 'form');
+        next[k] ??= k === 'syncInterval' && i.code === 'invalid_type' ? 'must be a number of seconds' : i.message;
+      }
+      setErrors(next);
+      return setMessage({ ok: false, text: 'Please correct the fields marked below; nothing was saved' });
+    }
+    setErrors({});
+    setBusy(true);
+    const r = await save(parsed.data);
+    setBusy(false);
+    if (r.ok) setMessage({ ok: true, text: 'Settings saved' });
+    else setMessage({ ok: false, text: r.error.message });
+  };
+
+  const input = (k: 'centralUrl' | 'terminalId' | 'databasePath' | 'syncInterval' | 'cron', type = 'text') => (
+    <input
+      id={k}
+      type={type}
+      value={form[k]}
+      onChange={(e) => set(k, e.target.value)}
+      aria-invalid={errors[k] !== undefined}
+      aria-describedby={`${k}-hint ${k}-error`}
+    />
+  );
+
+  return (
+    <form className="settings" onSubmit={(e) => void onSubmit(e)} noValidate aria-labelledby="settings-title">
+      <h2 id="settings-title">Settings</h2>
+      <Field id="centralUrl" label="Central URL" hint="The HQ sync server, e.g. https://sync.example.com" error={errors.centralUrl}>
+        {input('centralUrl', 'url')}
+      </Field>
+      <Field id="terminalId" label="Terminal id" hint="As provisioned at HQ" error={errors.terminalId}>
+        {input('terminalId')}
+      </Field>
+      <Field id="databasePath" label="POS database" hint="Path of this till's SQLite database" error={errors.databasePath}>
+        {input('databasePath')}
+      </Field>
+      <Field id="apiKey" label="Terminal key" hint={settings.hasKey ? 'A key is set. Type a new one to replace it.' : 'Not set. Paste the key from provisioning.'} error={errors.apiKey}>
+        <input id="apiKey" type="password" autoComplete="off" value={form.apiKey} onChange={(e) => set('apiKey', e.target.value)} aria-invalid={errors.apiKey !== undefined} aria-describedby="apiKey-hint apiKey-error" />
+      </Field>
+      <Field id="syncInterval" label="Sync every (seconds)" hint="10 to 86400" error={errors.syncInterval}>
+        {input('syncInterval', 'number')}
+      </Field>
+      <Field id="cron" label="Cron schedule" hint="Optional, e.g. */5 * * * * (used instead of the interval); empty for none" error={errors.cron}>
+        {input('cron')}
+      </Field>
+      <div className="field">
+        <label className="check">
+          <input type="checkbox" checked={form.autoStart} onChange={(e) => set('autoStart', e.target.checked)} /> Start TillSync when this computer starts
+        </label>
+      </div>
+      <Field id="supervisorPin" label="Supervisor PIN" hint={settings.hasPin ? 'A PIN is set. Type a new one to change it.' : 'Not set: conflicts cannot be resolved until it is.'} error={errors.supervisorPin}>
+        <input id="supervisorPin" type="password" inputMode="numeric" autoComplete="off" value={form.supervisorPin} onChange={(e) => set('supervisorPin', e.target.value)} aria-invalid={errors.supervisorPin !== undefined} aria-describedby="supervisorPin-hint supervisorPin-error" />
+      </Field>
+      <div className="controls">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save'}
+        </button>
+      </div>
+      {message ? (
+        <p className={message.ok ? 'result ok' : 'result bad'} role="status" data-testid="settings-result">
+          {message.text}
+        </p>
+      ) : null}
+    </form>
+  );
+}
