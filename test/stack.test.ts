@@ -30,11 +30,12 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-it('npm start brings up central, the demo terminal agent and the simulator; sales reach central; SIGINT stops it all', { timeout: 120_000 }, async () => {
+it('npm start brings up central, the demo till in the companion (web UI) and the simulator; sales reach central; SIGINT stops it all', { timeout: 120_000 }, async () => {
   const port = await freePort();
+  const uiPort = await freePort();
   proc = spawn(process.execPath, ['--import', 'tsx', 'src/stack/main.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, TILLSYNC_DATA_ROOT: root, PORT: String(port), TILLSYNC_DEMO_RATE: '5', LOG_LEVEL: 'warn', DATABASE_URL: '', POSTGRES_URL_REMOTE: '' },
+    env: { ...process.env, TILLSYNC_DATA_ROOT: root, PORT: String(port), TILLSYNC_UI_PORT: String(uiPort), TILLSYNC_DEMO_RATE: '5', LOG_LEVEL: 'warn', DATABASE_URL: '', POSTGRES_URL_REMOTE: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -55,6 +56,18 @@ it('npm start brings up central, the demo terminal agent and the simulator; sale
   const terminals = await admin.get('/api/terminals');
   expect(terminals.body.terminals.map((t: { terminalId: string }) => t.terminalId)).toContain('demo-terminal');
   expect(output).toContain('TillSync local stack');
+
+  // The companion UI: the page is served, and the link's token opens the engine's IPC.
+  const link = /companion: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+))/.exec(output);
+  expect(link?.[2]).toBe(String(uiPort));
+  const page = await fetch(`http://127.0.0.1:${uiPort}/`);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('<div id="root">');
+  const call = (token: string) =>
+    fetch(`http://127.0.0.1:${uiPort}/ipc/sync:status`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"args":[]}' });
+  expect((await call('wrong-token-wrong-token')).status).toBe(401);
+  const status = (await (await call(link?.[3] ?? '')).json()) as { ok: boolean; value?: { terminalId: string } };
+  expect(status).toMatchObject({ ok: true, value: { terminalId: 'demo-terminal' } });
 
   const exit = new Promise<number | null>((resolve) => proc?.once('exit', (code) => resolve(code)));
   proc.kill('SIGINT');

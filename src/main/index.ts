@@ -1,37 +1,176 @@
 /**
- * Electron main process: the companion's shell. It opens the renderer in a locked
- * down window. The sync engine (src/main/sync), tray, auto-start and IPC arrive with
- * the engine and companion issues.
+ * Electron main process: composes the companion. One instance per user (a second
+ * launch focuses the first); started at login it stays in the tray. The sync engine
+ * runs here (Companion, src/main/companion.ts) and keeps running when the window is
+ * closed; Quit in the tray menu stops it. The window is locked down (context
+ * isolation, sandbox, no node integration, CSP, no navigation, no new windows, no
+ * permissions) and IPC is answered only for its own main frame.
+ *
+ * Everything with behaviour lives in modules tested without Electron (companion,
+ * ipc, tray, auto-start, secret-store, settings, window-security); this file only
+ * wires Electron's objects to them.
  */
-import { app, BrowserWindow } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, nativeTheme, safeStorage, session, Tray } from 'electron';
+import * as fs from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pino from 'pino';
+import { AutoStart, startedHidden } from './auto-start.js';
+import { Companion } from './companion.js';
+import { forwardEvents, registerIpc, trustedRenderer } from './ipc.js';
+import { SecretStore } from './secret-store.js';
+import { SettingsStore } from './settings.js';
+import { TrayService, type TrayLike } from './tray.js';
+import { defaultsFromEnv } from './web-main.js';
+import { launchMode, rendererCsp, secureSession, secureWebContents, trayIconPath } from './window-security.js';
 
-function createWindow(): BrowserWindow {
-  const win = new BrowserWindow({
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'tillsync-companion' } });
+const devUrl = process.env.ELECTRON_RENDERER_URL;
+const rendererFile = join(import.meta.dirname, '../renderer/index.html');
+const rendererUrl = devUrl ?? pathToFileURL(rendererFile).href;
+const isTrusted = trustedRenderer(rendererUrl);
+const resourcesDir = app.isPackaged ? join(process.resourcesPath, 'resources') : join(import.meta.dirname, '../../resources');
+
+let win: BrowserWindow | undefined;
+let quitting = false;
+
+function createWindow(show: boolean): BrowserWindow {
+  const w = new BrowserWindow({
     width: 1024,
     height: 720,
+    minWidth: 480,
+    minHeight: 400,
+    show,
     title: 'TillSync',
+    icon: join(resourcesDir, 'icon.png'),
+    autoHideMenuBar: true,
     webPreferences: {
       preload: join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
     },
   });
-  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  const devUrl = process.env.ELECTRON_RENDERER_URL;
-  if (devUrl) void win.loadURL(devUrl);
-  else void win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
-  return win;
+  // Closing the window hides it: the engine keeps syncing from the tray.
+  w.on('close', (e) => {
+    if (!quitting) {
+      e.preventDefault();
+      w.hide();
+    }
+  });
+  if (devUrl) void w.loadURL(devUrl);
+  else void w.loadFile(rendererFile);
+  return w;
 }
 
-void app.whenReady().then(() => {
-  createWindow();
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow();
-  });
-});
+function showWindow(): void {
+  if (!win || win.isDestroyed()) win = createWindow(true);
+  if (win.isMinimized()) win.restore();
+  win.show();
+  win.focus();
+}
 
-app.on('window-all-closed', () => {
-  if (process.platform !== 'darwin') app.quit();
+function electronTray(iconPath: string): TrayLike {
+  const image = (path: string) => {
+    const img = nativeImage.createFromPath(path);
+    const big = path.replace(/-16\.png$/, '-32.png');
+    if (fs.existsSync(big)) img.addRepresentation({ scaleFactor: 2, buffer: fs.readFileSync(big) });
+    return img;
+  };
+  const tray = new Tray(image(iconPath));
+  tray.on('click', showWindow);
+  return {
+    setImage: (p) => tray.setImage(image(p)),
+    setToolTip: (t) => tray.setToolTip(t),
+    setMenu: (items, onClick) => tray.setContextMenu(Menu.buildFromTemplate(items.map((i) => ({ label: i.label, click: () => onClick(i.action) })))),
+    destroy: () => tray.destroy(),
+  };
+}
+
+async function main(): Promise<void> {
+  const hidden = startedHidden(process.argv, app.getLoginItemSettings().wasOpenedAtLogin ?? false);
+  const mode = launchMode(app.requestSingleInstanceLock(), hidden);
+  if (mode === 'quit') {
+    app.quit();
+    return;
+  }
+  app.on('second-instance', showWindow);
+  await app.whenReady();
+
+  const csp = rendererCsp(devUrl);
+  secureSession(session.defaultSession, csp);
+  // Every web contents (our window included) is guarded from the moment it exists.
+  app.on('web-contents-created', (_e, contents) => secureWebContents(contents, isTrusted, log));
+
+  const userData = app.getPath('userData');
+  const autoStart = new AutoStart({
+    platform: process.platform,
+    login: app,
+    fs,
+    homeDir: homedir(),
+    configHome: process.env.XDG_CONFIG_HOME,
+    execPath: process.execPath,
+    appImage: process.env.APPIMAGE,
+  });
+  const companion = new Companion({
+    settings: new SettingsStore(join(userData, 'settings.json'), fs),
+    keys: new SecretStore(safeStorage, fs, join(userData, 'terminal-key.bin'), process.platform),
+    // Auto-start is on by default for installed builds only (a dev checkout never registers itself).
+    autoStart: app.isPackaged ? autoStart : undefined,
+    defaults: defaultsFromEnv(process.env),
+    log,
+  });
+  if (app.isPackaged) companion.applyAutoStart();
+
+  const unregister = registerIpc(ipcMain, companion.host, isTrusted);
+  const tray = new TrayService({
+    createTray: electronTray,
+    iconPath: (state) => trayIconPath(resourcesDir, state, process.platform === 'darwin' || nativeTheme.shouldUseDarkColors),
+    actions: {
+      open: showWindow,
+      sync: () => void companion.engine?.performIncrementalSync('tray').catch(() => undefined),
+      pause: () => {
+        const e = companion.engine;
+        if (e?.isPaused) e.resume();
+        else e?.pause();
+      },
+      quit: () => app.quit(),
+    },
+  });
+  const stopEvents = forwardEvents(companion.host, (channel, payload) => {
+    if (win && !win.isDestroyed()) win.webContents.send(channel, payload);
+  });
+  const stopTray = companion.host.subscribe((event, payload) => {
+    if (event !== 'statusChanged') return;
+    const before = tray.currentState;
+    tray.update(payload as Parameters<TrayService['update']>[0]);
+    if (tray.currentState !== before) log.info({ tray: tray.currentState }, 'tray state');
+  });
+
+  await companion.start();
+  const first = companion.engine?.status();
+  if (first) tray.update(first);
+  if (mode === 'show' || companion.setupProblem) win = createWindow(true);
+
+  app.on('activate', showWindow);
+  // The engine keeps running with every window closed; only Quit stops it.
+  app.on('window-all-closed', () => undefined);
+  app.on('before-quit', (e) => {
+    if (quitting) return;
+    quitting = true;
+    e.preventDefault();
+    stopEvents();
+    stopTray();
+    unregister();
+    tray.destroy();
+    companion.stop().finally(() => app.exit(0));
+  });
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'the companion failed to start');
+  app.exit(1);
 });
