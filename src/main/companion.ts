@@ -149,7 +149,12 @@ export class Companion {
     this.host.publishSetup(problem);
   }
 
-  /** Validates, saves and applies a change. A change the engine cannot start with is put back and reported. */
+  /**
+   * Validates, saves and applies a change. Everything it touched (settings file, key,
+   * login item) is put back when a step fails, and a change the engine cannot start
+   * with leaves the previous engine running. A change to no engine setting never
+   * restarts (or fails on) the engine.
+   */
   private async apply(patch: SettingsPatch): Promise<SettingsView> {
     if (patch.apiKey !== undefined) {
       const p = this.opts.keys.problem();
@@ -157,35 +162,45 @@ export class Companion {
     }
     const before = this.opts.settings.get();
     const keyBefore = patch.apiKey !== undefined ? this.safeLoad() : undefined;
+    const autoStartBefore = patch.autoStart !== undefined ? this.opts.autoStart?.isEnabled() : undefined;
     this.opts.settings.update(patch);
-    if (patch.apiKey !== undefined) this.opts.keys.save(patch.apiKey);
-    if (patch.autoStart !== undefined && this.opts.autoStart) {
-      try {
-        this.opts.autoStart.set(patch.autoStart);
-      } catch (err) {
-        this.opts.settings.replace(before);
-        throw new Error(`auto-start could not be changed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    const next = this.engineSettings();
-    if (this.running && ENGINE_FIELDS.every((k) => next[k] === this.running?.[k])) return this.view();
-    try {
-      await this.open(next);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+    const rollback = () => {
       this.opts.settings.replace(before);
       if (patch.apiKey !== undefined) {
         if (keyBefore !== undefined) this.opts.keys.save(keyBefore);
         else this.opts.keys.clear();
       }
-      // The engine that ran before keeps running; a first set-up stays not configured.
-      if (!this.service) {
+      if (autoStartBefore !== undefined && this.opts.autoStart?.isEnabled() !== autoStartBefore) {
         try {
-          await this.open(this.engineSettings());
-        } catch (again) {
-          this.setProblem(again instanceof Error ? again.message : String(again));
+          this.opts.autoStart?.set(autoStartBefore);
+        } catch (err) {
+          this.opts.log.warn({ err }, 'could not put the auto-start setting back');
         }
       }
+    };
+    try {
+      if (patch.apiKey !== undefined) this.opts.keys.save(patch.apiKey);
+      if (patch.autoStart !== undefined && this.opts.autoStart) {
+        try {
+          this.opts.autoStart.set(patch.autoStart);
+        } catch (err) {
+          throw new Error(`auto-start could not be changed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    } catch (err) {
+      rollback();
+      throw err;
+    }
+    const touchesEngine = ENGINE_FIELDS.some((k) => patch[k] !== undefined);
+    const next = this.engineSettings();
+    if (!touchesEngine || (this.running && ENGINE_FIELDS.every((k) => next[k] === this.running?.[k]))) return this.view();
+    try {
+      await this.open(next);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      rollback();
+      // The engine that ran before is back (open restores it); a first set-up says what is wrong.
+      if (!this.service) this.setProblem(reason);
       throw new Error(`${reason}; the settings were not changed`);
     }
     return this.view();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
+import { RENDERER_CSP } from '../../src/main/window-security.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const outDir = mkdtempSync(join(tmpdir(), 'tillsync-build-'));
@@ -20,5 +21,10 @@ it('electron-vite builds main, a sandbox-safe CommonJS preload and the renderer'
   expect([...new Set(preload.match(/require\("[^"]+"\)/g))]).toEqual(['require("electron")']);
   expect(preload).toContain('exposeInMainWorld("tillsync"');
   expect(readFileSync(join(outDir, 'main/index.js'), 'utf8')).toContain('../preload/index.cjs');
-  expect(readFileSync(join(outDir, 'renderer/index.html'), 'utf8')).toContain('Content-Security-Policy');
+  // The page's own policy is the one main and web mode send as a header (a meta tag cannot carry frame-ancestors).
+  const html = readFileSync(join(outDir, 'renderer/index.html'), 'utf8');
+  const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+  expect(meta).toBe(RENDERER_CSP.replace(" frame-ancestors 'none';", ''));
+  // Assets load relatively, from file:// in Electron and from / in web mode.
+  expect(html).toMatch(/src="\.\/assets\/index-[\w-]+\.js"/);
 });

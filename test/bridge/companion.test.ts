@@ -513,7 +513,7 @@ describe('defaults from the environment', () => {
     expect(() => defaultsFromEnv({ DATABASE_URL: 'postgres://x/y' })).toThrow(/not a SQLite file/);
   });
 
-  it('a companion with only the environment starts its engine; Settings win over it', async () => {
+  it('a companion with only the environment starts its engine, and saves nothing', async () => {
     const t = await terminal();
     const db = posFile(t.terminalId);
     const defaults = defaultsFromEnv({ CENTRAL_API_URL: c.url, TERMINAL_ID: t.terminalId, CENTRAL_API_KEY: t.apiKey, DATABASE_URL: `file:${db}` });
@@ -526,7 +526,6 @@ describe('defaults from the environment', () => {
     expect(keys.saves).toBe(0);
     expect(await h.ok<EngineStatus>('sync:status')).toMatchObject({ terminalId: t.terminalId, centralUrl: c.url });
     await saleReachesCentral(h, t, db, 'ENV');
-
   });
 
   it('a saved setting wins over its variable', async () => {
@@ -539,5 +538,47 @@ describe('defaults from the environment', () => {
     expect(h.companion.engine?.config.centralUrl).toBe(c.url);
     expect(await h.ok<SettingsView>('settings:get')).toMatchObject({ centralUrl: c.url, terminalId: t.terminalId });
     await saleReachesCentral(h, t, db, 'WIN');
+  });
+});
+
+/** A refused change leaves nothing half-applied: settings, key and login item are as before; other settings stay changeable. */
+describe('a change that fails is put back whole', () => {
+  it('a change that cannot be applied leaves the auto-start port as the settings say (it is put back too)', async () => {
+    const t = await terminal();
+    const db = posFile(t.terminalId);
+    const port = fakeAutoStart(true);
+    const h = harness({ autoStart: port });
+    await h.companion.start();
+    await h.ok('settings:set', [fullSetup(t, db)]);
+    const missing = join(tempDir('tillsync-pos-'), 'typo.sqlite');
+    expect(await h.fails('settings:set', [{ autoStart: false, databasePath: missing }])).toMatchObject({ message: expect.stringContaining('the settings were not changed') });
+    expect(JSON.parse(h.file() ?? '{}')).toMatchObject({ autoStart: true });
+    expect(port.enabled).toBe(true);
+  });
+
+  it('a key saved with an auto-start change that fails is put back with the settings', async () => {
+    const t = await terminal();
+    const db = posFile(t.terminalId);
+    const keys = new MemoryKeys();
+    const port = fakeAutoStart(true);
+    const h = harness({ keys, autoStart: port });
+    await h.companion.start();
+    await h.ok('settings:set', [fullSetup(t, db)]);
+    port.failWith = 'login items are locked';
+    expect(await h.fails('settings:set', [{ apiKey: 'tsk_replacement-key', autoStart: false }])).toMatchObject({ message: expect.stringContaining('auto-start could not be changed') });
+    expect(h.companion.engine?.config.apiKey).toBe(t.apiKey);
+    expect(keys.key).toBe(t.apiKey);
+  });
+
+  it('while the engine cannot start (POS database moved), a PIN can still be set', async () => {
+    const dir = tempDir('tillsync-companion-');
+    const t = await terminal();
+    writeFileSync(join(dir, 'settings.json'), JSON.stringify({ centralUrl: c.url, terminalId: t.terminalId, databasePath: join(dir, 'moved.sqlite') }));
+    const keys = new MemoryKeys();
+    keys.key = t.apiKey;
+    const h = harness({ dir, keys });
+    await h.companion.start();
+    expect(h.companion.setupProblem).toContain('no file at');
+    expect(await h.ok<SettingsView>('settings:set', [{ supervisorPin: '1234' }])).toMatchObject({ hasPin: true });
   });
 });

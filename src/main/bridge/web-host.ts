@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
+import { RENDERER_CSP } from '../window-security.js';
 import type { EngineHost } from './engine-host.js';
 
 export interface WebBridge {
@@ -33,8 +34,6 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-/** The renderer's policy, also sent as a header: scripts and styles from here only, calls to here only. */
-export const WEB_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 /** Serves a file of the built renderer (no token needed: it holds no secrets), never outside `root`. */
 async function serveStatic(root: string, pathname: string, res: ServerResponse): Promise<void> {
@@ -51,7 +50,7 @@ async function serveStatic(root: string, pathname: string, res: ServerResponse):
     const body = await readFile(file);
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'content-security-policy': WEB_CSP,
+      'content-security-policy': RENDERER_CSP,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-cache',
@@ -147,7 +146,10 @@ export async function startWebBridge(host: EngineHost, opts: { port?: number; to
       unsubscribe();
       for (const s of streams) s.end();
       streams.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive connections (a browser's, an ended event stream's) must not hold the close.
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
