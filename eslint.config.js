@@ -67,7 +67,7 @@ export default tseslint.config(
     rules: forbid(['electron', 'electron/*', ...UI_LIBS, '**/main/**', '**/renderer/**', '**/preload/**'], 'the central server has no Electron, UI or terminal code'),
   },
   {
-    files: ['test/**', 'e2e/**', 'bench/**'],
+    files: ['test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

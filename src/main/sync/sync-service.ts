@@ -126,6 +126,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private lastDataVersion = -1;
   private recovering: NodeJS.Timeout | undefined;
   private recoveryDelay = 0;
+  private statusTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly store: LocalStore,
@@ -182,6 +183,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.timers = [];
     this.cron?.stop();
     clearTimeout(this.recovering);
+    clearTimeout(this.statusTimer);
     this.socket?.disconnect();
     await Promise.all([this.pushLane.run(async () => undefined), this.passLane.run(async () => undefined)]);
   }
@@ -223,6 +225,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const started = Date.now();
     return this.pushLane.run(async () => {
       const r = await this.pushAll(PRIORITY.CRITICAL, 'CRITICAL');
+      this.emitStatus();
       return { kind: 'CRITICAL' as const, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
     });
   }
@@ -450,9 +453,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   // ------------------------------------------------------------------ realtime, heartbeat, connectivity
 
-  /** Another process committed to the file: push CRITICAL changes at once. */
+  /**
+   * Another process committed to the file: the pending counts changed (shown at once,
+   * also while paused or offline), and CRITICAL changes are pushed at once.
+   */
   private watch(): void {
-    if (this.paused || this.stopped || this.connection === 'offline') return;
+    if (this.stopped) return;
     let v: number;
     try {
       v = this.store.dataVersion();
@@ -461,6 +467,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
+    this.statusSoon();
+    if (this.paused || this.connection === 'offline') return;
     if (this.pushLane.busy) return; // the running push picks it up or the next one will
     if (this.store.hasPending(PRIORITY.CRITICAL, Date.now())) void this.pushCritical().catch(() => undefined);
   }
@@ -618,6 +626,16 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   private emitStatus(): void {
     if (this.listenerCount('statusChanged') > 0) this.emit('statusChanged', this.status());
+  }
+
+  /** A status event soon: at most one per 250 ms while the POS writes, the last change always shown. */
+  private statusSoon(): void {
+    if (this.statusTimer || this.listenerCount('statusChanged') === 0) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      if (!this.stopped) this.emitStatus();
+    }, 250);
+    this.statusTimer.unref();
   }
 }
 

@@ -84,7 +84,7 @@ export function SettingsView() {
         next[k] ??= k === 'syncInterval' && i.code === 'invalid_type' ? 'must be a number of seconds' : i.message;
       }
       setErrors(next);
-      return setMessage({ ok: false, text: 'Please correct the fields marked below; nothing was saved' });
+      return setMessage({ ok: false, text: 'Please correct the fields marked above; nothing was saved' });
     }
     setErrors({});
     setBusy(true);
