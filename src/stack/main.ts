@@ -78,6 +78,21 @@ async function seedSampleData(db: Database): Promise<number> {
   return 12;
 }
 
+/**
+ * Opens the companion's page in the desktop's browser once it answers, when someone
+ * is at a desktop (a terminal, a display, not CI; TILLSYNC_OPEN_BROWSER=0 turns it off).
+ */
+async function openInBrowser(link: string, probe: string): Promise<void> {
+  const desktop = process.platform === 'darwin' || process.platform === 'win32' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+  if (!process.stdout.isTTY || process.env.CI || process.env.TILLSYNC_OPEN_BROWSER === '0' || !desktop) return;
+  for (let i = 0; i < 80; i++) {
+    if (await fetch(probe).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const [cmd, args] = process.platform === 'darwin' ? ['open', [link]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', link]] : ['xdg-open', [link]];
+  spawn(cmd, args, { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+}
+
 const CLI = fileURLToPath(new URL('../../bin/tillsync.mjs', import.meta.url));
 
 /** Runs `tillsync <args>` as a child process whose output goes to ours. */
@@ -142,6 +157,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}, POS database ${posPath}\n  companion: ${uiUrl}  (the till's sync engine and its UI, in web mode)\n  POS simulator running (sales every ${1 / Number(process.env.TILLSYNC_DEMO_RATE ?? '0.5')} s)\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
   );
+
+  void openInBrowser(uiUrl, `http://127.0.0.1:${uiPort}/`).catch(() => undefined);
 
   let stopping = false;
   const stop = (signal: string) => {
