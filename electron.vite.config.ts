@@ -16,6 +16,14 @@ export default defineConfig({
     esbuild: { jsx: 'automatic' },
     // Relative asset URLs, so the built page loads from file:// in Electron and from / in web mode.
     base: './',
+    // The dev server injects styles as <style> tags; only there does the page's CSP allow them.
+    plugins: [
+      {
+        name: 'tillsync-dev-csp',
+        apply: 'serve',
+        transformIndexHtml: (html: string) => html.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+      },
+    ],
     build: { rollupOptions: { input: { index: resolve('src/renderer/index.html') } } },
   },
 });

@@ -10,7 +10,8 @@ export const HIDDEN_FLAG = '--hidden';
 
 export interface LoginItems {
   setLoginItemSettings(settings: { openAtLogin: boolean; openAsHidden?: boolean; args?: string[] }): void;
-  getLoginItemSettings(): { openAtLogin: boolean };
+  /** On Windows the entry is found only with the same args it was registered with. */
+  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean };
 }
 
 export interface AutoStartFs {
@@ -42,7 +43,7 @@ export class AutoStart {
 
   isEnabled(): boolean {
     if (this.deps.platform === 'linux') return this.deps.fs.existsSync(this.desktopFile);
-    return this.deps.login.getLoginItemSettings().openAtLogin;
+    return this.deps.login.getLoginItemSettings({ args: [HIDDEN_FLAG] }).openAtLogin;
   }
 
   set(enabled: boolean): void {

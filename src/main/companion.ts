@@ -47,6 +47,8 @@ export interface CompanionOptions {
   readonly log: Logger;
   /** Engine tuning beyond Settings (tests shorten heartbeats and watch intervals). */
   readonly tuning?: Partial<SyncConfig> | undefined;
+  /** The terminal's migrations folder (the Electron bundle passes its app path's; default: next to the sources). */
+  readonly migrationsDir?: string | undefined;
 }
 
 /** The settings an engine is built from; a change to one of them restarts it. */
@@ -194,13 +196,15 @@ export class Companion {
     const touchesEngine = ENGINE_FIELDS.some((k) => patch[k] !== undefined);
     const next = this.engineSettings();
     if (!touchesEngine || (this.running && ENGINE_FIELDS.every((k) => next[k] === this.running?.[k]))) return this.view();
+    const hadEngine = this.service !== undefined;
     try {
       await this.open(next);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       rollback();
-      // The engine that ran before is back (open restores it); a first set-up says what is wrong.
-      if (!this.service) this.setProblem(reason);
+      // open() brings back the engine that ran before; a first set-up says what is wrong.
+      if (!hadEngine) this.setProblem(reason);
+      else if (!this.service) throw new Error(`${reason}; the settings were not changed, but the engine could not restart with them either (${this.problem ?? 'unknown error'}) and is stopped`);
       throw new Error(`${reason}; the settings were not changed`);
     }
     return this.view();
@@ -236,9 +240,10 @@ export class Companion {
     const previous = this.running;
     await this.close();
     let store: LocalStore | undefined;
+    let service: SyncService | undefined;
     try {
-      store = new LocalStore(c.databasePath, c.terminalId, { warn: (o, m) => log.warn(o, m) });
-      const service = new SyncService(
+      store = new LocalStore(c.databasePath, c.terminalId, { warn: (o, m) => log.warn(o, m), migrationsDir: this.opts.migrationsDir });
+      service = new SyncService(
         store,
         { ...DEFAULT_SYNC_CONFIG, ...this.opts.tuning, centralUrl: c.centralUrl, apiKey: c.apiKey, syncInterval: c.syncInterval, cron: c.cron },
         log,
@@ -252,6 +257,7 @@ export class Companion {
       this.host.publishSetup(null);
       log.info({ terminalId: c.terminalId, centralUrl: c.centralUrl, database: c.databasePath }, 'companion engine started');
     } catch (err) {
+      await service?.stop().catch(() => undefined);
       store?.close();
       if (previous) {
         try {
@@ -269,8 +275,11 @@ export class Companion {
     this.service = undefined;
     this.store = undefined;
     this.running = undefined;
-    this.host.attach(undefined);
-    if (service) await service.stop();
-    store?.close();
+    this.host.attach(undefined, 'the engine is restarting; try again in a moment');
+    try {
+      if (service) await service.stop();
+    } finally {
+      store?.close();
+    }
   }
 }

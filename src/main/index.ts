@@ -10,7 +10,7 @@
  * ipc, tray, auto-start, secret-store, settings, window-security); this file only
  * wires Electron's objects to them.
  */
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, nativeTheme, safeStorage, session, Tray } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, powerMonitor, safeStorage, session, Tray } from 'electron';
 import * as fs from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,9 @@ function createWindow(show: boolean): BrowserWindow {
       spellcheck: false,
     },
   });
-  // Closing the window hides it: the engine keeps syncing from the tray.
+  // Closing the window hides it: the engine keeps syncing from the tray. Logging off or
+  // shutting down closes it for real, so the app never holds up the session's end.
+  w.on('session-end', () => (quitting = true));
   w.on('close', (e) => {
     if (!quitting) {
       e.preventDefault();
@@ -122,6 +124,8 @@ async function main(): Promise<void> {
     autoStart: app.isPackaged ? autoStart : undefined,
     defaults: defaultsFromEnv(process.env),
     log,
+    // The bundle's own copy of the terminal's migrations (electron-builder.yml ships them).
+    migrationsDir: join(app.getAppPath(), 'drizzle', 'terminal', 'migrations'),
   });
   if (app.isPackaged) companion.applyAutoStart();
 
@@ -143,19 +147,31 @@ async function main(): Promise<void> {
   const stopEvents = forwardEvents(companion.host, (channel, payload) => {
     if (win && !win.isDestroyed()) win.webContents.send(channel, payload);
   });
-  const stopTray = companion.host.subscribe((event, payload) => {
-    if (event !== 'statusChanged') return;
+  const showTray = (apply: () => void) => {
     const before = tray.currentState;
-    tray.update(payload as Parameters<TrayService['update']>[0]);
+    apply();
     if (tray.currentState !== before) log.info({ tray: tray.currentState }, 'tray state');
+  };
+  const stopTray = companion.host.subscribe((event, payload) => {
+    if (event === 'statusChanged') showTray(() => tray.update(payload as Parameters<TrayService['update']>[0]));
+    if (event === 'setupChanged') {
+      const { problem } = payload as { problem: string | null };
+      if (problem) showTray(() => tray.showProblem(problem));
+    }
   });
 
+  // The tray exists from the start, so the app can always be opened and quit.
+  tray.showProblem('starting');
   await companion.start();
   const first = companion.engine?.status();
-  if (first) tray.update(first);
-  if (mode === 'show' || companion.setupProblem) win = createWindow(true);
+  if (first) showTray(() => tray.update(first));
+  else showTray(() => tray.showProblem(companion.setupProblem ?? 'not running'));
+  // A second launch during start-up may already have opened the window.
+  if (mode === 'show' || companion.setupProblem) showWindow();
 
   app.on('activate', showWindow);
+  // macOS and Linux shutdown: let the windows close instead of hiding.
+  powerMonitor.on('shutdown', () => (quitting = true));
   // The engine keeps running with every window closed; only Quit stops it.
   app.on('window-all-closed', () => undefined);
   app.on('before-quit', (e) => {
@@ -172,5 +188,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   log.fatal({ err }, 'the companion failed to start');
+  // A user double-clicked the app: say why it did not open (a corrupt settings file names itself).
+  dialog.showErrorBox('TillSync could not start', err instanceof Error ? err.message : String(err));
   app.exit(1);
 });

@@ -32,6 +32,7 @@ export class TrayService {
   private state: TrayState | undefined;
   private tooltip = '';
   private paused: boolean | undefined;
+  private problemMenu = false;
 
   constructor(private readonly deps: TrayDeps) {}
 
@@ -45,13 +46,37 @@ export class TrayService {
       this.tooltip = view.tooltip;
       this.tray.setToolTip(view.tooltip);
     }
-    if (status.paused !== this.paused) {
+    if (status.paused !== this.paused || this.problemMenu) {
       this.paused = status.paused;
+      this.problemMenu = false;
       this.tray.setMenu(
         [
           { action: 'open', label: 'Open TillSync' },
           { action: 'sync', label: 'Sync now' },
           { action: 'pause', label: status.paused ? 'Resume sync' : 'Pause sync' },
+          { action: 'quit', label: 'Quit' },
+        ],
+        (action) => this.deps.actions[action](),
+      );
+    }
+  }
+
+  /** No engine runs (not set up, or settings it cannot start with): the tray says so and offers Open and Quit. */
+  showProblem(problem: string): void {
+    const tooltip = `TillSync: not running\n${problem}`;
+    if (!this.tray) this.tray = this.deps.createTray(this.deps.iconPath('attention'));
+    else if (this.state !== 'attention') this.tray.setImage(this.deps.iconPath('attention'));
+    this.state = 'attention';
+    if (tooltip !== this.tooltip) {
+      this.tooltip = tooltip;
+      this.tray.setToolTip(tooltip);
+    }
+    if (this.paused !== undefined || !this.problemMenu) {
+      this.paused = undefined;
+      this.problemMenu = true;
+      this.tray.setMenu(
+        [
+          { action: 'open', label: 'Open TillSync' },
           { action: 'quit', label: 'Quit' },
         ],
         (action) => this.deps.actions[action](),

@@ -11,11 +11,11 @@ import type { TrayState } from '../shared/tray-state.js';
 /** The renderer's policy: our own scripts and styles only, no eval, no remote calls. */
 export const RENDERER_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
-/** The dev server (electron-vite dev) needs its websocket for hot reload; nothing else differs. */
+/** The dev server (electron-vite dev) needs its websocket for hot reload and injects styles inline; the build needs neither. */
 export function rendererCsp(devServerUrl?: string): string {
   if (!devServerUrl) return RENDERER_CSP;
   const ws = devServerUrl.replace(/^http/, 'ws');
-  return RENDERER_CSP.replace("connect-src 'self'", `connect-src 'self' ${ws}`);
+  return RENDERER_CSP.replace("connect-src 'self'", `connect-src 'self' ${ws}`).replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
 }
 
 export interface NavigationEventLike {

@@ -24,7 +24,10 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (!e.altKey || e.ctrlKey || e.metaKey) return;
-      const i = Number(e.key) - 1;
+      // By key position: on macOS Option+1 types '¡', but its code is still Digit1.
+      const m = /^Digit([1-9])$/.exec(e.code);
+      if (!m) return;
+      const i = Number(m[1]) - 1;
       const target = VIEWS[i];
       if (target) {
         e.preventDefault();

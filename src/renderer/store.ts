@@ -145,6 +145,8 @@ export function createAppStore(bridge: TillSyncBridge): StoreApi<AppState> {
       async loadConflicts(filter = get().conflictFilter) {
         set({ conflictFilter: filter });
         const r = await bridge['conflict:list']({ status: filter });
+        // A slower answer for a filter no longer shown is dropped.
+        if (get().conflictFilter !== filter) return;
         if (r.ok) {
           const selected = get().selectedConflict;
           set({ conflicts: r.value, selectedConflict: selected && r.value.some((c) => c.conflictId === selected) ? selected : null });

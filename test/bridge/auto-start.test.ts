@@ -8,14 +8,15 @@ const home = mkdtempSync(join(tmpdir(), 'tillsync-home-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 const fs = { existsSync, mkdirSync, writeFileSync, rmSync };
 
+/** Like Windows: an entry is registered per args, and found only when asked with the same args. */
 function login(): LoginItems & { last?: unknown } {
-  let on = false;
+  const on = new Map<string, boolean>();
   const l: LoginItems & { last?: unknown } = {
     setLoginItemSettings: (s) => {
-      on = s.openAtLogin;
+      on.set(JSON.stringify(s.args ?? []), s.openAtLogin);
       l.last = s;
     },
-    getLoginItemSettings: () => ({ openAtLogin: on }),
+    getLoginItemSettings: (o) => ({ openAtLogin: on.get(JSON.stringify(o?.args ?? [])) ?? false }),
   };
   return l;
 }

@@ -48,6 +48,22 @@ describe('tray service', () => {
     f.click('pause');
     expect(acted).toEqual(['sync', 'pause']);
   });
+
+  it('exists before the engine does: not running shows attention with the reason, Open and Quit; the engine starting restores the full menu', () => {
+    const f = fakeTray();
+    const acted: MenuAction[] = [];
+    const tray = new TrayService({ createTray: f.make, iconPath: (s) => `/icons/${s}.png`, actions: { open: () => acted.push('open'), sync: () => acted.push('sync'), pause: () => acted.push('pause'), quit: () => acted.push('quit') } });
+    tray.showProblem('Not set up yet: enter the central URL in Settings');
+    expect(f.calls).toEqual(['create /icons/attention.png', 'tooltip TillSync: not running', 'menu Open TillSync|Quit']);
+    f.click('quit');
+    expect(acted).toEqual(['quit']);
+    f.calls.length = 0;
+    tray.update(base);
+    expect(f.calls).toEqual(['image /icons/synced.png', 'tooltip TillSync: All sales are safe at HQ', 'menu Open TillSync|Sync now|Pause sync|Quit']);
+    f.calls.length = 0;
+    tray.showProblem('POS database: no file at /x');
+    expect(f.calls).toEqual(['image /icons/attention.png', 'tooltip TillSync: not running', 'menu Open TillSync|Quit']);
+  });
 });
 
 describe('tray icons', () => {

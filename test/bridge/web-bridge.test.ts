@@ -110,6 +110,20 @@ describe('web bridge host', () => {
     expect((await call(b, 'history:list', [{ limit: -1 }])).body).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENTS' } });
   });
 
+  it('a token of the right length in other characters (more bytes) is refused, and the host keeps serving', async () => {
+    const e = await startEngine(c);
+    const b = await startWebBridge(new EngineHost(e.service));
+    bridges.push(b);
+    const sameLength = 'é'.repeat(b.token.length);
+    const r = await fetch(`${b.url}/events?token=${encodeURIComponent(sameLength)}`);
+    expect(r.status).toBe(401);
+    expect((await call(b, 'sync:pause', [], sameLength)).status).toBe(401);
+    expect(e.service.isPaused).toBe(false);
+    expect((await call(b, 'sync:status', [])).body).toMatchObject({ ok: true });
+    expect(plainPin('1234').verify('éééé')).toBe(false);
+    expect(plainPin('1234').verify('1234')).toBe(true);
+  });
+
   it('streams status as events, not by polling: pausing the engine reaches a subscriber as statusChanged', async () => {
     const e = await startEngine(c);
     const b = await startWebBridge(new EngineHost(e.service));

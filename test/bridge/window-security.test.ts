@@ -82,6 +82,8 @@ describe('window security', () => {
   it('opens the dev server websocket only in development', () => {
     expect(rendererCsp()).toBe(RENDERER_CSP);
     expect(rendererCsp('http://localhost:5173')).toContain("connect-src 'self' ws://localhost:5173");
+    expect(rendererCsp('http://localhost:5173')).toContain("style-src 'self' 'unsafe-inline'");
+    expect(rendererCsp('http://localhost:5173')).toContain("script-src 'self';");
   });
 
   it('a second launch quits; a login launch stays in the tray; a normal one shows the window', () => {

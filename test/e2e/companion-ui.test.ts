@@ -299,6 +299,12 @@ describe('Settings', () => {
     await url.fill('central.example.com');
     await page.locator('#syncInterval').fill('5');
     await page.locator('#supervisorPin').fill('abc');
+    // Opening Settings again (it reloads the saved settings) keeps what is being typed.
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    await page.keyboard.press('Alt+4');
+    await page.waitForTimeout(300);
+    expect(await url.inputValue()).toBe('central.example.com');
+    expect(await page.locator('#syncInterval').inputValue()).toBe('5');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => text(page, 'settings-result')).toBe('Please correct the fields marked above; nothing was saved');
     expect(await page.locator('#centralUrl-error').textContent()).toBe('must be an http:// or https:// URL');

@@ -4,7 +4,6 @@
  * bridge host to HTTP. Every call's arguments are validated; every result crosses
  * as `{ ok, value } | { ok, error }`.
  */
-import { timingSafeEqual } from 'node:crypto';
 import {
   EVENTS,
   IPC,
@@ -22,6 +21,7 @@ import {
 } from '../../shared/ipc.js';
 import type { WireRow } from '../../shared/catalog/index.js';
 import type { SyncService } from '../sync/sync-service.js';
+import { sameSecret } from './same-secret.js';
 
 /** Checks a supervisor PIN (set in Settings; stored as a hash). */
 export interface PinCheck {
@@ -39,8 +39,7 @@ export interface SettingsPort {
 
 /** A PIN check against one PIN held in memory (tests, simple set-ups). */
 export function plainPin(pin: string): PinCheck {
-  const want = Buffer.from(pin);
-  return { verify: (given) => given.length === pin.length && timingSafeEqual(Buffer.from(given), want) };
+  return { verify: (given) => sameSecret(given, pin) };
 }
 
 class IpcFailure extends Error {

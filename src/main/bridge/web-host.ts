@@ -5,13 +5,14 @@
  * from `GET /events`. Every request carries the session token (header
  * `Authorization: Bearer <token>`, or `?token=` where EventSource cannot set headers).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { RENDERER_CSP } from '../window-security.js';
 import type { EngineHost } from './engine-host.js';
+import { sameSecret } from './same-secret.js';
 
 export interface WebBridge {
   readonly url: string;
@@ -93,11 +94,20 @@ function readBody(req: IncomingMessage): Promise<string> {
 /** Starts the bridge host on 127.0.0.1 (never another interface). `port` 0 picks a free one. */
 export async function startWebBridge(host: EngineHost, opts: { port?: number; token?: string; staticDir?: string } = {}): Promise<WebBridge> {
   const token = opts.token ?? randomBytes(24).toString('base64url');
-  const want = Buffer.from(token);
-  const authorized = (given: string | undefined) => given !== undefined && given.length === token.length && timingSafeEqual(Buffer.from(given), want);
+  const authorized = (given: string | undefined) => sameSecret(given, token);
   const streams = new Set<ServerResponse>();
 
   const server: Server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      // Nothing a request carries may stop the till's engine.
+      if (!res.headersSent) send(res, 400, { ok: false, error: { code: 'BAD_REQUEST', message: err instanceof Error ? err.message : String(err) } });
+      else res.destroy();
+    }
+  });
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const api = url.pathname === '/events' || url.pathname.startsWith('/ipc/');
     if (!api && opts.staticDir && (req.method === 'GET' || req.method === 'HEAD')) return void serveStatic(normalize(opts.staticDir), url.pathname, res);
@@ -124,7 +134,7 @@ export async function startWebBridge(host: EngineHost, opts: { port?: number; to
         send(res, 200, await host.invoke(m[1] as string, args));
       })
       .catch((err: unknown) => send(res, 400, { ok: false, error: { code: 'BAD_REQUEST', message: err instanceof Error ? err.message : String(err) } }));
-  });
+  }
 
   const unsubscribe = host.subscribe((event, payload) => {
     const frame = `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;

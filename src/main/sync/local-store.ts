@@ -73,6 +73,8 @@ export interface LocalStoreOptions {
   readonly createMissing?: boolean;
   readonly warn?: Warn;
   readonly busyTimeoutMs?: number;
+  /** Where the terminal's migrations are (default: next to the sources; a bundle passes its own). */
+  readonly migrationsDir?: string | undefined;
 }
 
 const nowIso = () => new Date().toISOString();
@@ -98,7 +100,14 @@ export class LocalStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     this.db.pragma('synchronous = NORMAL');
-    this.install = installSchema(this.db, { createMissing: opts.createMissing ?? isNew, warn: opts.warn ?? (() => undefined) });
+    let install: InstallReport;
+    try {
+      install = installSchema(this.db, { createMissing: opts.createMissing ?? isNew, warn: opts.warn ?? (() => undefined), migrationsDir: opts.migrationsDir });
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.install = install;
     for (const e of CATALOG) {
       const cols = tableColumns(this.db, e.table);
       if (cols.size > 0 && !this.install.skippedTables.includes(e.table)) this.tables.set(e.table, { entry: e, columns: new Set(cols.keys()) });

@@ -8,6 +8,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CATALOG,
@@ -20,6 +22,11 @@ import {
   type PrioritySpec,
 } from '../../shared/catalog/index.js';
 
+/**
+ * The terminal's drizzle migrations, next to the sources. A bundle (the Electron main
+ * process) passes its own location (`migrationsDir`), since this path is computed
+ * from where the code runs.
+ */
 export const TERMINAL_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/terminal/migrations', import.meta.url));
 
 const SQLITE_TYPE: Record<ColumnType, string> = {
@@ -141,8 +148,12 @@ export function presentTables(db: BetterSqlite3.Database): CatalogEntry[] {
  * Installs what sync needs. `createMissing`: create catalog tables absent from the
  * file (a new terminal); otherwise a missing table is skipped with a warning.
  */
-export function installSchema(db: BetterSqlite3.Database, opts: { createMissing: boolean; warn: Warn }): InstallReport {
-  migrate(drizzle(db), { migrationsFolder: TERMINAL_MIGRATIONS });
+export function installSchema(db: BetterSqlite3.Database, opts: { createMissing: boolean; warn: Warn; migrationsDir?: string | undefined }): InstallReport {
+  const migrationsFolder = opts.migrationsDir ?? TERMINAL_MIGRATIONS;
+  if (!existsSync(join(migrationsFolder, 'meta', '_journal.json'))) {
+    throw new Error(`the terminal's database migrations are missing (no ${join(migrationsFolder, 'meta', '_journal.json')}); the installation is incomplete`);
+  }
+  migrate(drizzle(db), { migrationsFolder });
   const report: InstallReport = { createdTables: [], addedColumns: [], skippedTables: [], triggers: 0 };
   db.transaction(() => {
     db.prepare(`INSERT OR IGNORE INTO tillsync_control (id, applying, mode) VALUES (1, 0, 'ONLINE')`).run();

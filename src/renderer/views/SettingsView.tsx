@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import { SettingsPatch } from '../../shared/ipc.js';
+import { SettingsPatch, type SettingsView as Settings } from '../../shared/ipc.js';
 import { useApp } from '../hooks.js';
 
 interface Form {
@@ -14,6 +14,20 @@ interface Form {
 }
 
 const EMPTY: Form = { centralUrl: '', terminalId: '', databasePath: '', apiKey: '', syncInterval: '300', cron: '', autoStart: true, supervisorPin: '' };
+
+/** The form showing saved settings (the key and PIN fields start empty: they are write-only). */
+function fromView(v: Settings): Form {
+  return {
+    centralUrl: v.centralUrl ?? '',
+    terminalId: v.terminalId ?? '',
+    databasePath: v.databasePath ?? '',
+    apiKey: '',
+    syncInterval: String(v.syncInterval),
+    cron: v.cron ?? '',
+    autoStart: v.autoStart,
+    supervisorPin: '',
+  };
+}
 
 /** The change a form makes to the saved settings: only what differs; the key and PIN only when typed. */
 export function patchOf(form: Form, saved: Form): Record<string, unknown> {
@@ -50,27 +64,21 @@ export function SettingsView() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Edited and not saved: a reload of the settings (e.g. the tab clicked again) must not wipe it. */
+  const [dirty, setDirty] = useState(false);
 
-  const saved: Form = settings
-    ? {
-        centralUrl: settings.centralUrl ?? '',
-        terminalId: settings.terminalId ?? '',
-        databasePath: settings.databasePath ?? '',
-        apiKey: '',
-        syncInterval: String(settings.syncInterval),
-        cron: settings.cron ?? '',
-        autoStart: settings.autoStart,
-        supervisorPin: '',
-      }
-    : EMPTY;
+  const saved: Form = settings ? fromView(settings) : EMPTY;
   useEffect(() => {
-    if (settings) setForm({ ...saved, apiKey: '', supervisorPin: '' });
-    // The form resets when the saved settings change (after a save or a reload).
+    // The form follows the saved settings (after a save or a reload) unless it holds unsaved edits.
+    if (settings && !dirty) setForm(fromView(settings));
   }, [settings]);
 
   if (!settings) return <p className="muted">Loading settings…</p>;
 
-  const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => {
+    setDirty(true);
+    setForm((f) => ({ ...f, [k]: v }));
+  };
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     setMessage(null);
@@ -90,7 +98,11 @@ export function SettingsView() {
     setBusy(true);
     const r = await save(parsed.data);
     setBusy(false);
-    if (r.ok) setMessage({ ok: true, text: 'Settings saved' });
+    if (r.ok) {
+      setDirty(false);
+      setForm(fromView(r.value));
+      setMessage({ ok: true, text: 'Settings saved' });
+    }
     else setMessage({ ok: false, text: r.error.message });
   };
 
