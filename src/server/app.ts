@@ -78,7 +78,7 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
 const secured = [{ bearerAuth: [] }];
 
 async function openDatabase(config: ServerConfig): Promise<Database> {
-  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl });
+  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, max: config.pgPoolSize });
   mkdirSync(config.dataDir, { recursive: true });
   return openPglite(config.dataDir);
 }

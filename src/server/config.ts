@@ -13,6 +13,8 @@ export const ServerConfig = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   dataDir: z.string().min(1).default('./data/central'),
+  /** Connections of the PostgreSQL pool (plus one for LISTEN). */
+  pgPoolSize: positiveInt.max(500).default(10),
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   bodyLimitBytes: positiveInt.default(10 * 1024 * 1024),
   heartbeatIntervalSeconds: positiveInt.default(30),
@@ -31,6 +33,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   host: 'HOST',
   databaseUrl: 'POSTGRES_URL_REMOTE (or DATABASE_URL)',
   dataDir: 'TILLSYNC_DATA_DIR',
+  pgPoolSize: 'TILLSYNC_PG_POOL',
   adminToken: 'TILLSYNC_ADMIN_TOKEN',
   bodyLimitBytes: 'TILLSYNC_BODY_LIMIT',
   heartbeatIntervalSeconds: 'TILLSYNC_HEARTBEAT_INTERVAL',
@@ -56,6 +59,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     // DATABASE_URL=file:... is the terminal's SQLite (the seed's convention), not central's.
     databaseUrl: empty(env.POSTGRES_URL_REMOTE) ?? (env.DATABASE_URL?.startsWith('file:') ? undefined : empty(env.DATABASE_URL)),
     dataDir: empty(env.TILLSYNC_DATA_DIR),
+    pgPoolSize: empty(env.TILLSYNC_PG_POOL),
     adminToken: empty(env.TILLSYNC_ADMIN_TOKEN),
     bodyLimitBytes: empty(env.TILLSYNC_BODY_LIMIT),
     heartbeatIntervalSeconds: empty(env.TILLSYNC_HEARTBEAT_INTERVAL),

@@ -57,6 +57,7 @@ describe('configFromEnv', () => {
       TILLSYNC_MAX_CLOCK_DRIFT_MS: '5000',
       TILLSYNC_AUTO_SYNC_DELAY_MS: '0',
       TILLSYNC_TRIGGER_TTL: '60',
+      TILLSYNC_PG_POOL: '40',
       LOG_LEVEL: 'debug',
     });
     expect(c).toMatchObject({
@@ -69,6 +70,7 @@ describe('configFromEnv', () => {
       maxClockDriftMs: 5000,
       autoSyncDelayMs: 0,
       triggerTtlSeconds: 60,
+      pgPoolSize: 40,
       logLevel: 'debug',
     });
     expect(configFromEnv({ PORT: '0' }).port).toBe(0);
@@ -137,6 +139,8 @@ describe('configFromEnv', () => {
     ['TILLSYNC_MAX_CLOCK_DRIFT_MS', 'x'],
     ['TILLSYNC_AUTO_SYNC_DELAY_MS', '-1'],
     ['TILLSYNC_TRIGGER_TTL', '1.5'],
+    ['TILLSYNC_PG_POOL', '0'],
+    ['TILLSYNC_PG_POOL', 'many'],
     ['LOG_LEVEL', 'verbose'],
   ])('a bad %s (%s) is a ConfigError naming it', (name, value) => {
     expect(errorFor({ [name]: value }).message).toContain(name);

@@ -20,7 +20,7 @@ import { conflictInput, decideConflict, mergeRows } from '../../shared/conflict.
 import { formatHlc, parseHlc, receiveHlc, tickHlc, type Hlc } from '../../shared/hlc.js';
 import type { PulledChange, PushChange, PushResponse, PushResult, TableCounts } from '../../shared/protocol.js';
 import { localToWire, wireToLocal, type ForeignKeys, type LocalRow } from './mapping.js';
-import { installSchema, q, tableColumns, type InstallReport, type Warn } from './schema.js';
+import { GROUP_KEY, installSchema, q, tableColumns, type InstallReport, type Warn } from './schema.js';
 
 export type EntryStatus = 'pending' | 'failed' | 'synced' | 'conflict';
 
@@ -78,6 +78,26 @@ export interface LocalStoreOptions {
 }
 
 const nowIso = () => new Date().toISOString();
+
+const ELIGIBLE = `status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND id <= ? AND table_name NOT IN (SELECT value FROM json_each(?))`;
+
+/**
+ * How a batch is chosen: every statement goes through an index (the queue's, or the
+ * pending entries by group), so choosing costs the batch, not the backlog (a test
+ * checks their query plans).
+ */
+export const BATCH_SQL = {
+  /** The next priority level with pending entries, below the last one. */
+  nextLevel: `SELECT max(priority) AS p FROM tillsync_outbox WHERE status = 'pending' AND priority >= ? AND priority < ?`,
+  /** Eligible entries of one level in capture order, a page at a time. */
+  levelPage: `SELECT id, ${GROUP_KEY} AS g FROM tillsync_outbox WHERE ${ELIGIBLE} AND priority = ? AND id > ? ORDER BY priority, id LIMIT 500`,
+  /** How many eligible entries a group has. */
+  groupSize: `SELECT count(*) AS n FROM tillsync_outbox WHERE ${GROUP_KEY} = ? AND ${ELIGIBLE}`,
+  /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
+  groupEntries: `SELECT o.* FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
+    WHERE ${GROUP_KEY} = chosen.value AND o.status = 'pending' AND o.table_name NOT IN (SELECT value FROM json_each(?))
+    ORDER BY o.id`,
+} as const;
 
 export class LocalStore {
   readonly db: Database.Database;
@@ -241,30 +261,54 @@ export class LocalStore {
    * push sends nothing. Entries once sent are frozen: a retry sends exactly the same
    * change (same id), so central's idempotency answers it.
    */
+  /**
+   * The transaction groups of the next batch: most urgent first (a group counts at its
+   * highest priority), then in capture order, whole groups only, up to `limit`
+   * changes. Walks the queue index level by level and stops once the batch is full,
+   * so its cost follows the batch, not the backlog (a till that was offline for
+   * days has a long one).
+   */
+  private chooseGroups(opts: { limit: number; minPriority: number; now: number; upToId?: number }, paused: string): string[] {
+    const upTo = opts.upToId ?? Number.MAX_SAFE_INTEGER;
+    const nextLevel = this.stmt(BATCH_SQL.nextLevel);
+    const page = this.stmt(BATCH_SQL.levelPage);
+    const size = this.stmt(BATCH_SQL.groupSize);
+    const chosen: string[] = [];
+    const seen = new Set<string>();
+    let total = 0;
+    let below = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const level = (nextLevel.get(opts.minPriority, below) as { p: number | null }).p;
+      if (level === null) return chosen;
+      below = level;
+      let after = 0;
+      for (;;) {
+        const rows = page.all(opts.now, upTo, paused, level, after) as { id: number; g: string }[];
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          if (seen.has(r.g)) continue;
+          seen.add(r.g);
+          const n = (size.get(r.g, opts.now, upTo, paused) as { n: number }).n;
+          if (total > 0 && total + n > opts.limit) return chosen;
+          chosen.push(r.g);
+          total += n;
+          if (total >= opts.limit) return chosen;
+        }
+        after = (rows[rows.length - 1] as { id: number }).id;
+      }
+    }
+  }
+
   nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string>; upToId?: number }): OutgoingBatch {
     const paused = JSON.stringify([...opts.pausedTables]);
     // IMMEDIATE: this reads, then writes; a deferred transaction could not upgrade its
     // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
     return this.db.transaction((): OutgoingBatch => {
-      const groups = this.stmt(
-        `SELECT g, max(priority) AS p, min(id) AS first, count(*) AS n FROM (
-           SELECT coalesce(tx_group, table_name || ':' || server_id) AS g, priority, id FROM tillsync_outbox
-           WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND id <= ?
-             AND table_name NOT IN (SELECT value FROM json_each(?)))
-         GROUP BY g HAVING max(priority) >= ? ORDER BY p DESC, first LIMIT ?`,
-      ).all(opts.now, opts.upToId ?? Number.MAX_SAFE_INTEGER, paused, opts.minPriority, opts.limit) as { g: string; p: number; n: number }[];
-      const chosen: string[] = [];
-      let size = 0;
-      for (const g of groups) {
-        if (size > 0 && size + g.n > opts.limit) break;
-        chosen.push(g.g);
-        size += g.n;
-      }
+      const chosen = this.chooseGroups(opts, paused);
       if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0 };
       const entries = this.stmt(
-        `SELECT * FROM tillsync_outbox WHERE status = 'pending' AND table_name NOT IN (SELECT value FROM json_each(?))
-           AND coalesce(tx_group, table_name || ':' || server_id) IN (SELECT value FROM json_each(?)) ORDER BY id`,
-      ).all(paused, JSON.stringify(chosen)) as OutboxEntry[];
+        BATCH_SQL.groupEntries,
+      ).all(JSON.stringify(chosen), paused) as OutboxEntry[];
 
       // Per row, in capture order.
       const rows = new Map<string, OutboxEntry[]>();
@@ -337,7 +381,7 @@ export class LocalStore {
       for (const [group, why] of badGroups) {
         const held = this.stmt(
           `UPDATE tillsync_outbox SET status = 'failed', last_error = ?, attempts = attempts + 1
-           WHERE status = 'pending' AND coalesce(tx_group, table_name || ':' || server_id) = ?`,
+           WHERE status = 'pending' AND ${GROUP_KEY} = ?`,
         ).run(why, group);
         invalid += held.changes;
       }

@@ -29,6 +29,9 @@ import {
  */
 export const TERMINAL_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/terminal/migrations', import.meta.url));
 
+/** An outbox entry's transaction group: its order's (items, payments), or its own row. */
+export const GROUP_KEY = `coalesce(tx_group, table_name || ':' || server_id)`;
+
 const SQLITE_TYPE: Record<ColumnType, string> = {
   text: 'TEXT',
   integer: 'INTEGER',
@@ -154,6 +157,8 @@ export function installSchema(db: BetterSqlite3.Database, opts: { createMissing:
     throw new Error(`the terminal's database migrations are missing (no ${join(migrationsFolder, 'meta', '_journal.json')}); the installation is incomplete`);
   }
   migrate(drizzle(db), { migrationsFolder });
+  // Pending entries by transaction group: a batch is chosen group by group (local-store.ts nextBatch).
+  db.exec(`CREATE INDEX IF NOT EXISTS tillsync_outbox_pending_group_idx ON tillsync_outbox (${GROUP_KEY}) WHERE status = 'pending'`);
   const report: InstallReport = { createdTables: [], addedColumns: [], skippedTables: [], triggers: 0 };
   db.transaction(() => {
     db.prepare(`INSERT OR IGNORE INTO tillsync_control (id, applying, mode) VALUES (1, 0, 'ONLINE')`).run();

@@ -50,7 +50,7 @@ export const DEFAULT_SYNC_CONFIG = {
   failedRetryIntervalMs: 5 * 60_000,
   retentionMs: 7 * 24 * 3600_000,
   maxClockDriftMs: 60_000,
-  watchIntervalMs: 100,
+  watchIntervalMs: 25,
   realtime: true,
   appVersion: '0.1.0',
 } as const;
@@ -217,6 +217,16 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return this.passLane.run(() => {
       this.cycle++;
       return this.pass('INCREMENTAL', trigger, minPriorityForCycle(this.cycle));
+    });
+  }
+
+  /** Every pending change of every tier, pushed now without pulling (bootstrap catch-up, benchmarks). */
+  pushPending(trigger = 'manual'): Promise<SyncResult> {
+    const started = Date.now();
+    return this.pushLane.run(async () => {
+      const r = await this.pushAll(FULL_SYNC_MIN_PRIORITY, 'FULL');
+      this.emitStatus();
+      return { kind: 'FULL' as const, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
     });
   }
 

@@ -1,0 +1,111 @@
+/**
+ * `npm run bench:profile [-- --rows 20000] [-- --postgres]`: where the time of a push
+ * and of a pull goes. Times the terminal's outbox reads and writes (LocalStore),
+ * the HTTP calls as the engine sees them (CentralClient), central's service time,
+ * and every SQL statement central runs, over one push of N customers and one first
+ * pull of N products. The figures behind bench/README.md's explanations.
+ */
+import Database from 'better-sqlite3';
+import { parseArgs } from 'node:util';
+import { CentralClient } from '../src/main/sync/central-client.js';
+import { LocalStore } from '../src/main/sync/local-store.js';
+import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
+import { PullService } from '../src/server/services/pull.js';
+import { PushService } from '../src/server/services/push.js';
+import { startBenchCentral, startTerminal, tempDirs, type BenchContext } from './lib.js';
+
+type Fn = (...args: unknown[]) => unknown;
+const spent = new Map<string, number>();
+const add = (k: string, ms: number) => spent.set(k, (spent.get(k) ?? 0) + ms);
+
+/** Wraps a prototype method to add its time (sync or async) under `label`. */
+function timeMethod(proto: object, name: string, label: string): void {
+  const target = proto as Record<string, Fn>;
+  const orig = target[name];
+  if (typeof orig !== 'function') throw new Error(`no method ${name}`);
+  target[name] = function (this: unknown, ...args: unknown[]) {
+    const t0 = performance.now();
+    const r = orig.apply(this, args);
+    if (r instanceof Promise) return r.finally(() => add(label, performance.now() - t0));
+    add(label, performance.now() - t0);
+    return r;
+  };
+}
+
+/** Times every statement central runs (by its first words) through db.query and transactions. */
+function timeSql(db: CentralDb): void {
+  const key = (sql: string) => `sql: ${sql.replace(/\s+/g, ' ').trim().slice(0, 70)}`;
+  const wrapQ = (q: Queryable['query']): Queryable['query'] =>
+    (async (sql: string, params?: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return await q(sql, params);
+      } finally {
+        add(key(sql), performance.now() - t0);
+      }
+    }) as Queryable['query'];
+  const d = db as { query: Queryable['query']; transaction: CentralDb['transaction'] };
+  d.query = wrapQ(db.query.bind(db));
+  const tx = db.transaction.bind(db);
+  d.transaction = ((fn: (t: Queryable) => Promise<unknown>) => tx((t) => fn({ ...t, query: wrapQ(t.query.bind(t)) }))) as CentralDb['transaction'];
+}
+
+function report(title: string, totalMs: number, rows: number): void {
+  process.stdout.write(`\n${title}: ${rows} rows in ${Math.round(totalMs)} ms (${Math.round(rows / (totalMs / 1000))} rows/s)\n`);
+  for (const [k, v] of [...spent].sort((a, b) => b[1] - a[1]).slice(0, 14)) {
+    process.stdout.write(`${String(Math.round(v)).padStart(8)} ms  ${((100 * v) / totalMs).toFixed(0).padStart(3)}%  ${k}\n`);
+  }
+  spent.clear();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rows: { type: 'string' }, postgres: { type: 'boolean' } } });
+  const n = Number(values.rows ?? 20_000);
+  const dirs = tempDirs();
+  const ctx: BenchContext = { quick: true, runs: 1, pgUrl: process.env.TILLSYNC_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', tmp: dirs.tmp, progress: () => undefined };
+  timeMethod(LocalStore.prototype, 'nextBatch', 'terminal: LocalStore.nextBatch (read outbox, build batch)');
+  timeMethod(LocalStore.prototype, 'recordPush', 'terminal: LocalStore.recordPush (mark synced)');
+  timeMethod(LocalStore.prototype, 'applyPage', 'terminal: LocalStore.applyPage (write pulled rows)');
+  timeMethod(CentralClient.prototype, 'push', 'http: POST /api/sync/push as the engine waits for it');
+  timeMethod(CentralClient.prototype, 'pull', 'http: GET /api/sync/pull as the engine waits for it');
+  timeMethod(PushService.prototype, 'push', 'central: PushService.push');
+  timeMethod(PullService.prototype, 'pull', 'central: PullService.pull');
+  const c = await startBenchCentral(values.postgres ? 'postgres' : 'pglite', ctx);
+  try {
+    timeSql(c.db);
+    const t = await c.provision('profile-store', 'profile-terminal');
+    const term = await startTerminal(c, dirs.tmp('profile-'), t);
+    try {
+      const pos = new Database(term.path);
+      const ins = pos.prepare(`INSERT INTO customers (name, email, loyalty_points) VALUES (?, ?, ?)`);
+      pos.transaction(() => {
+        for (let i = 0; i < n; i++) ins.run(`Customer ${i}`, `c${i}@profile.example`, i % 50);
+      })();
+      pos.close();
+      spent.clear();
+      let t0 = performance.now();
+      await term.service.pushPending('profile');
+      report(`push (${c.kind})`, performance.now() - t0, n);
+
+      await c.db.query(
+        `INSERT INTO products (id, sku, name, price, active, created_at, updated_at)
+         SELECT 'p-' || lpad(i::text, 8, '0'), 'SKU-' || i, 'Product ' || i, 1.5, true, now(), now() FROM generate_series(1, $1::int) i`,
+        [n],
+      );
+      spent.clear();
+      t0 = performance.now();
+      const r = await term.service.performFullSync('profile');
+      report(`first pull of products (${c.kind}; a full pass, ${r.pulled} rows pulled in all)`, performance.now() - t0, r.pulled);
+    } finally {
+      await term.close();
+    }
+  } finally {
+    await c.close();
+    dirs.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,107 @@
+/**
+ * 2. Push throughput: outbox rows to committed-and-acknowledged at central, beside
+ * the raw PostgreSQL upsert rate of the same rows measured in the same run.
+ *
+ * Per run: a fresh central (PGlite, and the PostgreSQL server when reachable), a
+ * terminal whose POS writes N customers (captured by the triggers into the outbox),
+ * then `pushPending()` until every change is acknowledged. The raw figure upserts
+ * the very rows central stored into a plain copy of its table (no triggers, no
+ * change log), 500 per multi-row INSERT ... ON CONFLICT DO UPDATE, on the same
+ * database: what PostgreSQL itself can take.
+ */
+import Database from 'better-sqlite3';
+import { median, round, startBenchCentral, startTerminal, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
+import type { Database as CentralDb } from '../src/server/db/database.js';
+
+const BATCH = 500;
+
+function writeCustomers(path: string, n: number, tag: string): void {
+  const db = new Database(path);
+  db.pragma('busy_timeout = 5000');
+  const ins = db.prepare(`INSERT INTO customers (name, email, phone, loyalty_points, total_spent, visit_count, notes) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  // A few POS transactions of 1,000 rows (an import), captured row by row by the triggers.
+  for (let start = 0; start < n; start += 1000) {
+    db.transaction(() => {
+      for (let i = start; i < Math.min(n, start + 1000); i++) ins.run(`Customer ${tag}-${i}`, `c${i}@${tag}.example`, `+3361234${String(i).padStart(5, '0')}`, i % 500, (i % 977) * 1.5, i % 13, i % 7 === 0 ? 'regular' : null);
+    })();
+  }
+  db.close();
+}
+
+/** Upserts central's stored customers into a trigger-free copy, in batches; rows per second. */
+async function rawUpsertRate(db: CentralDb): Promise<{ rate: number; rows: number }> {
+  await db.query(`DROP TABLE IF EXISTS bench_raw_customers`);
+  await db.query(`CREATE TABLE bench_raw_customers (LIKE customers INCLUDING DEFAULTS)`);
+  await db.query(`ALTER TABLE bench_raw_customers ADD PRIMARY KEY (id)`);
+  const cols = (await db.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customers' AND table_schema = current_schema() ORDER BY ordinal_position`)).rows.map((r) => r.column_name);
+  const rows = (await db.query<Record<string, unknown>>(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM customers`)).rows;
+  const colList = cols.map((c) => `"${c}"`).join(', ');
+  const updates = cols.filter((c) => c !== 'id').map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ');
+  const t0 = process.hrtime.bigint();
+  for (let start = 0; start < rows.length; start += BATCH) {
+    const chunk = rows.slice(start, start + BATCH);
+    const params: unknown[] = [];
+    const tuples = chunk.map((r) => `(${cols.map((c) => {
+      params.push(r[c]);
+      return `$${params.length}`;
+    }).join(', ')})`);
+    await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO bench_raw_customers (${colList}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
+    });
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { rate: rows.length / seconds, rows: rows.length };
+}
+
+async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number): Promise<{ tillsync: number; raw: number }> {
+  const c = await startBenchCentral(kind, ctx);
+  try {
+    const t = await c.provision('bench-store', `bench-push-${run}`);
+    const dir = ctx.tmp('push-');
+    const term = await startTerminal(c, dir, t, { batchSize: BATCH });
+    try {
+      writeCustomers(term.path, n, `r${run}`);
+      const t0 = process.hrtime.bigint();
+      const r = await term.service.pushPending('bench');
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r.errors.length > 0 || r.pushed !== n) throw new Error(`push incomplete: pushed ${r.pushed} of ${n}: ${r.errors.join('; ')}`);
+      const atCentral = (await c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers`)).rows[0]?.n;
+      if (atCentral !== n) throw new Error(`central has ${atCentral} customers, expected ${n}`);
+      const raw = await rawUpsertRate(c.db);
+      return { tillsync: n / seconds, raw: raw.rate };
+    } finally {
+      await term.close();
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+export const pushBench: Benchmark = {
+  id: 'push',
+  title: 'push throughput: outbox -> committed at central, beside raw PostgreSQL upserts',
+  async run(ctx: BenchContext): Promise<Row[]> {
+    const n = ctx.quick ? 10_000 : 100_000;
+    const runs = Math.min(ctx.runs, 3);
+    const kinds: DbKind[] = ctx.pgUrl ? ['pglite', 'postgres'] : ['pglite'];
+    const rows: Row[] = [];
+    for (const kind of kinds) {
+      const tillsync: number[] = [];
+      const raw: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const res = await pushRun(kind, ctx, n, r);
+        tillsync.push(res.tillsync);
+        raw.push(res.raw);
+        ctx.progress('push run', { kind, run: r + 1, rows: n, tillsyncRowsPerSecond: round(res.tillsync), rawUpsertRowsPerSecond: round(res.raw) });
+      }
+      const ratios = tillsync.map((v, i) => (100 * v) / (raw[i] as number));
+      const ratio = median(ratios);
+      rows.push(
+        { id: `2 push ${kind}`, what: `TillSync push, ${n.toLocaleString('en-US')} outbox rows -> acknowledged`, value: median(tillsync), unit: 'rows/s', runs: tillsync },
+        { id: `2 push ${kind}`, what: 'raw upsert of the same rows (batches of 500, no triggers)', value: median(raw), unit: 'rows/s', runs: raw },
+        { id: `2 push ${kind}`, what: 'TillSync push as a share of raw upsert', value: ratio, unit: '%', budget: '>= 50%', ok: ratio >= 50, runs: ratios },
+      );
+    }
+    return rows;
+  },
+};
