@@ -567,8 +567,8 @@ export const fleetBench: Benchmark = {
     const kind: DbKind = forced === 'pglite' || forced === 'postgres' ? forced : ctx.pgUrl ? 'postgres' : 'pglite';
     const steadyS = Number(process.env.TILLSYNC_BENCH_FLEET_STEADY_S);
     const timing = {
-      warmupMs: ctx.quick ? 3000 : 5000,
-      steadyMs: Number.isFinite(steadyS) && steadyS > 0 ? steadyS * 1000 : ctx.quick ? 8000 : 30_000,
+      warmupMs: ctx.quick ? 2000 : 5000,
+      steadyMs: Number.isFinite(steadyS) && steadyS > 0 ? steadyS * 1000 : ctx.quick ? 5000 : 30_000,
     };
     const fdLimit = openFilesLimit();
     const rows: Row[] = [];

@@ -86,7 +86,7 @@ export const latencyBench: Benchmark = {
   title: 'sale latency: POS commit -> central commit, steady sales while online',
   async run(ctx: BenchContext): Promise<Row[]> {
     const rate = 5;
-    const count = ctx.quick ? 50 : 300;
+    const count = ctx.quick ? 30 : 300;
     const kinds: DbKind[] = ctx.pgUrl ? ['pglite', 'postgres'] : ['pglite'];
     const rows: Row[] = [];
     for (const kind of kinds) {

@@ -81,7 +81,7 @@ export const pushBench: Benchmark = {
   id: 'push',
   title: 'push throughput: outbox -> committed at central, beside raw PostgreSQL upserts',
   async run(ctx: BenchContext): Promise<Row[]> {
-    const n = ctx.quick ? 10_000 : 100_000;
+    const n = ctx.quick ? 5_000 : 100_000;
     const runs = Math.min(ctx.runs, 3);
     const kinds: DbKind[] = ctx.pgUrl ? ['pglite', 'postgres'] : ['pglite'];
     const rows: Row[] = [];
