@@ -58,6 +58,30 @@ interface ChangeRow {
   changed_at: string;
 }
 
+/**
+ * A page of the change log after a cursor, in cursor order. Ordered by the xid8 column
+ * itself: ordering by its text (the alias) would put '1000' before '997' and skip
+ * changes at every power of ten.
+ */
+export function pullPageSql(scoped: boolean): string {
+  return `SELECT txid::text AS txid_text, seq, entity_id, op, changed_at FROM sync_changes
+       WHERE entity_type = $1 AND (txid, seq) > ($2::xid8, $3::bigint)
+         AND txid < pg_snapshot_xmin(pg_current_snapshot())
+         AND ($5::timestamptz IS NULL OR changed_at >= $5::timestamptz)
+         ${scoped ? 'AND (store_id = $6 OR store_id IS NULL)' : ''}
+       ORDER BY sync_changes.txid, seq LIMIT $4`;
+}
+
+/**
+ * The page is always read by walking the cursor index in order and stopping at the
+ * limit. Right after a bulk import, before autovacuum has analyzed the log, the
+ * planner expects a handful of rows and would rather fetch every change after the
+ * cursor and sort them: each page then costs the whole rest of the table, and a
+ * first sync of a million rows turns quadratic. These settings (for this
+ * transaction only) rule that plan out.
+ */
+export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`;
+
 export class PullService {
   constructor(
     private readonly db: Database,
@@ -91,17 +115,10 @@ export class PullService {
     const scoped = entry.centralStoreColumn !== undefined;
     const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
     if (scoped) params.push(acting.storeId);
-    const changes = await this.db.query<ChangeRow>(
-      // Ordered by the xid8 column itself: ordering by its text (the alias) would put
-      // '1000' before '997' and skip changes at every power of ten.
-      `SELECT txid::text AS txid_text, seq, entity_id, op, changed_at FROM sync_changes
-       WHERE entity_type = $1 AND (txid, seq) > ($2::xid8, $3::bigint)
-         AND txid < pg_snapshot_xmin(pg_current_snapshot())
-         AND ($5::timestamptz IS NULL OR changed_at >= $5::timestamptz)
-         ${scoped ? 'AND (store_id = $6 OR store_id IS NULL)' : ''}
-       ORDER BY sync_changes.txid, seq LIMIT $4`,
-      params,
-    );
+    const changes = await this.db.transaction(async (tx) => {
+      await tx.query(PULL_PLAN_HINTS);
+      return tx.query<ChangeRow>(pullPageSql(scoped), params);
+    });
     const page = changes.rows;
     const last = page.at(-1);
     const next: Cursor = last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
