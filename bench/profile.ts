@@ -3,9 +3,12 @@
  * and of a pull goes. Times the terminal's outbox reads and writes (LocalStore),
  * the HTTP calls as the engine sees them (CentralClient), central's service time,
  * and every SQL statement central runs, over one push of N customers and one first
- * pull of N products. The figures behind bench/README.md's explanations.
+ * pull of N products. Then what capture costs per row: single-row order inserts
+ * with the triggers, without them, and with one part of capture taken out at a time.
+ * The figures behind bench/README.md's explanations.
  */
 import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CentralClient } from '../src/main/sync/central-client.js';
 import { LocalStore } from '../src/main/sync/local-store.js';
@@ -58,6 +61,52 @@ function report(title: string, totalMs: number, rows: number): void {
   spent.clear();
 }
 
+/** Microseconds per single-row order insert (one transaction each) on a POS file changed by `mod`. */
+function insertCost(dir: string, name: string, mod: (db: Database.Database) => void): number {
+  const path = join(dir, `${name}.db`);
+  new LocalStore(path, 'profile-capture').close();
+  const setup = new Database(path);
+  mod(setup);
+  setup.close();
+  const runs: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const db = new Database(path);
+    const ins = db.prepare(`INSERT INTO orders (store_id, order_number, status, subtotal, tax_total, total) VALUES (1, ?, 'pending', 10, 2, 12)`);
+    const t0 = performance.now();
+    for (let i = 0; i < 5000; i++) ins.run(`P-${r}-${i}`);
+    runs.push(((performance.now() - t0) * 1000) / 5000);
+    db.close();
+  }
+  return runs.sort((a, b) => a - b)[1] as number;
+}
+
+function captureProfile(dir: string): void {
+  const dropTriggers = (db: Database.Database) => {
+    for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tillsync%'`).all() as { name: string }[]) db.exec(`DROP TRIGGER "${name}"`);
+  };
+  // The insert trigger without its UPDATE that stamps the new row's central id (the id made up in place).
+  const noStamp = (db: Database.Database) => {
+    const { sql } = db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'tillsync_orders_ai'`).get() as { sql: string };
+    db.exec('DROP TRIGGER tillsync_orders_ai');
+    db.exec(sql.replace(/UPDATE "orders" SET[^;]*;/, '').replace(/FROM \(SELECT "server_id" AS sid FROM "orders" WHERE "id" = NEW\."id"\) AS s/, 'FROM (SELECT lower(hex(randomblob(16))) AS sid) AS s'));
+  };
+  const dropIndex = (name: string) => (db: Database.Database) => db.exec(`DROP INDEX ${name}`);
+  const none = insertCost(dir, 'none', dropTriggers);
+  const variants: [string, (db: Database.Database) => void][] = [
+    ['with capture (as shipped)', () => undefined],
+    ['without the UPDATE stamping server_id', noStamp],
+    ['without the change-id unique index', dropIndex('tillsync_outbox_change_idx')],
+    ['without the queue index', dropIndex('tillsync_outbox_queue_idx')],
+    ['without the row index', dropIndex('tillsync_outbox_row_idx')],
+    ['without the pending-group index', dropIndex('tillsync_outbox_pending_group_idx')],
+  ];
+  process.stdout.write(`\ncapture: single-row order inserts, microseconds per row (median of 3 x 5,000)\n${none.toFixed(1).padStart(8)} us  1.00x  no capture triggers\n`);
+  for (const [label, mod] of variants) {
+    const us = insertCost(dir, label.replace(/\W+/g, '-'), mod);
+    process.stdout.write(`${us.toFixed(1).padStart(8)} us  ${(us / none).toFixed(2)}x  ${label}\n`);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { rows: { type: 'string' }, postgres: { type: 'boolean' } } });
   const n = Number(values.rows ?? 20_000);
@@ -101,6 +150,10 @@ async function main(): Promise<void> {
     }
   } finally {
     await c.close();
+  }
+  try {
+    captureProfile(dirs.tmp('profile-capture-'));
+  } finally {
     dirs.cleanup();
   }
 }
