@@ -68,10 +68,10 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export const silentLog = pino({ level: 'silent' });
 
-/** Peak resident memory of a process (Linux VmHWM), MB; this process by default. */
-export function peakRssMb(pid: number | 'self' = 'self'): number {
+/** A memory figure of a process from /proc (Linux), MB; this process's RSS where /proc is missing. */
+function procMemoryMb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     if (m) return Number(m[1]) / 1024;
   } catch {
     // not Linux, or the process is gone
@@ -79,16 +79,11 @@ export function peakRssMb(pid: number | 'self' = 'self'): number {
   return pid === 'self' ? process.memoryUsage().rss / 1024 / 1024 : NaN;
 }
 
+/** Peak resident memory of a process (Linux VmHWM), MB; this process by default. */
+export const peakRssMb = (pid: number | 'self' = 'self'): number => procMemoryMb(pid, 'VmHWM');
+
 /** Current resident memory of a process, MB. */
-export function rssMb(pid: number | 'self' = 'self'): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // gone
-  }
-  return pid === 'self' ? process.memoryUsage().rss / 1024 / 1024 : NaN;
-}
+export const rssMb = (pid: number | 'self' = 'self'): number => procMemoryMb(pid, 'VmRSS');
 
 /** Samples a process's RSS every `everyMs` until stopped; returns the peak seen, MB. */
 export function sampleRss(pid: number, everyMs = 100): { stop(): number } {

@@ -96,13 +96,14 @@ export class Companion {
   }
 
   view(): SettingsView {
-    const s = this.opts.settings.view(this.key() !== undefined);
-    const d = this.opts.defaults ?? {};
+    // The connection as the engine would use it: saved settings over the environment's defaults.
+    const e = this.engineSettings();
+    const s = this.opts.settings.view(e.apiKey !== undefined);
     return {
       ...s,
-      centralUrl: s.centralUrl ?? d.centralUrl,
-      terminalId: s.terminalId ?? d.terminalId,
-      databasePath: s.databasePath ?? d.databasePath,
+      centralUrl: e.centralUrl,
+      terminalId: e.terminalId,
+      databasePath: e.databasePath,
       autoStart: this.opts.autoStart ? this.opts.autoStart.isEnabled() : s.autoStart,
     };
   }

@@ -27,60 +27,57 @@ export interface TrayDeps {
   actions: Record<MenuAction, () => void>;
 }
 
+type MenuKind = 'running' | 'paused' | 'not-running';
+
+const MENUS: Record<MenuKind, readonly MenuItemSpec[]> = {
+  running: [
+    { action: 'open', label: 'Open TillSync' },
+    { action: 'sync', label: 'Sync now' },
+    { action: 'pause', label: 'Pause sync' },
+    { action: 'quit', label: 'Quit' },
+  ],
+  paused: [
+    { action: 'open', label: 'Open TillSync' },
+    { action: 'sync', label: 'Sync now' },
+    { action: 'pause', label: 'Resume sync' },
+    { action: 'quit', label: 'Quit' },
+  ],
+  'not-running': [
+    { action: 'open', label: 'Open TillSync' },
+    { action: 'quit', label: 'Quit' },
+  ],
+};
+
 export class TrayService {
   private tray: TrayLike | undefined;
   private state: TrayState | undefined;
   private tooltip = '';
-  private paused: boolean | undefined;
-  private problemMenu = false;
+  private menu: MenuKind | undefined;
 
   constructor(private readonly deps: TrayDeps) {}
 
   /** Shows the engine's status; only what changed is touched. */
   update(status: EngineStatus): void {
     const view = trayView(status);
-    if (!this.tray) this.tray = this.deps.createTray(this.deps.iconPath(view.state));
-    else if (view.state !== this.state) this.tray.setImage(this.deps.iconPath(view.state));
-    this.state = view.state;
-    if (view.tooltip !== this.tooltip) {
-      this.tooltip = view.tooltip;
-      this.tray.setToolTip(view.tooltip);
-    }
-    if (status.paused !== this.paused || this.problemMenu) {
-      this.paused = status.paused;
-      this.problemMenu = false;
-      this.tray.setMenu(
-        [
-          { action: 'open', label: 'Open TillSync' },
-          { action: 'sync', label: 'Sync now' },
-          { action: 'pause', label: status.paused ? 'Resume sync' : 'Pause sync' },
-          { action: 'quit', label: 'Quit' },
-        ],
-        (action) => this.deps.actions[action](),
-      );
-    }
+    this.show(view.state, view.tooltip, status.paused ? 'paused' : 'running');
   }
 
   /** No engine runs (not set up, or settings it cannot start with): the tray says so and offers Open and Quit. */
   showProblem(problem: string): void {
-    const tooltip = `TillSync: not running\n${problem}`;
-    if (!this.tray) this.tray = this.deps.createTray(this.deps.iconPath('attention'));
-    else if (this.state !== 'attention') this.tray.setImage(this.deps.iconPath('attention'));
-    this.state = 'attention';
+    this.show('attention', `TillSync: not running\n${problem}`, 'not-running');
+  }
+
+  private show(state: TrayState, tooltip: string, menu: MenuKind): void {
+    if (!this.tray) this.tray = this.deps.createTray(this.deps.iconPath(state));
+    else if (state !== this.state) this.tray.setImage(this.deps.iconPath(state));
+    this.state = state;
     if (tooltip !== this.tooltip) {
       this.tooltip = tooltip;
       this.tray.setToolTip(tooltip);
     }
-    if (this.paused !== undefined || !this.problemMenu) {
-      this.paused = undefined;
-      this.problemMenu = true;
-      this.tray.setMenu(
-        [
-          { action: 'open', label: 'Open TillSync' },
-          { action: 'quit', label: 'Quit' },
-        ],
-        (action) => this.deps.actions[action](),
-      );
+    if (menu !== this.menu) {
+      this.menu = menu;
+      this.tray.setMenu(MENUS[menu], (action) => this.deps.actions[action]());
     }
   }
 

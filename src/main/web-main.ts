@@ -34,8 +34,13 @@ export const envOnlyKeys: KeyStore = {
 /** The agent's variables as the companion's defaults (Settings win over them). */
 export function defaultsFromEnv(env: NodeJS.ProcessEnv): CompanionDefaults {
   const v = (name: string) => (env[name]?.trim() ? env[name]?.trim() : undefined);
-  const db = v('DATABASE_URL');
-  return { centralUrl: v('CENTRAL_API_URL'), terminalId: v('TERMINAL_ID'), apiKey: v('CENTRAL_API_KEY'), databasePath: db ? databasePathFrom(db) : undefined };
+  const db = v(SETTINGS.databasePath.env);
+  return {
+    centralUrl: v(SETTINGS.centralUrl.env),
+    terminalId: v(SETTINGS.terminalId.env),
+    apiKey: v(SETTINGS.apiKey.env),
+    databasePath: db ? databasePathFrom(db) : undefined,
+  };
 }
 
 export interface WebCompanion {

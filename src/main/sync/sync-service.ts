@@ -222,21 +222,21 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   /** Every pending change of every tier, pushed now without pulling (bootstrap catch-up, benchmarks). */
   pushPending(trigger = 'manual'): Promise<SyncResult> {
-    const started = Date.now();
-    return this.pushLane.run(async () => {
-      const r = await this.pushAll(FULL_SYNC_MIN_PRIORITY, 'FULL');
-      this.emitStatus();
-      return { kind: 'FULL' as const, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
-    });
+    return this.pushOnly(FULL_SYNC_MIN_PRIORITY, 'FULL', trigger);
   }
 
   /** CRITICAL changes only, at once (a completed sale). Does not wait for a running pull. */
   pushCritical(trigger = 'commit'): Promise<SyncResult> {
+    return this.pushOnly(PRIORITY.CRITICAL, 'CRITICAL', trigger);
+  }
+
+  /** A push of what is pending from `minPriority` up, on the push lane, without a pull. */
+  private pushOnly(minPriority: number, kind: SyncKind, trigger: string): Promise<SyncResult> {
     const started = Date.now();
     return this.pushLane.run(async () => {
-      const r = await this.pushAll(PRIORITY.CRITICAL, 'CRITICAL');
+      const r = await this.pushAll(minPriority, kind);
       this.emitStatus();
-      return { kind: 'CRITICAL' as const, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
+      return { kind, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
     });
   }
 
