@@ -142,6 +142,16 @@ function fullSetup(t: ProvisionedTerminal, databasePath: string) {
   return { centralUrl: c.url, terminalId: t.terminalId, databasePath, apiKey: t.apiKey };
 }
 
+/** A companion set up through settings:set on a new terminal and POS file, its engine running. */
+async function configured(o: Parameters<typeof harness>[0] = {}): Promise<{ t: ProvisionedTerminal; db: string; h: Harness }> {
+  const t = await terminal();
+  const db = posFile(t.terminalId);
+  const h = harness(o);
+  await h.companion.start();
+  await h.ok('settings:set', [fullSetup(t, db)]);
+  return { t, db, h };
+}
+
 /**
  * Rings up a completed sale in the POS file (once the engine has pulled the store row),
  * runs `sync:now` through the host and checks that the sale is at central.
@@ -293,11 +303,7 @@ describe('secrets', () => {
 
 describe('a change the engine cannot start with', () => {
   it('a POS database path to a missing file is refused, settings.json is unchanged and the engine keeps running', async () => {
-    const t = await terminal();
-    const db = posFile(t.terminalId);
-    const h = harness();
-    await h.companion.start();
-    await h.ok('settings:set', [fullSetup(t, db)]);
+    const { t, db, h } = await configured();
     const engine = h.companion.engine;
     const before = h.file();
     expect(before).toBeDefined();
@@ -342,11 +348,7 @@ describe('a change the engine cannot start with', () => {
   });
 
   it('an invalid value never reaches the engine: refused by the contract or the settings file, nothing saved', async () => {
-    const t = await terminal();
-    const db = posFile(t.terminalId);
-    const h = harness();
-    await h.companion.start();
-    await h.ok('settings:set', [fullSetup(t, db)]);
+    const { h } = await configured();
     const engine = h.companion.engine;
     const before = h.file();
     expect(await h.fails('settings:set', [{ centralUrl: 'ftp://hq' }])).toMatchObject({ code: 'INVALID_ARGUMENTS' });
@@ -358,11 +360,7 @@ describe('a change the engine cannot start with', () => {
 
 describe('what restarts the engine', () => {
   it('a new sync interval restarts it (the old one stopped, the new one syncing); the PIN does not', async () => {
-    const t = await terminal();
-    const db = posFile(t.terminalId);
-    const h = harness();
-    await h.companion.start();
-    await h.ok('settings:set', [fullSetup(t, db)]);
+    const { t, db, h } = await configured();
     const first = h.companion.engine;
     expect(first?.config.syncInterval).toBe(300);
 
@@ -482,11 +480,7 @@ describe('auto-start', () => {
 
 describe('conflict resolution needs the supervisor PIN', () => {
   it('no PIN set: PIN_NOT_SET; a PIN set through settings:set: a wrong one is WRONG_PIN, the right one gets through', async () => {
-    const t = await terminal();
-    const db = posFile(t.terminalId);
-    const h = harness();
-    await h.companion.start();
-    await h.ok('settings:set', [fullSetup(t, db)]);
+    const { h } = await configured();
     const resolve = (pin: string) => h.fails('conflict:resolve', [{ conflictId: 'no-such-conflict', resolution: 'CENTRAL_WINS', pin }]);
     expect(await resolve('1234')).toMatchObject({ code: 'PIN_NOT_SET' });
 
@@ -544,12 +538,8 @@ describe('defaults from the environment', () => {
 /** A refused change leaves nothing half-applied: settings, key and login item are as before; other settings stay changeable. */
 describe('a change that fails is put back whole', () => {
   it('a change that cannot be applied leaves the auto-start port as the settings say (it is put back too)', async () => {
-    const t = await terminal();
-    const db = posFile(t.terminalId);
     const port = fakeAutoStart(true);
-    const h = harness({ autoStart: port });
-    await h.companion.start();
-    await h.ok('settings:set', [fullSetup(t, db)]);
+    const { h } = await configured({ autoStart: port });
     const missing = join(tempDir('tillsync-pos-'), 'typo.sqlite');
     expect(await h.fails('settings:set', [{ autoStart: false, databasePath: missing }])).toMatchObject({ message: expect.stringContaining('the settings were not changed') });
     expect(JSON.parse(h.file() ?? '{}')).toMatchObject({ autoStart: true });
@@ -557,13 +547,9 @@ describe('a change that fails is put back whole', () => {
   });
 
   it('a key saved with an auto-start change that fails is put back with the settings', async () => {
-    const t = await terminal();
-    const db = posFile(t.terminalId);
     const keys = new MemoryKeys();
     const port = fakeAutoStart(true);
-    const h = harness({ keys, autoStart: port });
-    await h.companion.start();
-    await h.ok('settings:set', [fullSetup(t, db)]);
+    const { t, h } = await configured({ keys, autoStart: port });
     port.failWith = 'login items are locked';
     expect(await h.fails('settings:set', [{ apiKey: 'tsk_replacement-key', autoStart: false }])).toMatchObject({ message: expect.stringContaining('auto-start could not be changed') });
     expect(h.companion.engine?.config.apiKey).toBe(t.apiKey);
