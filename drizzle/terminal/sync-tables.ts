@@ -18,6 +18,41 @@ export const tillsyncControl = sqliteTable('tillsync_control', {
   mode: text('mode').notNull().default('ONLINE'),
 });
 
+/**
+ * What the capture triggers write, in the POS's own transaction: one row per write,
+ * with no index but its key, so a sale pays as little as possible. The engine moves
+ * these rows into the outbox (central ids, change ids, groups) in its own transaction
+ * before it reads the outbox (LocalStore.promote).
+ */
+export const tillsyncCapture = sqliteTable('tillsync_capture', {
+  id: integer('id').primaryKey(),
+  tableName: text('table_name').notNull(),
+  localId: integer('local_id').notNull(),
+  /** The row's central id as the trigger saw it (NULL for a row not stamped yet). */
+  serverId: text('server_id'),
+  operation: text('operation').notNull(),
+  newImage: text('new_image'),
+  oldImage: text('old_image'),
+  priority: integer('priority').notNull(),
+  mode: text('mode').notNull(),
+  capturedAt: text('captured_at').notNull().default(now),
+});
+
+/**
+ * Central ids given to new rows by a promotion that left capture entries behind
+ * (a long log is moved in several transactions): a later entry of the same row,
+ * captured before the id was stamped, finds it here. Emptied with the log.
+ */
+export const tillsyncMinted = sqliteTable(
+  'tillsync_minted',
+  {
+    tableName: text('table_name').notNull(),
+    localId: integer('local_id').notNull(),
+    serverId: text('server_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tableName, t.localId] })],
+);
+
 /** Changes captured from the POS's writes, waiting to reach central. */
 export const tillsyncOutbox = sqliteTable(
   'tillsync_outbox',

@@ -16,7 +16,7 @@ import type { WebCompanion } from '../../src/main/web-main.js';
 import { launchBrowser, openPage, screenshot, startCompanion, useRenderer } from '../helpers/browser.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 import { openPos, removeTempDirs, tempDir } from '../helpers/engine.js';
-import { ringUpSales } from '../helpers/processes.js';
+import { outboxSummary, ringUpSales } from '../helpers/processes.js';
 import { count, rowOf, settled } from '../helpers/sync.js';
 
 const c = useCentral();
@@ -180,7 +180,7 @@ describe('Status', () => {
     expect(await cellNum(page, 'SaleOrder', 'pending')).toBe(1);
     expect(await text(page, 'headline')).toBe('3 pending');
     expect(await text(page, 'connection')).toBe('Online · paused');
-    expect((t.pos.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n).toBe(3);
+    expect(outboxSummary(t.pos).pending).toBe(3);
     await screenshot(page, 'status-paused');
     // The commit watcher had every chance to push it by now: central has not got it.
     expect(await orderCount(orderNumber as string)).toBe(0);

@@ -99,7 +99,8 @@ describe('central goes away and comes back', () => {
 
     // A sale rung up while offline stays on the till.
     const [orderNumber] = ringUpSales(pos, { storeLocalId: storeLocal as number, prefix: 'E2E-OFFLINE', count: 1 });
-    expect(outboxOf(orderNumber as string)).toEqual(['pending']);
+    // The engine moves it from the capture log into the outbox when it sees the commit, offline too.
+    await expect.poll(() => outboxOf(orderNumber as string)).toEqual(['pending']);
     // The page shows it waiting (the commit watcher reports it while offline) and the pill counts it.
     await expect.poll(() => text('total-pending')).toBe('3');
     await expect.poll(() => text('headline')).toBe('Offline: 3 sale changes kept safely on this till');

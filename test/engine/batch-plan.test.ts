@@ -25,6 +25,7 @@ function backlog(sales: number): { store: LocalStore; path: string } {
     for (let i = 0; i < sales; i++) sim.saleOnce();
   })();
   sim.close();
+  store.promote(); // the captured sales into the outbox, as the engine does before it reads it
   return { store, path };
 }
 

@@ -117,6 +117,7 @@ describe('a long offline period', () => {
     expect(offline.tables.Product).toMatchObject({ pending: K });
     expect(offline.tables.AuditLog).toMatchObject({ pending: K });
     expect(offline.totals.pending).toBe(8 * K);
+    engine.store.promote();
     expect(engine.store.db.prepare(`SELECT DISTINCT created_in_mode AS m FROM tillsync_outbox`).all()).toEqual([{ m: 'OFFLINE' }]);
 
     // Central is back at the same address; no call to the engine from here on.

@@ -86,10 +86,9 @@ describe('the CRITICAL fast path', () => {
     // The POS, a process of its own, rings up a completed sale.
     const pos = spawnProc('pos', ['--import', 'tsx', 'test/fixtures/proc-sale.ts', path, 'FAST-1', 'completed'], cleanEnv());
     expect((await pos.exited).code, pos.tail()).toBe(0);
-    const sale = JSON.parse(pos.stdout().trim()) as { serverId: string };
-    expect(sale.serverId).toMatch(/^[0-9a-f-]{36}$/);
+    const sale = JSON.parse(pos.stdout().trim()) as { orderNumber: string };
 
-    await waitUntil('the sale at central', async () => (await count(c, 'orders WHERE id = $1', [sale.serverId])) === 1, {
+    await waitUntil('the sale at central', async () => (await count(c, 'orders WHERE order_number = $1 AND store_id = $2', [sale.orderNumber, t.storeId])) === 1, {
       timeout: 10_000,
       diagnose: () => agent.tail(),
     });

@@ -12,6 +12,7 @@ it('synced outbox entries are purged after the retention period; pending, failed
   try {
     const insert = store.db.prepare(`INSERT INTO customers (name) VALUES (?)`);
     for (let i = 0; i < 8; i++) insert.run(`c${i}`);
+    store.promote();
     const ids = (store.db.prepare('SELECT id FROM tillsync_outbox ORDER BY id').all() as { id: number }[]).map((r) => r.id);
     expect(ids).toHaveLength(8);
     const old = new Date(Date.now() - 10 * 24 * 3600_000).toISOString();

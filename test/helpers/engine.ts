@@ -139,6 +139,8 @@ export async function startEngine(c: EngineCentral, opts: EngineOptions = {}): P
       return service.performFullSync('test');
     },
     outbox(filter = {}) {
+      // The engine's view: what the triggers captured is moved into the outbox first.
+      store.promote();
       const where: string[] = [];
       const params: unknown[] = [];
       const add = (sql: string, v: unknown) => {
@@ -154,6 +156,7 @@ export async function startEngine(c: EngineCentral, opts: EngineOptions = {}): P
       return (store.db.prepare(`SELECT * FROM "${table}" WHERE server_id = ?`).get(serverId) as Record<string, unknown> | undefined) ?? null;
     },
     serverIdOf(table, localId) {
+      store.promote(); // a new row gets its central id when its capture is moved into the outbox
       const r = store.db.prepare(`SELECT server_id FROM "${table}" WHERE id = ?`).get(localId) as { server_id: string | null } | undefined;
       if (!r?.server_id) throw new Error(`${table} row ${String(localId)} has no central id`);
       return r.server_id;

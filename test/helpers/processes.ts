@@ -362,9 +362,13 @@ export function outboxSummary(db: Database.Database, table?: string): OutboxSumm
     .prepare(`SELECT status, count(*) AS n FROM tillsync_outbox ${table ? 'WHERE table_name = ?' : ''} GROUP BY status`)
     .all(...(table ? [table] : [])) as { status: string; n: number }[];
   const by = new Map(rows.map((r) => [r.status, r.n]));
+  // Captured writes not yet moved into the outbox are pending entries too.
+  const captured = (
+    db.prepare(`SELECT count(*) AS n FROM tillsync_capture ${table ? 'WHERE table_name = ?' : ''}`).get(...(table ? [table] : [])) as { n: number }
+  ).n;
   return {
-    total: rows.reduce((s, r) => s + r.n, 0),
-    pending: by.get('pending') ?? 0,
+    total: rows.reduce((s, r) => s + r.n, 0) + captured,
+    pending: (by.get('pending') ?? 0) + captured,
     failed: by.get('failed') ?? 0,
     synced: by.get('synced') ?? 0,
     conflict: by.get('conflict') ?? 0,

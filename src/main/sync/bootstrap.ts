@@ -21,6 +21,8 @@ export function bootstrap(store: LocalStore, opts: { chunk?: number; onProgress?
   const chunk = opts.chunk ?? 1000;
   const queued: Record<string, number> = {};
   const skipped: Record<string, number> = {};
+  // Rows the POS just wrote get their central ids from the capture log, not from here.
+  store.promote();
   for (const { entry, columns } of store.tables.values()) {
     const unlinked = store.db.prepare(`SELECT count(*) AS n FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL`).get() as { n: number };
     if (unlinked.n === 0) continue;
@@ -53,18 +55,7 @@ function queueChunk(store: LocalStore, entry: CatalogEntry, columns: ReadonlySet
     setId.run(serverId, localId);
     const image: LocalRow = { [LOCAL_KEY]: localId };
     for (const c of entry.wireColumns) if (columns.has(c.local)) image[c.local] = row[c.local] ?? null;
-    enqueue.run(randomUUID(), entry.table, localId, serverId, JSON.stringify(image), priorityOf(entry.priority, row), groupOf(store, entry, row, serverId));
+    enqueue.run(randomUUID(), entry.table, localId, serverId, JSON.stringify(image), priorityOf(entry.priority, row), store.groupOf(entry, row, serverId));
   }
   return rows.length;
-}
-
-/** The transaction group a capture trigger would give the row (parents are bootstrapped first). */
-function groupOf(store: LocalStore, entry: CatalogEntry, row: LocalRow, serverId: string): string | null {
-  if (entry.group) {
-    const parentId = row[entry.group.via];
-    const parent = parentId === null || parentId === undefined ? null : store.fk.serverIdOf(entry.group.parent, Number(parentId));
-    return `${entry.group.parent}:${parent ?? `local-${String(parentId)}`}`;
-  }
-  for (const t of store.tables.values()) if (t.entry.group?.parent === entry.table) return `${entry.table}:${serverId}`;
-  return null;
 }

@@ -17,6 +17,7 @@ import {
   type WireRow,
 } from '../../shared/catalog/index.js';
 import { conflictInput, decideConflict, mergeRows } from '../../shared/conflict.js';
+import { uuid7 } from '../../shared/uuid7.js';
 import { formatHlc, parseHlc, receiveHlc, tickHlc, type Hlc } from '../../shared/hlc.js';
 import type { PulledChange, PushChange, PushResponse, PushResult, TableCounts } from '../../shared/protocol.js';
 import { localToWire, wireToLocal, type ForeignKeys, type LocalRow } from './mapping.js';
@@ -79,6 +80,9 @@ export interface LocalStoreOptions {
 
 const nowIso = () => new Date().toISOString();
 
+/** Capture entries moved into the outbox per transaction (about 0.2 s of the POS waiting at most). */
+const PROMOTE_CHUNK = 5000;
+
 const ELIGIBLE = `status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND id <= ? AND table_name NOT IN (SELECT value FROM json_each(?))`;
 
 /**
@@ -106,6 +110,8 @@ export class LocalStore {
   readonly tables = new Map<string, { entry: CatalogEntry; columns: Set<string> }>();
   readonly fk: ForeignKeys;
   private readonly stmts = new Map<string, Database.Statement>();
+  /** Tables other rows travel with (an order: its items and payments). */
+  private readonly parents = new Set(CATALOG.flatMap((e) => (e.group ? [e.group.parent] : [])));
   private clock: Hlc | null = null;
 
   constructor(
@@ -206,6 +212,8 @@ export class LocalStore {
     return this.db.transaction(() => {
       this.stmt('UPDATE tillsync_control SET applying = 1 WHERE id = 1').run();
       try {
+        // Whatever reads or settles the outbox sees every captured write first.
+        this.promoteInline();
         return fn();
       } finally {
         this.stmt('UPDATE tillsync_control SET applying = 0 WHERE id = 1').run();
@@ -223,6 +231,7 @@ export class LocalStore {
     const t = this.tables.get(table);
     if (!t) throw new Error(`table ${table} is not synced on this terminal`);
     return this.db.transaction(() => {
+      this.applyingInline(() => this.promoteInline());
       const row = this.stmt(`SELECT * FROM ${q(table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as LocalRow | undefined;
       if (!row && operation !== 'DELETE') throw new Error(`${table} row ${localId} does not exist`);
       let serverId = row?.[LOCAL_SERVER_ID] as string | null | undefined;
@@ -251,6 +260,124 @@ export class LocalStore {
     } finally {
       this.stmt('UPDATE tillsync_control SET applying = 0 WHERE id = 1').run();
     }
+  }
+
+  // ------------------------------------------------------------------ capture log -> outbox
+
+  /**
+   * Moves what the triggers captured into the outbox: new rows get their central id
+   * (stamped on the POS row), every entry a change id, a transaction group and its
+   * capture time. A long log goes in transactions of `chunk` entries, so the POS is
+   * never kept waiting for long; each transaction is whole (a crash leaves its
+   * entries in the log, or all of them in the outbox). Writes of rows never linked
+   * to central (legacy rows waiting for bootstrap) are dropped, as the triggers used
+   * to drop them. Returns how many entries were moved.
+   */
+  promote(chunk = PROMOTE_CHUNK, maxSteps = Number.MAX_SAFE_INTEGER): number {
+    // Nothing captured: no write transaction at all (the usual case between sales).
+    if (this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() === undefined) return 0;
+    let moved = 0;
+    for (let step = 0; step < maxSteps; step++) {
+      const n = this.db
+        .transaction(() => {
+          this.applyingInline(() => this.promoteInline(chunk));
+          return this.promoted;
+        })
+        .immediate();
+      moved += n.moved;
+      if (!n.more) break;
+    }
+    return moved;
+  }
+
+  /** What the last promotion step did (read inside the same transaction). */
+  private promoted = { moved: 0, more: false };
+
+  /**
+   * One promotion step inside an open transaction with capture off: up to `limit`
+   * entries of the log, in capture order.
+   */
+  private promoteInline(limit = Number.MAX_SAFE_INTEGER): void {
+    this.promoted = { moved: 0, more: false };
+    const read = this.stmt(`SELECT * FROM tillsync_capture WHERE id > ? ORDER BY id LIMIT ?`);
+    const page = Math.min(limit, 2000);
+    let rows = read.all(0, page) as CaptureRow[];
+    if (rows.length === 0) return;
+    const insert = this.stmt(
+      `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, old_image, priority, created_in_mode, tx_group, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const earlier = this.stmt('SELECT server_id FROM tillsync_minted WHERE table_name = ? AND local_id = ?');
+    // Central ids given in this step, per table and local id.
+    const minted = new Map<string, string>();
+    const live = new Map<string, { table: string; localId: number; serverId: string }>();
+    let after = 0;
+    let done = 0;
+    while (rows.length > 0) {
+      for (const r of rows) {
+        const t = this.tables.get(r.table_name);
+        const key = `${r.table_name}\u0000${r.local_id}`;
+        let serverId = r.server_id ?? minted.get(key) ?? null;
+        if (r.operation === 'CREATE') {
+          serverId = r.server_id ?? uuid7();
+          minted.set(key, serverId);
+          if (!r.server_id) live.set(key, { table: r.table_name, localId: r.local_id, serverId });
+        } else {
+          // Created in an earlier step of a long log, before its id was stamped.
+          const fromEarlier = !serverId;
+          if (fromEarlier) serverId = (earlier.get(r.table_name, r.local_id) as { server_id: string } | undefined)?.server_id ?? null;
+          if (r.operation === 'DELETE') {
+            minted.delete(key);
+            live.delete(key);
+            if (fromEarlier && serverId) this.stmt('DELETE FROM tillsync_minted WHERE table_name = ? AND local_id = ?').run(r.table_name, r.local_id);
+          }
+        }
+        if (!t || !serverId) continue; // a row that never got a central id: bootstrap queues it whole
+        // Only a row that travels with a parent needs its image read (for the parent's id).
+        const image = t.entry.group ? (JSON.parse((r.new_image ?? r.old_image) as string) as LocalRow) : {};
+        insert.run(uuid7(), r.table_name, r.local_id, serverId, r.operation, r.new_image, r.old_image, r.priority, r.mode, this.groupOf(t.entry, image, serverId, minted), r.captured_at);
+        this.promoted.moved++;
+      }
+      after = (rows[rows.length - 1] as CaptureRow).id;
+      done += rows.length;
+      rows = done >= limit ? [] : (read.all(after, Math.min(page, limit - done)) as CaptureRow[]);
+    }
+    this.stmt('DELETE FROM tillsync_capture WHERE id <= ?').run(after);
+    const stamps = new Map<string, Database.Statement>();
+    for (const { table, localId, serverId } of live.values()) {
+      let stamp = stamps.get(table);
+      if (!stamp) {
+        stamp = this.stmt(`UPDATE ${q(table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ? AND ${q(LOCAL_SERVER_ID)} IS NULL`);
+        stamps.set(table, stamp);
+      }
+      stamp.run(serverId, localId);
+    }
+    this.promoted.more = this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() !== undefined;
+    if (this.promoted.more) {
+      // Entries left in the log may belong to rows created in this step (captured before the stamp).
+      const keep = this.stmt('INSERT OR REPLACE INTO tillsync_minted (table_name, local_id, server_id) VALUES (?, ?, ?)');
+      for (const { table, localId, serverId } of live.values()) keep.run(table, localId, serverId);
+    } else {
+      this.stmt('DELETE FROM tillsync_minted').run();
+    }
+  }
+
+  /**
+   * The transaction group of a row: its parent's for rows that travel with a parent
+   * (an order's items and payments), its own for a parent, none otherwise. `minted`
+   * holds central ids given in the same promotion, not yet stamped.
+   */
+  groupOf(entry: CatalogEntry, row: LocalRow, serverId: string, minted?: ReadonlyMap<string, string>): string | null {
+    if (entry.group) {
+      const parentId = row[entry.group.via];
+      const parent =
+        parentId === null || parentId === undefined
+          ? null
+          : (minted?.get(`${entry.group.parent}\u0000${Number(parentId)}`) ?? this.fk.serverIdOf(entry.group.parent, Number(parentId)));
+      return `${entry.group.parent}:${parent ?? `local-${String(parentId)}`}`;
+    }
+    if (this.parents.has(entry.table)) return `${entry.table}:${serverId}`;
+    return null;
   }
 
   // ------------------------------------------------------------------ outbox -> central
@@ -304,6 +431,7 @@ export class LocalStore {
     // IMMEDIATE: this reads, then writes; a deferred transaction could not upgrade its
     // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
     return this.db.transaction((): OutgoingBatch => {
+      this.applyingInline(() => this.promoteInline());
       const chosen = this.chooseGroups(opts, paused);
       if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0 };
       const entries = this.stmt(
@@ -628,6 +756,10 @@ export class LocalStore {
       status: EntryStatus;
       n: number;
     }[];
+    // Writes captured but not yet moved into the outbox are pending too.
+    rows.push(
+      ...(this.stmt(`SELECT table_name, 'pending' AS status, count(*) AS n FROM tillsync_capture GROUP BY table_name`).all() as typeof rows),
+    );
     const out: Record<string, TableCounts> = {};
     for (const { entry } of this.tables.values()) out[entry.entityType] = { pending: 0, failed: 0, synced: 0, conflicts: 0 };
     for (const r of rows) {
@@ -642,14 +774,19 @@ export class LocalStore {
     return out;
   }
 
-  /** The newest outbox entry's id (a push pass drains up to it, not an endless stream). */
+  /**
+   * The newest outbox entry's id, after moving in what was captured (a push pass
+   * drains up to it, not an endless stream).
+   */
   lastEntryId(): number {
+    this.promote();
     return (this.stmt('SELECT coalesce(max(id), 0) AS id FROM tillsync_outbox').get() as { id: number }).id;
   }
 
   /** Whether anything is ready to push at or above a priority. */
   hasPending(minPriority: number, now: number): boolean {
     return (
+      this.stmt(`SELECT 1 FROM tillsync_capture WHERE priority >= ? LIMIT 1`).get(minPriority) !== undefined ||
       this.stmt(`SELECT 1 FROM tillsync_outbox WHERE status = 'pending' AND priority >= ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1`).get(
         minPriority,
         now,
@@ -1013,6 +1150,19 @@ function pickImage(entry: CatalogEntry, row: LocalRow, present?: ReadonlySet<str
   return out;
 }
 
+
+interface CaptureRow {
+  id: number;
+  table_name: string;
+  local_id: number;
+  server_id: string | null;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
+  new_image: string | null;
+  old_image: string | null;
+  priority: number;
+  mode: 'ONLINE' | 'OFFLINE';
+  captured_at: string;
+}
 
 function existsNonEmpty(path: string): boolean {
   try {

@@ -44,11 +44,6 @@ const SQLITE_TYPE: Record<ColumnType, string> = {
 export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const lit = (v: string): string => `'${v.replace(/'/g, "''")}'`;
 
-/** A random UUID (v4) computed by SQLite, so triggers on any connection can mint ids. */
-export const SQL_UUID =
-  "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || " +
-  "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))";
-
 /** The column type a catalog column has on the terminal (foreign keys hold local integer ids). */
 export function localType(def: { type: ColumnType; references?: string }): string {
   return def.references ? 'INTEGER' : SQLITE_TYPE[def.type];
@@ -78,55 +73,40 @@ function priorityExpr(spec: PrioritySpec, row: 'NEW' | 'OLD'): string {
   return `CASE ${row}.${q(spec.column)} ${whens} ELSE ${spec.otherwise} END`;
 }
 
-/** The transaction group of a row: its parent's (an order's items and payments go with it). */
-function groupExpr(e: CatalogEntry, row: 'NEW' | 'OLD', serverId: string): string {
-  if (e.group) {
-    const parent = CATALOG.find((p) => p.table === e.group?.parent);
-    if (parent) {
-      return `${lit(`${parent.table}:`)} || coalesce((SELECT ${q(LOCAL_SERVER_ID)} FROM ${q(parent.table)} WHERE ${q(LOCAL_KEY)} = ${row}.${q(e.group.via)}), 'local-' || ${row}.${q(e.group.via)})`;
-    }
-  }
-  if (CATALOG.some((c) => c.group?.parent === e.table)) return `${lit(`${e.table}:`)} || ${serverId}`;
-  return 'NULL';
-}
-
 function imageExpr(row: 'NEW' | 'OLD', columns: readonly string[]): string {
   return `json_object(${[LOCAL_KEY, ...columns].map((c) => `${lit(c)}, ${row}.${q(c)}`).join(', ')})`;
 }
 
-const APPLYING = '(SELECT applying FROM tillsync_control WHERE id = 1) = 0';
-const MODE = "(SELECT mode FROM tillsync_control WHERE id = 1)";
-
 /**
- * Capture triggers of one table: each POS write appends to the outbox in the POS's
- * own transaction, with old and new images; nothing while the engine applies pulls.
+ * Capture triggers of one table: each POS write appends one row to the capture log in
+ * the POS's own transaction, with old and new images; nothing while the engine applies
+ * pulls (the control row, read on whatever connection the write comes from). The log
+ * has no index but its key and the trigger looks nothing up but the control row: the
+ * central id, the change id and the transaction group are given when the engine moves
+ * the row into the outbox (LocalStore.promote), off the sale's path.
  */
 export function triggerSql(e: CatalogEntry, columns: readonly string[]): string[] {
   const t = q(e.table);
   const name = (op: string) => q(`tillsync_${e.table}_${op}`);
-  const insertCols =
-    'change_id, table_name, local_id, server_id, operation, new_image, old_image, priority, created_in_mode, tx_group';
+  const insert = 'INSERT INTO tillsync_capture (table_name, local_id, server_id, operation, new_image, old_image, priority, mode)';
+  const control = 'FROM tillsync_control WHERE id = 1 AND applying = 0';
+  const key = q(LOCAL_KEY);
+  const sid = q(LOCAL_SERVER_ID);
   return [
-    // The new row gets its central id first (a legacy row without one waits for bootstrap).
-    `CREATE TRIGGER ${name('ai')} AFTER INSERT ON ${t} WHEN ${APPLYING}
+    `CREATE TRIGGER ${name('ai')} AFTER INSERT ON ${t}
 BEGIN
-  UPDATE ${t} SET ${q(LOCAL_SERVER_ID)} = ${SQL_UUID} WHERE ${q(LOCAL_KEY)} = NEW.${q(LOCAL_KEY)} AND ${q(LOCAL_SERVER_ID)} IS NULL;
-  INSERT INTO tillsync_outbox (${insertCols})
-  SELECT ${SQL_UUID}, ${lit(e.table)}, NEW.${q(LOCAL_KEY)}, s.sid, 'CREATE', ${imageExpr('NEW', columns)}, NULL,
-         ${priorityExpr(e.priority, 'NEW')}, ${MODE}, ${groupExpr(e, 'NEW', 's.sid')}
-  FROM (SELECT ${q(LOCAL_SERVER_ID)} AS sid FROM ${t} WHERE ${q(LOCAL_KEY)} = NEW.${q(LOCAL_KEY)}) AS s;
+  ${insert}
+  SELECT ${lit(e.table)}, NEW.${key}, NEW.${sid}, 'CREATE', ${imageExpr('NEW', columns)}, NULL, ${priorityExpr(e.priority, 'NEW')}, mode ${control};
 END`,
-    `CREATE TRIGGER ${name('au')} AFTER UPDATE ON ${t} WHEN ${APPLYING} AND OLD.${q(LOCAL_SERVER_ID)} IS NOT NULL
+    `CREATE TRIGGER ${name('au')} AFTER UPDATE ON ${t}
 BEGIN
-  INSERT INTO tillsync_outbox (${insertCols})
-  VALUES (${SQL_UUID}, ${lit(e.table)}, NEW.${q(LOCAL_KEY)}, NEW.${q(LOCAL_SERVER_ID)}, 'UPDATE', ${imageExpr('NEW', columns)}, ${imageExpr('OLD', columns)},
-          ${priorityExpr(e.priority, 'NEW')}, ${MODE}, ${groupExpr(e, 'NEW', `NEW.${q(LOCAL_SERVER_ID)}`)});
+  ${insert}
+  SELECT ${lit(e.table)}, NEW.${key}, OLD.${sid}, 'UPDATE', ${imageExpr('NEW', columns)}, ${imageExpr('OLD', columns)}, ${priorityExpr(e.priority, 'NEW')}, mode ${control};
 END`,
-    `CREATE TRIGGER ${name('ad')} AFTER DELETE ON ${t} WHEN ${APPLYING} AND OLD.${q(LOCAL_SERVER_ID)} IS NOT NULL
+    `CREATE TRIGGER ${name('ad')} AFTER DELETE ON ${t}
 BEGIN
-  INSERT INTO tillsync_outbox (${insertCols})
-  VALUES (${SQL_UUID}, ${lit(e.table)}, OLD.${q(LOCAL_KEY)}, OLD.${q(LOCAL_SERVER_ID)}, 'DELETE', NULL, ${imageExpr('OLD', columns)},
-          ${priorityExpr(e.priority, 'OLD')}, ${MODE}, ${groupExpr(e, 'OLD', `OLD.${q(LOCAL_SERVER_ID)}`)});
+  ${insert}
+  SELECT ${lit(e.table)}, OLD.${key}, OLD.${sid}, 'DELETE', NULL, ${imageExpr('OLD', columns)}, ${priorityExpr(e.priority, 'OLD')}, mode ${control};
 END`,
   ];
 }

@@ -382,6 +382,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
       if (this.stopped) break;
       let page;
       try {
+        // A long capture log is moved in short steps now, not all inside the page's transaction.
+        this.store.promote();
         page = await this.client.pull({
           terminalId: this.terminalId,
           entityType: entry.entityType,
@@ -476,6 +478,14 @@ export class SyncService extends EventEmitter<SyncEvents> {
       return;
     }
     if (v === this.lastDataVersion) return;
+    // What the POS wrote moves from the capture log into the outbox now, online or
+    // not, so the log stays short (a busy file is tried again on the next tick).
+    try {
+      this.store.promote();
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not move captured writes into the outbox yet');
+      return;
+    }
     this.lastDataVersion = v;
     this.statusSoon();
     if (this.paused || this.connection === 'offline') return;
