@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   const n = Number(values.rows ?? 20_000);
   const dirs = tempDirs();
   const ctx: BenchContext = { quick: true, runs: 1, pgUrl: process.env.TILLSYNC_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', tmp: dirs.tmp, progress: () => undefined };
+  timeMethod(LocalStore.prototype, 'promote', 'terminal: LocalStore.promote (capture log -> outbox)');
   timeMethod(LocalStore.prototype, 'nextBatch', 'terminal: LocalStore.nextBatch (read outbox, build batch)');
   timeMethod(LocalStore.prototype, 'recordPush', 'terminal: LocalStore.recordPush (mark synced)');
   timeMethod(LocalStore.prototype, 'applyPage', 'terminal: LocalStore.applyPage (write pulled rows)');

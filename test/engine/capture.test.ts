@@ -207,4 +207,22 @@ describe('a sale that cannot be sent yet', () => {
     const txids = await c.db.query<{ t: string }>('SELECT DISTINCT txid::text AS t FROM sync_changes WHERE entity_id = ANY($1::text[])', [members]);
     expect(txids.rows).toHaveLength(1);
   });
+
+  it('a failed change of a row is superseded once a later change of that row is accepted (no retry needed)', async () => {
+    const e = await startEngine(c, { initialSync: true });
+    const pos = e.pos();
+    const id = Number(pos.prepare(`INSERT INTO customers (name, email) VALUES (NULL, 'nameless@example.com')`).run().lastInsertRowid);
+    const sid = e.serverIdOf('customers', id);
+    await e.sync();
+    expect(e.outbox({ serverId: sid }).map((x) => [x.operation, x.status])).toEqual([['CREATE', 'failed']]);
+
+    pos.prepare(`UPDATE customers SET name = 'Named later' WHERE id = ?`).run(id);
+    const r = await e.sync();
+    expect(r.errors).toEqual([]);
+    expect(await rowOf(c, 'customers', sid)).toMatchObject({ name: 'Named later', email: 'nameless@example.com' });
+    expect(e.outbox({ serverId: sid }).map((x) => [x.operation, x.status, x.last_error])).toEqual([
+      ['CREATE', 'synced', 'superseded by a later change'],
+      ['UPDATE', 'synced', null],
+    ]);
+  });
 });

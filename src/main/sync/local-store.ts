@@ -178,16 +178,20 @@ export class LocalStore {
     this.stmt('INSERT INTO tillsync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
-  /** A fresh clock for a local event. */
-  tick(): string {
+  /**
+   * A fresh clock for a local event. `persist: false` inside a transaction that
+   * calls saveClock() before it commits (one write per batch, not per change).
+   */
+  tick(opts: { persist?: boolean } = {}): string {
     this.clock = tickHlc(this.clock, Date.now(), this.node);
     const s = formatHlc(this.clock);
-    this.setMeta('hlc', s);
+    if (opts.persist === false) this.clockDirty = true;
+    else this.setMeta('hlc', s);
     return s;
   }
 
-  /** Merges a clock seen from central (never further ahead than `maxDriftMs`). */
-  observe(remote: string | null | undefined, maxDriftMs: number): void {
+  /** Merges a clock seen from central (never further ahead than `maxDriftMs`); `persist` as for tick(). */
+  observe(remote: string | null | undefined, maxDriftMs: number, opts: { persist?: boolean } = {}): void {
     const h = remote ? parseHlc(remote) : null;
     if (!h) return;
     try {
@@ -195,7 +199,17 @@ export class LocalStore {
     } catch {
       return; // a clock too far ahead is ignored, not adopted
     }
+    if (opts.persist === false) this.clockDirty = true;
+    else this.setMeta('hlc', formatHlc(this.clock));
+  }
+
+  private clockDirty = false;
+
+  /** Writes the clock once, after tick/observe calls with `persist: false` in this transaction. */
+  private saveClock(): void {
+    if (!this.clockDirty || !this.clock) return;
     this.setMeta('hlc', formatHlc(this.clock));
+    this.clockDirty = false;
   }
 
   setMode(mode: 'ONLINE' | 'OFFLINE'): void {
@@ -514,22 +528,22 @@ export class LocalStore {
         invalid += held.changes;
       }
       const out: OutgoingChange[] = [];
+      /** [entry id, sent as, base version, clock]: written in one statement below. */
+      const sent: [number, string, number, string][] = [];
       for (const { t, members, group, wire, operation } of candidates) {
         if (badGroups.has(group)) continue;
         const first = members[0] as OutboxEntry;
         const ids = members.map((m) => m.id);
         const state = this.rowState(t.entry.table, first.server_id);
         const changeId = first.sent_as ?? first.change_id;
-        const hlc = first.hlc ?? this.tick();
+        const hlc = first.hlc ?? this.tick({ persist: false });
         const baseVersion = first.sent_as ? (first.base_version ?? 0) : (state?.version ?? 0);
         const base = state?.base
           ? (JSON.parse(state.base) as WireRow)
           : first.old_image
             ? localToWire(t.entry, first.server_id, JSON.parse(first.old_image) as LocalRow, this.fk).row
             : null;
-        this.stmt(
-          `UPDATE tillsync_outbox SET sent_as = ?, base_version = ?, hlc = ?, attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))`,
-        ).run(changeId, baseVersion, hlc, JSON.stringify(ids));
+        for (const id of ids) sent.push([id, changeId, baseVersion, hlc]);
         out.push({
           entry: t.entry,
           entryIds: ids,
@@ -549,6 +563,13 @@ export class LocalStore {
           },
         });
       }
+      if (sent.length > 0) {
+        this.stmt(
+          `UPDATE tillsync_outbox AS o SET sent_as = u.value ->> 1, base_version = u.value ->> 2, hlc = u.value ->> 3, attempts = o.attempts + 1
+           FROM json_each(?) AS u WHERE o.id = u.value ->> 0`,
+        ).run(JSON.stringify(sent));
+      }
+      this.saveClock();
       // Parents before children (an order before its items), then capture order.
       const order = new Map(CATALOG.map((e, i) => [e.table, i]));
       out.sort((a, b) => (order.get(a.entry.table) ?? 0) - (order.get(b.entry.table) ?? 0) || (a.entryIds[0] ?? 0) - (b.entryIds[0] ?? 0));
@@ -583,6 +604,11 @@ export class LocalStore {
     let failed = 0;
     const paused = new Set<string>();
     this.applying(() => {
+      // Accepted changes are settled together after the loop, a statement each, not per row.
+      const settled: [number, number, string | null][] = [];
+      const states: [string, string, number, string | null][] = [];
+      const forgotten: [string, string][] = [];
+      const settledRows: [string, string, number][] = [];
       for (const out of batch.changes) {
         const raw = byId.get(out.change.changeId as string);
         if (!raw) continue;
@@ -640,18 +666,37 @@ export class LocalStore {
           });
           conflicts += out.entryIds.length;
         }
-        this.stmt(
-          `UPDATE tillsync_outbox SET status = 'synced', result_version = ?, synced_at = ?, last_error = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`,
-        ).run(version, nowIso(), r.status === 'conflict' ? `conflict: ${r.resolution}` : null, JSON.stringify(out.entryIds));
-        // An older failed change of this row is superseded by this newer one.
-        this.stmt(
-          `UPDATE tillsync_outbox SET status = 'synced', last_error = 'superseded by a later change', synced_at = ? WHERE table_name = ? AND server_id = ? AND status = 'failed' AND id < ?`,
-        ).run(nowIso(), table, serverId, Math.min(...out.entryIds));
-        if (out.change.operation === 'DELETE' && r.status !== 'conflict') this.forgetRow(table, serverId);
-        else if (version > 0) this.setRowState(table, serverId, version, base);
+        const note = r.status === 'conflict' ? `conflict: ${r.resolution}` : null;
+        for (const id of out.entryIds) settled.push([id, version, note]);
+        settledRows.push([table, serverId, Math.min(...out.entryIds)]);
+        if (out.change.operation === 'DELETE' && r.status !== 'conflict') forgotten.push([table, serverId]);
+        else if (version > 0) states.push([table, serverId, version, base ? JSON.stringify(base) : null]);
         synced += out.entryIds.length;
-        this.observe(out.change.hlc, maxDriftMs);
+        this.observe(out.change.hlc, maxDriftMs, { persist: false });
       }
+      const now = nowIso();
+      if (settled.length > 0) {
+        this.stmt(
+          `UPDATE tillsync_outbox AS o SET status = 'synced', result_version = u.value ->> 1, synced_at = ?, last_error = u.value ->> 2, next_attempt_at = NULL
+           FROM json_each(?) AS u WHERE o.id = u.value ->> 0`,
+        ).run(now, JSON.stringify(settled));
+      }
+      // An older failed change of a row is superseded by the newer one just accepted (only if anything failed at all).
+      if (settledRows.length > 0 && this.stmt(`SELECT 1 FROM tillsync_outbox WHERE status = 'failed' LIMIT 1`).get() !== undefined) {
+        const supersede = this.stmt(
+          `UPDATE tillsync_outbox SET status = 'synced', last_error = 'superseded by a later change', synced_at = ? WHERE table_name = ? AND server_id = ? AND status = 'failed' AND id < ?`,
+        );
+        for (const [table, serverId, first] of settledRows) supersede.run(now, table, serverId, first);
+      }
+      if (states.length > 0) {
+        this.stmt(
+          `INSERT INTO tillsync_row_state (table_name, server_id, version, base)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+           ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
+        ).run(JSON.stringify(states));
+      }
+      for (const [table, serverId] of forgotten) this.forgetRow(table, serverId);
+      this.saveClock();
       for (const t of new Set(batch.changes.map((c) => c.entry.table))) {
         if (!paused.has(t)) this.stmt(`INSERT INTO tillsync_cursors (table_name, last_push_at) VALUES (?, ?) ON CONFLICT (table_name) DO UPDATE SET last_push_at = excluded.last_push_at`).run(t, nowIso());
       }
