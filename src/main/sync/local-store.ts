@@ -933,15 +933,37 @@ export class LocalStore {
     let skipped = 0;
     let conflicts = 0;
     this.applying(() => {
+      // What this terminal knows of the page's rows, read once for the page (a row
+      // appears at most once in a page): the versions it has, and its own changes.
+      const ids = JSON.stringify(changes.map((c) => c.entityId));
+      const states = new Map(
+        (
+          this.stmt(`SELECT server_id, version, base FROM tillsync_row_state WHERE table_name = ? AND server_id IN (SELECT value FROM json_each(?))`).all(entry.table, ids) as {
+            server_id: string;
+            version: number;
+            base: string | null;
+          }[]
+        ).map((r) => [r.server_id, { version: r.version, base: r.base }]),
+      );
+      const held = new Map<string, Set<string>>();
+      for (const r of this.stmt(
+        `SELECT server_id, status FROM tillsync_outbox WHERE table_name = ? AND server_id IN (SELECT value FROM json_each(?)) AND status IN ('pending', 'failed', 'conflict')`,
+      ).all(entry.table, ids) as { server_id: string; status: string }[]) {
+        const set = held.get(r.server_id) ?? new Set<string>();
+        set.add(r.status);
+        held.set(r.server_id, set);
+      }
+      /** [server id, version, base]: the versions now held, written in one statement after the loop. */
+      const seen: [string, number, string][] = [];
       for (const c of changes) {
-        this.observe(c.hlc, maxDriftMs);
-        const state = this.rowState(entry.table, c.entityId);
+        this.observe(c.hlc, maxDriftMs, { persist: false });
+        const state = states.get(c.entityId);
         if (state && state.version >= c.version) {
           skipped++;
           continue; // already have it (our own push, or a page seen before a crash)
         }
-        const parked = this.stmt(`SELECT 1 FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status = 'conflict' LIMIT 1`).get(entry.table, c.entityId);
-        if (parked) {
+        const mine = held.get(c.entityId);
+        if (mine?.has('conflict')) {
           // Waits for the supervisor; keep central's latest image beside it.
           this.stmt(`UPDATE tillsync_conflicts SET central = ?, central_version = ? WHERE table_name = ? AND server_id = ? AND status = 'open'`).run(
             JSON.stringify(c.data),
@@ -952,28 +974,36 @@ export class LocalStore {
           skipped++;
           continue;
         }
-        const pending = this.stmt(
-          `SELECT id, hlc, created_at FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status IN ('pending', 'failed') ORDER BY id`,
-        ).all(entry.table, c.entityId) as { id: number; hlc: string | null; created_at: string }[];
-        if (pending.length === 0) {
+        if (!mine) {
           if (c.deleted) {
             this.deleteLocal(entry, c.entityId);
             this.forgetRow(entry.table, c.entityId);
           } else {
             this.writeLocal(entry, c.entityId, c.data as WireRow);
-            this.setRowState(entry.table, c.entityId, c.version, c.data as WireRow);
+            seen.push([c.entityId, c.version, JSON.stringify(c.data)]);
           }
           applied++;
           continue;
         }
+        const pending = this.stmt(
+          `SELECT id, hlc, created_at FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status IN ('pending', 'failed') ORDER BY id`,
+        ).all(entry.table, c.entityId) as { id: number; hlc: string | null; created_at: string }[];
         conflicts++;
         this.pullConflict(entry, c, state, pending);
+      }
+      if (seen.length > 0) {
+        this.stmt(
+          `INSERT INTO tillsync_row_state (table_name, server_id, version, base)
+           SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+           ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
+        ).run(entry.table, JSON.stringify(seen));
       }
       this.stmt(
         `INSERT INTO tillsync_cursors (table_name, cursor, last_pull_at) VALUES (?, ?, ?)
          ON CONFLICT (table_name) DO UPDATE SET cursor = excluded.cursor, last_pull_at = excluded.last_pull_at`,
       ).run(entry.table, cursor, nowIso());
       this.fixUnresolved();
+      this.saveClock();
     });
     return { applied, skipped, conflicts };
   }

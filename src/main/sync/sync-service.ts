@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { CATALOG, PRIORITY, pullable, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
-import { SOCKET_EVENTS, SyncTrigger, type SocketReply, type TableCounts } from '../../shared/protocol.js';
+import { SOCKET_EVENTS, SyncTrigger, type PullResponse, type SocketReply, type TableCounts } from '../../shared/protocol.js';
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
 import type { LocalStore, OutgoingBatch } from './local-store.js';
@@ -378,20 +378,19 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private async pullTable(entry: CatalogEntry, kind: SyncKind): Promise<{ pulled: number; conflicts: number; error?: string }> {
     let pulled = 0;
     let conflicts = 0;
+    const fetchPage = (cursor: string | undefined) =>
+      this.client.pull({ terminalId: this.terminalId, entityType: entry.entityType, cursor, limit: this.config.pullPageSize, schemaHash: entry.schemaHash });
+    /** The following page, asked for while this one is written (central and the till work side by side). */
+    let ahead: Promise<PullResponse> | null = null;
     for (let guard = 0; guard < 1_000_000; guard++) {
       if (this.stopped) break;
-      let page;
+      let page: PullResponse;
       try {
         // A long capture log is moved in short steps now, not all inside the page's transaction.
         this.store.promote();
-        page = await this.client.pull({
-          terminalId: this.terminalId,
-          entityType: entry.entityType,
-          cursor: this.store.cursor(entry.table),
-          limit: this.config.pullPageSize,
-          schemaHash: entry.schemaHash,
-        });
+        page = await (ahead ?? fetchPage(this.store.cursor(entry.table)));
       } catch (err) {
+        ahead = null;
         if (err instanceof CentralError && err.code === 'SCHEMA_MISMATCH') {
           this.store.pauseTable(entry.table, err.message);
           this.log.error({ table: entry.table, err: err.message }, 'schema mismatch: table paused');
@@ -403,6 +402,15 @@ export class SyncService extends EventEmitter<SyncEvents> {
           continue;
         }
         throw err;
+      }
+      ahead = null;
+      if (page.hasMore && !this.stopped) {
+        // The cursor this page ends at is where the table's cursor will be once it is applied;
+        // if applying fails, the page fetched ahead is dropped and the next pass asks again.
+        const next = fetchPage(page.cursor);
+        next.catch(() => undefined);
+        ahead = next;
+        await new Promise((r) => setImmediate(r)); // let the request go out before the page is written
       }
       const r = this.store.applyPage(entry, page.changes, page.cursor, this.config.maxClockDriftMs);
       pulled += r.applied;
