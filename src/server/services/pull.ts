@@ -78,9 +78,11 @@ export function pullPageSql(scoped: boolean): string {
  * planner expects a handful of rows and would rather fetch every change after the
  * cursor and sort them: each page then costs the whole rest of the table, and a
  * first sync of a million rows turns quadratic. These settings (for this
- * transaction only) rule that plan out.
+ * transaction only) rule that plan out. The same statement reads the snapshot's
+ * xmax, which a cursor must be behind.
  */
-export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`;
+export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
+  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
 
 export class PullService {
   constructor(
@@ -100,23 +102,18 @@ export class PullService {
       );
     }
     const from: Cursor = q.cursor ? decodeCursor(q.cursor) : q.lastSync ? { ...START, since: q.lastSync } : START;
-    if (q.cursor) {
-      // Every change served is below the snapshot's xmin, so a real cursor is behind its
-      // xmax. One ahead of it was forged, or central's database was restored from a backup:
-      // following it would silently serve nothing until the ids catch up.
-      const h = await this.db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax');
-      if (BigInt(from.txid) >= BigInt(h.rows[0]?.xmax ?? '0')) {
-        throw conflict(
-          'CURSOR_AHEAD',
-          'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start',
-        );
-      }
-    }
     const scoped = entry.centralStoreColumn !== undefined;
     const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
     if (scoped) params.push(acting.storeId);
     const changes = await this.db.transaction(async (tx) => {
-      await tx.query(PULL_PLAN_HINTS);
+      // The planner hints and the snapshot's xmax in one round trip.
+      const h = await tx.query<{ xmax: string }>(PULL_PLAN_HINTS);
+      // Every change served is below the snapshot's xmin, so a real cursor is behind its
+      // xmax. One ahead of it was forged, or central's database was restored from a backup:
+      // following it would silently serve nothing until the ids catch up.
+      if (q.cursor && BigInt(from.txid) >= BigInt(h.rows[0]?.xmax ?? '0')) {
+        throw conflict('CURSOR_AHEAD', 'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start');
+      }
       return tx.query<ChangeRow>(pullPageSql(scoped), params);
     });
     const page = changes.rows;
