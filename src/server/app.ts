@@ -5,7 +5,7 @@
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -77,15 +77,17 @@ export interface Central {
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 const secured = [{ bearerAuth: [] }];
 
-async function openDatabase(config: ServerConfig): Promise<Database> {
-  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, max: config.pgPoolSize });
+async function openDatabase(config: ServerConfig, onError: (err: Error) => void): Promise<Database> {
+  if (config.databaseUrl) return openPostgres({ connectionString: config.databaseUrl, max: config.pgPoolSize, onError });
   mkdirSync(config.dataDir, { recursive: true });
   return openPglite(config.dataDir);
 }
 
 export async function createCentral(opts: CentralOptions): Promise<Central> {
   const { config } = opts;
-  const db = opts.db ?? (await openDatabase(config));
+  // Connection errors (an idle pooled connection or the listening one lost) go to the log once it exists.
+  const logs: { log?: FastifyBaseLogger } = {};
+  const db = opts.db ?? (await openDatabase(config, (err) => logs.log?.warn({ err }, 'PostgreSQL connection error')));
   const ownsDb = opts.db === undefined;
   try {
     await migrate(db);
@@ -95,7 +97,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   }
   const admin = await setupAdminToken(db, config.adminToken);
   const metrics = new Metrics();
-  const auth = new Authenticator(db, admin.hash);
+  const auth = new Authenticator(db, admin.hash, { ttlMs: config.authCacheTtlMs });
   const triggers = new TriggerService(db, config.triggerTtlSeconds);
 
   const app = Fastify({
@@ -104,11 +106,18 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     // Per-request lines only when debugging; errors and events are always logged.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
   }).withTypeProvider<ZodTypeProvider>();
+  logs.log = app.log;
+  await auth.start(app.log);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   let realtime: Realtime | undefined;
-  const fleet = new FleetService(db, config.heartbeatIntervalSeconds, (id) => realtime?.isConnected(id) ?? false);
+  const fleet = new FleetService(
+    db,
+    config.heartbeatIntervalSeconds,
+    (id) => realtime?.isConnected(id) ?? false,
+    (id) => auth.forget(id),
+  );
   const push = new PushService(db, { maxClockDriftMs: config.maxClockDriftMs }, metrics);
   const pull = new PullService(db, metrics);
   const conflicts = new ConflictService(db);
@@ -352,6 +361,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       clearTimeout(autoSync);
       await realtime?.close();
       await app.close();
+      await auth.close();
       if (ownsDb) await db.close();
     },
   };

@@ -22,6 +22,13 @@ export const ServerConfig = z.object({
   autoSyncDelayMs: z.coerce.number().int().min(0).default(2000),
   autoSyncOnStart: z.boolean().default(true),
   triggerTtlSeconds: positiveInt.default(600),
+  /**
+   * How long a terminal key's identity is trusted from memory before PostgreSQL is
+   * asked again. Disabling, deleting, re-keying or moving a terminal invalidates it at
+   * once (on this instance directly, on the others by NOTIFY); the TTL only bounds how
+   * long a missed notification can go unnoticed. 0 asks PostgreSQL on every request.
+   */
+  authCacheTtlMs: z.coerce.number().int().min(0).max(60_000).default(5000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
@@ -41,6 +48,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   autoSyncDelayMs: 'TILLSYNC_AUTO_SYNC_DELAY_MS',
   autoSyncOnStart: 'TILLSYNC_AUTO_SYNC',
   triggerTtlSeconds: 'TILLSYNC_TRIGGER_TTL',
+  authCacheTtlMs: 'TILLSYNC_AUTH_CACHE_TTL_MS',
   logLevel: 'LOG_LEVEL',
 };
 
@@ -67,6 +75,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     autoSyncDelayMs: empty(env.TILLSYNC_AUTO_SYNC_DELAY_MS),
     autoSyncOnStart: autoSync === undefined ? undefined : !['0', 'false', 'off', 'no'].includes(autoSync.toLowerCase()),
     triggerTtlSeconds: empty(env.TILLSYNC_TRIGGER_TTL),
+    authCacheTtlMs: empty(env.TILLSYNC_AUTH_CACHE_TTL_MS),
     logLevel: empty(env.LOG_LEVEL),
   };
   const parsed = ServerConfig.safeParse(raw);

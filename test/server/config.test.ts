@@ -28,6 +28,10 @@ describe('configFromEnv', () => {
     expect(c.logLevel).toBe('info');
   });
 
+  it('terminal keys are trusted from memory for 5 s by default', () => {
+    expect(configFromEnv({}).authCacheTtlMs).toBe(5000);
+  });
+
   it('does not read process.env when given an environment', () => {
     const saved = process.env.PORT;
     process.env.PORT = 'not-a-port';
@@ -58,6 +62,7 @@ describe('configFromEnv', () => {
       TILLSYNC_AUTO_SYNC_DELAY_MS: '0',
       TILLSYNC_TRIGGER_TTL: '60',
       TILLSYNC_PG_POOL: '40',
+      TILLSYNC_AUTH_CACHE_TTL_MS: '1500',
       LOG_LEVEL: 'debug',
     });
     expect(c).toMatchObject({
@@ -71,9 +76,11 @@ describe('configFromEnv', () => {
       autoSyncDelayMs: 0,
       triggerTtlSeconds: 60,
       pgPoolSize: 40,
+      authCacheTtlMs: 1500,
       logLevel: 'debug',
     });
     expect(configFromEnv({ PORT: '0' }).port).toBe(0);
+    expect(configFromEnv({ TILLSYNC_AUTH_CACHE_TTL_MS: '0' }).authCacheTtlMs).toBe(0);
   });
 
   it.each([
@@ -141,6 +148,8 @@ describe('configFromEnv', () => {
     ['TILLSYNC_TRIGGER_TTL', '1.5'],
     ['TILLSYNC_PG_POOL', '0'],
     ['TILLSYNC_PG_POOL', 'many'],
+    ['TILLSYNC_AUTH_CACHE_TTL_MS', '-1'],
+    ['TILLSYNC_AUTH_CACHE_TTL_MS', '600000'],
     ['LOG_LEVEL', 'verbose'],
   ])('a bad %s (%s) is a ConfigError naming it', (name, value) => {
     expect(errorFor({ [name]: value }).message).toContain(name);

@@ -13,8 +13,12 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** LISTEN on a channel; returns the function that stops listening. */
-  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTEN on a channel; returns the function that stops listening. `onGap` is called
+   * when notifications may have been missed: the listening connection was lost (and
+   * again once it is back and listening).
+   */
+  listen(channel: string, handler: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -51,19 +55,76 @@ export function openPostgres(opts: PostgresOptions): Database {
     types: { getTypeParser: typeParser } as pg.CustomTypesConfig,
   });
   pool.on('error', (err) => opts.onError?.(err));
-  let listener: pg.Client | undefined;
   const handlers = new Map<string, Set<(payload: string) => void>>();
+  const gapHandlers = new Set<() => void>();
+  let listener: pg.Client | undefined;
+  let connecting: Promise<pg.Client> | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let retryMs = 250;
+  let closed = false;
+  const gap = () => {
+    for (const g of gapHandlers) g();
+  };
 
-  async function listenerClient(): Promise<pg.Client> {
-    if (listener) return listener;
+  // One dedicated connection LISTENs on every channel. When it is lost it is opened
+  // again (with backoff) and listens again; subscribers hear of the gap both times.
+  async function connectListener(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: opts.connectionString });
-    client.on('error', (err) => opts.onError?.(err));
+    let up = false;
+    const lost = (err?: Error) => {
+      if (err) opts.onError?.(err);
+      if (!up || listener !== client) return;
+      listener = undefined;
+      client.end().catch(() => undefined);
+      gap();
+      scheduleReconnect();
+    };
+    client.on('error', (err) => lost(err));
+    client.on('end', () => lost());
     client.on('notification', (msg) => {
       for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
     });
-    await client.connect();
+    try {
+      await client.connect();
+      for (const channel of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (closed) {
+      await client.end().catch(() => undefined);
+      throw new Error('database closed');
+    }
+    up = true;
     listener = client;
     return client;
+  }
+
+  function listenerClient(): Promise<pg.Client> {
+    if (listener) return Promise.resolve(listener);
+    connecting ??= connectListener().finally(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  }
+
+  function scheduleReconnect(): void {
+    if (closed || reconnect) return;
+    reconnect = setTimeout(() => {
+      reconnect = undefined;
+      listenerClient()
+        .then(() => {
+          retryMs = 250;
+          gap();
+        })
+        .catch((err: unknown) => {
+          if (closed) return;
+          opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+          retryMs = Math.min(retryMs * 2, 5000);
+          scheduleReconnect();
+        });
+    }, retryMs);
+    reconnect.unref();
   }
 
   const db: Database = {
@@ -92,25 +153,40 @@ export function openPostgres(opts: PostgresOptions): Database {
         client.release();
       }
     },
-    async listen(channel, handler) {
-      const client = await listenerClient();
+    async listen(channel, handler, onGap) {
       let set = handlers.get(channel);
       if (!set) {
         set = new Set();
         handlers.set(channel, set);
-        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       }
       set.add(handler);
-      return async () => {
+      if (onGap) gapHandlers.add(onGap);
+      try {
+        const client = await listenerClient();
+        // LISTEN is idempotent: a client opened just now already listens on the channel.
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
         set.delete(handler);
+        if (onGap) gapHandlers.delete(onGap);
+        throw err;
+      }
+      const subscribed = set;
+      return async () => {
+        subscribed.delete(handler);
+        if (onGap) gapHandlers.delete(onGap);
       };
     },
     async notify(channel, payload) {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
     async close() {
+      closed = true;
+      clearTimeout(reconnect);
       handlers.clear();
-      await listener?.end().catch(() => undefined);
+      gapHandlers.clear();
+      const l = listener;
+      listener = undefined;
+      await l?.end().catch(() => undefined);
       await pool.end();
     },
   };

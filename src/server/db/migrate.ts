@@ -7,7 +7,10 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { fileURLToPath } from 'node:url';
 import { CATALOG } from '../../shared/catalog/index.js';
 import type { Database, Queryable } from './database.js';
-import { ident } from './sql.js';
+import { ident, literal } from './sql.js';
+
+/** Channel of terminal access changes (payload: the terminal id; empty: every terminal). */
+export const AUTH_NOTIFY_CHANNEL = 'tillsync_auth';
 
 export const CENTRAL_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/central/migrations', import.meta.url));
 const LOCK_KEY = 7_402_118_001;
@@ -36,6 +39,7 @@ export async function migrate(db: Database, migrationsFolder = CENTRAL_MIGRATION
       count++;
     }
     await installCaptureTriggers(tx);
+    await installAuthNotify(tx);
     return count;
   });
 }
@@ -58,4 +62,40 @@ export async function installCaptureTriggers(tx: Queryable): Promise<void> {
       `CREATE OR REPLACE TRIGGER tillsync_soft_delete BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_soft_delete()`,
     );
   }
+}
+
+/**
+ * Announces every change to a terminal's access (disabled or enabled, deleted,
+ * re-keyed, moved to another store), however it is made (the admin API or anyone's
+ * SQL), on AUTH_NOTIFY_CHANNEL in the changing transaction, so every instance drops
+ * the terminal's cached key when it commits. Heartbeats change none of those columns
+ * and announce nothing.
+ */
+export async function installAuthNotify(tx: Queryable): Promise<void> {
+  const channel = literal(AUTH_NOTIFY_CHANNEL);
+  await tx.query(
+    `CREATE OR REPLACE FUNCTION tillsync_auth_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF TG_LEVEL = 'STATEMENT' THEN
+         PERFORM pg_notify(${channel}, '');
+       ELSE
+         PERFORM pg_notify(${channel}, OLD.id);
+         IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN PERFORM pg_notify(${channel}, NEW.id); END IF;
+       END IF;
+       RETURN NULL;
+     END
+     $$`,
+  );
+  await tx.query(
+    `CREATE OR REPLACE TRIGGER tillsync_auth_change AFTER UPDATE ON sync_terminals FOR EACH ROW
+     WHEN (OLD.key_hash IS DISTINCT FROM NEW.key_hash OR OLD.disabled_at IS DISTINCT FROM NEW.disabled_at
+           OR OLD.store_id IS DISTINCT FROM NEW.store_id OR OLD.id IS DISTINCT FROM NEW.id)
+     EXECUTE FUNCTION tillsync_auth_notify()`,
+  );
+  await tx.query(
+    'CREATE OR REPLACE TRIGGER tillsync_auth_delete AFTER DELETE ON sync_terminals FOR EACH ROW EXECUTE FUNCTION tillsync_auth_notify()',
+  );
+  await tx.query(
+    'CREATE OR REPLACE TRIGGER tillsync_auth_truncate AFTER TRUNCATE ON sync_terminals FOR EACH STATEMENT EXECUTE FUNCTION tillsync_auth_notify()',
+  );
 }

@@ -2,3 +2,8 @@
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/** Quotes an SQL string literal (for names from the catalog or the code, never from a request). */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -37,6 +37,8 @@ export class FleetService {
     private readonly heartbeatIntervalSeconds: number,
     /** Whether a terminal has a live socket on this or another instance (best effort: this instance). */
     private readonly isConnected: (terminalId: string) => boolean = () => false,
+    /** Called once a change to a terminal's access has committed (this instance's auth cache forgets it). */
+    private readonly onAccessChanged: (terminalId: string) => void = () => undefined,
   ) {}
 
   /** A terminal acts only as itself; the admin may act as any provisioned terminal. */
@@ -95,20 +97,22 @@ export class FleetService {
   }
 
   async updateTerminal(terminalId: string, req: z.infer<typeof UpdateTerminalRequest>): Promise<TerminalInfo> {
-    const r = await this.db.query<TerminalRow>(
-      `UPDATE sync_terminals SET
-         disabled_at = CASE WHEN $2::boolean IS NULL THEN disabled_at WHEN $2 THEN coalesce(disabled_at, now()) ELSE NULL END,
-         name = coalesce($3, name)
-       WHERE id = $1 RETURNING *`,
-      [terminalId, req.disabled ?? null, req.name ?? null],
-    );
-    const row = r.rows[0];
-    if (!row) throw notFound('UNKNOWN_TERMINAL', `no terminal ${terminalId}`);
-    await this.db.query('UPDATE terminals SET active = $2, name = $3 WHERE id = $1', [
-      terminalId,
-      row.disabled_at === null,
-      row.name,
-    ]);
+    // One transaction: sync_terminals' trigger announces an access change (NOTIFY) as it commits.
+    const row = await this.db.transaction(async (tx) => {
+      const r = await tx.query<TerminalRow>(
+        `UPDATE sync_terminals SET
+           disabled_at = CASE WHEN $2::boolean IS NULL THEN disabled_at WHEN $2 THEN coalesce(disabled_at, now()) ELSE NULL END,
+           name = coalesce($3, name)
+         WHERE id = $1 RETURNING *`,
+        [terminalId, req.disabled ?? null, req.name ?? null],
+      );
+      const updated = r.rows[0];
+      if (!updated) throw notFound('UNKNOWN_TERMINAL', `no terminal ${terminalId}`);
+      await tx.query('UPDATE terminals SET active = $2, name = $3 WHERE id = $1', [terminalId, updated.disabled_at === null, updated.name]);
+      return updated;
+    });
+    // This instance refuses a disabled key from its very next request, notification or not.
+    if (req.disabled !== undefined) this.onAccessChanged(terminalId);
     return this.info(row);
   }
 
