@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import {
   CATALOG,
   CENTRAL_KEY,
+  CENTRAL_SYNC_COLUMNS,
   entryForEntity,
   fingerprint,
   pushable,
@@ -16,11 +17,12 @@ import {
 } from '../../shared/catalog/index.js';
 import { conflictInput, decideConflict } from '../../shared/conflict.js';
 import { parseHlc } from '../../shared/hlc.js';
-import type { ChangeStatus, PushChange, PushRequest, PushResponse, PushResult } from '../../shared/protocol.js';
+import type { PushChange, PushRequest, PushResponse, PushResult } from '../../shared/protocol.js';
 import type { Database, Queryable } from '../db/database.js';
+import { literal } from '../db/sql.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
-import { lockRows, upsertRows, type CentralRow, type RowWrite } from './rows.js';
+import { centralRowFromJson, lockedRowsBranch, upsertRecords, upsertStatement, type CentralRow, type RowWrite } from './rows.js';
 
 export interface PushOptions {
   readonly maxClockDriftMs: number;
@@ -90,7 +92,6 @@ export class PushService {
         this.db.transaction(async (tx) => {
           results.fill(undefined, 0, results.length);
           for (const r of rejectedUpfront) results[r.index] = r.result;
-          await tx.query(`SELECT set_config('tillsync.origin', $1, true)`, [acting.terminalId]);
           await this.applyBatch(tx, acting, work, results);
         }),
       );
@@ -144,58 +145,79 @@ export class PushService {
     return undefined;
   }
 
+  /**
+   * Two statements between BEGIN and COMMIT, whatever the batch holds:
+   *
+   * 1. Read: the answers already given to these change ids, the rows the batch
+   *    touches (locked, table by table in catalog order, by id), the terminal's open
+   *    conflicts on them, and the writer's identity set for the capture triggers.
+   * 2. Write: every table's upsert, the conflict records and the answers, in one
+   *    statement; each answer is inserted once, with its final status and version.
+   *
+   * A change id found in step 1 is answered from its stored answer and not applied
+   * again. A change id that a concurrent push committed after step 1 read (its
+   * answer insert finds the id taken) rolls this whole transaction back; the retry
+   * then finds it in step 1 and answers it as a duplicate: a change is applied once.
+   */
   private async applyBatch(tx: Queryable, acting: Acting, work: Work[], results: (PushResult | undefined)[]): Promise<void> {
-    // 1. Claim change ids. A change id already claimed is a duplicate; a concurrent
-    //    push of the same id waits here on the row lock and then sees it.
-    const claimed = await tx.query<{ change_id: string }>(
-      `INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status)
-       SELECT u.c, $2, u.e, u.i, 'pending' FROM unnest($1::text[], $3::text[], $4::text[]) AS u(c, e, i)
-       ORDER BY u.c ON CONFLICT (change_id) DO NOTHING RETURNING change_id`,
-      [work.map((w) => w.changeId), acting.terminalId, work.map((w) => w.change.entityType), work.map((w) => w.change.entityId)],
-    );
-    const fresh = new Set(claimed.rows.map((r) => r.change_id));
-    const seen = work.filter((w) => !fresh.has(w.changeId));
-    if (seen.length > 0) await this.answerDuplicates(tx, acting, seen, results);
-    const todo = work.filter((w) => fresh.has(w.changeId));
-    if (todo.length === 0) return;
-
-    // 2. Lock the rows the batch touches, and note which are parked in a conflict.
-    const slots = new Map<string, Slot>();
-    const byType = new Map<CatalogEntry, string[]>();
-    for (const w of todo) {
-      const ids = byType.get(w.entry) ?? [];
-      ids.push(w.change.entityId);
+    // 1. Read and lock.
+    const byType = new Map<CatalogEntry, Set<string>>();
+    for (const w of work) {
+      const ids = byType.get(w.entry) ?? new Set<string>();
+      ids.add(w.change.entityId);
       byType.set(w.entry, ids);
     }
     // Catalog order, then id order: every batch takes its locks in one global order.
     const types = [...byType.keys()].sort((a, b) => CATALOG.indexOf(a) - CATALOG.indexOf(b));
+    const params: unknown[] = [acting.terminalId, work.map((w) => w.changeId), work.map((w) => w.change.entityId)];
+    const branches = [
+      `SELECT 'origin' AS kind, NULL::text AS entity_type, set_config('tillsync.origin', $1, true) AS id, NULL::jsonb AS row`,
+      `SELECT 'applied', terminal_id, change_id, result FROM sync_applied WHERE change_id = ANY($2::text[])`,
+      `SELECT 'open', entity_type, entity_id, to_jsonb(id) FROM sync_conflicts
+         WHERE terminal_id = $1 AND status = 'open' AND entity_id = ANY($3::text[])`,
+    ];
     for (const entry of types) {
-      const ids = byType.get(entry) as string[];
-      const rows = await lockRows(tx, entry, ids);
-      for (const id of ids) {
-        slots.set(keyOf(entry.entityType, id), { row: rows.get(id), versionBeforeBatch: undefined, write: undefined, openConflictId: undefined });
+      params.push([...(byType.get(entry) as Set<string>)]);
+      branches.push(lockedRowsBranch(entry, `$${params.length}`));
+    }
+    const read = await tx.query<{ kind: string; entity_type: string | null; id: string; row: unknown }>(branches.join('\nUNION ALL\n'), params);
+
+    const slots = new Map<string, Slot>();
+    const prior = new Map<string, Prior>();
+    const openConflicts: { key: string; id: string }[] = [];
+    for (const r of read.rows) {
+      if (r.kind === 'applied') prior.set(r.id, { terminalId: r.entity_type as string, result: r.row as PushResult | null });
+      else if (r.kind === 'open') openConflicts.push({ key: keyOf(r.entity_type as string, r.id), id: r.row as string });
+      else if (r.kind !== 'origin') {
+        const entry = entryForEntity(r.entity_type as string) as CatalogEntry;
+        slots.set(keyOf(entry.entityType, r.id), freshSlot(centralRowFromJson(entry, r.row as Record<string, unknown>)));
       }
     }
-    const open = await tx.query<{ id: string; entity_type: string; entity_id: string }>(
-      `SELECT id, entity_type, entity_id FROM sync_conflicts WHERE terminal_id = $1 AND status = 'open' AND entity_id = ANY($2::text[])`,
-      [acting.terminalId, todo.map((w) => w.change.entityId)],
-    );
-    for (const c of open.rows) {
-      const slot = slots.get(keyOf(c.entity_type, c.entity_id));
+    for (const w of work) {
+      const key = keyOf(w.change.entityType, w.change.entityId);
+      if (!slots.has(key)) slots.set(key, freshSlot(undefined));
+    }
+    for (const c of openConflicts) {
+      const slot = slots.get(c.key);
       if (slot) slot.openConflictId = c.id;
     }
 
-    // 3. Decide every change in batch order (pure), remembering the writes.
-    const pendingVersion: { index: number; key: string }[] = [];
+    const todo: Work[] = [];
+    for (const w of work) {
+      const p = prior.get(w.changeId);
+      if (p) results[w.index] = answerSeen(w, p, acting);
+      else todo.push(w);
+    }
+    if (todo.length === 0) return;
+
+    // 2. Decide every change in batch order (pure), remembering the writes.
+    const wroteRow = new Set<number>();
     const conflictRows: ConflictInsert[] = [];
-    const rejectedIds: string[] = [];
     const now = new Date().toISOString();
     for (const w of todo) {
-      const key = keyOf(w.change.entityType, w.change.entityId);
-      const slot = slots.get(key) as Slot;
+      const slot = slots.get(keyOf(w.change.entityType, w.change.entityId)) as Slot;
       const decided = this.decide(w, slot, acting, now);
       results[w.index] = decided.result;
-      if (decided.result.status === 'rejected') rejectedIds.push(w.changeId);
       if (decided.write) {
         if (slot.versionBeforeBatch === undefined) slot.versionBeforeBatch = slot.row?.version ?? 0;
         slot.write = decided.write;
@@ -207,7 +229,7 @@ export class PushService {
           deletedAt: decided.write.deletedAt,
           updatedAt: now,
         };
-        pendingVersion.push({ index: w.index, key });
+        wroteRow.add(w.index);
       }
       if (decided.conflict) {
         conflictRows.push(decided.conflict);
@@ -215,67 +237,31 @@ export class PushService {
       }
     }
 
-    // 4. Write: one upsert per entity type; the trigger bumps versions and logs changes.
-    const versions = new Map<string, number>();
+    // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
     const writesByType = new Map<CatalogEntry, RowWrite[]>();
-    for (const w of todo) {
-      const slot = slots.get(keyOf(w.change.entityType, w.change.entityId)) as Slot;
-      if (!slot.write) continue;
-      const list = writesByType.get(w.entry) ?? [];
-      if (!list.includes(slot.write)) list.push(slot.write);
-      writesByType.set(w.entry, list);
-    }
-    for (const [entry, writes] of writesByType) {
-      const v = await upsertRows(tx, entry, writes);
-      for (const [id, version] of v) versions.set(keyOf(entry.entityType, id), version);
-    }
-    for (const { index, key } of pendingVersion) {
-      const r = results[index] as PushResult;
-      results[index] = { ...r, version: versions.get(key) ?? r.version };
-    }
-
-    // 5. Conflicts, then the answers kept for replays.
-    for (const c of conflictRows) await this.saveConflict(tx, acting, c);
-    if (rejectedIds.length > 0) {
-      // A refusal writes nothing: a replay is judged afresh.
-      await tx.query('DELETE FROM sync_applied WHERE change_id = ANY($1::text[])', [rejectedIds]);
-    }
-    const settled = todo.map((w) => results[w.index] as PushResult).filter((r) => r.status !== 'rejected');
-    if (settled.length > 0) {
-      await tx.query(
-        `UPDATE sync_applied a SET status = u.s, version = u.v, result = u.r
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[]) AS u(c, s, v, r) WHERE a.change_id = u.c`,
-        [
-          settled.map((r) => r.changeId),
-          settled.map((r) => r.status),
-          settled.map((r) => r.version),
-          settled.map((r) => JSON.stringify(r)),
-        ],
-      );
-    }
-  }
-
-  private async answerDuplicates(tx: Queryable, acting: Acting, seen: Work[], results: (PushResult | undefined)[]) {
-    const r = await tx.query<{ change_id: string; terminal_id: string; result: PushResult | null; status: ChangeStatus }>(
-      'SELECT change_id, terminal_id, status, result FROM sync_applied WHERE change_id = ANY($1::text[])',
-      [seen.map((w) => w.changeId)],
-    );
-    const prior = new Map(r.rows.map((x) => [x.change_id, x]));
-    for (const w of seen) {
-      const p = prior.get(w.changeId);
-      if (!p || p.terminal_id !== acting.terminalId || !p.result) {
-        results[w.index] = rejected(w.changeId, w.change, {
-          code: 'CHANGE_ID_TAKEN',
-          message: `change id ${w.changeId} was already used by another change; change ids must be globally unique`,
-        });
-        continue;
+    for (const entry of types) {
+      const writes: RowWrite[] = [];
+      for (const id of byType.get(entry) as Set<string>) {
+        const write = slots.get(keyOf(entry.entityType, id))?.write;
+        if (write) writes.push(write);
       }
-      const first = p.result;
-      results[w.index] = {
-        ...first,
-        status: 'duplicate',
-        originalStatus: first.status === 'duplicate' ? first.originalStatus : first.status,
-      };
+      if (writes.length > 0) writesByType.set(entry, writes);
+    }
+    const settled = todo.filter((w) => (results[w.index] as PushResult).status !== 'rejected');
+    if (settled.length === 0 && writesByType.size === 0 && conflictRows.length === 0) return;
+    const written = await writeBatch(tx, acting, { writesByType, conflicts: foldConflicts(conflictRows), settled, results, wroteRow });
+
+    const versions = new Map<string, number>();
+    const recorded = new Set<string>();
+    for (const r of written) {
+      if (r.kind === 'row') versions.set(keyOf(r.entity_type as string, r.id), Number(r.version));
+      else recorded.add(r.id);
+    }
+    if (settled.some((w) => !recorded.has(w.changeId))) throw new ChangeIdsTakenMeanwhile();
+    for (const w of settled) {
+      if (!wroteRow.has(w.index)) continue;
+      const r = results[w.index] as PushResult;
+      results[w.index] = { ...r, version: versions.get(keyOf(w.change.entityType, w.change.entityId)) ?? r.version };
     }
   }
 
@@ -382,46 +368,154 @@ export class PushService {
       }
     }
   }
-
-  private async saveConflict(tx: Queryable, acting: Acting, c: ConflictInsert): Promise<void> {
-    await tx.query(
-      `INSERT INTO sync_conflicts (id, terminal_id, store_id, entity_type, entity_id, change_id, strategy, status,
-         base, terminal, central, central_version, resolution, resolved_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, CASE WHEN $8 = 'resolved' THEN now() END)
-       ON CONFLICT (id) DO UPDATE SET change_id = EXCLUDED.change_id, terminal = EXCLUDED.terminal,
-         base = coalesce(sync_conflicts.base, EXCLUDED.base), central = EXCLUDED.central, central_version = EXCLUDED.central_version`,
-      [
-        c.id,
-        acting.terminalId,
-        acting.storeId,
-        c.entityType,
-        c.entityId,
-        c.changeId,
-        c.strategy,
-        c.status,
-        json(c.base),
-        json(c.terminal),
-        json(c.central),
-        c.centralVersion,
-        c.resolution,
-      ],
-    );
-  }
 }
 
 /** PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
+
+/** A concurrent push committed one of this batch's change ids first: run the batch again, which answers it as a duplicate. */
+class ChangeIdsTakenMeanwhile extends Error {
+  override name = 'ChangeIdsTakenMeanwhile';
+  constructor() {
+    super('a change id of this batch was applied by a concurrent push');
+  }
+}
 
 async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
+      // At once: the retry finds the answers the other push committed.
+      if (err instanceof ChangeIdsTakenMeanwhile && i < attempts) continue;
       const code = (err as { code?: unknown }).code;
       if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
       await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
     }
   }
+}
+
+const freshSlot = (row: CentralRow | undefined): Slot => ({ row, versionBeforeBatch: undefined, write: undefined, openConflictId: undefined });
+
+/** A change id central has already settled: by which terminal, and the answer it got. */
+interface Prior {
+  readonly terminalId: string;
+  readonly result: PushResult | null;
+}
+
+/** The answer to a change id central already settled: the same answer as a duplicate, unless another terminal used the id. */
+function answerSeen(w: Work, prior: Prior, acting: Acting): PushResult {
+  const first = prior.result;
+  if (prior.terminalId !== acting.terminalId || !first) {
+    return rejected(w.changeId, w.change, {
+      code: 'CHANGE_ID_TAKEN',
+      message: `change id ${w.changeId} was already used by another change; change ids must be globally unique`,
+    });
+  }
+  return { ...first, status: 'duplicate', originalStatus: first.status === 'duplicate' ? first.originalStatus : first.status };
+}
+
+/**
+ * Several changes of one batch parked on one conflict: one record, as the inserts one
+ * after another would have left it (the first change's status and strategy, the last
+ * change's terminal image and central side, the first base known).
+ */
+function foldConflicts(rows: readonly ConflictInsert[]): ConflictInsert[] {
+  const byId = new Map<string, ConflictInsert>();
+  for (const c of rows) {
+    const had = byId.get(c.id);
+    byId.set(
+      c.id,
+      had
+        ? { ...had, changeId: c.changeId, terminal: c.terminal, central: c.central, centralVersion: c.centralVersion, base: had.base ?? c.base }
+        : c,
+    );
+  }
+  return [...byId.values()];
+}
+
+interface BatchWrites {
+  readonly writesByType: ReadonlyMap<CatalogEntry, RowWrite[]>;
+  readonly conflicts: readonly ConflictInsert[];
+  /** The changes answered (not refused), whose answers are kept for replays. */
+  readonly settled: readonly Work[];
+  readonly results: readonly (PushResult | undefined)[];
+  /** Indexes of the changes whose answer carries the version their row's upsert returns. */
+  readonly wroteRow: ReadonlySet<number>;
+}
+
+interface WrittenRow {
+  readonly kind: 'row' | 'answer';
+  readonly entity_type: string | null;
+  readonly id: string;
+  readonly version: number | null;
+}
+
+/**
+ * The write statement: one upsert per table (data-modifying CTEs, in catalog order),
+ * the conflict records, and the answers kept for replays, each answer inserted once
+ * with the version its row's upsert returned. Returns the rows written (entity type,
+ * id, new version) and the change ids whose answers were inserted: an id missing
+ * was taken by a concurrent push.
+ */
+async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites): Promise<WrittenRow[]> {
+  const params: unknown[] = [];
+  const p = (v: unknown): string => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const ctes: string[] = [];
+  const rowSources: string[] = [];
+  [...b.writesByType].forEach(([entry, writes], i) => {
+    ctes.push(
+      `w${i} AS (${upsertStatement(entry, p(upsertRecords(writes)))}
+        RETURNING ${literal(entry.entityType)}::text AS entity_type, id, ${CENTRAL_SYNC_COLUMNS.version} AS version)`,
+    );
+    rowSources.push(`SELECT entity_type, id, version FROM w${i}`);
+  });
+  if (rowSources.length === 0) rowSources.push('SELECT NULL::text AS entity_type, NULL::text AS id, NULL::bigint AS version WHERE false');
+  ctes.push(`v AS (${rowSources.join(' UNION ALL ')})`);
+  if (b.conflicts.length > 0) {
+    const col = <K extends keyof ConflictInsert>(k: K) => b.conflicts.map((c) => c[k]);
+    const jsonCol = (k: 'base' | 'terminal' | 'central') => b.conflicts.map((c) => json(c[k]));
+    ctes.push(
+      `c AS (INSERT INTO sync_conflicts (id, terminal_id, store_id, entity_type, entity_id, change_id, strategy, status,
+           base, terminal, central, central_version, resolution, resolved_at)
+         SELECT u.id, ${p(acting.terminalId)}, ${p(acting.storeId)}, u.et, u.ei, u.ci, u.st, u.s, u.b, u.t, u.c, u.cv, u.r,
+           CASE WHEN u.s = 'resolved' THEN now() END
+         FROM unnest(${p(col('id'))}::text[], ${p(col('entityType'))}::text[], ${p(col('entityId'))}::text[], ${p(col('changeId'))}::text[],
+           ${p(col('strategy'))}::text[], ${p(col('status'))}::text[], ${p(jsonCol('base'))}::jsonb[], ${p(jsonCol('terminal'))}::jsonb[],
+           ${p(jsonCol('central'))}::jsonb[], ${p(col('centralVersion'))}::bigint[], ${p(col('resolution'))}::text[])
+           AS u(id, et, ei, ci, st, s, b, t, c, cv, r)
+         ON CONFLICT (id) DO UPDATE SET change_id = EXCLUDED.change_id, terminal = EXCLUDED.terminal,
+           base = coalesce(sync_conflicts.base, EXCLUDED.base), central = EXCLUDED.central, central_version = EXCLUDED.central_version)`,
+    );
+  }
+  let answers = 'SELECT NULL::text WHERE false';
+  if (b.settled.length > 0) {
+    const answer = (w: Work) => b.results[w.index] as PushResult;
+    const s = b.settled;
+    ctes.push(
+      `a AS (INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status, version, result)
+         SELECT u.c, ${p(acting.terminalId)}, u.e, u.i, u.s, CASE WHEN u.w THEN coalesce(v.version, u.v) ELSE u.v END,
+           CASE WHEN u.w AND v.version IS NOT NULL THEN jsonb_set(u.r, '{version}', to_jsonb(v.version)) ELSE u.r END
+         FROM unnest(${p(s.map((w) => w.changeId))}::text[], ${p(s.map((w) => w.change.entityType))}::text[],
+           ${p(s.map((w) => w.change.entityId))}::text[], ${p(s.map((w) => answer(w).status))}::text[],
+           ${p(s.map((w) => answer(w).version))}::bigint[], ${p(s.map((w) => JSON.stringify(answer(w))))}::jsonb[],
+           ${p(s.map((w) => b.wroteRow.has(w.index)))}::boolean[]) AS u(c, e, i, s, v, r, w)
+         LEFT JOIN v ON u.w AND v.entity_type = u.e AND v.id = u.i
+         ORDER BY u.c
+         ON CONFLICT (change_id) DO NOTHING RETURNING change_id)`,
+    );
+    answers = 'SELECT change_id FROM a';
+  }
+  const r = await tx.query<WrittenRow>(
+    `WITH ${ctes.join(',\n')}
+     SELECT 'row' AS kind, entity_type, id, version FROM v
+     UNION ALL SELECT 'answer', NULL, x.change_id, NULL FROM (${answers}) x(change_id)`,
+    params,
+  );
+  return r.rows;
 }
 
 interface ConflictInsert {

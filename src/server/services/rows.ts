@@ -1,7 +1,7 @@
 /** Reading and writing catalog rows at central, in wire form. */
 import { CENTRAL_SYNC_COLUMNS as S, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
-import type { Queryable } from '../db/database.js';
-import { ident } from '../db/sql.js';
+import { toIso, type Queryable } from '../db/database.js';
+import { ident, literal } from '../db/sql.js';
 
 /** A central row: its wire image plus sync metadata. */
 export interface CentralRow {
@@ -32,6 +32,39 @@ export async function lockRows(tx: Queryable, entry: CatalogEntry, ids: readonly
   return new Map(r.rows.map((row) => [row.id as string, toCentralRow(entry, row)]));
 }
 
+/**
+ * One branch of a UNION ALL that reads and locks a table's rows by id (in id order):
+ * `('row', entity_type, id, row as jsonb)`. Several tables' rows come back in one statement,
+ * locked in the order the branches are written.
+ */
+export function lockedRowsBranch(entry: CatalogEntry, idsParam: string): string {
+  const table = ident(entry.centralName);
+  return `SELECT 'row' AS kind, ${literal(entry.entityType)}::text AS entity_type, x.id, to_jsonb(x) AS row
+    FROM (SELECT * FROM ${table} WHERE id = ANY(${idsParam}::text[]) ORDER BY id FOR UPDATE) x`;
+}
+
+/** A timestamp as jsonb carries it ("2026-01-02T03:04:05.6+00:00") in the form the drivers give (ISO, UTC). */
+function isoFromJson(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  return toIso(/T\d\d:\d\d:\d\d(\.\d+)?$/.test(v) ? `${v}Z` : v);
+}
+
+/**
+ * A central row read as jsonb (see lockedRowsBranch), with its values as a plain
+ * query gives them: timestamps as ISO strings, numerics as numbers.
+ */
+export function centralRowFromJson(entry: CatalogEntry, json: Record<string, unknown>): CentralRow {
+  const db: Record<string, unknown> = { ...json };
+  for (const c of entry.wireColumns) {
+    const v = db[c.name];
+    if (c.def.type === 'timestamp') db[c.name] = isoFromJson(v);
+    else if ((c.def.type === 'numeric' || c.def.type === 'integer') && typeof v === 'string') db[c.name] = Number(v);
+  }
+  db[S.deletedAt] = isoFromJson(db[S.deletedAt]);
+  db[S.updatedAt] = isoFromJson(db[S.updatedAt]);
+  return toCentralRow(entry, db);
+}
+
 export async function readRows(tx: Queryable, entry: CatalogEntry, ids: readonly string[]): Promise<Map<string, CentralRow>> {
   const r = await tx.query(`SELECT * FROM ${ident(entry.centralName)} WHERE id = ANY($1::text[])`, [ids]);
   return new Map(r.rows.map((row) => [row.id as string, toCentralRow(entry, row)]));
@@ -45,11 +78,11 @@ export interface RowWrite {
 }
 
 /**
- * Upserts full row images in one statement; the capture trigger bumps versions and
- * logs the changes. Returns the new version per id.
+ * The statement that upserts full row images given as a jsonb array in `param`
+ * (see upsertRecords), without its RETURNING clause. The capture trigger bumps
+ * versions and logs the changes.
  */
-export async function upsertRows(tx: Queryable, entry: CatalogEntry, writes: readonly RowWrite[]): Promise<Map<string, number>> {
-  if (writes.length === 0) return new Map();
+export function upsertStatement(entry: CatalogEntry, param: string): string {
   const cols = ['id', ...entry.wireColumns.map((c) => c.name), S.hlc, S.deletedAt];
   const list = cols.map(ident).join(', ');
   const updates = cols
@@ -57,14 +90,26 @@ export async function upsertRows(tx: Queryable, entry: CatalogEntry, writes: rea
     .map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`)
     .join(', ');
   const table = ident(entry.centralName);
-  // Sorted by id: concurrent batches lock rows in the same order and cannot deadlock.
+  return `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, ${param}::jsonb)
+     ON CONFLICT (id) DO UPDATE SET ${updates}`;
+}
+
+/** The jsonb parameter of upsertStatement: sorted by id, so concurrent batches lock rows in one order and cannot deadlock. */
+export function upsertRecords(writes: readonly RowWrite[]): string {
   const records = writes
     .map((w): WireRow => ({ ...w.wire, [S.hlc]: w.hlc, [S.deletedAt]: w.deletedAt }))
     .sort((a, b) => (String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : 0));
-  const r = await tx.query<{ id: string; sync_version: number }>(
-    `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)
-     ON CONFLICT (id) DO UPDATE SET ${updates} RETURNING id, ${S.version} AS sync_version`,
-    [JSON.stringify(records)],
-  );
+  return JSON.stringify(records);
+}
+
+/**
+ * Upserts full row images in one statement; the capture trigger bumps versions and
+ * logs the changes. Returns the new version per id.
+ */
+export async function upsertRows(tx: Queryable, entry: CatalogEntry, writes: readonly RowWrite[]): Promise<Map<string, number>> {
+  if (writes.length === 0) return new Map();
+  const r = await tx.query<{ id: string; sync_version: number }>(`${upsertStatement(entry, '$1')} RETURNING id, ${S.version} AS sync_version`, [
+    upsertRecords(writes),
+  ]);
   return new Map(r.rows.map((x) => [x.id, Number(x.sync_version)]));
 }
