@@ -28,8 +28,10 @@ describe('configFromEnv', () => {
     expect(c.logLevel).toBe('info');
   });
 
-  it('terminal keys are trusted from memory for 5 s by default', () => {
-    expect(configFromEnv({}).authCacheTtlMs).toBe(5000);
+  it('fleet defaults: a pool of 20 PostgreSQL connections, terminal keys trusted from memory for 5 s', () => {
+    const c = configFromEnv({});
+    expect(c.pgPoolSize).toBe(20);
+    expect(c.authCacheTtlMs).toBe(5000);
   });
 
   it('does not read process.env when given an environment', () => {
