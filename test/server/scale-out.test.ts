@@ -204,6 +204,8 @@ describe('two central instances on one database', () => {
     expect(patch.status).toBe(200);
     expect(patch.body).toMatchObject({ terminalId: t.terminalId, disabled: true, status: 'DISABLED' });
 
+    // B learns of it by NOTIFY (its key cache keeps identities a few seconds otherwise): promptly, not instantly.
+    await expect.poll(async () => (await via(b, t).get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product' })).status, { timeout: 3000 }).toBe(403);
     const pull = await via(b, t).get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product' });
     expect(pull.status).toBe(403);
     expect(pull.body.code).toBe('TERMINAL_DISABLED');
@@ -220,6 +222,6 @@ describe('two central instances on one database', () => {
     expect(fleet.body.triggered).not.toContain(t.terminalId);
 
     expect((await b.admin.patch(`/api/terminals/${t.terminalId}`, { disabled: false })).status).toBe(200);
-    expect((await t.api.post('/api/sync/heartbeat', { terminalId: t.terminalId, status: 'ONLINE' })).status).toBe(200);
+    await expect.poll(async () => (await t.api.post('/api/sync/heartbeat', { terminalId: t.terminalId, status: 'ONLINE' })).status, { timeout: 3000 }).toBe(200);
   });
 });
