@@ -54,6 +54,7 @@ async function idle(url: string): Promise<void> {
 }
 
 function pendingCount(store: LocalStore): number {
+  store.promote();
   return (store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
 }
 
@@ -79,6 +80,7 @@ interface OneResult {
  * (performance.now() ms) or when the rows run out.
  */
 async function naivePush(store: LocalStore, centralUrl: string, apiKey: string, terminalId: string, deadline: number): Promise<{ rows: number; seconds: number }> {
+  store.promote(); // from the outbox, as a running engine keeps it (not timed, for either loop)
   const started = performance.now();
   const pending = store.db
     .prepare(`SELECT id, change_id, table_name, server_id, operation, new_image, priority, created_in_mode FROM tillsync_outbox WHERE status = 'pending' ORDER BY id`)
@@ -142,6 +144,7 @@ export const naiveBench: Benchmark = {
 
       const tillsyncRun = async (n: number): Promise<number> => {
         posWriteCustomers(ts.path, n);
+        ts.store.promote();
         await idle(`${c.url}/healthz`);
         const t0 = performance.now();
         const r = await ts.service.pushPending('bench');

@@ -107,6 +107,7 @@ function entry(table: string): CatalogEntry {
 
 /** Each order of `orderIds` as one document: the order's wire row with its lines, payments and stock movements. */
 function saleDocs(store: LocalStore, orderIds: readonly number[]): PouchDoc[] {
+  store.promote(); // central ids are given when the capture log moves into the outbox
   const ids = JSON.stringify(orderIds);
   const rowsOf = (table: string, column: string) =>
     store.db.prepare(`SELECT * FROM "${table}" WHERE "${column}" IN (SELECT value FROM json_each(?)) ORDER BY id`).all(ids) as LocalRow[];

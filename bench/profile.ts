@@ -4,7 +4,8 @@
  * the HTTP calls as the engine sees them (CentralClient), central's service time,
  * and every SQL statement central runs, over one push of N customers and one first
  * pull of N products. Then what capture costs per row: single-row order inserts
- * with the triggers, without them, and with one part of capture taken out at a time.
+ * with the triggers and without them, and the engine's later work per entry of
+ * moving the capture log into the outbox (with the outbox's indexes and without).
  * The figures behind bench/README.md's explanations.
  */
 import Database from 'better-sqlite3';
@@ -80,31 +81,37 @@ function insertCost(dir: string, name: string, mod: (db: Database.Database) => v
   return runs.sort((a, b) => a - b)[1] as number;
 }
 
+/** Microseconds per entry for the engine to move a file's capture log into the outbox. */
+function promoteCost(dir: string, name: string): number {
+  const store = new LocalStore(join(dir, `${name}.db`), 'profile-capture');
+  try {
+    const t0 = performance.now();
+    const n = store.promote();
+    return ((performance.now() - t0) * 1000) / n;
+  } finally {
+    store.close();
+  }
+}
+
 function captureProfile(dir: string): void {
   const dropTriggers = (db: Database.Database) => {
     for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tillsync%'`).all() as { name: string }[]) db.exec(`DROP TRIGGER "${name}"`);
   };
-  // The insert trigger without its UPDATE that stamps the new row's central id (the id made up in place).
-  const noStamp = (db: Database.Database) => {
-    const { sql } = db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'tillsync_orders_ai'`).get() as { sql: string };
-    db.exec('DROP TRIGGER tillsync_orders_ai');
-    db.exec(sql.replace(/UPDATE "orders" SET[^;]*;/, '').replace(/FROM \(SELECT "server_id" AS sid FROM "orders" WHERE "id" = NEW\."id"\) AS s/, 'FROM (SELECT lower(hex(randomblob(16))) AS sid) AS s'));
-  };
-  const dropIndex = (name: string) => (db: Database.Database) => db.exec(`DROP INDEX ${name}`);
   const none = insertCost(dir, 'none', dropTriggers);
-  const variants: [string, (db: Database.Database) => void][] = [
-    ['with capture (as shipped)', () => undefined],
-    ['without the UPDATE stamping server_id', noStamp],
-    ['without the change-id unique index', dropIndex('tillsync_outbox_change_idx')],
-    ['without the queue index', dropIndex('tillsync_outbox_queue_idx')],
-    ['without the row index', dropIndex('tillsync_outbox_row_idx')],
-    ['without the pending-group index', dropIndex('tillsync_outbox_pending_group_idx')],
-  ];
-  process.stdout.write(`\ncapture: single-row order inserts, microseconds per row (median of 3 x 5,000)\n${none.toFixed(1).padStart(8)} us  1.00x  no capture triggers\n`);
-  for (const [label, mod] of variants) {
-    const us = insertCost(dir, label.replace(/\W+/g, '-'), mod);
-    process.stdout.write(`${us.toFixed(1).padStart(8)} us  ${(us / none).toFixed(2)}x  ${label}\n`);
-  }
+  const shipped = insertCost(dir, 'shipped', () => undefined);
+  const bare = insertCost(dir, 'bare-outbox', (db) => {
+    for (const i of ['tillsync_outbox_change_idx', 'tillsync_outbox_queue_idx', 'tillsync_outbox_row_idx', 'tillsync_outbox_pending_group_idx']) db.exec(`DROP INDEX ${i}`);
+  });
+  const line = (us: number, label: string, x = true) => `${us.toFixed(1).padStart(8)} us  ${x ? `${(us / none).toFixed(2)}x` : '     '}  ${label}\n`;
+  process.stdout.write(
+    `\ncapture: single-row order inserts, microseconds per row (median of 3 x 5,000)\n` +
+      line(none, 'no capture triggers') +
+      line(shipped, 'with capture (as shipped: one capture-log row, no index but its key)') +
+      line(bare, 'the same, outbox without its four indexes (they are not on the POS path)') +
+      `then the engine, off the POS path, per entry moved into the outbox (central id stamped, change id, group):\n` +
+      line(promoteCost(dir, 'shipped'), 'as shipped', false) +
+      line(promoteCost(dir, 'bare-outbox'), 'outbox without its four indexes', false),
+  );
 }
 
 async function main(): Promise<void> {
