@@ -185,3 +185,78 @@ describe('a long capture log', () => {
     again.close();
   });
 });
+
+describe('local ids that move or come back', () => {
+  /** A POS whose keys are plain rowids: SQLite reuses the id of a deleted last row. */
+  function rowidPos(name: string): { store: LocalStore; pos: Database.Database } {
+    const path = join(tempDir(), `${name}.db`);
+    const legacy = new Database(path);
+    legacy.exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`);
+    legacy.close();
+    return { store: new LocalStore(path, name), pos: new Database(path) };
+  }
+
+  it('a reused local id keeps its own central id when the log is moved one entry per step', () => {
+    const { store, pos } = rowidPos('till-p7');
+    const a = Number(pos.prepare(`INSERT INTO customers (name) VALUES ('Ann')`).run().lastInsertRowid);
+    pos.prepare(`DELETE FROM customers WHERE id = ?`).run(a);
+    const b = Number(pos.prepare(`INSERT INTO customers (name) VALUES ('Bo')`).run().lastInsertRowid);
+    expect(b).toBe(a);
+    // The first step must not stamp Ann's id on Bo's row (Ann's delete is still in the log).
+    expect(store.promote(1, 1)).toBe(1);
+    expect(pos.prepare('SELECT server_id FROM customers WHERE id = ?').get(b)).toEqual({ server_id: null });
+    store.promote(1);
+    const entries = outbox(pos, 'customers');
+    expect(entries.map((e) => e.operation)).toEqual(['CREATE', 'DELETE', 'CREATE']);
+    const [ann, , bo] = entries.map((e) => e.server_id);
+    expect(entries[1]?.server_id).toBe(ann);
+    expect(bo).not.toBe(ann);
+    expect(pos.prepare('SELECT server_id FROM customers WHERE id = ?').get(b)).toEqual({ server_id: bo });
+    // Bo's later edit is Bo's; Ann's create and delete still cancel out.
+    pos.prepare(`UPDATE customers SET name = 'Bob' WHERE id = ?`).run(b);
+    const batch = store.nextBatch({ limit: 50, minPriority: 0, now: Date.now(), pausedTables: new Set() });
+    expect(batch.cancelled).toBe(2);
+    expect(batch.changes.map((c) => [c.change.entityId, c.change.operation, c.change.data?.name])).toEqual([[bo, 'CREATE', 'Bob']]);
+    pos.close();
+    store.close();
+  });
+
+  it('a row whose key the POS changed before the engine ran keeps its central id under the new key', () => {
+    const { store, pos } = rowidPos('till-p8');
+    pos.prepare(`INSERT INTO customers (id, name) VALUES (10, 'Cy')`).run();
+    pos.prepare(`UPDATE customers SET id = 20 WHERE id = 10`).run();
+    store.promote();
+    const entries = outbox(pos, 'customers');
+    expect(entries.map((e) => [e.operation, e.local_id])).toEqual([
+      ['CREATE', 10],
+      ['UPDATE', 20],
+    ]);
+    expect(entries[1]?.server_id).toBe(entries[0]?.server_id);
+    expect(pos.prepare('SELECT server_id FROM customers WHERE id = 20').get()).toEqual({ server_id: entries[0]?.server_id });
+    // Later writes to the row are captured under that id too.
+    pos.prepare(`UPDATE customers SET name = 'Cyd' WHERE id = 20`).run();
+    store.promote();
+    expect(outbox(pos, 'customers').at(-1)).toMatchObject({ operation: 'UPDATE', server_id: entries[0]?.server_id });
+    pos.close();
+    store.close();
+  });
+});
+
+it('moving the log from inside an apply transaction leaves capture off for the rest of it (no echo)', () => {
+  const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p9');
+  const pos = new Database(store.path);
+  pos.prepare(`INSERT INTO customers (name) VALUES ('captured')`).run();
+  store.applying(() => {
+    // enqueue moves the log itself (a nested step) ...
+    store.enqueue('customers', 1, 'UPDATE');
+    // ... and capture is still off afterwards: the engine's own write is not captured.
+    store.db.prepare(`INSERT INTO customers (name, server_id) VALUES ('pulled', ?)`).run(crypto.randomUUID());
+  });
+  expect(captured(pos)).toBe(0);
+  expect(outbox(pos).map((e) => [e.operation, JSON.parse(e.new_image ?? '{}').name])).toEqual([
+    ['CREATE', 'captured'],
+    ['UPDATE', 'captured'],
+  ]);
+  pos.close();
+  store.close();
+});

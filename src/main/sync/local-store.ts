@@ -268,11 +268,13 @@ export class LocalStore {
 
   /** Capture off for statements inside an already open transaction. */
   private applyingInline(fn: () => void): void {
+    // Nested inside applying(): leave the switch as the outer transaction set it.
+    const before = (this.stmt('SELECT applying FROM tillsync_control WHERE id = 1').get() as { applying: number } | undefined)?.applying ?? 0;
     this.stmt('UPDATE tillsync_control SET applying = 1 WHERE id = 1').run();
     try {
       fn();
     } finally {
-      this.stmt('UPDATE tillsync_control SET applying = 0 WHERE id = 1').run();
+      this.stmt('UPDATE tillsync_control SET applying = ? WHERE id = 1').run(before);
     }
   }
 
@@ -337,9 +339,27 @@ export class LocalStore {
           minted.set(key, serverId);
           if (!r.server_id) live.set(key, { table: r.table_name, localId: r.local_id, serverId });
         } else {
+          // An update that changed the row's key: its id is the one the old key got.
+          let from = key;
+          let fromLocal = r.local_id;
+          if (!serverId && r.operation === 'UPDATE' && r.old_image) {
+            const oldKey = Number((JSON.parse(r.old_image) as LocalRow)[LOCAL_KEY]);
+            if (Number.isInteger(oldKey) && oldKey !== r.local_id) {
+              from = `${r.table_name}\u0000${oldKey}`;
+              fromLocal = oldKey;
+              serverId = minted.get(from) ?? null;
+            }
+          }
           // Created in an earlier step of a long log, before its id was stamped.
           const fromEarlier = !serverId;
-          if (fromEarlier) serverId = (earlier.get(r.table_name, r.local_id) as { server_id: string } | undefined)?.server_id ?? null;
+          if (fromEarlier) serverId = (earlier.get(r.table_name, fromLocal) as { server_id: string } | undefined)?.server_id ?? null;
+          if (serverId && from !== key) {
+            // The row lives on under its new key: that is where its id is stamped.
+            minted.delete(from);
+            live.delete(from);
+            minted.set(key, serverId);
+            live.set(key, { table: r.table_name, localId: r.local_id, serverId });
+          }
           if (r.operation === 'DELETE') {
             minted.delete(key);
             live.delete(key);
@@ -357,8 +377,19 @@ export class LocalStore {
       rows = done >= limit ? [] : (read.all(after, Math.min(page, limit - done)) as CaptureRow[]);
     }
     this.stmt('DELETE FROM tillsync_capture WHERE id <= ?').run(after);
+    this.promoted.more = this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() !== undefined;
+    // A row deleted in a later part of the log is gone already: the row now under its
+    // local id is a newer one (SQLite reuses the key of a deleted last row), which gets
+    // its own id when its create is moved. Stamping it now would give it the old id.
+    const deletedLater = new Set<string>();
+    if (this.promoted.more && live.size > 0) {
+      for (const d of this.stmt(`SELECT DISTINCT table_name, local_id FROM tillsync_capture WHERE operation = 'DELETE'`).all() as { table_name: string; local_id: number }[]) {
+        deletedLater.add(`${d.table_name}\u0000${d.local_id}`);
+      }
+    }
     const stamps = new Map<string, Database.Statement>();
-    for (const { table, localId, serverId } of live.values()) {
+    for (const [key, { table, localId, serverId }] of live) {
+      if (deletedLater.has(key)) continue;
       let stamp = stamps.get(table);
       if (!stamp) {
         stamp = this.stmt(`UPDATE ${q(table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ? AND ${q(LOCAL_SERVER_ID)} IS NULL`);
@@ -366,7 +397,6 @@ export class LocalStore {
       }
       stamp.run(serverId, localId);
     }
-    this.promoted.more = this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() !== undefined;
     if (this.promoted.more) {
       // Entries left in the log may belong to rows created in this step (captured before the stamp).
       const keep = this.stmt('INSERT OR REPLACE INTO tillsync_minted (table_name, local_id, server_id) VALUES (?, ?, ?)');
