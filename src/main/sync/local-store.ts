@@ -267,12 +267,12 @@ export class LocalStore {
   }
 
   /** Capture off for statements inside an already open transaction. */
-  private applyingInline(fn: () => void): void {
+  private applyingInline<T>(fn: () => T): T {
     // Nested inside applying(): leave the switch as the outer transaction set it.
     const before = (this.stmt('SELECT applying FROM tillsync_control WHERE id = 1').get() as { applying: number } | undefined)?.applying ?? 0;
     this.stmt('UPDATE tillsync_control SET applying = 1 WHERE id = 1').run();
     try {
-      fn();
+      return fn();
     } finally {
       this.stmt('UPDATE tillsync_control SET applying = ? WHERE id = 1').run(before);
     }
@@ -294,31 +294,23 @@ export class LocalStore {
     if (this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() === undefined) return 0;
     let moved = 0;
     for (let step = 0; step < maxSteps; step++) {
-      const n = this.db
-        .transaction(() => {
-          this.applyingInline(() => this.promoteInline(chunk));
-          return this.promoted;
-        })
-        .immediate();
+      const n = this.db.transaction(() => this.applyingInline(() => this.promoteInline(chunk))).immediate();
       moved += n.moved;
       if (!n.more) break;
     }
     return moved;
   }
 
-  /** What the last promotion step did (read inside the same transaction). */
-  private promoted = { moved: 0, more: false };
-
   /**
    * One promotion step inside an open transaction with capture off: up to `limit`
-   * entries of the log, in capture order.
+   * entries of the log, in capture order. Returns how many entries it moved into the
+   * outbox and whether the log holds more.
    */
-  private promoteInline(limit = Number.MAX_SAFE_INTEGER): void {
-    this.promoted = { moved: 0, more: false };
+  private promoteInline(limit = Number.MAX_SAFE_INTEGER): { moved: number; more: boolean } {
     const read = this.stmt(`SELECT * FROM tillsync_capture WHERE id > ? ORDER BY id LIMIT ?`);
     const page = Math.min(limit, 2000);
     let rows = read.all(0, page) as CaptureRow[];
-    if (rows.length === 0) return;
+    if (rows.length === 0) return { moved: 0, more: false };
     const insert = this.stmt(
       `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, old_image, priority, created_in_mode, tx_group, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -329,6 +321,7 @@ export class LocalStore {
     const live = new Map<string, { table: string; localId: number; serverId: string }>();
     let after = 0;
     let done = 0;
+    let moved = 0;
     while (rows.length > 0) {
       for (const r of rows) {
         const t = this.tables.get(r.table_name);
@@ -370,19 +363,19 @@ export class LocalStore {
         // Only a row that travels with a parent needs its image read (for the parent's id).
         const image = t.entry.group ? (JSON.parse((r.new_image ?? r.old_image) as string) as LocalRow) : {};
         insert.run(uuid7(), r.table_name, r.local_id, serverId, r.operation, r.new_image, r.old_image, r.priority, r.mode, this.groupOf(t.entry, image, serverId, minted), r.captured_at);
-        this.promoted.moved++;
+        moved++;
       }
       after = (rows[rows.length - 1] as CaptureRow).id;
       done += rows.length;
       rows = done >= limit ? [] : (read.all(after, Math.min(page, limit - done)) as CaptureRow[]);
     }
     this.stmt('DELETE FROM tillsync_capture WHERE id <= ?').run(after);
-    this.promoted.more = this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() !== undefined;
+    const more = this.stmt('SELECT 1 FROM tillsync_capture LIMIT 1').get() !== undefined;
     // A row deleted in a later part of the log is gone already: the row now under its
     // local id is a newer one (SQLite reuses the key of a deleted last row), which gets
     // its own id when its create is moved. Stamping it now would give it the old id.
     const deletedLater = new Set<string>();
-    if (this.promoted.more && live.size > 0) {
+    if (more && live.size > 0) {
       for (const d of this.stmt(`SELECT DISTINCT table_name, local_id FROM tillsync_capture WHERE operation = 'DELETE'`).all() as { table_name: string; local_id: number }[]) {
         deletedLater.add(`${d.table_name}\u0000${d.local_id}`);
       }
@@ -397,13 +390,14 @@ export class LocalStore {
       }
       stamp.run(serverId, localId);
     }
-    if (this.promoted.more) {
+    if (more) {
       // Entries left in the log may belong to rows created in this step (captured before the stamp).
       const keep = this.stmt('INSERT OR REPLACE INTO tillsync_minted (table_name, local_id, server_id) VALUES (?, ?, ?)');
       for (const { table, localId, serverId } of live.values()) keep.run(table, localId, serverId);
     } else {
       this.stmt('DELETE FROM tillsync_minted').run();
     }
+    return { moved, more };
   }
 
   /**
@@ -426,12 +420,6 @@ export class LocalStore {
 
   // ------------------------------------------------------------------ outbox -> central
 
-  /**
-   * The next batch: whole transaction groups, highest priority first. Updates of one
-   * row not yet sent collapse into one change; a row created and deleted before any
-   * push sends nothing. Entries once sent are frozen: a retry sends exactly the same
-   * change (same id), so central's idempotency answers it.
-   */
   /**
    * The transaction groups of the next batch: most urgent first (a group counts at its
    * highest priority), then in capture order, whole groups only, up to `limit`
@@ -470,6 +458,12 @@ export class LocalStore {
     }
   }
 
+  /**
+   * The next batch: whole transaction groups, highest priority first. Updates of one
+   * row not yet sent collapse into one change; a row created and deleted before any
+   * push sends nothing. Entries once sent are frozen: a retry sends exactly the same
+   * change (same id), so central's idempotency answers it.
+   */
   nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string>; upToId?: number }): OutgoingBatch {
     const paused = JSON.stringify([...opts.pausedTables]);
     // IMMEDIATE: this reads, then writes; a deferred transaction could not upgrade its
@@ -718,13 +712,7 @@ export class LocalStore {
         );
         for (const [table, serverId, first] of settledRows) supersede.run(now, table, serverId, first);
       }
-      if (states.length > 0) {
-        this.stmt(
-          `INSERT INTO tillsync_row_state (table_name, server_id, version, base)
-           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
-           ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
-        ).run(JSON.stringify(states));
-      }
+      this.setRowStates(states);
       for (const [table, serverId] of forgotten) this.forgetRow(table, serverId);
       this.saveClock();
       for (const t of new Set(batch.changes.map((c) => c.entry.table))) {
@@ -849,12 +837,8 @@ export class LocalStore {
     return out;
   }
 
-  /**
-   * The newest outbox entry's id, after moving in what was captured (a push pass
-   * drains up to it, not an endless stream).
-   */
+  /** The newest outbox entry's id (a push pass drains up to it, not an endless stream). */
   lastEntryId(): number {
-    this.promote();
     return (this.stmt('SELECT coalesce(max(id), 0) AS id FROM tillsync_outbox').get() as { id: number }).id;
   }
 
@@ -901,10 +885,17 @@ export class LocalStore {
   }
 
   private setRowState(table: string, serverId: string, version: number, base: WireRow | null): void {
+    this.setRowStates([[table, serverId, version, base ? JSON.stringify(base) : null]]);
+  }
+
+  /** Versions (and bases, as JSON) of many rows in one statement: [table, server id, version, base]. */
+  private setRowStates(rows: readonly (readonly [string, string, number, string | null])[]): void {
+    if (rows.length === 0) return;
     this.stmt(
-      `INSERT INTO tillsync_row_state (table_name, server_id, version, base) VALUES (?, ?, ?, ?)
+      `INSERT INTO tillsync_row_state (table_name, server_id, version, base)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
        ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
-    ).run(table, serverId, version, base ? JSON.stringify(base) : null);
+    ).run(JSON.stringify(rows));
   }
 
   private forgetRow(table: string, serverId: string): void {
@@ -975,16 +966,17 @@ export class LocalStore {
           }[]
         ).map((r) => [r.server_id, { version: r.version, base: r.base }]),
       );
-      const held = new Map<string, Set<string>>();
+      /** Rows with changes of ours not at central yet; `parked`: one waits for a supervisor. */
+      const held = new Set<string>();
+      const parked = new Set<string>();
       for (const r of this.stmt(
         `SELECT server_id, status FROM tillsync_outbox WHERE table_name = ? AND server_id IN (SELECT value FROM json_each(?)) AND status IN ('pending', 'failed', 'conflict')`,
       ).all(entry.table, ids) as { server_id: string; status: string }[]) {
-        const set = held.get(r.server_id) ?? new Set<string>();
-        set.add(r.status);
-        held.set(r.server_id, set);
+        held.add(r.server_id);
+        if (r.status === 'conflict') parked.add(r.server_id);
       }
-      /** [server id, version, base]: the versions now held, written in one statement after the loop. */
-      const seen: [string, number, string][] = [];
+      /** The versions now held, written in one statement after the loop. */
+      const seen: [string, string, number, string][] = [];
       for (const c of changes) {
         this.observe(c.hlc, maxDriftMs, { persist: false });
         const state = states.get(c.entityId);
@@ -992,8 +984,7 @@ export class LocalStore {
           skipped++;
           continue; // already have it (our own push, or a page seen before a crash)
         }
-        const mine = held.get(c.entityId);
-        if (mine?.has('conflict')) {
+        if (parked.has(c.entityId)) {
           // Waits for the supervisor; keep central's latest image beside it.
           this.stmt(`UPDATE tillsync_conflicts SET central = ?, central_version = ? WHERE table_name = ? AND server_id = ? AND status = 'open'`).run(
             JSON.stringify(c.data),
@@ -1004,13 +995,13 @@ export class LocalStore {
           skipped++;
           continue;
         }
-        if (!mine) {
+        if (!held.has(c.entityId)) {
           if (c.deleted) {
             this.deleteLocal(entry, c.entityId);
             this.forgetRow(entry.table, c.entityId);
           } else {
             this.writeLocal(entry, c.entityId, c.data as WireRow);
-            seen.push([c.entityId, c.version, JSON.stringify(c.data)]);
+            seen.push([entry.table, c.entityId, c.version, JSON.stringify(c.data)]);
           }
           applied++;
           continue;
@@ -1021,13 +1012,7 @@ export class LocalStore {
         conflicts++;
         this.pullConflict(entry, c, state, pending);
       }
-      if (seen.length > 0) {
-        this.stmt(
-          `INSERT INTO tillsync_row_state (table_name, server_id, version, base)
-           SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
-           ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
-        ).run(entry.table, JSON.stringify(seen));
-      }
+      this.setRowStates(seen);
       this.stmt(
         `INSERT INTO tillsync_cursors (table_name, cursor, last_pull_at) VALUES (?, ?, ?)
          ON CONFLICT (table_name) DO UPDATE SET cursor = excluded.cursor, last_pull_at = excluded.last_pull_at`,

@@ -306,6 +306,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const errors: string[] = [];
     if (this.paused || this.stopped) return { pushed, conflicts, failed, errors, offline: false };
     // What was captured when the pass began: a POS writing on and on cannot keep a pass alive.
+    this.store.promote();
     const upToId = this.store.lastEntryId();
     for (let guard = 0; guard < 10_000; guard++) {
       const paused = new Set(this.store.pausedTables().keys());
