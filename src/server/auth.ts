@@ -63,9 +63,6 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** Channel on which a change to a terminal's access is announced (payload: terminal id; empty: all). */
-export const AUTH_CHANNEL = AUTH_NOTIFY_CHANNEL;
-
 export interface AuthCacheOptions {
   /** How long a looked-up key is trusted without asking PostgreSQL again; 0 never caches. */
   readonly ttlMs: number;
@@ -89,7 +86,7 @@ interface AuthLog {
 /**
  * Resolves bearer tokens. A terminal key's identity is kept in memory for a short
  * time, so a push costs no authentication query. Whatever changes a terminal's access
- * (disabled, deleted, re-keyed, moved to another store) is announced on AUTH_CHANNEL
+ * (disabled, deleted, re-keyed, moved to another store) is announced on AUTH_NOTIFY_CHANNEL
  * by a trigger on sync_terminals, in the transaction that changes it: every instance
  * drops the terminal's entries when the notification arrives, and the instance that
  * made the change also drops them at once (`forget`). The TTL bounds how long a missed
@@ -115,7 +112,7 @@ export class Authenticator {
     if (this.cacheOptions.ttlMs === 0 || this.unlisten) return;
     try {
       this.unlisten = await this.db.listen(
-        AUTH_CHANNEL,
+        AUTH_NOTIFY_CHANNEL,
         (terminalId) => this.forget(terminalId || undefined),
         () => this.forget(),
       );

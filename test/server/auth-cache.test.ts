@@ -11,7 +11,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_CHANNEL, hashSecret, newApiKey } from '../../src/server/auth.js';
+import { hashSecret, newApiKey } from '../../src/server/auth.js';
+import { AUTH_NOTIFY_CHANNEL } from '../../src/server/db/migrate.js';
 import { openPostgres, type Database } from '../../src/server/db/database.js';
 import type { ServerConfigInput } from '../../src/server/config.js';
 import { ApiClient, onPostgres, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
@@ -55,7 +56,7 @@ class Probe {
         return r;
       },
       listen: async (channel, handler, onGap) => {
-        if (this.listenFails && channel === AUTH_CHANNEL) throw new Error('LISTEN is not available here');
+        if (this.listenFails && channel === AUTH_NOTIFY_CHANNEL) throw new Error('LISTEN is not available here');
         return inner.listen(channel, handler, onGap);
       },
       close: async () => undefined,
