@@ -26,8 +26,13 @@ export interface Database extends Queryable {
 // Row values cross the wire as JSON: bigints as numbers, numerics as numbers,
 // timestamps as ISO strings, on both drivers alike.
 const OID = { int8: 20, numeric: 1700, timestamptz: 1184, timestamp: 1114 } as const;
+const UTC_TIMESTAMP = /^([1-9]\d{3}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d{1,3})\d*)?(?:\+00(?::00)?|Z)$/;
 /** PostgreSQL's text timestamp ("2026-01-02 03:04:05.6+00") as an ISO string; infinities stay as they are. */
 export function toIso(v: string): string {
+  // The common case, a UTC timestamp of year 1000-9999, is rewritten without a Date
+  // (a page of a first sync has three per row): seconds' fraction cut to milliseconds.
+  const utc = UTC_TIMESTAMP.exec(v);
+  if (utc) return `${utc[1]}T${utc[2]}.${(utc[3] ?? '').padEnd(3, '0')}Z`;
   const normal = v.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
   const d = new Date(normal);
   return Number.isNaN(d.getTime()) ? v : d.toISOString();
