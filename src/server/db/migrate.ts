@@ -5,7 +5,7 @@
  */
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { fileURLToPath } from 'node:url';
-import { CATALOG } from '../../shared/catalog/index.js';
+import { CATALOG, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { Database, Queryable } from './database.js';
 import { ident, literal } from './sql.js';
 
@@ -47,21 +47,106 @@ export async function migrate(db: Database, migrationsFolder = CENTRAL_MIGRATION
 /**
  * Attaches the capture and soft-delete triggers to every catalog table. Derived
  * from the catalog on every start, so the triggers always match it.
+ *
+ * The version bump is a BEFORE row trigger (it changes the row). The change log is
+ * written once per statement, from the statement's transition tables, by a function
+ * generated per table (it knows the entity type and the store column): one INSERT
+ * into sync_changes per statement instead of one per row. PostgreSQL allows a
+ * transition table only on a trigger of one event, so INSERT and UPDATE have a
+ * trigger each; an INSERT ... ON CONFLICT DO UPDATE fires both, each with the rows
+ * it really inserted or updated.
  */
 export async function installCaptureTriggers(tx: Queryable): Promise<void> {
   for (const e of CATALOG) {
     const table = ident(e.centralName);
-    const args = `'${e.entityType}', '${e.centralStoreColumn ?? ''}'`;
+    const log = ident(logFunctionName(e.centralName));
     await tx.query(
       `CREATE OR REPLACE TRIGGER tillsync_stamp BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_stamp()`,
     );
+    // The row-level log of before migration 0003 (which drops it too): never both.
     await tx.query(
-      `CREATE OR REPLACE TRIGGER tillsync_log AFTER INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_log(${args})`,
+      `DO $$ BEGIN
+         IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${literal(table)}::regclass AND tgname = 'tillsync_log') THEN
+           DROP TRIGGER tillsync_log ON ${table};
+         END IF;
+       END $$`,
+    );
+    await tx.query(logFunction(e));
+    await tx.query(
+      `CREATE OR REPLACE TRIGGER tillsync_log_insert AFTER INSERT ON ${table} REFERENCING NEW TABLE AS tillsync_new
+       FOR EACH STATEMENT EXECUTE FUNCTION ${log}()`,
+    );
+    await tx.query(
+      `CREATE OR REPLACE TRIGGER tillsync_log_update AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS tillsync_old NEW TABLE AS tillsync_new
+       FOR EACH STATEMENT EXECUTE FUNCTION ${log}()`,
     );
     await tx.query(
       `CREATE OR REPLACE TRIGGER tillsync_soft_delete BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_soft_delete()`,
     );
   }
+}
+
+/** Name of a table's generated change-log function. */
+export function logFunctionName(centralTable: string): string {
+  return `tillsync_log_${centralTable}`;
+}
+
+/**
+ * A table's statement-level change-log function: the rows of the statement's
+ * transition tables, logged as the row-level trigger before it logged them, in the
+ * order the statement wrote them.
+ *
+ * - INSERT: CREATE, or DELETE for a row inserted as a tombstone.
+ * - UPDATE: nothing if the version did not move (a write that changed nothing);
+ *   else DELETE if the row is now a tombstone, CREATE if it was one, UPDATE
+ *   otherwise. A row that moved to another store first logs a DELETE for the old
+ *   store (its terminals drop it), then the change for the new one.
+ * - Every entry carries the row's new version and writer (sync_origin); txid and
+ *   changed_at are the columns' defaults (this transaction, now()).
+ *
+ * An UPDATE's old and new images are paired by position, not by key: PostgreSQL
+ * appends both images of each updated row to OLD TABLE and NEW TABLE together
+ * (AfterTriggerSaveEvent), so the n-th rows are one row's, even when the statement
+ * changed keys (a join on id would pair two rows whose keys were swapped).
+ */
+function logFunction(e: CatalogEntry): string {
+  const storeCol = e.centralStoreColumn;
+  const store = storeCol ? `${ident(storeCol)}::text` : 'NULL::text';
+  const cols = 'entity_type, entity_id, store_id, op, version, origin';
+  const entity = `${literal(e.entityType)}::text`;
+  const updateOp = `CASE WHEN u.n_del IS NOT NULL THEN 'DELETE' WHEN u.o_del IS NOT NULL THEN 'CREATE' ELSE 'UPDATE' END`;
+  // Each transition table folded into arrays (one scan each), zipped by unnest: a plan
+  // with no join, so the plan PL/pgSQL caches (made for whatever size the first call
+  // had) is as good for one row as for thousands.
+  const pairs = `(SELECT array_agg(id) AS id, array_agg(sync_version) AS v, array_agg(sync_origin) AS org,
+              array_agg(sync_deleted_at) AS del, array_agg(${store}) AS st FROM tillsync_new) n,
+           (SELECT array_agg(sync_version) AS v, array_agg(sync_deleted_at) AS del, array_agg(${store}) AS st FROM tillsync_old) o,
+           unnest(n.id, n.v, n.org, n.del, n.st, o.v, o.del, o.st) WITH ORDINALITY
+             AS u(id, n_v, origin, n_del, n_st, o_v, o_del, o_st, i)`;
+  const update = storeCol
+    ? `INSERT INTO sync_changes (${cols})
+        SELECT ${entity}, u.id, c.store, c.op, u.n_v, u.origin
+        FROM ${pairs}
+        CROSS JOIN LATERAL (VALUES (0, u.o_st, 'DELETE'), (1, u.n_st, ${updateOp})) c(k, store, op)
+        WHERE u.n_v <> u.o_v AND (c.k = 1 OR (u.o_st IS NOT NULL AND u.o_st IS DISTINCT FROM u.n_st))
+        ORDER BY u.i, c.k`
+    : `INSERT INTO sync_changes (${cols})
+        SELECT ${entity}, u.id, NULL::text, ${updateOp}, u.n_v, u.origin
+        FROM ${pairs}
+        WHERE u.n_v <> u.o_v
+        ORDER BY u.i`;
+  return `CREATE OR REPLACE FUNCTION ${ident(logFunctionName(e.centralName))}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO sync_changes (${cols})
+        SELECT ${entity}, n.id, ${storeCol ? `n.${store}` : 'NULL::text'}, CASE WHEN n.sync_deleted_at IS NULL THEN 'CREATE' ELSE 'DELETE' END, n.sync_version, n.sync_origin
+        FROM tillsync_new n;
+      ELSE
+        ${update};
+      END IF;
+      RETURN NULL;
+    END
+    $fn$`;
 }
 
 /**
