@@ -120,8 +120,15 @@ export const PullQuery = z.strictObject({
   /** Starting point as in the seed: changes since this instant. Ignored when a cursor is given. */
   lastSync: z.iso.datetime({ offset: true }).optional(),
   /** Opaque cursor from the previous page. */
-  cursor: z.string().max(512).optional(),
+  cursor: z.string().max(2048).optional(),
   limit: z.coerce.number().int().min(1).max(5000).default(500),
+  /**
+   * Where a pull without cursor or lastSync starts. `changes` (the default): the change
+   * log from its beginning. `snapshot`: the table's live rows as they are now, in key
+   * order, then the change log from where that read began; for a terminal that holds
+   * none of the table's rows yet (a first sync), since it serves no tombstones.
+   */
+  start: z.enum(['changes', 'snapshot']).optional(),
   schemaHash: z.string().max(64).optional(),
 });
 export type PullQuery = z.infer<typeof PullQuery>;
@@ -145,6 +152,8 @@ export const PullResponse = z.object({
   changes: z.array(PulledChange),
   cursor: z.string(),
   hasMore: z.boolean(),
+  /** The page is part of a snapshot read (see PullQuery.start); absent for change-log pages. */
+  snapshot: z.boolean().optional(),
   schemaHash: z.string(),
   serverTime: z.string(),
 });

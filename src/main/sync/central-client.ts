@@ -89,9 +89,10 @@ export class CentralClient {
     return this.call(PushResponse, 'POST', '/api/sync/push', req);
   }
 
-  pull(q: { terminalId: string; entityType: string; cursor?: string | undefined; limit: number; schemaHash: string }) {
+  pull(q: { terminalId: string; entityType: string; cursor?: string | undefined; start?: 'changes' | 'snapshot' | undefined; limit: number; schemaHash: string }) {
     const params = new URLSearchParams({ terminalId: q.terminalId, entityType: q.entityType, limit: String(q.limit), schemaHash: q.schemaHash });
     if (q.cursor) params.set('cursor', q.cursor);
+    else if (q.start) params.set('start', q.start);
     return this.call(PullResponse, 'GET', `/api/sync/pull?${params.toString()}`);
   }
 

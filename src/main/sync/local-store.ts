@@ -103,6 +103,51 @@ export const BATCH_SQL = {
     ORDER BY o.id`,
 } as const;
 
+/** See LocalStore.pageLookups. */
+interface PageLookups {
+  readonly localIds: Map<string, number>;
+  readonly unresolved: boolean;
+  readonly fk: ForeignKeys;
+  readonly fresh: FreshRows;
+}
+
+/**
+ * A page's rows new to this terminal, with every foreign key resolved and the same
+ * columns, inserted in one statement at the end of the page instead of one each.
+ */
+class FreshRows {
+  private columns: string[] | null = null;
+  private signature = '';
+  private readonly values: (string | number | null)[][] = [];
+
+  /** Takes the row if it has the columns of the rows taken before it. */
+  add(serverId: string, row: LocalRow): boolean {
+    const cols = Object.keys(row);
+    const signature = cols.join('\u0000');
+    if (this.columns === null) {
+      this.columns = cols;
+      this.signature = signature;
+    } else if (signature !== this.signature) return false;
+    const v: (string | number | null)[] = [serverId];
+    for (const c of cols) {
+      const x = row[c] ?? null;
+      // Values travel as JSON: anything JSON cannot carry as it is goes the row-by-row way.
+      if (x !== null && typeof x !== 'string' && !(typeof x === 'number' && Number.isFinite(x))) return false;
+      v.push(x);
+    }
+    this.values.push(v);
+    return true;
+  }
+
+  insert(table: string, stmt: (sql: string) => Database.Statement): void {
+    if (this.columns === null || this.values.length === 0) return;
+    const all = [LOCAL_SERVER_ID, ...this.columns];
+    stmt(`INSERT INTO ${q(table)} (${all.map(q).join(', ')}) SELECT ${all.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?)`).run(
+      JSON.stringify(this.values),
+    );
+  }
+}
+
 export class LocalStore {
   readonly db: Database.Database;
   readonly install: InstallReport;
@@ -630,7 +675,7 @@ export class LocalStore {
     this.applying(() => {
       // Accepted changes are settled together after the loop, a statement each, not per row.
       const settled: [number, number, string | null][] = [];
-      const states: [string, string, number, string | null][] = [];
+      const states: [string, string, number, WireRow | null][] = [];
       const forgotten: [string, string][] = [];
       const settledRows: [string, string, number][] = [];
       for (const out of batch.changes) {
@@ -694,7 +739,7 @@ export class LocalStore {
         for (const id of out.entryIds) settled.push([id, version, note]);
         settledRows.push([table, serverId, Math.min(...out.entryIds)]);
         if (out.change.operation === 'DELETE' && r.status !== 'conflict') forgotten.push([table, serverId]);
-        else if (version > 0) states.push([table, serverId, version, base ? JSON.stringify(base) : null]);
+        else if (version > 0) states.push([table, serverId, version, base]);
         synced += out.entryIds.length;
         this.observe(out.change.hlc, maxDriftMs, { persist: false });
       }
@@ -878,6 +923,12 @@ export class LocalStore {
     this.stmt('UPDATE tillsync_cursors SET cursor = NULL WHERE table_name = ?').run(table);
   }
 
+  /** Whether any row of the table is linked to a central row (has its central id). */
+  holdsSyncedRows(table: string): boolean {
+    if (!this.tables.has(table)) return false;
+    return this.stmt(`SELECT 1 FROM ${q(table)} WHERE ${q(LOCAL_SERVER_ID)} IS NOT NULL LIMIT 1`).get() !== undefined;
+  }
+
   rowState(table: string, serverId: string): { version: number; base: string | null } | undefined {
     return this.stmt('SELECT version, base FROM tillsync_row_state WHERE table_name = ? AND server_id = ?').get(table, serverId) as
       | { version: number; base: string | null }
@@ -885,15 +936,19 @@ export class LocalStore {
   }
 
   private setRowState(table: string, serverId: string, version: number, base: WireRow | null): void {
-    this.setRowStates([[table, serverId, version, base ? JSON.stringify(base) : null]]);
+    this.setRowStates([[table, serverId, version, base]]);
   }
 
-  /** Versions (and bases, as JSON) of many rows in one statement: [table, server id, version, base]. */
-  private setRowStates(rows: readonly (readonly [string, string, number, string | null])[]): void {
+  /**
+   * Versions and bases of many rows in one statement: [table, server id, version, base].
+   * The bases travel inside the statement's one JSON argument as they are (not as
+   * strings within it) and are stored as SQLite writes that JSON back.
+   */
+  private setRowStates(rows: readonly (readonly [string, string, number, WireRow | null])[]): void {
     if (rows.length === 0) return;
     this.stmt(
       `INSERT INTO tillsync_row_state (table_name, server_id, version, base)
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+       SELECT value ->> 0, value ->> 1, value ->> 2, nullif(value -> 3, 'null') FROM json_each(?) WHERE true
        ON CONFLICT (table_name, server_id) DO UPDATE SET version = excluded.version, base = excluded.base`,
     ).run(JSON.stringify(rows));
   }
@@ -903,11 +958,12 @@ export class LocalStore {
   }
 
   /** Writes central's image of a row locally (capture must be off: inside `applying`). */
-  private writeLocal(entry: CatalogEntry, serverId: string, wire: WireRow): number {
+  private writeLocal(entry: CatalogEntry, serverId: string, wire: WireRow, page?: PageLookups): number {
     const t = this.tables.get(entry.table);
     if (!t) return 0;
-    const { row, missing } = wireToLocal(entry, wire, this.fk, t.columns);
-    const existing = this.fk.localIdOf(entry.table, serverId);
+    const { row, missing } = wireToLocal(entry, wire, page?.fk ?? this.fk, t.columns);
+    const existing = page ? (page.localIds.get(serverId) ?? null) : this.fk.localIdOf(entry.table, serverId);
+    if (page && existing === null && missing.size === 0 && page.fresh.add(serverId, row)) return 0;
     const cols = Object.keys(row);
     let localId: number;
     if (existing !== null) {
@@ -919,8 +975,9 @@ export class LocalStore {
       const all = [LOCAL_SERVER_ID, ...cols];
       const r = this.stmt(`INSERT INTO ${q(entry.table)} (${all.map(q).join(', ')}) VALUES (${all.map(() => '?').join(', ')})`).run(serverId, ...cols.map((c) => row[c] ?? null));
       localId = Number(r.lastInsertRowid);
+      page?.localIds.set(serverId, localId);
     }
-    this.stmt('DELETE FROM tillsync_unresolved WHERE table_name = ? AND local_id = ?').run(entry.table, localId);
+    if (!page || page.unresolved) this.stmt('DELETE FROM tillsync_unresolved WHERE table_name = ? AND local_id = ?').run(entry.table, localId);
     for (const [column, target] of missing) {
       this.stmt(`INSERT OR REPLACE INTO tillsync_unresolved (table_name, local_id, "column", target_table, target_server_id) VALUES (?, ?, ?, ?, ?)`).run(
         entry.table,
@@ -975,8 +1032,9 @@ export class LocalStore {
         held.add(r.server_id);
         if (r.status === 'conflict') parked.add(r.server_id);
       }
+      const lookups = this.pageLookups(entry, ids);
       /** The versions now held, written in one statement after the loop. */
-      const seen: [string, string, number, string][] = [];
+      const seen: [string, string, number, WireRow][] = [];
       for (const c of changes) {
         this.observe(c.hlc, maxDriftMs, { persist: false });
         const state = states.get(c.entityId);
@@ -1000,8 +1058,8 @@ export class LocalStore {
             this.deleteLocal(entry, c.entityId);
             this.forgetRow(entry.table, c.entityId);
           } else {
-            this.writeLocal(entry, c.entityId, c.data as WireRow);
-            seen.push([entry.table, c.entityId, c.version, JSON.stringify(c.data)]);
+            this.writeLocal(entry, c.entityId, c.data as WireRow, lookups);
+            seen.push([entry.table, c.entityId, c.version, c.data as WireRow]);
           }
           applied++;
           continue;
@@ -1012,6 +1070,7 @@ export class LocalStore {
         conflicts++;
         this.pullConflict(entry, c, state, pending);
       }
+      lookups.fresh.insert(entry.table, (sql) => this.stmt(sql));
       this.setRowStates(seen);
       this.stmt(
         `INSERT INTO tillsync_cursors (table_name, cursor, last_pull_at) VALUES (?, ?, ?)
@@ -1077,6 +1136,38 @@ export class LocalStore {
         record(null, 'open');
         return;
     }
+  }
+
+  /**
+   * What writing a page's rows needs to know, read once for the page: the local ids of
+   * its rows (a row appears at most once in a page), whether any row of the table waits
+   * for a foreign key target (else there is nothing to clear per row), and the local
+   * ids of other tables' rows it points at, remembered once found.
+   */
+  private pageLookups(entry: CatalogEntry, idsJson: string): PageLookups {
+    const localIds = new Map<string, number>();
+    if (this.tables.has(entry.table)) {
+      const rows = this.stmt(
+        `SELECT ${q(LOCAL_SERVER_ID)} AS s, ${q(LOCAL_KEY)} AS id FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IN (SELECT value FROM json_each(?))`,
+      ).all(idsJson) as { s: string; id: number }[];
+      for (const r of rows) localIds.set(r.s, r.id);
+    }
+    const unresolved = this.stmt('SELECT 1 FROM tillsync_unresolved WHERE table_name = ? LIMIT 1').get(entry.table) !== undefined;
+    const found = new Map<string, number>();
+    const fk: ForeignKeys = {
+      serverIdOf: this.fk.serverIdOf,
+      localIdOf: (table, serverId) => {
+        // The page's own table changes as the page is written (a row may point at one written before it).
+        if (table === entry.table) return this.fk.localIdOf(table, serverId);
+        const key = `${table}\u0000${serverId}`;
+        const known = found.get(key);
+        if (known !== undefined) return known;
+        const id = this.fk.localIdOf(table, serverId);
+        if (id !== null) found.set(key, id);
+        return id;
+      },
+    };
+    return { localIds, unresolved, fk, fresh: new FreshRows() };
   }
 
   /** Foreign keys pulled before their target arrived point at it once it has. */

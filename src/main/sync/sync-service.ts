@@ -30,6 +30,8 @@ export interface SyncConfig {
   readonly cron?: string | undefined;
   readonly heartbeatInterval: number;
   readonly pullPageSize: number;
+  /** Rows per page while a first sync reads a table from a snapshot (see PullQuery.start). */
+  readonly snapshotPageSize: number;
   readonly failedRetryIntervalMs: number;
   readonly retentionMs: number;
   readonly maxClockDriftMs: number;
@@ -47,6 +49,7 @@ export const DEFAULT_SYNC_CONFIG = {
   syncInterval: 300,
   heartbeatInterval: 30,
   pullPageSize: 500,
+  snapshotPageSize: 2000,
   failedRetryIntervalMs: 5 * 60_000,
   retentionMs: 7 * 24 * 3600_000,
   maxClockDriftMs: 60_000,
@@ -379,8 +382,20 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private async pullTable(entry: CatalogEntry, kind: SyncKind): Promise<{ pulled: number; conflicts: number; error?: string }> {
     let pulled = 0;
     let conflicts = 0;
-    const fetchPage = (cursor: string | undefined) =>
-      this.client.pull({ terminalId: this.terminalId, entityType: entry.entityType, cursor, limit: this.config.pullPageSize, schemaHash: entry.schemaHash });
+    /**
+     * A table this terminal holds none of starts from a snapshot of it (the live rows in
+     * key order, then the change log): a first sync reads no change log and no
+     * tombstones. Every other start follows the log from its beginning.
+     */
+    const fetchPage = (cursor: string | undefined, snapshot: boolean) =>
+      this.client.pull({
+        terminalId: this.terminalId,
+        entityType: entry.entityType,
+        cursor,
+        start: cursor === undefined && snapshot ? 'snapshot' : undefined,
+        limit: snapshot ? this.config.snapshotPageSize : this.config.pullPageSize,
+        schemaHash: entry.schemaHash,
+      });
     /** The following page, asked for while this one is written (central and the till work side by side). */
     let ahead: Promise<PullResponse> | null = null;
     for (let guard = 0; guard < 1_000_000; guard++) {
@@ -389,7 +404,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
       try {
         // A long capture log is moved in short steps now, not all inside the page's transaction.
         this.store.promote();
-        page = await (ahead ?? fetchPage(this.store.cursor(entry.table)));
+        const cursor = this.store.cursor(entry.table);
+        page = await (ahead ?? fetchPage(cursor, cursor === undefined && !this.store.holdsSyncedRows(entry.table)));
       } catch (err) {
         ahead = null;
         if (err instanceof CentralError && err.code === 'SCHEMA_MISMATCH') {
@@ -408,7 +424,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       if (page.hasMore && !this.stopped) {
         // The cursor this page ends at is where the table's cursor will be once it is applied;
         // if applying fails, the page fetched ahead is dropped and the next pass asks again.
-        const next = fetchPage(page.cursor);
+        const next = fetchPage(page.cursor, page.snapshot === true);
         next.catch(() => undefined);
         ahead = next;
         await new Promise((r) => setImmediate(r)); // let the request go out before the page is written

@@ -5,14 +5,23 @@
  * every transaction that could still commit a change has a txid at or above the
  * oldest one running, so a change committed late can never land behind the cursor
  * (DESIGN.md invariant 4). A plain serial cursor would skip it.
+ *
+ * A first sync may start with a snapshot instead (`start=snapshot`): the table's live
+ * rows in key order, page by page, then the change log from the xmin of the
+ * snapshot the read began in. Every transaction below that xmin had ended before the
+ * first page was read, so each page (read later) shows its writes; every other
+ * transaction's changes are in the log at or after that xmin, which the read hands
+ * over to. A row written during the read may come twice (in a page and from the
+ * log); the second is never older, and the terminal skips a version it has.
  */
-import { entryForEntity, pullable, type CatalogEntry } from '../../shared/catalog/index.js';
+import { CENTRAL_SYNC_COLUMNS, entryForEntity, pullable, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { PulledChange, PullQuery, PullResponse } from '../../shared/protocol.js';
 import type { Database } from '../db/database.js';
+import { ident } from '../db/sql.js';
 import { badRequest, conflict } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
-import { readRows } from './rows.js';
+import { readRows, toCentralRow, type CentralRow } from './rows.js';
 
 /** Position in the change log: after (txid, seq); `since` keeps a lastSync start. */
 export interface Cursor {
@@ -21,26 +30,34 @@ export interface Cursor {
   readonly since?: string;
 }
 
+/** A snapshot read under way: rows after `after` (key order) are still to come, then the log from `resume` (a txid). */
+export interface SnapshotCursor {
+  /** Null until the read's first page is served. */
+  readonly resume: string | null;
+  readonly after: string | null;
+}
+
 export const START: Cursor = { txid: '0', seq: 0 };
 const XID8_MAX = 2n ** 64n - 1n;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const TXID = /^\d{1,20}$/;
 
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c.since ? [c.txid, c.seq, c.since] : [c.txid, c.seq])).toString('base64url');
+export const isSnapshot = (c: Cursor | SnapshotCursor): c is SnapshotCursor => 'resume' in c;
+
+export function encodeCursor(c: Cursor | SnapshotCursor): string {
+  const v = isSnapshot(c) ? ['s', c.resume, c.after] : c.since ? [c.txid, c.seq, c.since] : [c.txid, c.seq];
+  return Buffer.from(JSON.stringify(v)).toString('base64url');
 }
 
-export function decodeCursor(text: string): Cursor {
+const isTxid = (v: unknown): v is string => typeof v === 'string' && TXID.test(v) && BigInt(v) <= XID8_MAX;
+
+export function decodeCursor(text: string): Cursor | SnapshotCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(v) &&
-      (v.length === 2 || v.length === 3) &&
-      typeof v[0] === 'string' &&
-      /^\d{1,20}$/.test(v[0]) &&
-      BigInt(v[0]) <= XID8_MAX &&
-      Number.isSafeInteger(v[1]) &&
-      v[1] >= 0
-    ) {
+    if (Array.isArray(v) && v.length === 3 && v[0] === 's' && isTxid(v[1]) && (v[2] === null || (typeof v[2] === 'string' && v[2].length <= 200))) {
+      return { resume: v[1], after: v[2] };
+    }
+    if (Array.isArray(v) && (v.length === 2 || v.length === 3) && isTxid(v[0]) && Number.isSafeInteger(v[1]) && v[1] >= 0) {
       if (v.length === 2) return { txid: v[0], seq: v[1] };
       if (typeof v[2] === 'string' && ISO_INSTANT.test(v[2])) return { txid: v[0], seq: v[1], since: v[2] };
     }
@@ -84,6 +101,30 @@ export function pullPageSql(scoped: boolean): string {
 export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
   pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
 
+/**
+ * A page of a snapshot read: live rows after a key, in key order ($1 limit, then $2
+ * the key when `after`, then the store when the table is scoped).
+ */
+export function snapshotPageSql(entry: CatalogEntry, after: boolean): string {
+  const where = [`${ident(CENTRAL_SYNC_COLUMNS.deletedAt)} IS NULL`];
+  let n = 1;
+  if (after) where.push(`id > $${++n}`);
+  if (entry.centralStoreColumn !== undefined) {
+    const store = ident(entry.centralStoreColumn);
+    where.push(`(${store} = $${++n} OR ${store} IS NULL)`);
+  }
+  return `SELECT * FROM ${ident(entry.centralName)} WHERE ${where.join(' AND ')} ORDER BY id LIMIT $1`;
+}
+
+/**
+ * Before a snapshot page: the snapshot's xmin and xmax, and the same planner hints as
+ * a change-log page, so the page walks the primary key in order and stops at the limit
+ * even when a bulk import has left the table unanalyzed (else: the whole table
+ * scanned and sorted for every page, a quadratic first sync).
+ */
+export const SNAPSHOT_PLAN = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
+  pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
+
 export class PullService {
   constructor(
     private readonly db: Database,
@@ -101,7 +142,14 @@ export class PullService {
         `${entry.entityType}: terminal schema ${q.schemaHash} differs from central ${entry.schemaHash}; sync of this table must pause until both run the same catalog`,
       );
     }
-    const from: Cursor = q.cursor ? decodeCursor(q.cursor) : q.lastSync ? { ...START, since: q.lastSync } : START;
+    const from: Cursor | SnapshotCursor = q.cursor
+      ? decodeCursor(q.cursor)
+      : q.lastSync
+        ? { ...START, since: q.lastSync }
+        : q.start === 'snapshot'
+          ? { resume: null, after: null }
+          : START;
+    if (isSnapshot(from)) return this.snapshotPage(acting, entry, from, q);
     const scoped = entry.centralStoreColumn !== undefined;
     const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
     if (scoped) params.push(acting.storeId);
@@ -164,6 +212,61 @@ export class PullService {
       changes: out,
       cursor: encodeCursor(next),
       hasMore: page.length === q.limit,
+      schemaHash: entry.schemaHash,
+      serverTime: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * One page of a snapshot read: live rows after the cursor's key, in key order. The
+   * first page notes where the change log will take over (its snapshot's xmin); the
+   * page after the last rows hands over to the log at that point.
+   */
+  private async snapshotPage(acting: Acting, entry: CatalogEntry, from: SnapshotCursor, q: PullQuery): Promise<PullResponse> {
+    const scoped = entry.centralStoreColumn !== undefined;
+    const params: unknown[] = [q.limit];
+    if (from.after !== null) params.push(from.after);
+    if (scoped) params.push(acting.storeId);
+    const { resume, rows } = await this.db.transaction(async (tx) => {
+      const s = await tx.query<{ xmin: string; xmax: string }>(SNAPSHOT_PLAN);
+      const snap = s.rows[0] as { xmin: string; xmax: string };
+      // A resume point is an xmin, which is at most the xmax of its time (equal when nothing runs).
+      if (from.resume !== null && BigInt(from.resume) > BigInt(snap.xmax)) {
+        throw conflict('CURSOR_AHEAD', 'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start');
+      }
+      // Read after the xmin above, in a later snapshot of the same transaction: it shows
+      // every write of every transaction below that xmin.
+      const r = await tx.query(snapshotPageSql(entry, from.after !== null), params);
+      return { resume: from.resume ?? snap.xmin, rows: r.rows };
+    });
+    const changes: PulledChange[] = rows.map((db) => {
+      const row: CentralRow = toCentralRow(entry, db);
+      return {
+        entityId: row.wire.id as string,
+        operation: 'CREATE',
+        version: row.version,
+        data: row.wire,
+        deleted: false,
+        origin: row.origin,
+        hlc: row.hlc,
+        changedAt: row.updatedAt,
+      };
+    });
+    const last = changes.at(-1);
+    // A full page: the read goes on after its last key. A short one ends it: the change
+    // log follows from the read's xmin, as the position after every change of the
+    // transaction before it (so the cursor is behind xmax even when nothing ran since).
+    const next: Cursor | SnapshotCursor =
+      last && changes.length === q.limit ? { resume, after: last.entityId } : { txid: (BigInt(resume) - 1n).toString(), seq: Number.MAX_SAFE_INTEGER };
+    this.metrics.pulls.inc({ entity_type: entry.entityType });
+    this.metrics.pulledChanges.inc({ entity_type: entry.entityType }, changes.length);
+    return {
+      terminalId: acting.terminalId,
+      entityType: entry.entityType,
+      changes,
+      cursor: encodeCursor(next),
+      hasMore: true,
+      snapshot: true,
       schemaHash: entry.schemaHash,
       serverTime: new Date().toISOString(),
     };
