@@ -257,7 +257,13 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   // ------------------------------------------------------------- sync
   app.post(
     '/api/sync/push',
-    { schema: { tags: ['sync'], security: secured, body: PushRequest, response: { 200: PushResponse, ...errors } } },
+    {
+      schema: { tags: ['sync'], security: secured, body: PushRequest, response: { 200: PushResponse, ...errors } },
+      // The body is validated as every body is. The answer is built by PushService as a
+      // PushResponse (typed) and is written as it is: parsing it with zod again on the way
+      // out cost about 2.5 us per change of a 500-change batch. The schema still documents it.
+      serializerCompiler: () => (data) => JSON.stringify(data),
+    },
     async (req) => {
       const acting = await fleet.acting(await principal(req), req.body.terminalId);
       return push.push(acting, req.body);

@@ -109,11 +109,17 @@ export class PushService {
     const final = results as PushResult[];
     const summary = { applied: 0, duplicate: 0, conflict: 0, rejected: 0 };
     this.metrics.pushes.inc();
+    // Counted per (type, status) first: one metric update per kind, not one per change.
+    const counted = new Map<string, { entity_type: string; status: string; n: number }>();
     for (const r of final) {
       summary[r.status]++;
-      this.metrics.pushedChanges.inc({ entity_type: r.entityType, status: r.status });
+      const key = `${r.entityType}\u0000${r.status}`;
+      const c = counted.get(key);
+      if (c) c.n++;
+      else counted.set(key, { entity_type: r.entityType, status: r.status, n: 1 });
       if (r.status === 'conflict') this.metrics.conflicts.inc({ entity_type: r.entityType, resolution: r.resolution ?? '' });
     }
+    for (const { entity_type, status, n } of counted.values()) this.metrics.pushedChanges.inc({ entity_type, status }, n);
     return { terminalId: acting.terminalId, results: final, summary, serverTime: new Date().toISOString() };
   }
 
@@ -324,12 +330,11 @@ export class PushService {
       }
     }
     const hlc = change.hlc ?? current?.hlc ?? null;
-    const write = (row: WireRow, deleted: boolean): RowWrite => ({ wire: fill(entry, row), hlc, deletedAt: deleted ? now : null });
     const deleting = change.operation === 'DELETE';
 
     const expected = slot.versionBeforeBatch ?? current?.version ?? 0;
     if (!current || change.syncVersion === expected) {
-      return { result: base, write: write(image, deleting) };
+      return { result: base, write: rowWrite(entry, image, hlc, deleting ? now : null) };
     }
 
     // A conflict: central moved on since the terminal last saw the row.
@@ -343,27 +348,26 @@ export class PushService {
       }),
     );
     const id = randomUUID();
-    const conflict = (status: 'open' | 'resolved', resolution: string | null) => conflictRecord(id, w, current, status, resolution);
     switch (outcome.kind) {
       case 'PARKED':
-        return { result: { ...base, status: 'conflict', resolution: 'PARKED', conflictId: id }, conflict: conflict('open', null) };
+        return { result: { ...base, status: 'conflict', resolution: 'PARKED', conflictId: id }, conflict: conflictRecord(id, w, current, 'open', null) };
       case 'CENTRAL_WINS':
         return {
           result: { ...base, status: 'conflict', resolution: 'CENTRAL_WINS', conflictId: id, data: withDeleted(current) },
-          conflict: conflict('resolved', 'CENTRAL_WINS'),
+          conflict: conflictRecord(id, w, current, 'resolved', 'CENTRAL_WINS'),
         };
       case 'TERMINAL_WINS':
         return {
           result: { ...base, status: 'conflict', resolution: 'TERMINAL_WINS', conflictId: id },
-          write: write(deleting ? current.wire : outcome.row, deleting),
-          conflict: conflict('resolved', 'TERMINAL_WINS'),
+          write: rowWrite(entry, deleting ? current.wire : outcome.row, hlc, deleting ? now : null),
+          conflict: conflictRecord(id, w, current, 'resolved', 'TERMINAL_WINS'),
         };
       case 'MERGED': {
         const merged = fill(entry, outcome.row);
         return {
           result: { ...base, status: 'conflict', resolution: 'MERGED', conflictId: id, data: merged },
-          write: write(merged, false),
-          conflict: conflict('resolved', 'MERGED'),
+          write: rowWrite(entry, merged, hlc, null),
+          conflict: conflictRecord(id, w, current, 'resolved', 'MERGED'),
         };
       }
     }
@@ -493,16 +497,16 @@ async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites): Promis
   }
   let answers = 'SELECT NULL::text WHERE false';
   if (b.settled.length > 0) {
-    const answer = (w: Work) => b.results[w.index] as PushResult;
-    const s = b.settled;
+    // One JSON document of every answer's columns (no array literal with each answer escaped in it).
+    const rows = b.settled.map((w) => {
+      const r = b.results[w.index] as PushResult;
+      return { c: w.changeId, e: w.change.entityType, i: w.change.entityId, s: r.status, v: r.version, r, w: b.wroteRow.has(w.index) };
+    });
     ctes.push(
       `a AS (INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status, version, result)
          SELECT u.c, ${p(acting.terminalId)}, u.e, u.i, u.s, CASE WHEN u.w THEN coalesce(v.version, u.v) ELSE u.v END,
            CASE WHEN u.w AND v.version IS NOT NULL THEN jsonb_set(u.r, '{version}', to_jsonb(v.version)) ELSE u.r END
-         FROM unnest(${p(s.map((w) => w.changeId))}::text[], ${p(s.map((w) => w.change.entityType))}::text[],
-           ${p(s.map((w) => w.change.entityId))}::text[], ${p(s.map((w) => answer(w).status))}::text[],
-           ${p(s.map((w) => answer(w).version))}::bigint[], ${p(s.map((w) => JSON.stringify(answer(w))))}::jsonb[],
-           ${p(s.map((w) => b.wroteRow.has(w.index)))}::boolean[]) AS u(c, e, i, s, v, r, w)
+         FROM jsonb_to_recordset(${p(JSON.stringify(rows))}::jsonb) AS u(c text, e text, i text, s text, v bigint, r jsonb, w boolean)
          LEFT JOIN v ON u.w AND v.entity_type = u.e AND v.id = u.i
          ORDER BY u.c
          ON CONFLICT (change_id) DO NOTHING RETURNING change_id)`,
@@ -557,6 +561,11 @@ function conflictRecord(id: string, w: Work, current: CentralRow | undefined, st
 /** A row's image with its tombstone made visible to the terminal. */
 function withDeleted(row: CentralRow): WireRow {
   return row.deletedAt ? { ...row.wire, _deleted: true } : row.wire;
+}
+
+/** A whole row image to write (see fill), with its clock and tombstone. */
+function rowWrite(entry: CatalogEntry, row: WireRow, hlc: string | null, deletedAt: string | null): RowWrite {
+  return { wire: fill(entry, row), hlc, deletedAt };
 }
 
 /** Every wire column present (null where unknown), so an upsert writes a whole row. */

@@ -94,13 +94,27 @@ export function upsertStatement(entry: CatalogEntry, param: string): string {
      ON CONFLICT (id) DO UPDATE SET ${updates}`;
 }
 
-/** The jsonb parameter of upsertStatement: sorted by id, so concurrent batches lock rows in one order and cannot deadlock. */
+/**
+ * The jsonb parameter of upsertStatement: sorted by id, so concurrent batches lock rows
+ * in one order and cannot deadlock. Each row is its image's JSON with the clock and
+ * tombstone appended (no copy of the image per row); were the image to carry either
+ * key too, the appended one wins, as jsonb keeps a duplicate key's last value.
+ */
 export function upsertRecords(writes: readonly RowWrite[]): string {
-  const records = writes
-    .map((w): WireRow => ({ ...w.wire, [S.hlc]: w.hlc, [S.deletedAt]: w.deletedAt }))
-    .sort((a, b) => (String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : 0));
-  return JSON.stringify(records);
+  const sorted = [...writes].sort((a, b) => {
+    const x = String(a.wire.id);
+    const y = String(b.wire.id);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const parts = sorted.map((w) => {
+    const image = JSON.stringify(w.wire);
+    const sync = `${HLC_KEY}:${JSON.stringify(w.hlc ?? null)},${DELETED_KEY}:${JSON.stringify(w.deletedAt ?? null)}}`;
+    return image.length > 2 ? `${image.slice(0, -1)},${sync}` : `{${sync}`;
+  });
+  return `[${parts.join(',')}]`;
 }
+const HLC_KEY = JSON.stringify(S.hlc);
+const DELETED_KEY = JSON.stringify(S.deletedAt);
 
 /**
  * Upserts full row images in one statement; the capture trigger bumps versions and
