@@ -535,18 +535,34 @@ export class LocalStore {
         readonly group: string;
         readonly wire: WireRow | null;
         readonly operation: 'CREATE' | 'UPDATE' | 'DELETE';
+        readonly key: string;
       }
       const candidates: Candidate[] = [];
       const badGroups = new Map<string, string>();
       let cancelled = 0;
-      for (const list of rows.values()) {
+      // What the batch's rows need from other entries and from the row states, read once for the batch.
+      const rowKeys = JSON.stringify([...rows.values()].map((list) => [(list[0] as OutboxEntry).table_name, (list[0] as OutboxEntry).server_id]));
+      /** Per row, its oldest earlier attempt still pending: it goes first, alone and unchanged. */
+      const earliest = new Map<string, { sent_as: string; next_attempt_at: number | null }>();
+      for (const r of this.stmt(
+        `SELECT o.table_name, o.server_id, o.sent_as, o.next_attempt_at FROM json_each(?) AS k
+         JOIN tillsync_outbox AS o ON o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending'
+         WHERE o.sent_as IS NOT NULL ORDER BY o.id DESC`,
+      ).all(rowKeys) as { table_name: string; server_id: string; sent_as: string; next_attempt_at: number | null }[]) {
+        earliest.set(`${r.table_name}\u0000${r.server_id}`, r); // descending: the oldest is set last
+      }
+      const states = new Map<string, { version: number; base: string | null }>();
+      for (const r of this.stmt(
+        `SELECT s.table_name, s.server_id, s.version, s.base FROM json_each(?) AS k
+         JOIN tillsync_row_state AS s ON s.table_name = k.value ->> 0 AND s.server_id = k.value ->> 1`,
+      ).all(rowKeys) as { table_name: string; server_id: string; version: number; base: string | null }[]) {
+        states.set(`${r.table_name}\u0000${r.server_id}`, r);
+      }
+      for (const [key, list] of rows) {
         const head = list[0] as OutboxEntry;
         const t = this.tables.get(head.table_name);
         if (!t) continue;
-        // An earlier attempt still pending for this row goes first, alone and unchanged.
-        const earlier = this.stmt(
-          `SELECT sent_as, next_attempt_at FROM tillsync_outbox WHERE table_name = ? AND server_id = ? AND status = 'pending' AND sent_as IS NOT NULL ORDER BY id LIMIT 1`,
-        ).get(head.table_name, head.server_id) as { sent_as: string; next_attempt_at: number | null } | undefined;
+        const earlier = earliest.get(key);
         let members: OutboxEntry[];
         if (earlier) {
           if (earlier.next_attempt_at !== null && earlier.next_attempt_at > opts.now) continue;
@@ -584,7 +600,7 @@ export class LocalStore {
           }
           wire = valid.data;
         }
-        candidates.push({ t, members, group, wire, operation });
+        candidates.push({ t, members, group, wire, operation, key });
       }
 
       // A transaction group travels whole or not at all: one bad row holds back its order.
@@ -599,11 +615,11 @@ export class LocalStore {
       const out: OutgoingChange[] = [];
       /** [entry id, sent as, base version, clock]: written in one statement below. */
       const sent: [number, string, number, string][] = [];
-      for (const { t, members, group, wire, operation } of candidates) {
+      for (const { t, members, group, wire, operation, key } of candidates) {
         if (badGroups.has(group)) continue;
         const first = members[0] as OutboxEntry;
         const ids = members.map((m) => m.id);
-        const state = this.rowState(t.entry.table, first.server_id);
+        const state = states.get(key);
         const changeId = first.sent_as ?? first.change_id;
         const hlc = first.hlc ?? this.tick({ persist: false });
         const baseVersion = first.sent_as ? (first.base_version ?? 0) : (state?.version ?? 0);
