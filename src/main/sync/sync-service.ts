@@ -49,7 +49,7 @@ export const DEFAULT_SYNC_CONFIG = {
   syncInterval: 300,
   heartbeatInterval: 30,
   pullPageSize: 500,
-  snapshotPageSize: 2000,
+  snapshotPageSize: 1000,
   failedRetryIntervalMs: 5 * 60_000,
   retentionMs: 7 * 24 * 3600_000,
   maxClockDriftMs: 60_000,
