@@ -200,6 +200,26 @@ describe('what is logged', () => {
     );
   });
 
+  it('a back-office MERGE (PostgreSQL 15+) logs its updated rows and its inserted rows, each once', async () => {
+    const [had, added] = [uid(), uid()];
+    await c.db.query(`INSERT INTO products (id, sku, name, price) VALUES ($1, 'H', 'had', 1)`, [had]);
+    const from = await lastSeq();
+    await c.db.query(
+      `MERGE INTO products p USING (VALUES ($1::text, 7::numeric), ($2::text, 8::numeric)) v(id, price) ON p.id = v.id
+       WHEN MATCHED THEN UPDATE SET price = v.price
+       WHEN NOT MATCHED THEN INSERT (id, sku, name, price) VALUES (v.id, 'M', 'merged', v.price)`,
+      [had, added],
+    );
+    const logged = await loggedAfter(from);
+    expect(logged).toHaveLength(2);
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        { entity_type: 'Product', entity_id: had, store_id: null, op: 'UPDATE', version: 2, origin: 'central' },
+        { entity_type: 'Product', entity_id: added, store_id: null, op: 'CREATE', version: 1, origin: 'central' },
+      ]),
+    );
+  });
+
   it("a push's upsert batch (new and existing rows, one store-scoped table) logs each row once, as the terminal's write", async () => {
     const [existing, fresh] = [uid(), uid()];
     const [orderOld, orderNew] = [uid(), uid()];
