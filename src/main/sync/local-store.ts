@@ -61,6 +61,27 @@ export interface OutgoingBatch {
   readonly cancelled: number;
   /** Entries that could not be sent (invalid data, unlinked rows) and were marked failed. */
   readonly invalid: number;
+  /** Groups left for a later batch because a row of theirs is in a batch still at central. */
+  readonly deferred?: number;
+}
+
+/** What a batch still at central holds: its groups and rows, kept out of the next batch. */
+export interface InFlight {
+  readonly groups: ReadonlySet<string>;
+  readonly rows: ReadonlySet<string>;
+}
+
+const rowKey = (table: string, serverId: string) => `${table}\u0000${serverId}`;
+
+/** The groups (as GROUP_KEY names them) and rows of a batch that is on its way to central. */
+export function inFlight(batch: OutgoingBatch): InFlight {
+  const groups = new Set<string>();
+  const rows = new Set<string>();
+  for (const c of batch.changes) {
+    groups.add(c.change.transactionGroup ?? `${c.entry.table}:${c.change.entityId}`);
+    rows.add(rowKey(c.entry.table, c.change.entityId));
+  }
+  return { groups, rows };
 }
 
 export interface PageResult {
@@ -98,6 +119,14 @@ export const BATCH_SQL = {
   /** How many eligible entries a group has. */
   groupSize: `SELECT count(*) AS n FROM tillsync_outbox WHERE ${GROUP_KEY} = ? AND ${ELIGIBLE}`,
   /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
+  /**
+   * The batch's rows' entries sent before and still pending, newest first (from the rows
+   * into the row index: with a batch at central there are many pending sent entries,
+   * and a plan from them into the rows would read them all for every batch).
+   */
+  earlierAttempts: `SELECT o.table_name, o.server_id, o.sent_as, o.next_attempt_at FROM json_each(?) AS k
+    CROSS JOIN tillsync_outbox AS o INDEXED BY tillsync_outbox_row_idx
+    WHERE o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending' AND o.sent_as IS NOT NULL ORDER BY o.id DESC`,
   groupEntries: `SELECT o.* FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = chosen.value AND o.status = 'pending' AND o.table_name NOT IN (SELECT value FROM json_each(?))
     ORDER BY o.id`,
@@ -472,13 +501,14 @@ export class LocalStore {
    * so its cost follows the batch, not the backlog (a till that was offline for
    * days has a long one).
    */
-  private chooseGroups(opts: { limit: number; minPriority: number; now: number; upToId?: number }, paused: string): string[] {
+  private chooseGroups(opts: { limit: number; minPriority: number; now: number; upToId?: number; busy?: InFlight }, paused: string): string[] {
     const upTo = opts.upToId ?? Number.MAX_SAFE_INTEGER;
     const nextLevel = this.stmt(BATCH_SQL.nextLevel);
     const page = this.stmt(BATCH_SQL.levelPage);
     const size = this.stmt(BATCH_SQL.groupSize);
     const chosen: string[] = [];
-    const seen = new Set<string>();
+    // A group at central now is not chosen again (nor counted) until its answer is in.
+    const seen = new Set<string>(opts.busy?.groups ?? []);
     let total = 0;
     let below = Number.MAX_SAFE_INTEGER;
     for (;;) {
@@ -508,8 +538,19 @@ export class LocalStore {
    * row not yet sent collapse into one change; a row created and deleted before any
    * push sends nothing. Entries once sent are frozen: a retry sends exactly the same
    * change (same id), so central's idempotency answers it.
+   *
+   * `busy`: a batch still at central (built while it is on its way). Its groups are not
+   * chosen, and a group touching one of its rows waits for a later batch: a change of
+   * such a row must be built on the version central's answer will bring.
    */
-  nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string>; upToId?: number }): OutgoingBatch {
+  nextBatch(opts: {
+    limit: number;
+    minPriority: number;
+    now: number;
+    pausedTables: ReadonlySet<string>;
+    upToId?: number;
+    busy?: InFlight;
+  }): OutgoingBatch {
     const paused = JSON.stringify([...opts.pausedTables]);
     // IMMEDIATE: this reads, then writes; a deferred transaction could not upgrade its
     // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
@@ -517,9 +558,15 @@ export class LocalStore {
       this.applyingInline(() => this.promoteInline());
       const chosen = this.chooseGroups(opts, paused);
       if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0 };
-      const entries = this.stmt(
-        BATCH_SQL.groupEntries,
-      ).all(JSON.stringify(chosen), paused) as OutboxEntry[];
+      let entries = this.stmt(BATCH_SQL.groupEntries).all(JSON.stringify(chosen), paused) as OutboxEntry[];
+      let deferred = 0;
+      const busyRows = opts.busy?.rows;
+      if (busyRows && busyRows.size > 0) {
+        const groupOf = (e: OutboxEntry) => e.tx_group ?? `${e.table_name}:${e.server_id}`;
+        const waiting = new Set(entries.filter((e) => busyRows.has(rowKey(e.table_name, e.server_id))).map(groupOf));
+        if (waiting.size > 0) entries = entries.filter((e) => !waiting.has(groupOf(e)));
+        deferred = waiting.size;
+      }
 
       // Per row, in capture order.
       const rows = new Map<string, OutboxEntry[]>();
@@ -545,16 +592,14 @@ export class LocalStore {
       /** Per row, its oldest earlier attempt still pending: it goes first, alone and unchanged. */
       const earliest = new Map<string, { sent_as: string; next_attempt_at: number | null }>();
       for (const r of this.stmt(
-        `SELECT o.table_name, o.server_id, o.sent_as, o.next_attempt_at FROM json_each(?) AS k
-         JOIN tillsync_outbox AS o ON o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending'
-         WHERE o.sent_as IS NOT NULL ORDER BY o.id DESC`,
+        BATCH_SQL.earlierAttempts,
       ).all(rowKeys) as { table_name: string; server_id: string; sent_as: string; next_attempt_at: number | null }[]) {
         earliest.set(`${r.table_name}\u0000${r.server_id}`, r); // descending: the oldest is set last
       }
       const states = new Map<string, { version: number; base: string | null }>();
       for (const r of this.stmt(
         `SELECT s.table_name, s.server_id, s.version, s.base FROM json_each(?) AS k
-         JOIN tillsync_row_state AS s ON s.table_name = k.value ->> 0 AND s.server_id = k.value ->> 1`,
+         CROSS JOIN tillsync_row_state AS s WHERE s.table_name = k.value ->> 0 AND s.server_id = k.value ->> 1`,
       ).all(rowKeys) as { table_name: string; server_id: string; version: number; base: string | null }[]) {
         states.set(`${r.table_name}\u0000${r.server_id}`, r);
       }
@@ -658,7 +703,7 @@ export class LocalStore {
       // Parents before children (an order before its items), then capture order.
       const order = new Map(CATALOG.map((e, i) => [e.table, i]));
       out.sort((a, b) => (order.get(a.entry.table) ?? 0) - (order.get(b.entry.table) ?? 0) || (a.entryIds[0] ?? 0) - (b.entryIds[0] ?? 0));
-      return { changes: out, cancelled, invalid };
+      return { changes: out, cancelled, invalid, deferred };
     }).immediate();
   }
 
@@ -860,6 +905,17 @@ export class LocalStore {
       }
     }).immediate();
     return failed;
+  }
+
+  /**
+   * A batch built (its entries stamped, an attempt counted) but never sent, because the
+   * push before it failed or the engine stopped: the attempt is taken back. The stamps
+   * stay, so the entries go as built whenever they go.
+   */
+  unsent(batch: OutgoingBatch): void {
+    const ids = batch.changes.flatMap((c) => c.entryIds);
+    if (ids.length === 0) return;
+    this.stmt(`UPDATE tillsync_outbox SET attempts = max(0, attempts - 1) WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids));
   }
 
   /** Failed entries go back to the queue (the retry timer, or "Retry failed"). */

@@ -13,7 +13,7 @@ import { CATALOG, PRIORITY, pullable, type CatalogEntry, type WireRow } from '..
 import { SOCKET_EVENTS, SyncTrigger, type PullResponse, type SocketReply, type TableCounts } from '../../shared/protocol.js';
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
-import type { LocalStore, OutgoingBatch } from './local-store.js';
+import { inFlight, type InFlight, type LocalStore, type OutgoingBatch } from './local-store.js';
 
 export interface SyncConfig {
   readonly centralUrl: string;
@@ -311,13 +311,24 @@ export class SyncService extends EventEmitter<SyncEvents> {
     // What was captured when the pass began: a POS writing on and on cannot keep a pass alive.
     this.store.promote();
     const upToId = this.store.lastEntryId();
+    const build = (busy?: InFlight) =>
+      this.store.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: new Set(this.store.pausedTables().keys()), upToId, busy });
+    let batch = build();
     for (let guard = 0; guard < 10_000; guard++) {
-      const paused = new Set(this.store.pausedTables().keys());
-      const batch = this.store.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: paused, upToId });
       failed += batch.invalid;
       if (batch.changes.length === 0) break;
+      const sending = this.sendBatch(batch);
+      sending.catch(() => undefined);
+      // While this batch is at central the next one is built (the request goes out first).
+      // It leaves out what this one holds; its entries are stamped as sent, so if this
+      // push fails they wait, frozen, and go again as they are.
+      let next: OutgoingBatch | null = null;
+      if (!this.stopped && !this.paused) {
+        await new Promise((r) => setImmediate(r));
+        next = build(inFlight(batch));
+      }
       try {
-        const r = await this.sendBatch(batch);
+        const r = await sending;
         pushed += r.synced;
         conflicts += r.conflicts;
         failed += r.failed;
@@ -335,11 +346,18 @@ export class SyncService extends EventEmitter<SyncEvents> {
         errors.push(message);
         if (err instanceof NetworkError || (err instanceof CentralError && err.retryable)) {
           if (err instanceof NetworkError) this.markOffline(message);
+          if (next) this.store.unsent(next);
           return { pushed, conflicts, failed, errors, offline: err instanceof NetworkError };
         }
         // A 4xx for the whole batch: the entries were marked; go on with the rest.
         this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
       }
+      if (this.stopped || this.paused) {
+        if (next) this.store.unsent(next);
+        break;
+      }
+      // Everything left touched the batch just answered: build again now that its answers are in.
+      batch = next && (next.changes.length > 0 || !next.deferred) ? next : build();
     }
     return { pushed, conflicts, failed, errors, offline: false };
   }

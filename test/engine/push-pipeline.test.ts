@@ -1,0 +1,128 @@
+/**
+ * A push pass builds the next batch while the current one is at central. What is at
+ * central is never built into the next batch (no change is sent twice), a row whose
+ * earlier attempt is at central goes only after that answer, on the version it
+ * brought, and a batch built but never sent (the push before it failed) does not use
+ * up an attempt.
+ */
+import type Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { PushRequest } from '../../src/shared/protocol.js';
+import { useCentral } from '../helpers/central.js';
+import { closeAll, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
+import { rowOf } from '../helpers/sync.js';
+
+afterAll(closeAll);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A sale as a POS writes it: an order, two items and a payment in one transaction. */
+function sale(pos: Database.Database, n: number): void {
+  pos.transaction(() => {
+    const now = new Date().toISOString();
+    const order = pos
+      .prepare(`INSERT INTO orders (order_number, status, subtotal, total, currency, ordered_at, completed_at, created_at) VALUES (?, 'completed', 20, 20, 'EUR', ?, ?, ?)`)
+      .run(`PIPE-${n}`, now, now, now).lastInsertRowid;
+    for (let i = 0; i < 2; i++) {
+      pos.prepare(`INSERT INTO order_items (order_id, description, quantity, unit_price, line_total, created_at) VALUES (?, ?, 1, 10, 10, ?)`).run(order, `line ${i}`, now);
+    }
+    pos.prepare(`INSERT INTO payments (order_id, method, amount, currency, status, paid_at) VALUES (?, 'card', 20, 'EUR', 'captured', ?)`).run(order, now);
+  })();
+}
+
+const pushBodies = (requests: { path: string; body: string }[]) =>
+  requests.filter((r) => r.path === '/api/sync/push').map((r) => JSON.parse(r.body) as PushRequest);
+
+describe('push pipeline', () => {
+  const c = useCentral();
+  afterAll(closeAll);
+
+  it('builds the next batch while one is at central, sends every change once, and keeps groups whole', async () => {
+    let e: TerminalEngine | undefined;
+    /** Per push that reached the proxy: batches stamped as sent beyond the ones central has been asked for. */
+    const ahead: number[] = [];
+    let received = 0;
+    const proxy = await startProxy(c.url, async (r) => {
+      if (r.path !== '/api/sync/push' || !e) return;
+      received += (JSON.parse(r.body) as PushRequest).changes.length;
+      await sleep(40); // central is slow: the engine has time to build the next batch
+      const stamped = (e.store.db.prepare(`SELECT count(DISTINCT sent_as) AS n FROM tillsync_outbox WHERE sent_as IS NOT NULL`).get() as { n: number }).n;
+      ahead.push(stamped - received);
+    });
+    try {
+      e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 8 } });
+      const pos = e.pos();
+      for (let i = 0; i < 12; i++) sale(pos, i);
+      const ins = pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES (?, 0)`);
+      for (let i = 0; i < 20; i++) ins.run(`Pipe ${i}`);
+
+      const r = await e.service.pushPending('test');
+      expect(r.errors).toEqual([]);
+      expect(r.conflicts).toBe(0);
+      expect(ahead.some((n) => n > 0)).toBe(true); // a batch was built while another was at central
+
+      const bodies = pushBodies(proxy.requests);
+      expect(bodies.length).toBeGreaterThan(3);
+      const ids = bodies.flatMap((b) => b.changes.map((x) => x.changeId as string));
+      expect(new Set(ids).size).toBe(ids.length); // nothing sent twice
+      expect(ids).toHaveLength(12 * 4 + 20);
+      // An order travels with its items and payment: each group in exactly one request.
+      const groupRequests = new Map<string, Set<number>>();
+      bodies.forEach((b, i) => {
+        for (const x of b.changes) if (x.transactionGroup) groupRequests.set(x.transactionGroup, (groupRequests.get(x.transactionGroup) ?? new Set()).add(i));
+      });
+      expect(groupRequests.size).toBe(12);
+      for (const requests of groupRequests.values()) expect(requests.size).toBe(1);
+      expect(e.outbox({ status: 'pending' })).toHaveLength(0);
+      expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a row whose earlier attempt is at central goes after its answer, on the version it brought; an unsent batch keeps its attempts', async () => {
+    let e: TerminalEngine | undefined;
+    let failFirst = true;
+    const proxy = await startProxy(c.url, async (r) => {
+      if (r.path !== '/api/sync/push') return;
+      if (failFirst) {
+        failFirst = false;
+        throw new Error('the network drops this push'); // answered 502: retryable, the pass ends
+      }
+      await sleep(30);
+    });
+    try {
+      e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1, retryDelay: 1, maxRetries: 3 } });
+      const pos = e.pos();
+      const a = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Ada', 1)`).run().lastInsertRowid);
+      pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Bob', 1)`).run();
+      const ada = e.serverIdOf('customers', a);
+
+      const failed = await e.service.pushPending('test');
+      expect(failed.errors.length).toBeGreaterThan(0);
+      // Ada's create was sent and lost; Bob's batch was built meanwhile but never sent: its attempt is not counted.
+      const entries = e.outbox();
+      expect(entries.map((x) => [x.sent_as !== null, x.attempts])).toEqual([
+        [true, 1],
+        [true, 0],
+      ]);
+
+      pos.prepare(`UPDATE customers SET name = 'Ada Lovelace' WHERE id = ?`).run(a); // a newer edit of the row in doubt
+      await sleep(5);
+      const r = await e.service.pushPending('test');
+      expect(r.errors).toEqual([]);
+      expect(r.conflicts).toBe(0);
+
+      const bodies = pushBodies(proxy.requests).slice(1); // the dropped one never reached central
+      const adaChanges = bodies.flatMap((b) => b.changes).filter((x) => x.entityId === ada);
+      expect(adaChanges.map((x) => [x.operation, x.syncVersion])).toEqual([
+        ['CREATE', 0], // the frozen earlier attempt, once
+        ['UPDATE', 1], // built after its answer: on version 1
+      ]);
+      expect(await rowOf(c, 'customers', ada)).toMatchObject({ name: 'Ada Lovelace', sync_version: 2 });
+      expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
