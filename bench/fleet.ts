@@ -97,7 +97,7 @@ function machineTicks(): { busy: number; total: number } {
 
 // ------------------------------------------------------------------ central as a child process
 
-interface CentralChild {
+export interface CentralChild {
   readonly url: string;
   readonly pid: number;
   readonly kind: DbKind;
@@ -143,10 +143,16 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function startCentral(ctx: BenchContext, kind: DbKind): Promise<CentralChild> {
+/**
+ * Central as a child process (its CPU and memory its own), on a scratch database, or
+ * on `databaseUrl` (another instance's PostgreSQL database, which it then leaves).
+ */
+export async function startChildCentral(ctx: BenchContext, kind: DbKind, opts: { databaseUrl?: string } = {}): Promise<CentralChild> {
   let dropDb: (() => Promise<void>) | undefined;
   const dbEnv: Record<string, string> = {};
-  if (kind === 'postgres') {
+  if (opts.databaseUrl) {
+    dbEnv.POSTGRES_URL_REMOTE = opts.databaseUrl;
+  } else if (kind === 'postgres') {
     if (!ctx.pgUrl) throw new Error('no PostgreSQL server');
     const scratch = await scratchPostgres(ctx.pgUrl);
     dbEnv.POSTGRES_URL_REMOTE = scratch.url;
@@ -359,7 +365,7 @@ async function runLevel(
   sales = true,
 ): Promise<LevelResult> {
   ctx.progress(`fleet: N=${n}${sales ? '' : ' (idle)'}: starting central`, { database: kind });
-  const central = await startCentral(ctx, kind);
+  const central = await startChildCentral(ctx, kind);
   const rss = sampleRss(central.pid, 200);
   const workers: LoadWorker[] = [];
   try {

@@ -109,6 +109,8 @@ export interface BenchCentral {
   readonly central: Central;
   readonly url: string;
   readonly db: Database;
+  /** The PostgreSQL database's URL (another central instance may serve it too); none on PGlite. */
+  readonly databaseUrl: string | undefined;
   /** Creates the store if needed and provisions a terminal in it. */
   provision(storeId: string, terminalId: string): Promise<{ terminalId: string; storeId: string; apiKey: string }>;
   close(): Promise<void>;
@@ -172,6 +174,7 @@ export async function startBenchCentral(kind: DbKind, ctx: BenchContext, config:
     central,
     url,
     db: scratch.db,
+    databaseUrl: scratch.url,
     async provision(storeId, terminalId) {
       if (!stores.has(storeId)) {
         const s = await admin('/api/stores', { id: storeId, name: `Store ${storeId}`, code: storeId.slice(0, 10) });
