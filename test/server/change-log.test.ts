@@ -273,6 +273,22 @@ describe('what is logged', () => {
 });
 
 describe('installed on every start', () => {
+  it('an instance of the version before, restarting during a rolling upgrade, attaches its row-level trigger again: it starts, and nothing is logged twice', async () => {
+    // What that instance's start does for every table: the row-level trigger on the function it knows.
+    await c.db.query(`CREATE OR REPLACE TRIGGER tillsync_log AFTER INSERT OR UPDATE ON products FOR EACH ROW EXECUTE FUNCTION tillsync_log('Product', '')`);
+    const id = uid();
+    const from = await lastSeq();
+    await c.db.query(`INSERT INTO products (id, sku, name, price) VALUES ($1, 'S', 'Mixed fleet', 1)`, [id]);
+    await c.db.query(`UPDATE products SET price = 3 WHERE id = $1`, [id]);
+    expect(await loggedAfter(from)).toEqual([
+      { entity_type: 'Product', entity_id: id, store_id: null, op: 'CREATE', version: 1, origin: 'central' },
+      { entity_type: 'Product', entity_id: id, store_id: null, op: 'UPDATE', version: 2, origin: 'central' },
+    ]);
+    // This version's next start takes the old trigger away again.
+    await c.db.transaction((tx) => installCaptureTriggers(tx));
+    expect((await c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'tillsync_log'`)).rows[0]?.n).toBe(0);
+  });
+
   it('installing the triggers again (every start) logs each change once; an old row-level log trigger left behind is dropped', async () => {
     // A database as an instance from before the statement-level log left it.
     await c.db.query(`CREATE OR REPLACE FUNCTION tillsync_log() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,7 +1,7 @@
 -- Central's change log is written once per statement, from the statement's transition
 -- tables, by a function generated per catalog table and attached at server start
 -- (installCaptureTriggers in src/server/db/migrate.ts: tillsync_log_insert and
--- tillsync_log_update). The row-level trigger it replaces, and its function, go.
+-- tillsync_log_update). The row-level trigger it replaces goes.
 DO $$
 DECLARE
   t regclass;
@@ -12,4 +12,8 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
-DROP FUNCTION IF EXISTS tillsync_log();
+-- The function stays, as a no-op: an instance of the version before, restarting during
+-- a rolling upgrade, attaches its row-level trigger to it again on start. It must be
+-- able to start, and must not log a change twice; this version's next start drops
+-- that trigger again.
+CREATE OR REPLACE FUNCTION tillsync_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
