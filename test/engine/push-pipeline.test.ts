@@ -1,12 +1,15 @@
 /**
- * A push pass builds the next batch while the current one is at central. What is at
- * central is never built into the next batch (no change is sent twice), a row whose
+ * A push pass builds the next batch while the current one is at central, and sends it
+ * before settling the answers of the one before. What is at central is never built
+ * into the next batch (no change is sent twice), a row whose
  * earlier attempt is at central goes only after that answer, on the version it
  * brought, and a batch built but never sent (the push before it failed) does not use
  * up an attempt.
  */
 import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CentralClient } from '../../src/main/sync/central-client.js';
+import { LocalStore } from '../../src/main/sync/local-store.js';
 import type { PushRequest } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
@@ -56,10 +59,31 @@ describe('push pipeline', () => {
       const ins = pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES (?, 0)`);
       for (let i = 0; i < 20; i++) ins.run(`Pipe ${i}`);
 
-      const r = await e.service.pushPending('test');
+      // The order of requests and settlements, as the engine makes them (spies on the real objects).
+      const events: string[] = [];
+      const push = CentralClient.prototype.push;
+      const record = LocalStore.prototype.recordPush;
+      CentralClient.prototype.push = function (this: CentralClient, req) {
+        events.push('push');
+        return push.call(this, req);
+      };
+      LocalStore.prototype.recordPush = function (this: LocalStore, ...args: Parameters<LocalStore['recordPush']>) {
+        events.push('settle');
+        return record.apply(this, args);
+      };
+      let r: Awaited<ReturnType<typeof e.service.pushPending>>;
+      try {
+        r = await e.service.pushPending('test');
+      } finally {
+        CentralClient.prototype.push = push;
+        LocalStore.prototype.recordPush = record;
+      }
       expect(r.errors).toEqual([]);
       expect(r.conflicts).toBe(0);
       expect(ahead.some((n) => n > 0)).toBe(true); // a batch was built while another was at central
+      // Each next request goes out before the answers of the one before are settled.
+      expect(events.slice(0, 4)).toEqual(['push', 'push', 'settle', 'push']);
+      expect(events.filter((x) => x === 'push')).toHaveLength(events.filter((x) => x === 'settle').length);
 
       const bodies = pushBodies(proxy.requests);
       expect(bodies.length).toBeGreaterThan(3);

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { CATALOG, PRIORITY, pullable, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
-import { SOCKET_EVENTS, SyncTrigger, type PullResponse, type SocketReply, type TableCounts } from '../../shared/protocol.js';
+import { SOCKET_EVENTS, SyncTrigger, type PullResponse, type PushResponse, type SocketReply, type TableCounts } from '../../shared/protocol.js';
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
 import { inFlight, type InFlight, type LocalStore, type OutgoingBatch } from './local-store.js';
@@ -314,15 +314,26 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const build = (busy?: InFlight) =>
       this.store.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: new Set(this.store.pausedTables().keys()), upToId, busy });
     let batch = build();
+    /** The request of `batch` when it went out before the previous batch's answers were settled. */
+    let posted: Promise<PushResponse> | undefined;
     for (let guard = 0; guard < 10_000; guard++) {
       failed += batch.invalid;
       if (batch.changes.length === 0) break;
-      const sending = this.sendBatch(batch);
-      sending.catch(() => undefined);
-      // While this batch is at central the next one is built (the request goes out first).
-      // It leaves out what this one holds; its entries are stamped as sent, so if this
-      // push fails they wait, frozen, and go again as they are.
+      // While this batch is at central the next one is built (the request goes out first),
+      // and it is sent as soon as this one is answered, before those answers are settled:
+      // it holds none of this batch's groups or rows. Its entries are stamped as sent, so
+      // if it never goes they wait, frozen, and go again as they are.
       let next: OutgoingBatch | null = null;
+      let nextPosted: Promise<PushResponse> | undefined;
+      const sending = this.sendBatch(batch, {
+        posted,
+        answered: () => {
+          if (!next || next.changes.length === 0 || this.stopped || this.paused) return;
+          nextPosted = this.post(next);
+          nextPosted.catch(() => undefined);
+        },
+      });
+      sending.catch(() => undefined);
       if (!this.stopped && !this.paused) {
         await new Promise((r) => setImmediate(r));
         next = build(inFlight(batch));
@@ -352,12 +363,22 @@ export class SyncService extends EventEmitter<SyncEvents> {
         // A 4xx for the whole batch: the entries were marked; go on with the rest.
         this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
       }
-      if (this.stopped || this.paused) {
-        if (next) this.store.unsent(next);
+      const stopping = this.stopped || this.paused;
+      if (next && (next.changes.length > 0 || !next.deferred)) {
+        batch = next;
+        posted = nextPosted;
+      } else if (stopping) {
+        break;
+      } else {
+        // Everything left touched the batch just answered: build again now that its answers are in.
+        batch = build();
+        posted = undefined;
+      }
+      if (stopping && !posted) {
+        this.store.unsent(batch);
         break;
       }
-      // Everything left touched the batch just answered: build again now that its answers are in.
-      batch = next && (next.changes.length > 0 || !next.deferred) ? next : build();
+      // Stopping with a batch already at central: one more round takes its answer in, and builds nothing.
     }
     return { pushed, conflicts, failed, errors, offline: false };
   }
@@ -367,11 +388,16 @@ export class SyncService extends EventEmitter<SyncEvents> {
    * one change it cannot take) is split in halves until the bad change stands alone,
    * so one bad sale never holds back the good ones sent with it.
    */
-  private async sendBatch(batch: OutgoingBatch): Promise<{ synced: number; conflicts: number; failed: number; paused: string[] }> {
-    const schemaHashes: Record<string, string> = {};
-    for (const c of batch.changes) schemaHashes[c.entry.entityType] = c.entry.schemaHash;
+  private async sendBatch(
+    batch: OutgoingBatch,
+    hooks: { posted?: Promise<PushResponse> | undefined; answered?: () => void } = {},
+  ): Promise<{ synced: number; conflicts: number; failed: number; paused: string[] }> {
     try {
-      const response = await this.client.push({ terminalId: this.terminalId, changes: batch.changes.map((c) => c.change), schemaHashes });
+      const response = await (hooks.posted ?? this.post(batch));
+      if (hooks.answered) {
+        hooks.answered();
+        await new Promise((r) => setImmediate(r)); // the next request goes out before these answers are settled
+      }
       return this.store.recordPush(batch, response, this.config.maxClockDriftMs);
     } catch (err) {
       if (!(err instanceof CentralError) || err.retryable || err.status === 401 || err.status === 403 || batch.changes.length < 2) throw err;
@@ -391,6 +417,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
       }
       return total;
     }
+  }
+
+  /** The push request of a batch. */
+  private post(batch: OutgoingBatch): Promise<PushResponse> {
+    const schemaHashes: Record<string, string> = {};
+    for (const c of batch.changes) schemaHashes[c.entry.entityType] = c.entry.schemaHash;
+    return this.client.push({ terminalId: this.terminalId, changes: batch.changes.map((c) => c.change), schemaHashes });
   }
 
   private recordFailure(batch: OutgoingBatch, message: string): number {
