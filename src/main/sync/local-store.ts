@@ -72,13 +72,15 @@ export interface InFlight {
 }
 
 const rowKey = (table: string, serverId: string) => `${table}\u0000${serverId}`;
+/** A change's transaction group as GROUP_KEY names it: its own, or its row alone. */
+const groupKey = (txGroup: string | null | undefined, table: string, serverId: string) => txGroup ?? `${table}:${serverId}`;
 
 /** The groups (as GROUP_KEY names them) and rows of a batch that is on its way to central. */
 export function inFlight(batch: OutgoingBatch): InFlight {
   const groups = new Set<string>();
   const rows = new Set<string>();
   for (const c of batch.changes) {
-    groups.add(c.change.transactionGroup ?? `${c.entry.table}:${c.change.entityId}`);
+    groups.add(groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId));
     rows.add(rowKey(c.entry.table, c.change.entityId));
   }
   return { groups, rows };
@@ -118,7 +120,6 @@ export const BATCH_SQL = {
   levelPage: `SELECT id, ${GROUP_KEY} AS g FROM tillsync_outbox WHERE ${ELIGIBLE} AND priority = ? AND id > ? ORDER BY priority, id LIMIT 500`,
   /** How many eligible entries a group has. */
   groupSize: `SELECT count(*) AS n FROM tillsync_outbox WHERE ${GROUP_KEY} = ? AND ${ELIGIBLE}`,
-  /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
   /**
    * The batch's rows' entries sent before and still pending, newest first (from the rows
    * into the row index: with a batch at central there are many pending sent entries,
@@ -127,6 +128,7 @@ export const BATCH_SQL = {
   earlierAttempts: `SELECT o.table_name, o.server_id, o.sent_as, o.next_attempt_at FROM json_each(?) AS k
     CROSS JOIN tillsync_outbox AS o INDEXED BY tillsync_outbox_row_idx
     WHERE o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending' AND o.sent_as IS NOT NULL ORDER BY o.id DESC`,
+  /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
   groupEntries: `SELECT o.* FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = chosen.value AND o.status = 'pending' AND o.table_name NOT IN (SELECT value FROM json_each(?))
     ORDER BY o.id`,
@@ -562,7 +564,7 @@ export class LocalStore {
       let deferred = 0;
       const busyRows = opts.busy?.rows;
       if (busyRows && busyRows.size > 0) {
-        const groupOf = (e: OutboxEntry) => e.tx_group ?? `${e.table_name}:${e.server_id}`;
+        const groupOf = (e: OutboxEntry) => groupKey(e.tx_group, e.table_name, e.server_id);
         const waiting = new Set(entries.filter((e) => busyRows.has(rowKey(e.table_name, e.server_id))).map(groupOf));
         if (waiting.size > 0) entries = entries.filter((e) => !waiting.has(groupOf(e)));
         deferred = waiting.size;
@@ -571,7 +573,7 @@ export class LocalStore {
       // Per row, in capture order.
       const rows = new Map<string, OutboxEntry[]>();
       for (const e of entries) {
-        const key = `${e.table_name}\u0000${e.server_id}`;
+        const key = rowKey(e.table_name, e.server_id);
         const list = rows.get(key) ?? [];
         list.push(e);
         rows.set(key, list);
@@ -594,14 +596,14 @@ export class LocalStore {
       for (const r of this.stmt(
         BATCH_SQL.earlierAttempts,
       ).all(rowKeys) as { table_name: string; server_id: string; sent_as: string; next_attempt_at: number | null }[]) {
-        earliest.set(`${r.table_name}\u0000${r.server_id}`, r); // descending: the oldest is set last
+        earliest.set(rowKey(r.table_name, r.server_id), r); // descending: the oldest is set last
       }
       const states = new Map<string, { version: number; base: string | null }>();
       for (const r of this.stmt(
         `SELECT s.table_name, s.server_id, s.version, s.base FROM json_each(?) AS k
          CROSS JOIN tillsync_row_state AS s WHERE s.table_name = k.value ->> 0 AND s.server_id = k.value ->> 1`,
       ).all(rowKeys) as { table_name: string; server_id: string; version: number; base: string | null }[]) {
-        states.set(`${r.table_name}\u0000${r.server_id}`, r);
+        states.set(rowKey(r.table_name, r.server_id), r);
       }
       for (const [key, list] of rows) {
         const head = list[0] as OutboxEntry;
@@ -618,7 +620,7 @@ export class LocalStore {
         }
         const first = members[0] as OutboxEntry;
         const last = members[members.length - 1] as OutboxEntry;
-        const group = first.tx_group ?? `${head.table_name}:${head.server_id}`;
+        const group = groupKey(first.tx_group, head.table_name, head.server_id);
         if (!first.sent_as && first.operation === 'CREATE' && last.operation === 'DELETE') {
           this.settle(
             members.map((m) => m.id),
@@ -1231,7 +1233,7 @@ export class LocalStore {
       localIdOf: (table, serverId) => {
         // The page's own table changes as the page is written (a row may point at one written before it).
         if (table === entry.table) return this.fk.localIdOf(table, serverId);
-        const key = `${table}\u0000${serverId}`;
+        const key = rowKey(table, serverId);
         const known = found.get(key);
         if (known !== undefined) return known;
         const id = this.fk.localIdOf(table, serverId);
