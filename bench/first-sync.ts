@@ -101,18 +101,46 @@ export const firstSyncBench: Benchmark = {
     const rows: Row[] = [];
     const db = ctx.pgUrl ? 'PostgreSQL' : 'PGlite';
     const incremental: Record<string, number[]> = {};
+    // The big first sync is run several times, each time against a central seeded afresh
+    // (every run is the first terminal after an import); the last one's terminal goes on
+    // to the incremental pulls.
+    const firstRuns = ctx.quick ? 1 : Math.min(3, ctx.runs);
+    const firsts: PassResult[] = [];
+    for (let r = 1; r < firstRuns; r++) {
+      const extra = await catalogueTerminal(ctx, big, `big-${r}`);
+      try {
+        ctx.progress('first sync', { rows: big, run: r, of: firstRuns });
+        const pass = await syncPass(extra.env);
+        if (pass.pulled < big) throw new Error(`the first sync pulled ${pass.pulled} rows, expected at least ${big}`);
+        firsts.push(pass);
+        ctx.progress('first sync done', { seconds: round(pass.durationMs / 1000), peakRssMb: pass.peakRssMb });
+      } finally {
+        await extra.c.close();
+      }
+    }
     for (const size of [small, big]) {
       const label = size === big ? 'big' : 'small';
       const term = await catalogueTerminal(ctx, size, label);
       try {
-        ctx.progress('first sync', { rows: size });
+        ctx.progress('first sync', size === big ? { rows: size, run: firstRuns, of: firstRuns } : { rows: size });
         const first = await syncPass(term.env);
         if (first.pulled < size) throw new Error(`the first sync pulled ${first.pulled} rows, expected at least ${size}`);
         if (size === big) {
-          const seconds = first.durationMs / 1000;
+          firsts.push(first);
+          const seconds = median(firsts.map((f) => f.durationMs)) / 1000;
+          const peak = Math.max(...firsts.map((f) => f.peakRssMb));
           rows.push(
-            { id: '4 first sync', what: `first sync of ${size.toLocaleString('en-US')} products to an empty terminal (${db})`, value: seconds, unit: 's', budget: size >= 1_000_000 ? '<= 30 s' : '<= 30 s at 1M', ok: size >= 1_000_000 ? seconds <= 30 : undefined, note: `process wall time ${round(first.wallMs / 1000)} s; ${Math.round(size / seconds)} rows/s` },
-            { id: '4 first sync', what: 'engine peak RSS during that sync', value: first.peakRssMb, unit: 'MB', budget: '<= 200 MB', ok: first.peakRssMb <= 200 },
+            {
+              id: '4 first sync',
+              what: `first sync of ${size.toLocaleString('en-US')} products to an empty terminal (${db})`,
+              value: seconds,
+              unit: 's',
+              budget: size >= 1_000_000 ? '<= 30 s' : '<= 30 s at 1M',
+              ok: size >= 1_000_000 ? seconds <= 30 : undefined,
+              runs: firsts.map((f) => round(f.durationMs / 1000)),
+              note: `median of ${firsts.length} (each against a freshly seeded central); ${Math.round(size / seconds)} rows/s`,
+            },
+            { id: '4 first sync', what: 'engine peak RSS during that sync (highest of the runs)', value: peak, unit: 'MB', budget: '<= 200 MB', ok: peak <= 200, runs: firsts.map((f) => f.peakRssMb) },
           );
         }
         const times: number[] = [];
