@@ -14,7 +14,7 @@
 import Database from 'better-sqlite3';
 import { startChildCentral } from './fleet.js';
 import { median, round, startBenchCentral, startTerminal, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
-import type { Database as CentralDb } from '../src/server/db/database.js';
+import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
 
 const BATCH = 500;
 
@@ -56,6 +56,56 @@ async function rawUpsertRate(db: CentralDb): Promise<{ rate: number; rows: numbe
   return { rate: rows.length / seconds, rows: rows.length };
 }
 
+/** One transaction central ran: its statements and their parameters, in order. */
+type RecordedTx = { sql: string; params: readonly unknown[] | undefined }[];
+
+/**
+ * Records every transaction central runs on `db` until `stop()` (central in this
+ * process uses this very object), so the push's SQL can be replayed without central.
+ */
+function recordTransactions(db: CentralDb): { stop(): RecordedTx[] } {
+  const recorded: RecordedTx[] = [];
+  const target = db as { transaction: CentralDb['transaction'] };
+  const original = target.transaction;
+  target.transaction = (<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> =>
+    original.call<CentralDb, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx: Queryable) => {
+      const statements: RecordedTx = [];
+      recorded.push(statements);
+      const recording: Queryable = {
+        query: (sql, params) => {
+          statements.push({ sql, params });
+          return tx.query(sql, params);
+        },
+      };
+      return fn(recording);
+    })) as CentralDb['transaction'];
+  return {
+    stop() {
+      target.transaction = original;
+      return recorded;
+    },
+  };
+}
+
+/**
+ * The push's own SQL alone: the transactions central ran, replayed back to back on
+ * the emptied tables (the state they first ran against), with no HTTP, no JSON and
+ * no engine around them. What central's database work alone allows; rows per second.
+ */
+async function replayRate(db: CentralDb, txs: readonly RecordedTx[], n: number): Promise<number> {
+  await db.query('TRUNCATE customers, sync_applied, sync_changes, sync_conflicts');
+  const t0 = process.hrtime.bigint();
+  for (const statements of txs) {
+    await db.transaction(async (tx) => {
+      for (const s of statements) await tx.query(s.sql, s.params);
+    });
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const replayed = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM customers')).rows[0]?.n;
+  if (replayed !== n) throw new Error(`the replayed push SQL left ${replayed} customers, expected ${n}`);
+  return n / seconds;
+}
+
 /**
  * One run: a fresh central, N customers captured and moved into the outbox, pushed
  * until acknowledged, then the raw upsert of the same rows. `apart`: the terminal
@@ -63,7 +113,7 @@ async function rawUpsertRate(db: CentralDb): Promise<{ rate: number; rows: numbe
  * deployed: terminal and central do not share a thread); the in-process one only
  * provisions and counts.
  */
-async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number, apart = false): Promise<{ tillsync: number; raw: number; promote: number }> {
+export async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number, apart = false): Promise<{ tillsync: number; raw: number; promote: number; sqlOnly: number | undefined }> {
   const c = await startBenchCentral(kind, ctx);
   const child = apart ? await startChildCentral(ctx, kind, { databaseUrl: c.databaseUrl }) : undefined;
   try {
@@ -76,14 +126,18 @@ async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number, 
       const moved = term.store.promote();
       const promote = moved / (Number(process.hrtime.bigint() - p0) / 1e9);
       if (moved !== n) throw new Error(`moved ${moved} captured rows into the outbox, expected ${n}`);
+      // In-process only: the transactions an instance in another process runs are not seen here.
+      const recorder = child ? undefined : recordTransactions(c.db);
       const t0 = process.hrtime.bigint();
       const r = await term.service.pushPending('bench');
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const recorded = recorder?.stop();
       if (r.errors.length > 0 || r.pushed !== n) throw new Error(`push incomplete: pushed ${r.pushed} of ${n}: ${r.errors.join('; ')}`);
       const atCentral = (await c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM customers`)).rows[0]?.n;
       if (atCentral !== n) throw new Error(`central has ${atCentral} customers, expected ${n}`);
       const raw = await rawUpsertRate(c.db);
-      return { tillsync: n / seconds, raw: raw.rate, promote };
+      const sqlOnly = recorded ? await replayRate(c.db, recorded, n) : undefined;
+      return { tillsync: n / seconds, raw: raw.rate, promote, sqlOnly };
     } finally {
       await term.close();
     }
@@ -105,20 +159,32 @@ export const pushBench: Benchmark = {
       const tillsync: number[] = [];
       const raw: number[] = [];
       const promote: number[] = [];
+      const sqlOnly: number[] = [];
       for (let r = 0; r < runs; r++) {
         const res = await pushRun(kind, ctx, n, r);
         tillsync.push(res.tillsync);
         raw.push(res.raw);
         promote.push(res.promote);
-        ctx.progress('push run', { kind, run: r + 1, rows: n, tillsyncRowsPerSecond: round(res.tillsync), rawUpsertRowsPerSecond: round(res.raw) });
+        if (res.sqlOnly !== undefined) sqlOnly.push(res.sqlOnly);
+        ctx.progress('push run', {
+          kind,
+          run: r + 1,
+          rows: n,
+          tillsyncRowsPerSecond: round(res.tillsync),
+          rawUpsertRowsPerSecond: round(res.raw),
+          pushSqlOnlyRowsPerSecond: res.sqlOnly === undefined ? null : round(res.sqlOnly),
+        });
       }
       const ratios = tillsync.map((v, i) => (100 * v) / (raw[i] as number));
       const ratio = median(ratios);
+      const sqlRatios = sqlOnly.map((v, i) => (100 * v) / (raw[i] as number));
       rows.push(
         { id: `2 push ${kind}`, what: `TillSync push, ${n.toLocaleString('en-US')} outbox rows -> acknowledged`, value: median(tillsync), unit: 'rows/s', runs: tillsync },
         { id: `2 push ${kind}`, what: 'raw upsert of the same rows (batches of 500, no triggers)', value: median(raw), unit: 'rows/s', runs: raw },
         { id: `2 push ${kind}`, what: 'TillSync push as a share of raw upsert', value: ratio, unit: '%', budget: '>= 50%', ok: ratio >= 50, runs: ratios },
         { id: `2 push ${kind}`, what: 'before it: the engine moving the captured rows into the outbox', value: median(promote), unit: 'rows/s', runs: promote },
+        { id: `2 push ${kind}`, what: "the push's SQL alone, replayed back to back (no HTTP, no JavaScript)", value: median(sqlOnly), unit: 'rows/s', runs: sqlOnly },
+        { id: `2 push ${kind}`, what: 'that as a share of raw upsert: the ceiling of the push as written', value: median(sqlRatios), unit: '%', runs: sqlRatios },
       );
       if (kind !== 'postgres') continue;
       // As deployed: central in its own process, so the engine builds its next batch while central writes this one.
