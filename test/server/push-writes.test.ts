@@ -225,13 +225,6 @@ describe('two pushes of the same changes at once', () => {
     return [a.body, b.body];
   }
 
-  async function lockWaits(): Promise<number> {
-    const r = await td.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    return Number(r.rows[0]?.n);
-  }
-
   it('new rows: applied once; the other push answers duplicate with the same versions', async () => {
     const batch = sale();
     const [first, second] = await racing(batch);
@@ -257,3 +250,52 @@ describe('two pushes of the same changes at once', () => {
     expect(await count({ db: td.db }, 'sync_changes WHERE entity_id = $1', [customer])).toBe(2);
   });
 });
+
+describe('a row created by another writer while a push creates it', () => {
+  it('is not written over: the push is judged again against that row, as a conflict', async () => {
+    const customer = uid();
+    const change: ChangeIn = { changeId: uid(), entityType: 'Customer', entityId: customer, operation: 'CREATE', data: { name: 'Till', loyalty_points: 5 } };
+    let res: Awaited<ReturnType<typeof push>>;
+    if (onPostgres) {
+      // The back office inserts the row and holds its transaction open; the push reads
+      // the row as missing, its insert waits on the uncommitted one, which then commits.
+      let release: () => void = () => undefined;
+      let inserted: () => void = () => undefined;
+      const insertedNow = new Promise<void>((r) => {
+        inserted = r;
+      });
+      const office = td.db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO customers (id, name, loyalty_points) VALUES ($1, 'Office', 7)`, [customer]);
+        inserted();
+        await new Promise<void>((r) => {
+          release = r;
+        });
+      });
+      await insertedNow;
+      const waitingBefore = await lockWaits();
+      const pushing = push(t, [change]);
+      await waitUntil('the push to wait on the uncommitted row', async () => (await lockWaits()) > waitingBefore, { timeout: 10_000 });
+      release();
+      await office;
+      res = await pushing;
+    } else {
+      // PGlite runs one transaction at a time: the other writer's row is there before the push reads.
+      await td.db.query(`INSERT INTO customers (id, name, loyalty_points) VALUES ($1, 'Office', 7)`, [customer]);
+      res = await push(t, [change]);
+    }
+    expect(res.status, res.text).toBe(200);
+    expect(res.body?.results[0]).toMatchObject({ status: 'conflict', entityId: customer });
+    expect(await count({ db: td.db }, 'sync_conflicts WHERE entity_id = $1', [customer])).toBe(1);
+    // The office's write was seen: its version 1 is the version the conflict was judged against.
+    const conflict = await td.db.query<{ central_version: number }>('SELECT central_version FROM sync_conflicts WHERE entity_id = $1', [customer]);
+    expect(Number(conflict.rows[0]?.central_version)).toBe(1);
+  });
+});
+
+/** Sessions of the test database waiting on a lock (PostgreSQL). */
+async function lockWaits(): Promise<number> {
+  const r = await td.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+  );
+  return Number(r.rows[0]?.n);
+}

@@ -53,6 +53,8 @@ interface Slot {
   versionBeforeBatch: number | undefined;
   write: RowWrite | undefined;
   openConflictId: string | undefined;
+  /** The read found the row (locked): its write updates it. Otherwise the write inserts it. */
+  readonly existed: boolean;
 }
 
 export class PushService {
@@ -244,14 +246,20 @@ export class PushService {
     }
 
     // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
-    const writesByType = new Map<CatalogEntry, RowWrite[]>();
+    const writesByType = new Map<CatalogEntry, TableWrites>();
+    const inserted: string[] = [];
     for (const entry of types) {
-      const writes: RowWrite[] = [];
+      const writes: TableWrites = { inserts: [], updates: [] };
       for (const id of byType.get(entry) as Set<string>) {
-        const write = slots.get(keyOf(entry.entityType, id))?.write;
-        if (write) writes.push(write);
+        const slot = slots.get(keyOf(entry.entityType, id)) as Slot;
+        if (!slot.write) continue;
+        if (slot.existed) writes.updates.push(slot.write);
+        else {
+          writes.inserts.push(slot.write);
+          inserted.push(keyOf(entry.entityType, id));
+        }
       }
-      if (writes.length > 0) writesByType.set(entry, writes);
+      if (writes.inserts.length + writes.updates.length > 0) writesByType.set(entry, writes);
     }
     const settled = todo.filter((w) => (results[w.index] as PushResult).status !== 'rejected');
     if (settled.length === 0 && writesByType.size === 0 && conflictRows.length === 0) return;
@@ -263,7 +271,9 @@ export class PushService {
       if (r.kind === 'row') versions.set(keyOf(r.entity_type as string, r.id), Number(r.version));
       else recorded.add(r.id);
     }
-    if (settled.some((w) => !recorded.has(w.changeId))) throw new ChangeIdsTakenMeanwhile();
+    if (settled.some((w) => !recorded.has(w.changeId))) throw new WrittenMeanwhile('a change id of this batch was applied by a concurrent push');
+    // A row this batch found missing that a concurrent write created first: judge the batch again against it.
+    if (inserted.some((k) => !versions.has(k))) throw new WrittenMeanwhile('a row this batch creates was created by a concurrent write');
     for (const w of settled) {
       if (!wroteRow.has(w.index)) continue;
       const r = results[w.index] as PushResult;
@@ -377,12 +387,13 @@ export class PushService {
 /** PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
-/** A concurrent push committed one of this batch's change ids first: run the batch again, which answers it as a duplicate. */
-class ChangeIdsTakenMeanwhile extends Error {
-  override name = 'ChangeIdsTakenMeanwhile';
-  constructor() {
-    super('a change id of this batch was applied by a concurrent push');
-  }
+/**
+ * A concurrent write committed first what this batch was about to write: one of its
+ * change ids (the run again answers it as a duplicate) or a row it found missing (the
+ * run again judges the change against that row).
+ */
+class WrittenMeanwhile extends Error {
+  override name = 'WrittenMeanwhile';
 }
 
 async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
@@ -391,7 +402,7 @@ async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise
       return await fn();
     } catch (err) {
       // At once: the retry finds the answers the other push committed.
-      if (err instanceof ChangeIdsTakenMeanwhile && i < attempts) continue;
+      if (err instanceof WrittenMeanwhile && i < attempts) continue;
       const code = (err as { code?: unknown }).code;
       if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
       await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
@@ -399,7 +410,7 @@ async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise
   }
 }
 
-const freshSlot = (row: CentralRow | undefined): Slot => ({ row, versionBeforeBatch: undefined, write: undefined, openConflictId: undefined });
+const freshSlot = (row: CentralRow | undefined): Slot => ({ row, versionBeforeBatch: undefined, write: undefined, openConflictId: undefined, existed: row !== undefined });
 
 /** A change id central has already settled: by which terminal, and the answer it got. */
 interface Prior {
@@ -438,8 +449,14 @@ function foldConflicts(rows: readonly ConflictInsert[]): ConflictInsert[] {
   return [...byId.values()];
 }
 
+/** A table's writes: rows the read step found (updated) and rows it did not (inserted, if still missing). */
+interface TableWrites {
+  readonly inserts: RowWrite[];
+  readonly updates: RowWrite[];
+}
+
 interface BatchWrites {
-  readonly writesByType: ReadonlyMap<CatalogEntry, RowWrite[]>;
+  readonly writesByType: ReadonlyMap<CatalogEntry, TableWrites>;
   readonly conflicts: readonly ConflictInsert[];
   /** The changes answered (not refused), whose answers are kept for replays. */
   readonly settled: readonly Work[];
@@ -456,11 +473,14 @@ interface WrittenRow {
 }
 
 /**
- * The write statement: one upsert per table (data-modifying CTEs, in catalog order),
- * the conflict records, and the answers kept for replays, each answer inserted once
- * with the version its row's upsert returned. Returns the rows written (entity type,
- * id, new version) and the change ids whose answers were inserted: an id missing
- * was taken by a concurrent push.
+ * The write statement: per table (data-modifying CTEs, in catalog order) an insert of
+ * the rows the read step did not find, which leaves alone a row created meanwhile
+ * (`ON CONFLICT DO NOTHING`: it is not returned), and an upsert of the rows it found
+ * and locked; then the conflict records, and the answers kept for replays, each
+ * answer inserted once with the version its row's write returned. Returns the rows
+ * written (entity type, id, new version) and the change ids whose answers were
+ * inserted: an id missing was taken by a concurrent push, a row missing was created
+ * by a concurrent write.
  */
 async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites): Promise<WrittenRow[]> {
   const params: unknown[] = [];
@@ -470,13 +490,21 @@ async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites): Promis
   };
   const ctes: string[] = [];
   const rowSources: string[] = [];
-  [...b.writesByType].forEach(([entry, writes], i) => {
-    ctes.push(
-      `w${i} AS (${upsertStatement(entry, p(upsertRecords(writes)))}
-        RETURNING ${literal(entry.entityType)}::text AS entity_type, id, ${CENTRAL_SYNC_COLUMNS.version} AS version)`,
-    );
-    rowSources.push(`SELECT entity_type, id, version FROM w${i}`);
-  });
+  let n = 0;
+  for (const [entry, writes] of b.writesByType) {
+    for (const [rows, mode] of [
+      [writes.inserts, 'insert'],
+      [writes.updates, 'upsert'],
+    ] as const) {
+      if (rows.length === 0) continue;
+      const name = `w${n++}`;
+      ctes.push(
+        `${name} AS (${upsertStatement(entry, p(upsertRecords(rows)), mode)}
+          RETURNING ${literal(entry.entityType)}::text AS entity_type, id, ${CENTRAL_SYNC_COLUMNS.version} AS version)`,
+      );
+      rowSources.push(`SELECT entity_type, id, version FROM ${name}`);
+    }
+  }
   if (rowSources.length === 0) rowSources.push('SELECT NULL::text AS entity_type, NULL::text AS id, NULL::bigint AS version WHERE false');
   ctes.push(`v AS (${rowSources.join(' UNION ALL ')})`);
   if (b.conflicts.length > 0) {

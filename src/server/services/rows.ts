@@ -80,9 +80,10 @@ export interface RowWrite {
 /**
  * The statement that upserts full row images given as a jsonb array in `param`
  * (see upsertRecords), without its RETURNING clause. The capture trigger bumps
- * versions and logs the changes.
+ * versions and logs the changes. `insert`: rows that already exist are left as they
+ * are (and not returned); the statement then fires no UPDATE trigger.
  */
-export function upsertStatement(entry: CatalogEntry, param: string): string {
+export function upsertStatement(entry: CatalogEntry, param: string, mode: 'upsert' | 'insert' = 'upsert'): string {
   const cols = ['id', ...entry.wireColumns.map((c) => c.name), S.hlc, S.deletedAt];
   const list = cols.map(ident).join(', ');
   const updates = cols
@@ -91,7 +92,7 @@ export function upsertStatement(entry: CatalogEntry, param: string): string {
     .join(', ');
   const table = ident(entry.centralName);
   return `INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, ${param}::jsonb)
-     ON CONFLICT (id) DO UPDATE SET ${updates}`;
+     ON CONFLICT (id) ${mode === 'insert' ? 'DO NOTHING' : `DO UPDATE SET ${updates}`}`;
 }
 
 /**
