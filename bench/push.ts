@@ -113,7 +113,7 @@ async function replayRate(db: CentralDb, txs: readonly RecordedTx[], n: number):
  * deployed: terminal and central do not share a thread); the in-process one only
  * provisions and counts.
  */
-export async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number, apart = false): Promise<{ tillsync: number; raw: number; promote: number; sqlOnly: number | undefined }> {
+async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number, apart = false): Promise<{ tillsync: number; raw: number; promote: number; sqlOnly: number | undefined }> {
   const c = await startBenchCentral(kind, ctx);
   const child = apart ? await startChildCentral(ctx, kind, { databaseUrl: c.databaseUrl }) : undefined;
   try {
