@@ -13,7 +13,7 @@ import { LocalStore } from '../src/main/sync/local-store.js';
 import { DEFAULT_SYNC_CONFIG, SyncService, type SyncConfig } from '../src/main/sync/sync-service.js';
 import { createCentral, type Central } from '../src/server/app.js';
 import { ServerConfig, type ServerConfigInput } from '../src/server/config.js';
-import { openPglite, openPostgres, type Database } from '../src/server/db/database.js';
+import { openPglite, openPostgres, type Database, type Queryable } from '../src/server/db/database.js';
 
 /** One line of the results table. */
 export interface Row {
@@ -244,4 +244,19 @@ export function table(rows: readonly Row[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/**
+ * Wraps the query function of every transaction run on `db` from now on (central in
+ * this process uses this very object): `wrap` is called once per transaction with that
+ * transaction's query. Returns the function that puts the original back.
+ */
+export function wrapTransactionQueries(db: Database, wrap: (query: Queryable['query']) => Queryable['query']): () => void {
+  const target = db as { transaction: Database['transaction'] };
+  const original = target.transaction;
+  target.transaction = (<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> =>
+    original.call<Database, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx) => fn({ ...tx, query: wrap(tx.query.bind(tx)) }))) as Database['transaction'];
+  return () => {
+    target.transaction = original;
+  };
 }

@@ -16,7 +16,7 @@ import { LocalStore } from '../src/main/sync/local-store.js';
 import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
 import { PullService } from '../src/server/services/pull.js';
 import { PushService } from '../src/server/services/push.js';
-import { startBenchCentral, startTerminal, tempDirs, type BenchContext } from './lib.js';
+import { startBenchCentral, startTerminal, tempDirs, wrapTransactionQueries, type BenchContext } from './lib.js';
 
 type Fn = (...args: unknown[]) => unknown;
 const spent = new Map<string, number>();
@@ -48,10 +48,9 @@ function timeSql(db: CentralDb): void {
         add(key(sql), performance.now() - t0);
       }
     }) as Queryable['query'];
-  const d = db as { query: Queryable['query']; transaction: CentralDb['transaction'] };
+  const d = db as { query: Queryable['query'] };
   d.query = wrapQ(db.query.bind(db));
-  const tx = db.transaction.bind(db);
-  d.transaction = ((fn: (t: Queryable) => Promise<unknown>) => tx((t) => fn({ ...t, query: wrapQ(t.query.bind(t)) }))) as CentralDb['transaction'];
+  wrapTransactionQueries(db, wrapQ);
 }
 
 function report(title: string, totalMs: number, rows: number): void {

@@ -13,7 +13,7 @@
  */
 import Database from 'better-sqlite3';
 import { startChildCentral } from './fleet.js';
-import { median, round, startBenchCentral, startTerminal, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
+import { median, round, startBenchCentral, startTerminal, wrapTransactionQueries, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
 import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
 
 const BATCH = 500;
@@ -60,28 +60,22 @@ async function rawUpsertRate(db: CentralDb): Promise<{ rate: number; rows: numbe
 type RecordedTx = { sql: string; params: readonly unknown[] | undefined }[];
 
 /**
- * Records every transaction central runs on `db` until `stop()` (central in this
- * process uses this very object), so the push's SQL can be replayed without central.
+ * Records every transaction central runs on `db` until `stop()`, so the push's SQL can
+ * be replayed without central.
  */
 function recordTransactions(db: CentralDb): { stop(): RecordedTx[] } {
   const recorded: RecordedTx[] = [];
-  const target = db as { transaction: CentralDb['transaction'] };
-  const original = target.transaction;
-  target.transaction = (<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> =>
-    original.call<CentralDb, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx: Queryable) => {
-      const statements: RecordedTx = [];
-      recorded.push(statements);
-      const recording: Queryable = {
-        query: (sql, params) => {
-          statements.push({ sql, params });
-          return tx.query(sql, params);
-        },
-      };
-      return fn(recording);
-    })) as CentralDb['transaction'];
+  const restore = wrapTransactionQueries(db, (query) => {
+    const statements: RecordedTx = [];
+    recorded.push(statements);
+    return ((sql: string, params?: readonly unknown[]) => {
+      statements.push({ sql, params });
+      return query(sql, params);
+    }) as Queryable['query'];
+  });
   return {
     stop() {
-      target.transaction = original;
+      restore();
       return recorded;
     },
   };
