@@ -67,6 +67,8 @@ export const syncApplied = pgTable(
     status: text('status').notNull(),
     version: bigint('version', { mode: 'number' }),
     result: jsonb('result'),
+    /** Digest of the change's content: an id replayed with other content is refused (CHANGE_ID_REUSED). */
+    contentHash: text('content_hash'),
     appliedAt: tstz('applied_at').notNull().defaultNow(),
   },
   (t) => [index('sync_applied_terminal_idx').on(t.terminalId, t.entityType)],

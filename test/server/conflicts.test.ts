@@ -65,6 +65,7 @@ describe('strategies', () => {
   it('CENTRAL_WINS (InventoryItem): central stock stays, the terminal gets it back', async () => {
     const inv = uid();
     const productId = uid();
+    await pushOne(tA, { entityType: 'Product', entityId: productId, operation: 'CREATE', data: { sku: 'CW-INV', name: 'Stocked', price: 1 } });
     await pushOne(tA, { entityType: 'InventoryItem', entityId: inv, operation: 'CREATE', data: { product_id: productId, master_stock_quantity: 10 } });
     await c.db.query('UPDATE inventory_items SET master_stock_quantity = 4 WHERE id = $1', [inv]);
     const before = await rowOf(c, 'inventory_items', inv);

@@ -61,9 +61,10 @@ describe('push answers', () => {
     await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: stale, operation: 'CREATE', data: product() }]);
     await c.db.query('UPDATE products SET price = 42 WHERE id = $1', [stale]); // back office: version 2
     const repeated = uid();
+    const createdData = product();
     const res = await pushOk(tA, [
-      { changeId: repeated, entityType: 'Product', entityId: created, operation: 'CREATE', data: product() },
-      { changeId: repeated, entityType: 'Product', entityId: created, operation: 'CREATE', data: product() },
+      { changeId: repeated, entityType: 'Product', entityId: created, operation: 'CREATE', data: createdData },
+      { changeId: repeated, entityType: 'Product', entityId: created, operation: 'CREATE', data: createdData },
       { changeId: uid(), entityType: 'Product', entityId: stale, operation: 'UPDATE', data: { price: 1 }, syncVersion: 1 },
       { changeId: uid(), entityType: 'Product', entityId: incomplete, operation: 'CREATE', data: { sku: 'X', name: 'no price' } },
     ]);
@@ -478,8 +479,10 @@ describe('row images', () => {
 
   it('stock_quantity travels as master_stock_quantity; the terminal column name is an unknown field (400)', async () => {
     const inv = uid();
+    const p = uid();
+    await pushOk(tA, [{ changeId: uid(), entityType: 'Product', entityId: p, operation: 'CREATE', data: product() }]);
     const res = await pushOk(tA, [
-      { changeId: uid(), entityType: 'InventoryItem', entityId: inv, operation: 'CREATE', data: { product_id: uid(), master_stock_quantity: 17 } },
+      { changeId: uid(), entityType: 'InventoryItem', entityId: inv, operation: 'CREATE', data: { product_id: p, master_stock_quantity: 17 } },
     ]);
     expect(result(res, 0)).toMatchObject({ status: 'applied', version: 1 });
     expect(await rowOf(c, 'inventory_items', inv)).toMatchObject({ master_stock_quantity: 17, store_id: storeA });

@@ -3,9 +3,10 @@ import { entryForEntity, type CatalogEntry, type ConflictStrategy, type WireRow 
 import { formatHlc, parseHlc, tickHlc } from '../../shared/hlc.js';
 import type { ConflictRecord, ResolveRequest, ResolveResponse } from '../../shared/protocol.js';
 import type { Principal } from '../auth.js';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { badRequest, conflict, forbidden, HttpError, notFound } from '../errors.js';
-import { lockRows, upsertRows } from './rows.js';
+import { judgeParents, parentRefs, type ParentRef } from './parents.js';
+import { lockRows, parentRowsBranch, upsertRows } from './rows.js';
 
 interface ConflictRow {
   id: string;
@@ -117,6 +118,7 @@ export class ConflictService {
       if (missing.length > 0 && !deleted) {
         throw badRequest('MISSING_FIELDS', `the resolved row needs ${missing.map((m) => m.name).join(', ')}`);
       }
+      if (principal.kind === 'terminal' && !deleted) await checkStoreBounds(tx, entry, image, principal.storeId);
       const last = current?.hlc ? parseHlc(current.hlc) : null;
       const hlc = formatHlc(tickHlc(last, Date.now(), 'central'));
       const versions = await upsertRows(tx, entry, [{ wire: image, hlc, deletedAt: deleted ? (current?.deletedAt ?? new Date().toISOString()) : null }]);
@@ -149,4 +151,31 @@ export class ConflictService {
         );
     return new Map(r.rows.map((x) => [x.entity_type, x.n]));
   }
+}
+
+/**
+ * A supervisor at a till resolves within the till's store: the resolved row stays in
+ * it, and its foreign keys point only at the store's rows or global ones (the same
+ * rules as a push, see parents.ts). HQ (the admin token) may resolve anything.
+ */
+async function checkStoreBounds(tx: Queryable, entry: CatalogEntry, image: WireRow, storeId: string): Promise<void> {
+  const storeCol = entry.centralStoreColumn;
+  const own = storeCol === undefined ? null : (image[storeCol] ?? null);
+  if (own !== null && own !== storeId) {
+    throw forbidden('FORBIDDEN_STORE', `the resolved ${entry.entityType} would belong to store ${String(own)}; a terminal of store ${storeId} resolves only within its store`);
+  }
+  const refs = parentRefs(entry, image);
+  if (refs.length === 0) return;
+  const byParent = new Map<CatalogEntry, string[]>();
+  for (const ref of refs) byParent.set(ref.parent, [...(byParent.get(ref.parent) ?? []), ref.id]);
+  const params: unknown[] = [];
+  const branches = [...byParent].map(([parent, ids]) => {
+    params.push(ids);
+    return parentRowsBranch(parent, `$${params.length}`);
+  });
+  const found = await tx.query<{ entity_type: string; id: string; row: { store: string | null } }>(branches.join('\nUNION ALL\n'), params);
+  const stores = new Map(found.rows.map((r) => [`${r.entity_type}\u0000${r.id}`, r.row.store]));
+  const key = (ref: ParentRef) => `${ref.parent.entityType}\u0000${ref.id}`;
+  const verdict = judgeParents(entry, String(image.id), refs, (ref) => (stores.has(key(ref)) ? { kind: 'present', store: stores.get(key(ref)) ?? null } : { kind: 'absent' }), storeId);
+  if (verdict.kind === 'refuse') throw new HttpError(verdict.code === 'FORBIDDEN_STORE' ? 403 : 400, verdict.code, verdict.message);
 }

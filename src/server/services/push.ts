@@ -5,16 +5,7 @@
  * answers and writes nothing.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  CATALOG,
-  CENTRAL_KEY,
-  CENTRAL_SYNC_COLUMNS,
-  entryForEntity,
-  fingerprint,
-  pushable,
-  type CatalogEntry,
-  type WireRow,
-} from '../../shared/catalog/index.js';
+import { CATALOG, CENTRAL_KEY, CENTRAL_SYNC_COLUMNS, entryForEntity, pushable, type CatalogEntry, type WireRow, type WireValue } from '../../shared/catalog/index.js';
 import { conflictInput, decideConflict } from '../../shared/conflict.js';
 import { parseHlc } from '../../shared/hlc.js';
 import type { PushChange, PushRequest, PushResponse, PushResult } from '../../shared/protocol.js';
@@ -22,7 +13,11 @@ import type { Database, Queryable } from '../db/database.js';
 import { literal } from '../db/sql.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
-import { centralRowFromJson, lockedRowsBranch, upsertRecords, upsertStatement, type CentralRow, type RowWrite } from './rows.js';
+import { changeIdOf, contentHashOf } from './change-ids.js';
+import { judgeParents, parentRefs, type ParentRef, type ParentState } from './parents.js';
+import { centralRowFromJson, lockedRowsBranch, parentRowsBranch, upsertRecords, upsertStatement, type CentralRow, type RowWrite } from './rows.js';
+
+export { changeIdOf } from './change-ids.js';
 
 export interface PushOptions {
   readonly maxClockDriftMs: number;
@@ -30,20 +25,17 @@ export interface PushOptions {
 
 type Rejection = { code: string; message: string };
 
-/** The id a change is known by: its own, or one derived from its content. */
-export function changeIdOf(terminalId: string, c: PushChange): string {
-  if (c.changeId) return c.changeId;
-  const content = JSON.stringify([terminalId, c.entityType, c.entityId, c.operation, c.syncVersion, c.data ?? null, c.hlc ?? null]);
-  return `h:${fingerprint(content)}${fingerprint(content.split('').reverse().join(''))}`;
-}
-
 const keyOf = (entityType: string, entityId: string) => `${entityType}\u0000${entityId}`;
 
 interface Work {
   readonly index: number;
   readonly changeId: string;
+  /** Digest of the change's content (see contentHashOf), kept with its answer. */
+  readonly hash: string;
   readonly change: PushChange;
   readonly entry: CatalogEntry;
+  /** The parents its data points at (see parents.ts). */
+  readonly parents: readonly ParentRef[];
 }
 
 /** Row state while a batch is processed: what central has, as this batch leaves it. */
@@ -67,8 +59,8 @@ export class PushService {
   async push(acting: Acting, req: PushRequest): Promise<PushResponse> {
     const results: (PushResult | undefined)[] = new Array(req.changes.length);
     const work: Work[] = [];
-    const firstIndexOf = new Map<string, number>();
-    const repeats: { index: number; first: number }[] = [];
+    const firstOf = new Map<string, { index: number; hash: string }>();
+    const repeats: { index: number; first: number; hash: string }[] = [];
     const rejectedUpfront: { index: number; result: PushResult }[] = [];
 
     req.changes.forEach((change, index) => {
@@ -80,13 +72,15 @@ export class PushService {
         rejectedUpfront.push({ index, result: results[index] });
         return;
       }
-      const first = firstIndexOf.get(changeId);
+      const hash = contentHashOf(change);
+      const first = firstOf.get(changeId);
       if (first !== undefined) {
-        repeats.push({ index, first });
+        repeats.push({ index, first: first.index, hash });
         return;
       }
-      firstIndexOf.set(changeId, index);
-      work.push({ index, changeId, change, entry });
+      firstOf.set(changeId, { index, hash });
+      const parents = change.operation === 'DELETE' ? [] : parentRefs(entry, change.data as WireRow | undefined);
+      work.push({ index, changeId, hash, change, entry, parents });
     });
 
     if (work.length > 0) {
@@ -99,13 +93,12 @@ export class PushService {
       );
     }
 
-    for (const { index, first } of repeats) {
+    for (const { index, first, hash } of repeats) {
       const r = results[first] as PushResult;
       const change = req.changes[index] as PushChange;
-      results[index] =
-        r.status === 'rejected'
-          ? { ...r }
-          : { ...r, status: 'duplicate', originalStatus: r.status === 'duplicate' ? r.originalStatus : r.status, entityId: change.entityId };
+      if (hash !== firstOf.get(r.changeId)?.hash) results[index] = reused(r.changeId, change);
+      else if (r.status === 'rejected') results[index] = { ...r };
+      else results[index] = { ...r, status: 'duplicate', originalStatus: r.status === 'duplicate' ? r.originalStatus : r.status, entityId: change.entityId };
     }
 
     const final = results as PushResult[];
@@ -180,7 +173,7 @@ export class PushService {
     const params: unknown[] = [acting.terminalId, work.map((w) => w.changeId), work.map((w) => w.change.entityId)];
     const branches = [
       `SELECT 'origin' AS kind, NULL::text AS entity_type, set_config('tillsync.origin', $1, true) AS id, NULL::jsonb AS row`,
-      `SELECT 'applied', terminal_id, change_id, result FROM sync_applied WHERE change_id = ANY($2::text[])`,
+      `SELECT 'applied', terminal_id, change_id, jsonb_build_object('r', result, 'h', content_hash) FROM sync_applied WHERE change_id = ANY($2::text[])`,
       `SELECT 'open', entity_type, entity_id, to_jsonb(id) FROM sync_conflicts
          WHERE terminal_id = $1 AND status = 'open' AND entity_id = ANY($3::text[])`,
     ];
@@ -188,13 +181,31 @@ export class PushService {
       params.push([...(byType.get(entry) as Set<string>)]);
       branches.push(lockedRowsBranch(entry, `$${params.length}`));
     }
+    // The parents the batch points at that it does not write itself: read after the rows it writes.
+    const parentIds = new Map<CatalogEntry, Set<string>>();
+    for (const w of work) {
+      for (const ref of w.parents) {
+        if (byType.get(ref.parent)?.has(ref.id)) continue;
+        const ids = parentIds.get(ref.parent) ?? new Set<string>();
+        ids.add(ref.id);
+        parentIds.set(ref.parent, ids);
+      }
+    }
+    for (const entry of [...parentIds.keys()].sort((a, b) => CATALOG.indexOf(a) - CATALOG.indexOf(b))) {
+      params.push([...(parentIds.get(entry) as Set<string>)]);
+      branches.push(parentRowsBranch(entry, `$${params.length}`));
+    }
     const read = await tx.query<{ kind: string; entity_type: string | null; id: string; row: unknown }>(branches.join('\nUNION ALL\n'), params);
 
     const slots = new Map<string, Slot>();
     const prior = new Map<string, Prior>();
     const openConflicts: { key: string; id: string }[] = [];
+    const parents = new Map<string, WireValue>();
     for (const r of read.rows) {
-      if (r.kind === 'applied') prior.set(r.id, { terminalId: r.entity_type as string, result: r.row as PushResult | null });
+      if (r.kind === 'applied') {
+        const a = r.row as { r: PushResult | null; h: string | null };
+        prior.set(r.id, { terminalId: r.entity_type as string, result: a.r, hash: a.h });
+      } else if (r.kind === 'parent') parents.set(keyOf(r.entity_type as string, r.id), (r.row as { store: WireValue }).store);
       else if (r.kind === 'open') openConflicts.push({ key: keyOf(r.entity_type as string, r.id), id: r.row as string });
       else if (r.kind !== 'origin') {
         const entry = entryForEntity(r.entity_type as string) as CatalogEntry;
@@ -218,31 +229,50 @@ export class PushService {
     }
     if (todo.length === 0) return;
 
-    // 2. Decide every change in batch order (pure), remembering the writes.
+    // 2. Decide every change in batch order (pure), remembering the writes. A change
+    // whose parent a later change of the batch creates waits for it (and so do the
+    // later changes of its row); a pass that decides nothing judges the waiting ones
+    // against the parents as they are.
     const wroteRow = new Set<number>();
     const conflictRows: ConflictInsert[] = [];
     const now = new Date().toISOString();
+    const undecidedCreates = new Map<string, number>();
     for (const w of todo) {
-      const slot = slots.get(keyOf(w.change.entityType, w.change.entityId)) as Slot;
-      const decided = this.decide(w, slot, acting, now);
-      results[w.index] = decided.result;
-      if (decided.write) {
-        if (slot.versionBeforeBatch === undefined) slot.versionBeforeBatch = slot.row?.version ?? 0;
-        slot.write = decided.write;
-        slot.row = {
-          wire: decided.write.wire,
-          version: (slot.row?.version ?? 0) + 1,
-          hlc: decided.write.hlc,
-          origin: acting.terminalId,
-          deletedAt: decided.write.deletedAt,
-          updatedAt: now,
-        };
-        wroteRow.add(w.index);
+      if (w.change.operation === 'DELETE') continue;
+      const k = keyOf(w.change.entityType, w.change.entityId);
+      undecidedCreates.set(k, (undecidedCreates.get(k) ?? 0) + 1);
+    }
+    const parentState = (ref: ParentRef, lastPass: boolean): ParentState => {
+      const key = keyOf(ref.parent.entityType, ref.id);
+      const slot = slots.get(key);
+      if (slot?.row) return { kind: 'present', store: ref.parent.centralStoreColumn ? (slot.row.wire[ref.parent.centralStoreColumn] ?? null) : null };
+      if (!slot) return parents.has(key) ? { kind: 'present', store: parents.get(key) ?? null } : { kind: 'absent' };
+      return !lastPass && (undecidedCreates.get(key) ?? 0) > 0 ? { kind: 'later' } : { kind: 'absent' };
+    };
+    let queue = todo;
+    let lastPass = false;
+    while (queue.length > 0) {
+      const waiting: Work[] = [];
+      const waitingRows = new Set<string>();
+      for (const w of queue) {
+        const key = keyOf(w.change.entityType, w.change.entityId);
+        if (!waitingRows.has(key)) {
+          const verdict = judgeParents(w.entry, w.change.entityId, w.parents, (ref) => parentState(ref, lastPass), acting.storeId);
+          if (verdict.kind !== 'wait') {
+            if (w.change.operation !== 'DELETE') undecidedCreates.set(key, (undecidedCreates.get(key) ?? 1) - 1);
+            if (verdict.kind === 'refuse') {
+              results[w.index] = rejected(w.changeId, w.change, { code: verdict.code, message: verdict.message });
+              continue;
+            }
+            this.decideInto(w, slots.get(key) as Slot, acting, now, { results, wroteRow, conflictRows });
+            continue;
+          }
+        }
+        waiting.push(w);
+        waitingRows.add(key);
       }
-      if (decided.conflict) {
-        conflictRows.push(decided.conflict);
-        if (decided.conflict.status === 'open') slot.openConflictId = decided.conflict.id;
-      }
+      lastPass = waiting.length === queue.length;
+      queue = waiting;
     }
 
     // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
@@ -278,6 +308,29 @@ export class PushService {
       if (!wroteRow.has(w.index)) continue;
       const r = results[w.index] as PushResult;
       results[w.index] = { ...r, version: versions.get(keyOf(w.change.entityType, w.change.entityId)) ?? r.version };
+    }
+  }
+
+  /** Decides one change and records its answer, its row's new state and its conflict record. */
+  private decideInto(w: Work, slot: Slot, acting: Acting, now: string, into: Decisions): void {
+    const decided = this.decide(w, slot, acting, now);
+    into.results[w.index] = decided.result;
+    if (decided.write) {
+      if (slot.versionBeforeBatch === undefined) slot.versionBeforeBatch = slot.row?.version ?? 0;
+      slot.write = decided.write;
+      slot.row = {
+        wire: decided.write.wire,
+        version: (slot.row?.version ?? 0) + 1,
+        hlc: decided.write.hlc,
+        origin: acting.terminalId,
+        deletedAt: decided.write.deletedAt,
+        updatedAt: now,
+      };
+      into.wroteRow.add(w.index);
+    }
+    if (decided.conflict) {
+      into.conflictRows.push(decided.conflict);
+      if (decided.conflict.status === 'open') slot.openConflictId = decided.conflict.id;
     }
   }
 
@@ -416,6 +469,8 @@ const freshSlot = (row: CentralRow | undefined): Slot => ({ row, versionBeforeBa
 interface Prior {
   readonly terminalId: string;
   readonly result: PushResult | null;
+  /** The content hash kept with the answer (null for answers kept before hashes were). */
+  readonly hash: string | null;
 }
 
 /** The answer to a change id central already settled: the same answer as a duplicate, unless another terminal used the id. */
@@ -427,7 +482,16 @@ function answerSeen(w: Work, prior: Prior, acting: Acting): PushResult {
       message: `change id ${w.changeId} was already used by another change; change ids must be globally unique`,
     });
   }
+  if (prior.hash !== null && prior.hash !== w.hash) return reused(w.changeId, w.change);
   return { ...first, status: 'duplicate', originalStatus: first.status === 'duplicate' ? first.originalStatus : first.status };
+}
+
+/** A change id already used for a change with other content: refused, never answered as the other change's duplicate. */
+function reused(changeId: string, change: PushChange): PushResult {
+  return rejected(changeId, change, {
+    code: 'CHANGE_ID_REUSED',
+    message: `change id ${changeId} was already used for a change with other content; a change id names one change (send a new id for a new change)`,
+  });
 }
 
 /**
@@ -528,13 +592,13 @@ async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites): Promis
     // One JSON document of every answer's columns (no array literal with each answer escaped in it).
     const rows = b.settled.map((w) => {
       const r = b.results[w.index] as PushResult;
-      return { c: w.changeId, e: w.change.entityType, i: w.change.entityId, s: r.status, v: r.version, r, w: b.wroteRow.has(w.index) };
+      return { c: w.changeId, e: w.change.entityType, i: w.change.entityId, s: r.status, v: r.version, r, w: b.wroteRow.has(w.index), h: w.hash };
     });
     ctes.push(
-      `a AS (INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status, version, result)
+      `a AS (INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status, version, result, content_hash)
          SELECT u.c, ${p(acting.terminalId)}, u.e, u.i, u.s, CASE WHEN u.w THEN coalesce(v.version, u.v) ELSE u.v END,
-           CASE WHEN u.w AND v.version IS NOT NULL THEN jsonb_set(u.r, '{version}', to_jsonb(v.version)) ELSE u.r END
-         FROM jsonb_to_recordset(${p(JSON.stringify(rows))}::jsonb) AS u(c text, e text, i text, s text, v bigint, r jsonb, w boolean)
+           CASE WHEN u.w AND v.version IS NOT NULL THEN jsonb_set(u.r, '{version}', to_jsonb(v.version)) ELSE u.r END, u.h
+         FROM jsonb_to_recordset(${p(JSON.stringify(rows))}::jsonb) AS u(c text, e text, i text, s text, v bigint, r jsonb, w boolean, h text)
          LEFT JOIN v ON u.w AND v.entity_type = u.e AND v.id = u.i
          ORDER BY u.c
          ON CONFLICT (change_id) DO NOTHING RETURNING change_id)`,
@@ -562,6 +626,13 @@ interface ConflictInsert {
   central: unknown;
   centralVersion: number | null;
   resolution: string | null;
+}
+
+/** What the decisions of a batch have produced so far. */
+interface Decisions {
+  readonly results: (PushResult | undefined)[];
+  readonly wroteRow: Set<number>;
+  readonly conflictRows: ConflictInsert[];
 }
 
 interface Decision {

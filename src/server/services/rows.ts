@@ -43,6 +43,23 @@ export function lockedRowsBranch(entry: CatalogEntry, idsParam: string): string 
     FROM (SELECT * FROM ${table} WHERE id = ANY(${idsParam}::text[]) ORDER BY id FOR UPDATE) x`;
 }
 
+/**
+ * One branch of a UNION ALL that reads parent rows a batch points at:
+ * `('parent', entity_type, id, { store, deleted })`. Rows of a store-scoped table are
+ * locked `FOR SHARE` (in id order), so a move to another store committed while the
+ * batch runs waits for it, or is seen by it; rows of a global table are only read
+ * (no store to cross, and a row is never removed, only tombstoned).
+ */
+export function parentRowsBranch(entry: CatalogEntry, idsParam: string): string {
+  const table = ident(entry.centralName);
+  const store = entry.centralStoreColumn;
+  const storeExpr = store === undefined ? 'NULL::jsonb' : `to_jsonb(x.${ident(store)})`;
+  const cols = store === undefined || store === 'id' ? `id, ${S.deletedAt}` : `id, ${ident(store)}, ${S.deletedAt}`;
+  return `SELECT 'parent' AS kind, ${literal(entry.entityType)}::text AS entity_type, x.id,
+      jsonb_build_object('store', ${storeExpr}, 'deleted', x.${S.deletedAt} IS NOT NULL) AS row
+    FROM (SELECT ${cols} FROM ${table} WHERE id = ANY(${idsParam}::text[]) ORDER BY id${store === undefined ? '' : ' FOR SHARE'}) x`;
+}
+
 /** A timestamp as jsonb carries it ("2026-01-02T03:04:05.6+00:00") in the form the drivers give (ISO, UTC). */
 function isoFromJson(v: unknown): unknown {
   if (typeof v !== 'string') return v;

@@ -1,0 +1,1 @@
+ALTER TABLE "sync_applied" ADD COLUMN "content_hash" text;

@@ -1,0 +1,38 @@
+/**
+ * Change ids are idempotency keys. A change is known by its own id, or by one derived
+ * from its content; what it says is kept as a content hash beside its answer, so a
+ * replay (same id, same content) gets the same answer while an id reused for other
+ * content is refused (as payment APIs treat a reused idempotency key).
+ */
+import { createHash } from 'node:crypto';
+import { fingerprint } from '../../shared/catalog/index.js';
+import type { PushChange } from '../../shared/protocol.js';
+
+/** The id a change is known by: its own, or one derived from its content. */
+export function changeIdOf(terminalId: string, c: PushChange): string {
+  if (c.changeId) return c.changeId;
+  const content = JSON.stringify([terminalId, c.entityType, c.entityId, c.operation, c.syncVersion, c.data ?? null, c.hlc ?? null]);
+  return `h:${fingerprint(content)}${fingerprint(content.split('').reverse().join(''))}`;
+}
+
+/**
+ * A digest of what a change asks central to do: its row, operation, data, the version
+ * it was built on and its clock. Keys are sorted, so a client that sends the same
+ * object in another key order replays, not reuses. `baseData`, `priority`,
+ * `createdInMode` and `transactionGroup` are hints about the change, not the change.
+ */
+export function contentHashOf(c: PushChange): string {
+  const text = canonicalJson([c.entityType, c.entityId, c.operation, c.syncVersion, c.data ?? null, c.hlc ?? null]);
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
+}
+
+/** JSON with every object's keys in sorted order (the wire's values are plain JSON). */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
