@@ -1,10 +1,18 @@
 /**
  * socket.io on the HTTP server's port. The handshake carries the terminal key
  * (`auth: { token }` or an Authorization header); a socket acts only as its terminal.
+ *
+ * Across a restart of central (or a lost connection, or a move to another instance)
+ * a plain socket.io client comes back by itself and is registered again without
+ * asking: close() drops the connections as a lost transport, which socket.io-client
+ * reconnects after, and a client coming back is known by the session id socket.io
+ * gave it (see the constructor), so a client that emitted `terminal:register` once
+ * after io(), as the seed's example does, still gets its triggers.
  */
 import type { Server as HttpServer } from 'node:http';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import { Server, type Socket } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
 import { AckPayload, RegisterPayload, SOCKET_EVENTS, type SocketReply, type SyncTrigger } from '../shared/protocol.js';
 import { bearerToken, type Authenticator } from './auth.js';
 import { HttpError } from './errors.js';
@@ -23,6 +31,7 @@ const room = (terminalId: string) => `terminal:${terminalId}`;
 export class Realtime {
   readonly io: Server;
   private readonly registered = new Map<string, number>();
+  private closing = false;
 
   constructor(
     http: HttpServer,
@@ -31,7 +40,23 @@ export class Realtime {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    this.io = new Server(http, { serveClient: false, maxHttpBufferSize: 64 * 1024 });
+    this.io = new Server(http, {
+      serveClient: false,
+      maxHttpBufferSize: 64 * 1024,
+      // Connection state recovery is on for its session id alone: socket.io hands every
+      // socket a `pid`, and socket.io-client (4.6 and later) sends it back in the
+      // handshake when it reconnects, even to another process. A socket with one is a
+      // client coming back, registered before as far as it knows (its register was sent
+      // once), so it is registered again on connect. The plain Adapter keeps no
+      // sessions, so nothing is ever restored (triggers missed meanwhile come from the
+      // database as pending ones) and broadcasts carry no offset argument.
+      connectionStateRecovery: { skipMiddlewares: false },
+      adapter: Adapter,
+      // Once closing, new handshakes are refused (403, which the client retries with its
+      // backoff): one accepted between close() and the HTTP server's close would hold
+      // that close open for as long as it stays connected.
+      allowRequest: (_req, answer) => answer(null, !this.closing),
+    });
     this.io.use((socket, next) => {
       const token =
         (typeof socket.handshake.auth.token === 'string' ? socket.handshake.auth.token : undefined) ??
@@ -78,23 +103,11 @@ export class Realtime {
       if (parsed.data.terminalId !== data.terminalId) {
         return reply?.({ ok: false, error: `this key belongs to terminal ${data.terminalId}, not ${parsed.data.terminalId}` });
       }
-      if (!data.registered) {
-        data.registered = true;
-        await socket.join(room(data.terminalId));
-        const sockets = (this.registered.get(data.terminalId) ?? 0) + 1;
-        this.registered.set(data.terminalId, sockets);
-        if (sockets === 1) this.metrics.connectedTerminals.inc(); // terminals, not sockets
-      }
+      const joined = await this.join(socket);
       log.info('terminal registered');
       reply?.({ ok: true });
-      try {
-        for (const t of await this.triggers.pending(data.terminalId)) {
-          socket.emit(SOCKET_EVENTS.trigger, t);
-          this.metrics.triggersSent.inc({ reason: t.reason });
-        }
-      } catch (err) {
-        log.error({ err }, 'reading pending triggers failed');
-      }
+      // A socket registered already has had its pending triggers and every one since.
+      if (joined) await this.sendPending(socket, log);
     });
 
     socket.on(SOCKET_EVENTS.ack, async (payload: unknown, reply?: Reply) => {
@@ -124,12 +137,54 @@ export class Realtime {
       }
       log.debug({ reason }, 'socket disconnected');
     });
+
+    if (typeof socket.handshake.auth.pid === 'string') {
+      // A client coming back (see the constructor): registered as it was, without
+      // waiting for a terminal:register it may never send again.
+      this.join(socket)
+        .then(async (joined) => {
+          if (!joined) return;
+          log.info('terminal registered again on reconnect');
+          await this.sendPending(socket, log);
+        })
+        .catch((err: unknown) => log.error({ err }, 'registering a returning socket failed'));
+    }
+  }
+
+  /** Registers the socket for its terminal's triggers; false if it was already. */
+  private async join(socket: Socket): Promise<boolean> {
+    const data = socket.data as SocketData;
+    if (data.registered) return false;
+    data.registered = true;
+    const sockets = (this.registered.get(data.terminalId) ?? 0) + 1;
+    this.registered.set(data.terminalId, sockets);
+    if (sockets === 1) this.metrics.connectedTerminals.inc(); // terminals, not sockets
+    await socket.join(room(data.terminalId));
+    return true;
+  }
+
+  /** Sends the terminal's unacknowledged triggers (those it missed while not registered). */
+  private async sendPending(socket: Socket, log: Logger): Promise<void> {
+    const data = socket.data as SocketData;
+    try {
+      for (const t of await this.triggers.pending(data.terminalId)) {
+        socket.emit(SOCKET_EVENTS.trigger, t);
+        this.metrics.triggersSent.inc({ reason: t.reason });
+      }
+    } catch (err) {
+      log.error({ err }, 'reading pending triggers failed');
+    }
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.triggers.close();
-    // The HTTP server is fastify's to close; only end the sockets here.
-    this.io.disconnectSockets(true);
+    // The HTTP server is fastify's to close; only end the sockets here. Their engine.io
+    // connections are closed, without socket.io's DISCONNECT packet (which
+    // disconnectSockets() sends): a client takes that for a deliberate disconnect and
+    // never reconnects, while a closed transport it reconnects after, with its default
+    // backoff (1 s doubling to 5 s, randomised), so it is back within a few seconds of
+    // central and gets the SERVER_RESTART trigger, live or as pending.
     this.io.engine.close();
   }
 }
