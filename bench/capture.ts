@@ -19,7 +19,7 @@ import { PosSimulator } from '../src/main/sync/simulate.js';
 import { median, round, type Benchmark, type BenchContext, type Row } from './lib.js';
 
 function makePos(path: string, triggers: boolean): void {
-  const store = new LocalStore(path, 'bench-capture');
+  const store = new LocalStore(path, 'bench-capture', { create: true });
   store.close();
   const db = new Database(path);
   db.exec(`INSERT INTO stores (name, code, currency) VALUES ('Bench shop', 'BENCH', 'EUR')`);

@@ -78,7 +78,7 @@ async function catalogueTerminal(ctx: BenchContext, size: number, label: string)
   const t = await c.provision('bench-store', `bench-first-${label}`);
   const dir = ctx.tmp('first-sync-');
   const path = join(dir, 'pos.db');
-  new LocalStore(path, t.terminalId).close();
+  new LocalStore(path, t.terminalId, { create: true }).close();
   const env = { DATABASE_URL: `file:${path}`, CENTRAL_API_URL: c.url, CENTRAL_API_KEY: t.apiKey, TERMINAL_ID: t.terminalId };
   return { c, env, path };
 }

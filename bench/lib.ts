@@ -201,7 +201,7 @@ export async function startTerminal(
   opts: { schedule?: boolean } = {},
 ): Promise<{ store: LocalStore; service: SyncService; path: string; close(): Promise<void> }> {
   const path = join(dir, `${t.terminalId}.db`);
-  const store = new LocalStore(path, t.terminalId);
+  const store = new LocalStore(path, t.terminalId, { create: true });
   const service = new SyncService(store, { ...DEFAULT_SYNC_CONFIG, realtime: false, centralUrl: c.url, apiKey: t.apiKey, ...config }, silentLog);
   await service.initialize(t.terminalId, { schedule: opts.schedule ?? false });
   return {

@@ -64,7 +64,7 @@ function report(title: string, totalMs: number, rows: number): void {
 /** Microseconds per single-row order insert (one transaction each) on a POS file changed by `mod`. */
 function insertCost(dir: string, name: string, mod: (db: Database.Database) => void): number {
   const path = join(dir, `${name}.db`);
-  new LocalStore(path, 'profile-capture').close();
+  new LocalStore(path, 'profile-capture', { create: true }).close();
   const setup = new Database(path);
   mod(setup);
   setup.close();

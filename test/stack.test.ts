@@ -33,15 +33,20 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 it('npm start brings up central, the demo till in the companion (web UI) and the simulator; sales reach central; SIGINT stops it all', { timeout: 120_000 }, async () => {
   const port = await freePort();
   const uiPort = await freePort();
+  // As in a fresh clone: the data folder does not exist yet, and the stack's own defaults apply.
+  const data = join(root, 'data');
+  const env: NodeJS.ProcessEnv = { ...process.env, TILLSYNC_DATA_ROOT: data, PORT: String(port), TILLSYNC_UI_PORT: String(uiPort), TILLSYNC_DEMO_RATE: '5', LOG_LEVEL: 'warn', DATABASE_URL: '', POSTGRES_URL_REMOTE: '' };
+  delete env.TILLSYNC_SYNC_INTERVAL;
+  delete env.TILLSYNC_CRON;
   proc = spawn(process.execPath, ['--import', 'tsx', 'src/stack/main.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, TILLSYNC_DATA_ROOT: root, PORT: String(port), TILLSYNC_UI_PORT: String(uiPort), TILLSYNC_DEMO_RATE: '5', LOG_LEVEL: 'warn', DATABASE_URL: '', POSTGRES_URL_REMOTE: '' },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
 
-  const stack = await until('the stack file', async () => JSON.parse(readFileSync(join(root, 'stack.json'), 'utf8')) as { adminToken: string; terminal?: { terminalId: string } });
+  const stack = await until('the stack file', async () => JSON.parse(readFileSync(join(data, 'stack.json'), 'utf8')) as { adminToken: string; terminal?: { terminalId: string } });
   const admin = new ApiClient(`http://127.0.0.1:${port}`, stack.adminToken);
   const health = await until('central', async () => ((await admin.get('/healthz')).status === 200 ? true : undefined));
   expect(health).toBe(true);
@@ -68,6 +73,13 @@ it('npm start brings up central, the demo till in the companion (web UI) and the
   expect((await call('wrong-token-wrong-token')).status).toBe(401);
   const status = (await (await call(link?.[3] ?? '')).json()) as { ok: boolean; value?: { terminalId: string } };
   expect(status).toMatchObject({ ok: true, value: { terminalId: 'demo-terminal' } });
+  // The stack's sync interval (TILLSYNC_SYNC_INTERVAL=30) is the companion's: its Settings show it.
+  const settings = await fetch(`http://127.0.0.1:${uiPort}/ipc/settings:get`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${link?.[3] ?? ''}`, 'content-type': 'application/json' },
+    body: '{"args":[]}',
+  });
+  expect(await settings.json()).toMatchObject({ ok: true, value: { syncInterval: 30 } });
 
   const exit = new Promise<number | null>((resolve) => proc?.once('exit', (code) => resolve(code)));
   proc.kill('SIGINT');

@@ -15,7 +15,7 @@ import { LocalStore } from './sync/local-store.js';
 import { DEFAULT_SYNC_CONFIG, SyncService, type SyncConfig } from './sync/sync-service.js';
 import { EngineHost } from './bridge/engine-host.js';
 import type { SettingsPatch, SettingsView } from '../shared/ipc.js';
-import type { SettingsStore } from './settings.js';
+import { DEFAULT_SYNC_INTERVAL, type SettingsStore } from './settings.js';
 
 /** Where the terminal key lives (SecretStore over safeStorage in Electron). */
 export interface KeyStore {
@@ -31,12 +31,16 @@ export interface AutoStartPort {
   set(enabled: boolean): void;
 }
 
-/** Connection settings given by the environment (the agent's variables); Settings win over them. */
+/** Settings given by the environment (the agent's variables); Settings win over them. */
 export interface CompanionDefaults {
   centralUrl?: string | undefined;
   terminalId?: string | undefined;
   databasePath?: string | undefined;
   apiKey?: string | undefined;
+  /** Seconds between incremental syncs (TILLSYNC_SYNC_INTERVAL). */
+  syncInterval?: number | undefined;
+  /** A cron expression for incremental syncs instead of the interval (TILLSYNC_CRON). */
+  cron?: string | undefined;
 }
 
 export interface CompanionOptions {
@@ -104,6 +108,8 @@ export class Companion {
       centralUrl: e.centralUrl,
       terminalId: e.terminalId,
       databasePath: e.databasePath,
+      syncInterval: e.syncInterval,
+      ...(e.cron !== undefined ? { cron: e.cron } : {}),
       autoStart: this.opts.autoStart ? this.opts.autoStart.isEnabled() : s.autoStart,
     };
   }
@@ -141,8 +147,9 @@ export class Companion {
       terminalId: s.terminalId ?? d.terminalId,
       databasePath: s.databasePath ?? d.databasePath,
       apiKey: this.key(),
-      syncInterval: s.syncInterval,
-      cron: s.cron,
+      syncInterval: s.syncInterval ?? d.syncInterval ?? DEFAULT_SYNC_INTERVAL,
+      // A cron cleared in Settings is saved as '' and stays cleared, whatever the environment says.
+      cron: s.cron !== undefined ? s.cron || undefined : d.cron,
     };
   }
 
@@ -243,7 +250,9 @@ export class Companion {
     let store: LocalStore | undefined;
     let service: SyncService | undefined;
     try {
-      store = new LocalStore(c.databasePath, c.terminalId, { warn: (o, m) => log.warn(o, m), migrationsDir: this.opts.migrationsDir });
+      // Never made here: a path typed in Settings must be the POS's own file, and a typo
+      // must not start a new, empty till (the existsSync check above says so first).
+      store = new LocalStore(c.databasePath, c.terminalId, { create: false, warn: (o, m) => log.warn(o, m), migrationsDir: this.opts.migrationsDir });
       service = new SyncService(
         store,
         { ...DEFAULT_SYNC_CONFIG, ...this.opts.tuning, centralUrl: c.centralUrl, apiKey: c.apiKey, syncInterval: c.syncInterval, cron: c.cron },

@@ -9,11 +9,16 @@ import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { SettingsPatch, type SettingsView } from '../shared/ipc.js';
 
+/** The interval shown and used when neither Settings nor the environment (TILLSYNC_SYNC_INTERVAL) give one. */
+export const DEFAULT_SYNC_INTERVAL = 300;
+
 export const StoredSettings = z.object({
   centralUrl: z.string().optional(),
   terminalId: z.string().optional(),
   databasePath: z.string().optional(),
-  syncInterval: z.number().int().min(10).max(86_400).default(300),
+  // Absent until set in Settings, so the environment's default (TILLSYNC_SYNC_INTERVAL) can apply.
+  syncInterval: z.number().int().min(10).max(86_400).optional(),
+  // '' is "no cron", chosen in Settings: it keeps an environment default (TILLSYNC_CRON) from applying.
   cron: z.string().optional(),
   autoStart: z.boolean().default(true),
   supervisorPinHash: z.string().optional(),
@@ -65,8 +70,14 @@ export class SettingsStore {
 
   /** What the renderer may see: never the PIN hash or the key. */
   view(hasKey: boolean): SettingsView {
-    const { supervisorPinHash, ...rest } = this.current;
-    return { ...rest, hasPin: supervisorPinHash !== undefined, hasKey };
+    const { supervisorPinHash, syncInterval, cron, ...rest } = this.current;
+    return {
+      ...rest,
+      syncInterval: syncInterval ?? DEFAULT_SYNC_INTERVAL,
+      ...(cron ? { cron } : {}),
+      hasPin: supervisorPinHash !== undefined,
+      hasKey,
+    };
   }
 
   /** Validates and saves a change (atomically: a crash leaves the old file or the new one). */
@@ -83,7 +94,7 @@ export class SettingsStore {
       }
     }
     const next: StoredSettings = { ...this.current, ...rest, ...(supervisorPin ? { supervisorPinHash: hashPin(supervisorPin) } : {}) };
-    if (cron !== undefined && cron.trim() === '') delete next.cron;
+    if (cron !== undefined && cron.trim() === '') next.cron = '';
     this.replace(next);
     return { saved: next, apiKey };
   }

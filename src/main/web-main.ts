@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { startWebBridge, type WebBridge } from './bridge/web-host.js';
 import { Companion, type CompanionDefaults, type KeyStore } from './companion.js';
 import { SettingsStore } from './settings.js';
-import { AgentConfigError, databasePathFrom, SETTINGS } from './sync/config.js';
+import { agentConfig, AgentConfigError, databasePathFrom, SETTINGS } from './sync/config.js';
 import { logger, type Command } from './sync/command.js';
 import type { SyncConfig } from './sync/sync-service.js';
 
@@ -31,15 +31,26 @@ export const envOnlyKeys: KeyStore = {
   clear: () => undefined,
 };
 
-/** The agent's variables as the companion's defaults (Settings win over them). */
+/**
+ * The agent's variables as the companion's defaults (Settings win over them), so a
+ * companion started with the agent's environment (the local stack's, a kiosk's unit
+ * file) syncs as that agent would. The interval and cron are checked here as the agent
+ * checks them: a bad one names its variable.
+ */
 export function defaultsFromEnv(env: NodeJS.ProcessEnv): CompanionDefaults {
   const v = (name: string) => (env[name]?.trim() ? env[name]?.trim() : undefined);
   const db = v(SETTINGS.databasePath.env);
+  const interval = v(SETTINGS.syncInterval.env);
+  const cron = v(SETTINGS.cron.env);
+  // agentConfig validates only what is set; the values come back parsed (the interval as a number).
+  const timing = interval !== undefined || cron !== undefined ? agentConfig({}, { [SETTINGS.syncInterval.env]: interval, [SETTINGS.cron.env]: cron }, []) : undefined;
   return {
     centralUrl: v(SETTINGS.centralUrl.env),
     terminalId: v(SETTINGS.terminalId.env),
     apiKey: v(SETTINGS.apiKey.env),
     databasePath: db ? databasePathFrom(db) : undefined,
+    syncInterval: interval !== undefined ? timing?.syncInterval : undefined,
+    cron: cron !== undefined ? timing?.cron : undefined,
   };
 }
 

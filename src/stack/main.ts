@@ -140,8 +140,9 @@ async function main(): Promise<void> {
     TILLSYNC_SYNC_INTERVAL: process.env.TILLSYNC_SYNC_INTERVAL ?? '30',
     TILLSYNC_HEARTBEAT_INTERVAL: process.env.TILLSYNC_HEARTBEAT_INTERVAL ?? '10',
   };
-  // The POS database exists with its tables before the simulator (the "POS") opens it.
-  new LocalStore(posPath, stack.terminal.terminalId, { warn: (o, m) => log.warn(o, m) }).close();
+  // The POS database exists with its tables before the simulator (the "POS") and the
+  // companion open it: the demo makes it (create), since nothing else ever does.
+  new LocalStore(posPath, stack.terminal.terminalId, { create: true, warn: (o, m) => log.warn(o, m) }).close();
   // The demo till's engine runs inside the companion in web mode, so its UI opens in a browser.
   const uiToken = randomBytes(24).toString('base64url');
   const uiPort = process.env.TILLSYNC_UI_PORT ?? '4100';

@@ -128,7 +128,7 @@ function harness(o: { dir?: string; keys?: KeyStore; autoStart?: AutoStartPort; 
 /** A POS database file for this terminal (as the POS app would have one). */
 function posFile(terminalId: string, dir = tempDir('tillsync-pos-')): string {
   const path = join(dir, 'pos.sqlite');
-  new LocalStore(path, terminalId, { warn: () => {} }).close();
+  new LocalStore(path, terminalId, { create: true, warn: () => {} }).close();
   return path;
 }
 

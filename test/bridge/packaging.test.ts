@@ -36,14 +36,14 @@ describe('packaging', () => {
     // As in an installed app: the migrations copied under the app path, away from the sources.
     const appPath = join(dir, 'app');
     cpSync(join(REPO_ROOT, 'drizzle/terminal/migrations'), join(appPath, 'drizzle/terminal/migrations'), { recursive: true });
-    const store = new LocalStore(join(dir, 'pos.db'), 'till-pack', { migrationsDir: join(appPath, 'drizzle/terminal/migrations') });
+    const store = new LocalStore(join(dir, 'pos.db'), 'till-pack', { create: true, migrationsDir: join(appPath, 'drizzle/terminal/migrations') });
     expect(store.db.prepare(`SELECT name FROM sqlite_master WHERE name = 'tillsync_outbox'`).get()).toBeTruthy();
     store.close();
   });
 
   it('missing migrations are a clear error, and the database is left closed and unchanged', () => {
     const path = join(dir, 'other.db');
-    expect(() => new LocalStore(path, 'till-pack', { migrationsDir: join(dir, 'nowhere') })).toThrow(/migrations are missing .*installation is incomplete/);
+    expect(() => new LocalStore(path, 'till-pack', { create: true, migrationsDir: join(dir, 'nowhere') })).toThrow(/migrations are missing .*installation is incomplete/);
     // Nothing holds the file open (it can be removed and reopened).
     rmSync(path, { force: true });
     expect(existsSync(path)).toBe(false);

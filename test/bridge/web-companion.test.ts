@@ -7,7 +7,8 @@ import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startWebCompanion, type WebCompanion } from '../../src/main/web-main.js';
+import { AgentConfigError } from '../../src/main/sync/config.js';
+import { defaultsFromEnv, startWebCompanion, type WebCompanion } from '../../src/main/web-main.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, tempDir, testLogger } from '../helpers/engine.js';
 import { freePort } from '../helpers/processes.js';
@@ -147,7 +148,7 @@ describe('startWebCompanion', () => {
   it('configured by the environment: the engine runs; settings are saved in the data directory; a key is refused (no keyring)', async () => {
     const t = await c.provision(`web-${process.pid}-${Date.now().toString(36)}`);
     const db = join(tempDir('tillsync-web-pos-'), 'pos.sqlite');
-    new LocalStore(db, t.terminalId, { warn: () => {} }).close();
+    new LocalStore(db, t.terminalId, { create: true, warn: () => {} }).close();
     const dataDir = join(tempDir('tillsync-web-data-'), 'nested', 'companion');
     const w = await startWebCompanion({
       dataDir,
@@ -204,5 +205,54 @@ describe('startWebCompanion', () => {
     } finally {
       await new Promise<void>((res) => blocker.close(() => res()));
     }
+  });
+});
+
+describe("the agent's timing variables as defaults", () => {
+  /** A configured companion started with the agent's environment plus `extra`. */
+  async function configured(extra: Record<string, string>): Promise<{ w: WebCompanion; dataDir: string }> {
+    const t = await c.provision(`web-timing-${process.pid}-${Date.now().toString(36)}`);
+    const db = join(tempDir('tillsync-web-pos-'), 'pos.sqlite');
+    new LocalStore(db, t.terminalId, { create: true, warn: () => {} }).close();
+    const dataDir = join(tempDir('tillsync-web-data-'), 'companion');
+    const env = { CENTRAL_API_URL: c.url, TERMINAL_ID: t.terminalId, CENTRAL_API_KEY: t.apiKey, DATABASE_URL: `file:${db}`, ...extra };
+    const w = await startWebCompanion({ dataDir, env, log: testLogger(), rendererDir: renderer(), tuning: TUNING });
+    webs.push(w);
+    expect(w.companion.setupProblem).toBeNull();
+    return { w, dataDir };
+  }
+
+  it('TILLSYNC_SYNC_INTERVAL is the interval the engine runs with and Settings show, until Settings set one', async () => {
+    const { w, dataDir } = await configured({ TILLSYNC_SYNC_INTERVAL: '30' });
+    expect(w.companion.engine?.config.syncInterval).toBe(30);
+    expect((await ipc(w, 'settings:get', [])).body).toMatchObject({ ok: true, value: { syncInterval: 30 } });
+
+    // Another setting saved does not freeze the default into the file.
+    expect((await ipc(w, 'settings:set', [{ supervisorPin: '2468' }])).body).toMatchObject({ ok: true, value: { syncInterval: 30, hasPin: true } });
+    expect(JSON.parse(readFileSync(join(dataDir, 'settings.json'), 'utf8'))).not.toHaveProperty('syncInterval');
+
+    // A value chosen in Settings wins over the environment's.
+    expect((await ipc(w, 'settings:set', [{ syncInterval: 120 }])).body).toMatchObject({ ok: true, value: { syncInterval: 120 } });
+    expect(w.companion.engine?.config.syncInterval).toBe(120);
+  });
+
+  it('TILLSYNC_CRON is the schedule until Settings clear it, and a cleared cron stays cleared', async () => {
+    const { w, dataDir } = await configured({ TILLSYNC_CRON: '*/10 * * * *' });
+    expect(w.companion.engine?.config.cron).toBe('*/10 * * * *');
+    expect((await ipc(w, 'settings:get', [])).body).toMatchObject({ ok: true, value: { cron: '*/10 * * * *', syncInterval: 300 } });
+
+    const cleared = await ipc(w, 'settings:set', [{ cron: '' }]);
+    expect(cleared.body.ok, JSON.stringify(cleared.body)).toBe(true);
+    expect(cleared.body.value).not.toHaveProperty('cron');
+    expect(w.companion.engine?.config.cron).toBeUndefined();
+    expect(JSON.parse(readFileSync(join(dataDir, 'settings.json'), 'utf8'))).toMatchObject({ cron: '' });
+  });
+
+  it('a bad TILLSYNC_SYNC_INTERVAL or TILLSYNC_CRON is an error naming the variable', () => {
+    expect(() => defaultsFromEnv({ TILLSYNC_SYNC_INTERVAL: 'often' })).toThrow(AgentConfigError);
+    expect(() => defaultsFromEnv({ TILLSYNC_SYNC_INTERVAL: 'often' })).toThrow(/TILLSYNC_SYNC_INTERVAL/);
+    expect(() => defaultsFromEnv({ TILLSYNC_CRON: 'now and then' })).toThrow(/TILLSYNC_CRON/);
+    expect(defaultsFromEnv({ TILLSYNC_SYNC_INTERVAL: ' 45 ' })).toMatchObject({ syncInterval: 45, cron: undefined });
+    expect(defaultsFromEnv({})).toMatchObject({ syncInterval: undefined, cron: undefined });
   });
 });

@@ -61,7 +61,7 @@ interface TillOptions {
 async function till(opts: TillOptions = {}): Promise<Till> {
   const terminal = await c.provision(`e2e-${process.pid}-${Date.now().toString(36)}-${++stores}`);
   const dbPath = join(tempDir('tillsync-e2e-pos-'), 'pos.sqlite');
-  new LocalStore(dbPath, terminal.terminalId, { warn: () => {} }).close();
+  new LocalStore(dbPath, terminal.terminalId, { create: true, warn: () => {} }).close();
   const dataDir = join(tempDir('tillsync-e2e-data-'), 'companion');
   if (opts.settings) {
     mkdirSync(dataDir, { recursive: true });

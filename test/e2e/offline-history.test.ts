@@ -38,7 +38,7 @@ beforeAll(async () => {
   central = await startCentralProcess({ port: centralPort, dataDir: centralData });
   terminal = await provisionOn(central.url, 'e2e-offline', 'e2e-offline-t1');
   const dbPath = join(tempDir('tillsync-e2e-pos-'), 'pos.sqlite');
-  new LocalStore(dbPath, terminal.terminalId, { warn: () => {} }).close();
+  new LocalStore(dbPath, terminal.terminalId, { create: true, warn: () => {} }).close();
   web = await startCompanion(ui.dir, {
     env: { CENTRAL_API_URL: central.url, TERMINAL_ID: terminal.terminalId, CENTRAL_API_KEY: terminal.apiKey, DATABASE_URL: `file:${dbPath}` },
   });

@@ -42,7 +42,7 @@ describe.skipIf(binary === undefined)('the Electron app (needs an Electron binar
     const t = await c.provision();
     const dir = tempDir('tillsync-electron-');
     const pos = join(dir, 'pos.db');
-    new LocalStore(pos, t.terminalId, { warn: () => undefined }).close();
+    new LocalStore(pos, t.terminalId, { create: true, warn: () => undefined }).close();
     app = await electron.launch({
       executablePath: binary,
       args: [join(REPO_ROOT, 'out/main/index.js'), `--user-data-dir=${join(dir, 'user-data')}`],

@@ -16,7 +16,7 @@ afterAll(removeTempDirs);
 
 function backlog(sales: number): { store: LocalStore; path: string } {
   const path = join(tempDir(), 'pos.db');
-  const store = new LocalStore(path, 'till-plan');
+  const store = new LocalStore(path, 'till-plan', { create: true });
   store.db.exec(`INSERT INTO stores (name, code) VALUES ('Shop', 'S1')`);
   const add = store.db.prepare(`INSERT INTO products (sku, name, price, active) VALUES (?, ?, ?, 1)`);
   for (let i = 0; i < 30; i++) add.run(`PLAN-${i}`, `Product ${i}`, 1 + i);

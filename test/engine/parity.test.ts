@@ -326,7 +326,7 @@ describe('parity against a real central and real SQLite files', () => {
   /** A terminal database as the engine creates it. */
   function engineDatabase(name: string): string {
     const path = join(dir, name);
-    new LocalStore(path, t.terminalId).close();
+    new LocalStore(path, t.terminalId, { create: true }).close();
     return path;
   }
 
@@ -508,7 +508,7 @@ describe('parity after central drifts (SQL at central)', () => {
 
   it('a dropped column is missing at central, an altered one a type mismatch, an added one extra', async () => {
     const path = join(dir, 'engine.db');
-    new LocalStore(path, t.terminalId).close();
+    new LocalStore(path, t.terminalId, { create: true }).close();
     await c.db.query('ALTER TABLE products DROP COLUMN barcode');
     await c.db.query('ALTER TABLE customers ALTER COLUMN loyalty_points TYPE integer');
     await c.db.query('ALTER TABLE inventory_items RENAME COLUMN master_stock_quantity TO stock_quantity');

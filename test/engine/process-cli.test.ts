@@ -1,13 +1,31 @@
 /**
  * The `tillsync` command as ops run it (`node bin/tillsync.mjs ...`): configuration
- * errors, `status` on a fresh database, and one-shot `sync`.
+ * errors, settings that must never be guessed (a database that is not there, a key
+ * central refuses, a database of another terminal), `status` on a new database, and
+ * one-shot `sync`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/shared/catalog/index.js';
-import { useCentral } from '../helpers/central.js';
-import { addLocalStore, agentEnv, cleanEnv, freePort, killAll, newTerminalDb, openPos, openReader, outboxSummary, ringUpSales, runTillsync, tempDir } from '../helpers/processes.js';
+import { ApiClient, useCentral } from '../helpers/central.js';
+import { startProxy, type PassThroughProxy } from '../helpers/engine.js';
+import {
+  addLocalStore,
+  agentEnv,
+  cleanEnv,
+  freePort,
+  killAll,
+  newTerminalDb,
+  openPos,
+  openReader,
+  outboxSummary,
+  ringUpSales,
+  runTillsync,
+  startAgent,
+  tempDir,
+  waitUntil,
+} from '../helpers/processes.js';
 import { count, settled } from '../helpers/sync.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -66,9 +84,9 @@ describe('bad configuration', () => {
 });
 
 describe('tillsync status', () => {
-  it('on a fresh database prints every synced table with zero counts', { timeout: 30_000 }, async () => {
+  it('--create on a new database prints every synced table with zero counts', { timeout: 30_000 }, async () => {
     const path = join(dir.path, 'fresh.db');
-    const r = await runTillsync(['status', '--database', path], cleanEnv());
+    const r = await runTillsync(['status', '--create', '--database', path], cleanEnv());
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/not initialized/);
     expect(r.stdout).toMatch(/never/);
@@ -141,5 +159,203 @@ describe('tillsync sync', () => {
     } finally {
       reader.close();
     }
+  });
+});
+
+/**
+ * stderr holds exactly one line, matching `re`: no stack trace, no JSON log line.
+ * (The one-shot commands log to stderr; a setting problem is said once, plainly.)
+ */
+function oneLine(stderr: string, re: RegExp): void {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(re);
+  expect(stderr, 'no stack trace').not.toMatch(/^\s+at /m);
+  expect(stderr, 'no JSON log line').not.toMatch(/^\s*\{/m);
+}
+
+describe('settings never guess', () => {
+  const central = useCentral();
+  let n = 0;
+  const terminal = () => central.provision('guess-store', `guess-t${++n}`);
+  /** A terminal database the POS already uses, with one sale waiting. */
+  async function posDatabase(name: string, storeId: string): Promise<string> {
+    const path = await newTerminalDb(join(dir.path, name));
+    const pos = openPos(path);
+    ringUpSales(pos, { storeLocalId: addLocalStore(pos, storeId), prefix: name, count: 1 });
+    pos.close();
+    return path;
+  }
+  const statusJson = async (path: string) => {
+    const r = await runTillsync(['status', '--json', '--database', path], cleanEnv());
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { terminalId: string | null; totals: { pending: number; failed: number; synced: number } };
+  };
+
+  it.each([['agent'], ['sync'], ['status'], ['bootstrap']])(
+    'a typo in the file name: `%s` creates nothing, says DATABASE_URL names no file (and how to make one), exit 2',
+    { timeout: 30_000 },
+    async (command) => {
+      const t = await terminal();
+      await posDatabase(`typo-${command}.db`, t.storeId);
+      const typo = join(dir.path, `tpyo-${command}.db`);
+      const r = await runTillsync([command], agentEnv({ databasePath: typo, centralUrl: central.url, apiKey: t.apiKey, terminalId: t.terminalId }));
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
+      oneLine(r.stderr, new RegExp(`^DATABASE_URL \\(--database\\): POS database ${typo} does not exist`));
+      // bootstrap works on the POS's own database and never makes one, so it offers no --create.
+      if (command === 'bootstrap') expect(r.stderr).not.toMatch(/--create/);
+      else expect(r.stderr).toMatch(/pass --create to make a new POS database there/);
+      expect(existsSync(typo), 'no database created').toBe(false);
+      expect(readdirSync(dir.path).filter((f) => f.startsWith('tpyo-')), 'nor its -wal or -shm').toEqual([]);
+      const heard = await central.admin.get('/api/terminals');
+      expect(heard.body.terminals.find((x: { terminalId: string }) => x.terminalId === t.terminalId)?.status, 'central heard nothing').toBe('NEVER_SEEN');
+    },
+  );
+
+  it('a missing folder: exit 2 naming DATABASE_URL and the folder, also with --create (which makes no folder)', { timeout: 30_000 }, async () => {
+    const t = await terminal();
+    const folder = join(dir.path, 'no-such-folder');
+    const path = join(folder, 'pos.db');
+    const env = agentEnv({ databasePath: path, centralUrl: central.url, apiKey: t.apiKey, terminalId: t.terminalId });
+    for (const args of [['sync'], ['sync', '--create'], ['agent', '--create'], ['status']]) {
+      const r = await runTillsync(args, env);
+      expect(r.code, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(2);
+      oneLine(r.stderr, new RegExp(`^DATABASE_URL \\(--database\\): the folder ${folder} does not exist`));
+      expect(existsSync(folder), 'no folder made').toBe(false);
+    }
+  });
+
+  it('--create makes the new database, and sync pulls the store into it as this terminal', { timeout: 60_000 }, async () => {
+    const t = await terminal();
+    const path = join(dir.path, 'created.db');
+    const r = await runTillsync(['sync', '--full', '--create'], agentEnv({ databasePath: path, centralUrl: central.url, apiKey: t.apiKey, terminalId: t.terminalId }, { LOG_LEVEL: 'warn' }));
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(resultLine(r.stdout)).toMatchObject({ kind: 'FULL', errors: [] });
+    expect(existsSync(path)).toBe(true);
+    expect((await statusJson(path)).terminalId).toBe(t.terminalId);
+    const reader = openReader(path);
+    try {
+      expect(reader.prepare('SELECT server_id FROM stores').all()).toEqual([{ server_id: t.storeId }]);
+    } finally {
+      reader.close();
+    }
+    // Once made, the database is simply there: the same command without --create works on it.
+    const again = await runTillsync(['sync'], agentEnv({ databasePath: path, centralUrl: central.url, apiKey: t.apiKey, terminalId: t.terminalId }, { LOG_LEVEL: 'warn' }));
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('a key central does not know: one line naming CENTRAL_API_KEY, exit 2, no stack trace; nothing sent, the database not bound', { timeout: 60_000 }, async () => {
+    const t = await terminal();
+    const path = await posDatabase('wrong-key.db', t.storeId);
+    const env = agentEnv({ databasePath: path, centralUrl: central.url, apiKey: 'tsk_not-the-key-of-anyone', terminalId: t.terminalId });
+    const line = new RegExp(`^CENTRAL_API_KEY \\(--api-key\\): central refused this key for terminal ${t.terminalId} \\(401 UNAUTHORIZED: unknown terminal key`);
+
+    const sync = await runTillsync(['sync', '--full'], env);
+    expect(sync.code, `${sync.stdout}\n${sync.stderr}`).toBe(2);
+    oneLine(sync.stderr, line);
+    expect(sync.stdout).toBe('');
+
+    // The daemon too: such a key can never work, so it stops at once (its logs are on stdout).
+    const agent = await runTillsync(['agent'], env);
+    expect(agent.code, `${agent.stdout}\n${agent.stderr}`).toBe(2);
+    oneLine(agent.stderr, line);
+
+    const bootstrapped = await runTillsync(['bootstrap', '--push'], env);
+    expect(bootstrapped.code, bootstrapped.stderr).toBe(2);
+    oneLine(bootstrapped.stderr, line);
+
+    const parity = await runTillsync(['parity'], env);
+    expect(parity.code, parity.stderr).toBe(2);
+    oneLine(parity.stderr, line);
+
+    const s = await statusJson(path);
+    expect(s.terminalId, 'not bound to the terminal').toBeNull();
+    expect(s.totals).toMatchObject({ pending: 3, failed: 0, synced: 0 });
+  });
+
+  it("another terminal's key: one line naming CENTRAL_API_KEY and TERMINAL_ID, exit 2", { timeout: 30_000 }, async () => {
+    const t = await terminal();
+    const other = await terminal();
+    const path = await posDatabase('other-key.db', t.storeId);
+    const r = await runTillsync(['sync'], agentEnv({ databasePath: path, centralUrl: central.url, apiKey: other.apiKey, terminalId: t.terminalId }));
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
+    oneLine(r.stderr, new RegExp(`^CENTRAL_API_KEY \\(--api-key\\) or TERMINAL_ID \\(--terminal-id\\): central refused this key for terminal ${t.terminalId} \\(403 WRONG_TERMINAL`));
+    expect((await statusJson(path)).terminalId).toBeNull();
+  });
+
+  it('a terminal disabled at central: sync exits 2 naming TERMINAL_ID; the agent keeps running (it may be enabled again) and stops cleanly', { timeout: 60_000 }, async () => {
+    const t = await terminal();
+    const path = await posDatabase('disabled.db', t.storeId);
+    expect((await central.admin.patch(`/api/terminals/${t.terminalId}`, { disabled: true })).status).toBe(200);
+    const settings = { databasePath: path, centralUrl: central.url, apiKey: t.apiKey, terminalId: t.terminalId };
+
+    const r = await runTillsync(['sync'], agentEnv(settings));
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
+    oneLine(r.stderr, new RegExp(`^TERMINAL_ID \\(--terminal-id\\): central refused terminal ${t.terminalId}, it is disabled there \\(403 TERMINAL_DISABLED`));
+
+    const agent = startAgent(settings);
+    await waitUntil('the agent to say central refuses it for now', () => agent.stdout().includes('central refuses this terminal for now'), { diagnose: () => agent.tail() });
+    await waitUntil('the agent to start its engine', () => agent.stdout().includes('sync engine initialized'), { diagnose: () => agent.tail() });
+    expect(agent.exit, agent.tail()).toBeUndefined();
+    expect(await agent.stop()).toMatchObject({ code: 0 });
+    expect(agent.stderr()).toBe('');
+  });
+
+  it('a key refused during sync (revoked after the start): exit 2, the refusal said last in one line, no stack trace; the sales stay pending', { timeout: 60_000 }, async () => {
+    const t = await terminal();
+    const path = await posDatabase('revoked.db', t.storeId);
+    const probe = new ApiClient(central.url, t.apiKey);
+    let proxy: PassThroughProxy | undefined;
+    let revoked = false;
+    try {
+      // The key is taken at the start (the heartbeat); central forgets it before the pass's first request.
+      proxy = await startProxy(central.url, async (req) => {
+        if (revoked || req.path.startsWith('/api/sync/heartbeat')) return;
+        revoked = true;
+        await central.db.query(`UPDATE sync_terminals SET key_hash = 'revoked' WHERE id = $1`, [t.terminalId]);
+        await waitUntil('central to refuse the revoked key', async () => (await probe.post('/api/sync/heartbeat', { terminalId: t.terminalId, status: 'ONLINE' })).status === 401);
+      });
+      const r = await runTillsync(['sync'], agentEnv({ databasePath: path, centralUrl: proxy.url, apiKey: t.apiKey, terminalId: t.terminalId }, { LOG_LEVEL: 'warn' }));
+      expect(revoked).toBe(true);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
+      const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+      expect(lines.at(-1)).toMatch(new RegExp(`^CENTRAL_API_KEY \\(--api-key\\): central refused this key for terminal ${t.terminalId} \\(401 UNAUTHORIZED`));
+      expect(r.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
+      expect(r.stderr, 'no stack in the log either').not.toMatch(/"stack"/);
+      expect(resultLine(r.stdout).errors).toEqual(expect.arrayContaining([expect.stringMatching(/unknown terminal key/)]));
+      const s = await statusJson(path);
+      expect(s.totals).toMatchObject({ pending: 3, failed: 0, synced: 0 });
+    } finally {
+      await proxy?.close();
+    }
+  });
+
+  it('a database of another terminal: one line naming TERMINAL_ID, exit 2, for status and sync alike; central hears nothing', { timeout: 60_000 }, async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const path = await posDatabase('owned.db', a.storeId);
+    const asA = await runTillsync(['sync'], agentEnv({ databasePath: path, centralUrl: central.url, apiKey: a.apiKey, terminalId: a.terminalId }, { LOG_LEVEL: 'warn' }));
+    expect(asA.code, asA.stderr).toBe(0);
+    const line = new RegExp(`^TERMINAL_ID \\(--terminal-id\\): POS database ${path} belongs to terminal ${a.terminalId}, not ${b.terminalId}`);
+
+    const status = await runTillsync(['status'], cleanEnv({ DATABASE_URL: `file:${path}`, TERMINAL_ID: b.terminalId }));
+    expect(status.code, `${status.stdout}\n${status.stderr}`).toBe(2);
+    oneLine(status.stderr, line);
+    expect(status.stdout).toBe('');
+    const flag = await runTillsync(['status', '--json', '--terminal-id', b.terminalId, '--database', path], cleanEnv());
+    expect(flag.code, flag.stderr).toBe(2);
+    oneLine(flag.stderr, line);
+
+    for (const command of ['sync', 'agent']) {
+      const r = await runTillsync([command], agentEnv({ databasePath: path, centralUrl: central.url, apiKey: b.apiKey, terminalId: b.terminalId }));
+      expect(r.code, `${command}\n${r.stdout}\n${r.stderr}`).toBe(2);
+      // The agent's logs go to stdout; sync logs to stderr, and says nothing before the refusal.
+      oneLine(r.stderr, line);
+    }
+    const heard = await central.admin.get('/api/terminals');
+    expect(heard.body.terminals.find((x: { terminalId: string }) => x.terminalId === b.terminalId)?.status, 'central heard nothing from it').toBe('NEVER_SEEN');
+
+    // Without a terminal id, status still shows the database as it is.
+    expect((await statusJson(path)).terminalId).toBe(a.terminalId);
   });
 });

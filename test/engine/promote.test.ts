@@ -22,7 +22,7 @@ const captured = (db: Database.Database) => (db.prepare('SELECT count(*) AS n FR
 
 describe('promotion of the capture log', () => {
   it('a POS write costs the POS one capture row: no central id, no outbox entry until the engine moves it', () => {
-    const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p1');
+    const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p1', { create: true });
     const pos = new Database(store.path);
     const id = Number(pos.prepare(`INSERT INTO customers (name) VALUES ('Ann')`).run().lastInsertRowid);
     expect(captured(pos)).toBe(1);
@@ -77,7 +77,7 @@ describe('promotion of the capture log', () => {
   });
 
   it("an order's items and payments get the order's new central id as their transaction group, in capture order", () => {
-    const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p3');
+    const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p3', { create: true });
     const pos = new Database(store.path);
     pos.transaction(() => {
       const o = pos.prepare(`INSERT INTO orders (order_number, status, total) VALUES ('P-1', 'completed', 5)`).run().lastInsertRowid;
@@ -120,7 +120,7 @@ describe('promotion of the capture log', () => {
 
   it('an engine killed while moving a large log loses nothing: each step is whole and each write ends up in the outbox exactly once', { timeout: 120_000 }, async () => {
     const path = join(tempDir(), 'pos.db');
-    const store = new LocalStore(path, 'till-p5');
+    const store = new LocalStore(path, 'till-p5', { create: true });
     const total = 60_000;
     const ins = store.db.prepare(`INSERT INTO customers (name) VALUES (?)`);
     store.db.transaction(() => {
@@ -155,7 +155,7 @@ describe('a long capture log', () => {
   it('moves in short transactions; rows created in one step keep their ids for entries moved in a later one, even across a restart', () => {
     const dir = tempDir();
     const path = join(dir, 'pos.db');
-    const store = new LocalStore(path, 'till-p6');
+    const store = new LocalStore(path, 'till-p6', { create: true });
     const pos = new Database(path);
     // Written while no engine ran: every entry is captured before any id is stamped.
     const ids: number[] = [];
@@ -243,7 +243,7 @@ describe('local ids that move or come back', () => {
 });
 
 it('moving the log from inside an apply transaction leaves capture off for the rest of it (no echo)', () => {
-  const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p9');
+  const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p9', { create: true });
   const pos = new Database(store.path);
   pos.prepare(`INSERT INTO customers (name) VALUES ('captured')`).run();
   store.applying(() => {

@@ -8,7 +8,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tillsync-retention-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('synced outbox entries are purged after the retention period; pending, failed and parked ones never are', () => {
-  const store = new LocalStore(join(dir, 'pos.db'), 'retention-t');
+  const store = new LocalStore(join(dir, 'pos.db'), 'retention-t', { create: true });
   try {
     const insert = store.db.prepare(`INSERT INTO customers (name) VALUES (?)`);
     for (let i = 0; i < 8; i++) insert.run(`c${i}`);

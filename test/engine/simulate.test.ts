@@ -32,7 +32,7 @@ const open: { close(): void }[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'tillsync-sim-'));
-  store = new LocalStore(join(dir, 'pos.db'), 'terminal-x');
+  store = new LocalStore(join(dir, 'pos.db'), 'terminal-x', { create: true });
   open.push(store);
 });
 

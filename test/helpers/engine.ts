@@ -113,7 +113,7 @@ export async function startEngine(c: EngineCentral, opts: EngineOptions = {}): P
   const terminal =
     opts.terminal ?? (await c.provision(opts.storeId ?? `eng-${process.pid}-${Date.now().toString(36)}-${++stores}`, opts.terminalId));
   const path = opts.path ?? join(tempDir(), 'pos.sqlite');
-  const store = new LocalStore(path, terminal.terminalId, opts.storeOptions);
+  const store = new LocalStore(path, terminal.terminalId, { create: true, ...opts.storeOptions });
   let config = engineConfig(c.url, terminal.apiKey, opts.config);
   let service = new SyncService(store, config, testLogger());
   await service.initialize(terminal.terminalId, { schedule: false });

@@ -271,12 +271,12 @@ export function tempDir(prefix = 'tillsync-proc-'): { path: string; remove(): vo
 }
 
 /**
- * A new terminal database at `path`, as `tillsync status` creates it (the POS tables,
- * the engine's tables and its capture triggers).
+ * A new terminal database at `path`, as `tillsync status --create` makes it (the POS
+ * tables, the engine's tables and its capture triggers).
  */
 export async function newTerminalDb(path: string): Promise<string> {
-  const r = await runTillsync(['status', '--database', path], cleanEnv());
-  if (r.code !== 0) throw new Error(`tillsync status --database ${path} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+  const r = await runTillsync(['status', '--create', '--database', path], cleanEnv());
+  if (r.code !== 0) throw new Error(`tillsync status --create --database ${path} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
   return path;
 }
 

@@ -36,6 +36,13 @@ export class CentralError extends Error {
   get retryable(): boolean {
     return this.status >= 500 || this.status === 429;
   }
+  /**
+   * Central will not take this terminal's key (unknown: 401; another terminal's, or a
+   * disabled terminal: 403). No retry changes that: the settings (or central) must.
+   */
+  get refusesKey(): boolean {
+    return this.status === 401 || (this.status === 403 && (this.code === 'WRONG_TERMINAL' || this.code === 'TERMINAL_DISABLED'));
+  }
 }
 
 export interface CentralClientOptions {

@@ -9,17 +9,29 @@
  *   tillsync simulate            a POS simulator ringing up sales into a terminal database
  *   tillsync ui                  the engine with the companion UI in a browser (web mode)
  */
+import Database from 'better-sqlite3';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { logger, type Command } from './command.js';
 
 export { logger, type Command };
-import { agentConfig, AgentConfigError, SETTINGS, type AgentConfig } from './config.js';
+import {
+  agentConfig,
+  AgentConfigError,
+  keyRefusedError,
+  missingDatabaseError,
+  settingGiven,
+  settingName,
+  SETTINGS,
+  terminalMismatchError,
+  type AgentConfig,
+} from './config.js';
 import { bootstrap } from './bootstrap.js';
+import { CentralClient, CentralError } from './central-client.js';
 import { parityCommand } from './parity.js';
 import { simulateCommand } from './simulate.js';
 import { uiCommand } from '../web-main.js';
-import { LocalStore } from './local-store.js';
+import { LocalStore, PosDatabaseMissingError } from './local-store.js';
 import { DEFAULT_SYNC_CONFIG, SyncService } from './sync-service.js';
 
 function settingsFlags(flags: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
@@ -31,9 +43,46 @@ function settingsFlags(flags: Record<string, string | boolean | undefined>): Rec
   return out;
 }
 
-/** Opens the terminal database and the engine from a configuration. */
-export function openEngine(config: AgentConfig, log: Logger): { store: LocalStore; service: SyncService } {
-  const store = new LocalStore(config.databasePath, config.terminalId, { warn: (o, m) => log.warn(o, m) });
+/** `--create`: the only way the agent and the CLI make a POS database (a typo in a path must not become a new till). */
+const CREATE_OPTION = {
+  create: { type: 'boolean', help: 'make the POS database if the file does not exist (a new terminal; its folder must exist)' },
+} as const;
+const CREATE_HINT = 'pass --create to make a new POS database there';
+
+export interface OpenEngineOptions {
+  /** Make the file when it does not exist (`--create`). */
+  readonly create?: boolean;
+  /** How this command makes a new database, for the message when there is none (null: it never does). */
+  readonly createHint?: string | null;
+  /**
+   * Whether TERMINAL_ID was given: only then is it held against the terminal the
+   * database belongs to (`status` needs no id, and then gets a placeholder).
+   */
+  readonly terminalGiven?: boolean;
+}
+
+/**
+ * Opens the terminal database and the engine from a configuration. A database that
+ * is not there (unless `create`), is not SQLite, or belongs to another terminal is an
+ * AgentConfigError naming the setting; nothing is created or bound then.
+ */
+export function openEngine(config: AgentConfig, log: Logger, opts: OpenEngineOptions = {}): { store: LocalStore; service: SyncService } {
+  let store: LocalStore;
+  try {
+    store = new LocalStore(config.databasePath, config.terminalId, { create: opts.create === true, warn: (o, m) => log.warn(o, m) });
+  } catch (err) {
+    if (err instanceof PosDatabaseMissingError) throw missingDatabaseError(err.path, err.missing, opts.createHint === undefined ? CREATE_HINT : opts.createHint);
+    if (err instanceof Database.SqliteError && err.code === 'SQLITE_NOTADB') {
+      throw new AgentConfigError(`${settingName('databasePath')}: ${config.databasePath} is not a SQLite database (${err.message})`);
+    }
+    throw err;
+  }
+  // The id the engine recorded at its first start (SyncService.initialize) is the database's owner.
+  const known = store.getMeta('terminal_id');
+  if (opts.terminalGiven !== false && known !== undefined && known !== config.terminalId) {
+    store.close();
+    throw terminalMismatchError(config.databasePath, known, config.terminalId);
+  }
   if (store.install.createdTables.length > 0) log.info({ tables: store.install.createdTables.length, path: config.databasePath }, 'created the POS tables in a new database');
   if (store.install.addedColumns.length > 0) log.info({ columns: store.install.addedColumns }, 'added the columns sync needs');
   const service = new SyncService(
@@ -55,14 +104,46 @@ export function openEngine(config: AgentConfig, log: Logger): { store: LocalStor
   return { store, service };
 }
 
+/** How long the start-up key check waits for central before going on without an answer. */
+const KEY_CHECK_TIMEOUT_MS = 5000;
+
+/**
+ * Asks central, with one heartbeat, whether it takes this key for this terminal, before
+ * the engine binds the database to the terminal. Returns central's definite refusal
+ * (401, or 403 for another terminal's key or a disabled terminal); an unreachable or
+ * failing central is no answer, and the engine goes on offline as it always does.
+ */
+export async function keyRefusal(service: SyncService, terminalId: string): Promise<CentralError | null> {
+  const client = new CentralClient({ baseUrl: service.config.centralUrl, apiKey: service.config.apiKey, timeoutMs: KEY_CHECK_TIMEOUT_MS });
+  try {
+    await client.heartbeat({ terminalId, status: 'ONLINE', appVersion: service.config.appVersion, outbox: service.store.counts() });
+    return null;
+  } catch (err) {
+    return err instanceof CentralError && err.refusesKey ? err : null;
+  }
+}
+
 export const COMMANDS: Record<string, Command> = {
   agent: {
     summary: 'run the sync engine until SIGTERM or SIGINT',
+    options: { ...CREATE_OPTION },
     async run({ flags, env }) {
       const config = agentConfig(settingsFlags(flags), env);
       const log = logger(config.logLevel, 1);
-      const { store, service } = openEngine(config, log);
-      await service.initialize(config.terminalId);
+      const { store, service } = openEngine(config, log, { create: flags.create === true });
+      try {
+        // A key central does not know (or that is another terminal's) can never work: stop
+        // at once rather than run for nothing. A disabled terminal may be enabled again at
+        // central, and an unreachable central is the offline case: keep running for those.
+        const refusal = await keyRefusal(service, config.terminalId);
+        if (refusal && refusal.code !== 'TERMINAL_DISABLED') throw keyRefusedError(config.terminalId, refusal);
+        if (refusal) log.warn({ status: refusal.status, code: refusal.code, err: refusal.message }, 'central refuses this terminal for now; sales are kept and sync resumes once it is enabled');
+        await service.initialize(config.terminalId);
+      } catch (err) {
+        await service.stop();
+        store.close();
+        throw err;
+      }
       // The engine's timers do not hold the process; the agent runs until it is told to stop.
       const keepAlive = setInterval(() => undefined, 60_000);
       await new Promise<void>((resolve) => {
@@ -82,15 +163,19 @@ export const COMMANDS: Record<string, Command> = {
   },
   sync: {
     summary: 'run one sync pass (incremental, or --full) and exit',
-    options: { full: { type: 'boolean', help: 'a full sync: every tier and table' } },
+    options: { full: { type: 'boolean', help: 'a full sync: every tier and table' }, ...CREATE_OPTION },
     async run({ flags, env }) {
       const config = agentConfig(settingsFlags(flags), env);
       const log = logger(config.logLevel);
-      const { store, service } = openEngine(config, log);
+      const { store, service } = openEngine(config, log, { create: flags.create === true });
       try {
+        const refusal = await keyRefusal(service, config.terminalId);
+        if (refusal) throw keyRefusedError(config.terminalId, refusal);
         await service.initialize(config.terminalId, { schedule: false });
         const result = flags.full ? await service.performFullSync('cli') : await service.performIncrementalSync('cli');
         process.stdout.write(`${JSON.stringify(result)}\n`);
+        // The key was taken at the start, and refused during the pass (revoked meanwhile).
+        if (service.refusedKey) throw keyRefusedError(config.terminalId, service.refusedKey);
         return result.errors.length > 0 ? 1 : 0;
       } finally {
         await service.stop();
@@ -100,11 +185,12 @@ export const COMMANDS: Record<string, Command> = {
   },
   status: {
     summary: "this terminal's outbox counts per table, paused tables and open conflicts",
-    options: { json: { type: 'boolean', help: 'print JSON' } },
+    options: { json: { type: 'boolean', help: 'print JSON' }, ...CREATE_OPTION },
     async run({ flags, env }) {
-      const config = agentConfig(settingsFlags(flags), env, ['databasePath']);
+      const settings = settingsFlags(flags);
+      const config = agentConfig(settings, env, ['databasePath']);
       const log = logger('warn');
-      const { store, service } = openEngine(config, log);
+      const { store, service } = openEngine(config, log, { create: flags.create === true, terminalGiven: settingGiven(settings, env, 'terminalId') });
       try {
         const s = service.status();
         const conflicts = store.openConflicts();
@@ -130,10 +216,16 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'give rows without a central id one and queue them as creates (foreign-key order; resumable)',
     options: { push: { type: 'boolean', help: 'push the queued rows right away (needs central)' } },
     async run({ flags, env }) {
-      const config = agentConfig(settingsFlags(flags), env, flags.push ? undefined : ['databasePath']);
+      const settings = settingsFlags(flags);
+      const config = agentConfig(settings, env, flags.push ? undefined : ['databasePath']);
       const log = logger(config.logLevel);
-      const { store, service } = openEngine(config, log);
+      // Bootstrap is for the POS's existing database; it never makes one.
+      const { store, service } = openEngine(config, log, { createHint: null, terminalGiven: flags.push === true || settingGiven(settings, env, 'terminalId') });
       try {
+        if (flags.push) {
+          const refusal = await keyRefusal(service, config.terminalId);
+          if (refusal) throw keyRefusedError(config.terminalId, refusal);
+        }
         const report = bootstrap(store, { onProgress: (table, done) => log.info({ table, done }, 'bootstrap progress') });
         for (const [table, n] of Object.entries(report.skipped)) {
           log.warn({ table, rows: n }, `${table} is not taken from terminals (central owns it); its ${n} local rows without a central id are left alone`);
@@ -143,6 +235,7 @@ export const COMMANDS: Record<string, Command> = {
         await service.initialize(config.terminalId, { schedule: false });
         const result = await service.performFullSync('bootstrap');
         process.stdout.write(`${JSON.stringify(result)}\n`);
+        if (service.refusedKey) throw keyRefusedError(config.terminalId, service.refusedKey);
         return result.errors.length > 0 ? 1 : 0;
       } finally {
         await service.stop();

@@ -4,7 +4,7 @@
  * environment. A bad value is a clear error naming the setting.
  */
 import { Cron } from 'croner';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { TERMINAL_ID } from '../../shared/protocol.js';
 import { DEFAULT_SYNC_CONFIG } from './sync-service.js';
@@ -46,6 +46,48 @@ export const SETTINGS: Record<keyof AgentConfig, { env: string; flag: string; he
 
 export class AgentConfigError extends Error {
   override name = 'AgentConfigError';
+}
+
+/** How a setting is named in messages: `DATABASE_URL (--database)`. */
+export function settingName(key: keyof AgentConfig): string {
+  return `${SETTINGS[key].env} (${SETTINGS[key].flag})`;
+}
+
+/** Whether a setting was given (as a flag or in the environment), rather than left to a default or a placeholder. */
+export function settingGiven(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv, key: keyof AgentConfig): boolean {
+  const s = SETTINGS[key];
+  const v = flags[s.flag.slice(2)] ?? env[s.env];
+  return v !== undefined && v.trim() !== '';
+}
+
+/**
+ * The one line for a POS database that is not where the settings say. `createHint`
+ * says how this command would make a new one (null when it never does).
+ */
+export function missingDatabaseError(path: string, missing: 'file' | 'folder', createHint: string | null): AgentConfigError {
+  if (missing === 'folder') {
+    return new AgentConfigError(
+      `${settingName('databasePath')}: the folder ${dirname(path)} does not exist (POS database ${path}); check the path${createHint ? ' (--create makes the database file, not its folder)' : ''}`,
+    );
+  }
+  return new AgentConfigError(`${settingName('databasePath')}: POS database ${path} does not exist; check the path${createHint ? `, or ${createHint}` : ''}`);
+}
+
+/** The database was bound to another terminal (its first sync recorded that terminal's id). */
+export function terminalMismatchError(path: string, known: string, given: string): AgentConfigError {
+  return new AgentConfigError(`${settingName('terminalId')}: POS database ${path} belongs to terminal ${known}, not ${given}; use ${known}, or another database for ${given}`);
+}
+
+/** Central's definite refusal of the terminal's key (see CentralError.refusesKey), as one line naming what to fix. */
+export function keyRefusedError(terminalId: string, refusal: { status: number; code: string; message: string }): AgentConfigError {
+  const why = `(${refusal.status} ${refusal.code}: ${refusal.message})`;
+  if (refusal.code === 'WRONG_TERMINAL') {
+    return new AgentConfigError(`${settingName('apiKey')} or ${settingName('terminalId')}: central refused this key for terminal ${terminalId} ${why}`);
+  }
+  if (refusal.code === 'TERMINAL_DISABLED') {
+    return new AgentConfigError(`${settingName('terminalId')}: central refused terminal ${terminalId}, it is disabled there ${why}`);
+  }
+  return new AgentConfigError(`${settingName('apiKey')}: central refused this key for terminal ${terminalId} ${why}`);
 }
 
 /** `file:./pos.db`, `file:///abs/pos.db` or a plain path, as an absolute path. */

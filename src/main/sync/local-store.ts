@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   CATALOG,
   LOCAL_KEY,
@@ -93,6 +94,12 @@ export interface PageResult {
 }
 
 export interface LocalStoreOptions {
+  /**
+   * Make the file when it does not exist (a new terminal). Default false: a missing file
+   * is a PosDatabaseMissingError, so a typo in a path never becomes a new, empty till
+   * database. Its folder is never made.
+   */
+  readonly create?: boolean;
   /** Create the catalog's tables when missing (a new terminal). Default: only when the file is new. */
   readonly createMissing?: boolean;
   readonly warn?: Warn;
@@ -102,6 +109,30 @@ export interface LocalStoreOptions {
 }
 
 const nowIso = () => new Date().toISOString();
+
+/** The POS database is not where it was said to be (the file, or the folder it would be in). */
+export class PosDatabaseMissingError extends Error {
+  override name = 'PosDatabaseMissingError';
+  constructor(
+    readonly path: string,
+    readonly missing: 'file' | 'folder',
+  ) {
+    super(missing === 'folder' ? `the folder ${dirname(path)} of POS database ${path} does not exist` : `POS database ${path} does not exist`);
+  }
+}
+
+/** What is missing for a POS database at `path`: its folder, the file itself, or nothing. */
+export function missingPart(path: string): 'file' | 'folder' | null {
+  const kind = (p: string) => {
+    try {
+      return statSync(p).isDirectory() ? 'dir' : 'file';
+    } catch {
+      return null;
+    }
+  };
+  if (kind(path) !== null) return null;
+  return kind(dirname(path)) === 'dir' ? 'file' : 'folder';
+}
 
 /** Capture entries moved into the outbox per transaction (about 0.2 s of the POS waiting at most). */
 const PROMOTE_CHUNK = 5000;
@@ -197,7 +228,12 @@ export class LocalStore {
     opts: LocalStoreOptions = {},
   ) {
     const isNew = path === ':memory:' || !existsNonEmpty(path);
-    this.db = new Database(path);
+    if (path !== ':memory:') {
+      const missing = missingPart(path);
+      if (missing === 'folder' || (missing === 'file' && opts.create !== true)) throw new PosDatabaseMissingError(path, missing);
+    }
+    // fileMustExist also covers a file removed between the check and the open.
+    this.db = new Database(path, { fileMustExist: path !== ':memory:' && opts.create !== true });
     // Shared with the POS's own process: WAL lets it read while we write, and a busy
     // timeout waits out its short transactions instead of failing.
     this.db.pragma('journal_mode = WAL');

@@ -20,8 +20,9 @@ import {
 } from '../../shared/catalog/index.js';
 import type { SchemaResponse, SchemaTable } from '../../shared/protocol.js';
 import type { Command } from './cli.js';
-import { CentralClient } from './central-client.js';
-import { agentConfig, AgentConfigError, SETTINGS } from './config.js';
+import { CentralClient, CentralError } from './central-client.js';
+import { agentConfig, keyRefusedError, missingDatabaseError, SETTINGS, terminalMismatchError } from './config.js';
+import { missingPart } from './local-store.js';
 import { localType, tableColumns } from './schema.js';
 
 /** Column name -> declared type, per table (terminal table names). */
@@ -265,6 +266,19 @@ export function readLocalSchema(path: string): Map<string, Map<string, string>> 
   }
 }
 
+/** The terminal a POS database belongs to (recorded by the engine's first start), read without changing the file. */
+export function boundTerminal(path: string): string | undefined {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const meta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tillsync_meta'`).get();
+    if (!meta) return undefined;
+    const r = db.prepare(`SELECT value FROM tillsync_meta WHERE key = 'terminal_id'`).get() as { value: string } | undefined;
+    return r?.value;
+  } finally {
+    db.close();
+  }
+}
+
 /** A human-readable report: one block per table that differs, then the summary. */
 export function formatParityReport(report: ParityReport, where: { database?: string; central?: string } = {}): string {
   const lines: string[] = [];
@@ -319,12 +333,21 @@ export const parityCommand: Command = {
   options: { json: { type: 'boolean', help: 'print the report as JSON' } },
   async run({ flags, env }) {
     const config = agentConfig(settingFlags(flags), env);
-    if (!existsSync(config.databasePath)) {
-      throw new AgentConfigError(`${SETTINGS.databasePath.env} (${SETTINGS.databasePath.flag}): POS database ${config.databasePath} does not exist`);
-    }
+    // Parity only reads the POS's database: it never makes one.
+    const missing = missingPart(config.databasePath);
+    if (missing) throw missingDatabaseError(config.databasePath, missing, null);
+    const known = boundTerminal(config.databasePath);
+    if (known !== undefined && known !== config.terminalId) throw terminalMismatchError(config.databasePath, known, config.terminalId);
     const local = readLocalSchema(config.databasePath);
     const client = new CentralClient({ baseUrl: config.centralUrl, apiKey: config.apiKey });
-    const report = compareSchemas(local, await client.schema());
+    let schema: SchemaResponse;
+    try {
+      schema = await client.schema();
+    } catch (err) {
+      if (err instanceof CentralError && err.refusesKey) throw keyRefusedError(config.terminalId, err);
+      throw err;
+    }
+    const report = compareSchemas(local, schema);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ database: config.databasePath, central: client.baseUrl, terminalId: config.terminalId, ...report }, null, 2)}\n`);
     } else {

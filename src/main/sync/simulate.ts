@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import pino from 'pino';
 import type { Command } from './cli.js';
-import { agentConfig, AgentConfigError } from './config.js';
+import { agentConfig, AgentConfigError, missingDatabaseError } from './config.js';
+import { missingPart } from './local-store.js';
 
 export interface SaleItem {
   /** Local id of the order_items row. */
@@ -142,7 +143,7 @@ export class PosSimulator {
     readonly path: string,
     private readonly opts: SimulatorOptions = {},
   ) {
-    if (!existsSync(path)) throw new Error(`${path} does not exist (start the engine on it first: it creates the POS tables)`);
+    if (!existsSync(path)) throw new Error(`${path} does not exist (make it first: \`tillsync status --create --database ${path}\` creates the POS tables)`);
     // The POS's own connection. The engine has already put the file in WAL mode.
     this.db = new Database(path, { fileMustExist: true });
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
@@ -470,9 +471,9 @@ export const simulateCommand: Command = {
     const settings: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(flags)) if (typeof v === 'string') settings[k] = v;
     const config = agentConfig(settings, env, ['databasePath']);
-    if (!existsSync(config.databasePath)) {
-      throw new AgentConfigError(`DATABASE_URL (--database): ${config.databasePath} does not exist (run the agent on it first: it creates the POS tables)`);
-    }
+    // The simulator is the POS: it writes into the terminal's database and never makes one.
+    const missing = missingPart(config.databasePath);
+    if (missing) throw missingDatabaseError(config.databasePath, missing, 'make it first with `tillsync status --create` (or the agent with --create)');
     // Logs go to stderr; stdout carries only the summary.
     const log = pino({ level: config.logLevel, base: { app: 'tillsync-simulate' } }, pino.destination(2));
     const sim = new PosSimulator(config.databasePath, seed === undefined ? {} : { seed });

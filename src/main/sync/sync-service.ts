@@ -120,6 +120,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private cycle = 0;
   private lastSyncAt: string | null = null;
   private lastError: string | null = null;
+  private keyRefusal: CentralError | null = null;
   private activity: SyncStatus['activity'] = null;
   private readonly pushLane = new Lane();
   private readonly passLane = new Lane();
@@ -208,6 +209,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return this.paused;
   }
 
+  /** Central's refusal of this terminal's key in the last pass (null once a pass gets through). */
+  get refusedKey(): CentralError | null {
+    return this.keyRefusal;
+  }
+
   // ------------------------------------------------------------------ passes
 
   /** Everything: push every tier, refresh conflicts, pull every table, retry paused tables. */
@@ -268,6 +274,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       failed += p.failed;
       errors.push(...p.errors);
       if (p.offline) throw new NetworkError(p.errors[p.errors.length - 1] ?? 'offline');
+      if (p.refused) throw p.refused;
       if (kind === 'FULL') conflicts += await this.refreshConflicts();
       const tables = [...this.store.tables.values()]
         .map((t) => t.entry)
@@ -284,12 +291,17 @@ export class SyncService extends EventEmitter<SyncEvents> {
       this.lastSyncAt = new Date().toISOString();
       this.store.setMeta('last_sync_at', this.lastSyncAt);
       this.lastError = errors[0] ?? null;
+      this.keyRefusal = null;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       errors.push(message);
       this.lastError = message;
       if (err instanceof NetworkError) this.markOffline(message);
-      else this.log.error({ err, kind, trigger }, 'sync pass failed');
+      else if (err instanceof CentralError && err.refusesKey) {
+        // A settings problem, not a bug: one line saying so (a stack trace would point at our HTTP client).
+        this.keyRefusal = err;
+        this.log.error({ status: err.status, code: err.code, err: message, kind, trigger }, 'central refused this terminal\'s key');
+      } else this.log.error({ err, kind, trigger }, 'sync pass failed');
     } finally {
       this.activity = null;
     }
@@ -302,7 +314,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   /** Pushes batches until nothing at or above `minPriority` is ready. */
-  private async pushAll(minPriority: number, kind: SyncKind): Promise<{ pushed: number; conflicts: number; failed: number; errors: string[]; offline: boolean }> {
+  private async pushAll(
+    minPriority: number,
+    kind: SyncKind,
+  ): Promise<{ pushed: number; conflicts: number; failed: number; errors: string[]; offline: boolean; refused?: CentralError }> {
     let pushed = 0;
     let conflicts = 0;
     let failed = 0;
@@ -359,6 +374,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
           if (err instanceof NetworkError) this.markOffline(message);
           if (next) this.store.unsent(next);
           return { pushed, conflicts, failed, errors, offline: err instanceof NetworkError };
+        }
+        if (err instanceof CentralError && err.refusesKey) {
+          // Every other batch would be refused the same way: stop, and let the pass say why.
+          if (next) this.store.unsent(next);
+          return { pushed, conflicts, failed, errors, offline: false, refused: err };
         }
         // A 4xx for the whole batch: the entries were marked; go on with the rest.
         this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
