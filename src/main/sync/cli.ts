@@ -98,6 +98,7 @@ export function openEngine(config: AgentConfig, log: Logger, opts: OpenEngineOpt
       cron: config.cron,
       heartbeatInterval: config.heartbeatInterval,
       pullPageSize: config.pullPageSize,
+      pushMode: config.pushMode,
     },
     log,
   );

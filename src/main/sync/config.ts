@@ -7,6 +7,7 @@ import { Cron } from 'croner';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { TERMINAL_ID } from '../../shared/protocol.js';
+import { PUSH_MODES } from './push-scheduler.js';
 import { DEFAULT_SYNC_CONFIG } from './sync-service.js';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -24,6 +25,7 @@ export const AgentConfig = z.object({
   retryDelay: positiveInt.default(DEFAULT_SYNC_CONFIG.retryDelay),
   heartbeatInterval: positiveInt.default(DEFAULT_SYNC_CONFIG.heartbeatInterval),
   pullPageSize: positiveInt.max(5000).default(DEFAULT_SYNC_CONFIG.pullPageSize),
+  pushMode: z.enum(PUSH_MODES, { error: `must be ${PUSH_MODES.join(' or ')}` }).default(DEFAULT_SYNC_CONFIG.pushMode),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -41,6 +43,11 @@ export const SETTINGS: Record<keyof AgentConfig, { env: string; flag: string; he
   retryDelay: { env: 'TILLSYNC_RETRY_DELAY', flag: '--retry-delay', help: `backoff base in ms (default ${DEFAULT_SYNC_CONFIG.retryDelay})` },
   heartbeatInterval: { env: 'TILLSYNC_HEARTBEAT_INTERVAL', flag: '--heartbeat-interval', help: `seconds between heartbeats (default ${DEFAULT_SYNC_CONFIG.heartbeatInterval})` },
   pullPageSize: { env: 'TILLSYNC_PULL_PAGE_SIZE', flag: '--page-size', help: `rows per pull page (default ${DEFAULT_SYNC_CONFIG.pullPageSize})` },
+  pushMode: {
+    env: 'TILLSYNC_PUSH_MODE',
+    flag: '--push-mode',
+    help: `prompt: push every change while online (CRITICAL at once, the rest within a second); cadence: CRITICAL at once, other tiers at the seed's cycles (default ${DEFAULT_SYNC_CONFIG.pushMode})`,
+  },
   logLevel: { env: 'LOG_LEVEL', flag: '--log-level', help: 'pino log level (default info)' },
 };
 

@@ -1009,6 +1009,23 @@ export class LocalStore {
     );
   }
 
+  /** When the earliest pending entry waiting out a backoff may go (ms), or null if none waits. */
+  nextAttemptAt(now: number): number | null {
+    const r = this.stmt(`SELECT min(next_attempt_at) AS t FROM tillsync_outbox WHERE status = 'pending' AND next_attempt_at > ?`).get(now) as { t: number | null };
+    return r.t;
+  }
+
+  /** When the oldest change still waiting to reach central was captured (ISO), or null when nothing waits. */
+  oldestPendingAt(): string | null {
+    const r = this.stmt(
+      // The oldest by id in each (ids follow capture order): index look-ups, not a scan of a long backlog's rows.
+      `SELECT min(t) AS t FROM (
+         SELECT captured_at AS t FROM tillsync_capture WHERE id = (SELECT min(id) FROM tillsync_capture)
+         UNION ALL SELECT created_at FROM tillsync_outbox WHERE id = (SELECT min(id) FROM tillsync_outbox WHERE status = 'pending'))`,
+    ).get() as { t: string | null };
+    return r.t;
+  }
+
   // ------------------------------------------------------------------ central -> terminal
 
   cursor(table: string): string | undefined {

@@ -14,6 +14,7 @@ import { SOCKET_EVENTS, SyncTrigger, type PullResponse, type PushResponse, type 
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
 import { inFlight, type InFlight, type LocalStore, type OutgoingBatch } from './local-store.js';
+import { PushScheduler, type PushMode } from './push-scheduler.js';
 
 export interface SyncConfig {
   readonly centralUrl: string;
@@ -35,8 +36,16 @@ export interface SyncConfig {
   readonly failedRetryIntervalMs: number;
   readonly retentionMs: number;
   readonly maxClockDriftMs: number;
-  /** How often to look for other processes' commits (the CRITICAL fast path), ms. */
+  /** How often to look for other processes' commits, ms. */
   readonly watchIntervalMs: number;
+  /**
+   * `prompt`: every commit is pushed while online (CRITICAL at once, the rest within
+   * `promptDelayMs`, coalesced). `cadence`: only CRITICAL at once, the other tiers at
+   * the seed's cycles (for metered links).
+   */
+  readonly pushMode: PushMode;
+  /** How long `prompt` mode gathers non-CRITICAL commits into one push, ms. */
+  readonly promptDelayMs: number;
   /** Listen on socket.io for sync triggers. */
   readonly realtime: boolean;
   readonly appVersion: string;
@@ -54,6 +63,8 @@ export const DEFAULT_SYNC_CONFIG = {
   retentionMs: 7 * 24 * 3600_000,
   maxClockDriftMs: 60_000,
   watchIntervalMs: 25,
+  pushMode: 'prompt',
+  promptDelayMs: 1000,
   realtime: true,
   appVersion: '0.1.0',
 } as const;
@@ -131,6 +142,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private recovering: NodeJS.Timeout | undefined;
   private recoveryDelay = 0;
   private statusTimer: NodeJS.Timeout | undefined;
+  private readonly pushes: PushScheduler;
+  /** initialize() started the schedule (timers, watcher): commits are pushed as they come. */
+  private scheduled = false;
 
   constructor(
     readonly store: LocalStore,
@@ -139,6 +153,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
   ) {
     super();
     this.client = new CentralClient({ baseUrl: config.centralUrl, apiKey: config.apiKey });
+    this.pushes = new PushScheduler(config.pushMode, config.promptDelayMs, {
+      ready: () => !this.stopped && !this.paused && this.connection !== 'offline',
+      hasPending: (minPriority) => this.store.hasPending(minPriority, Date.now()),
+      nextAttemptAt: () => this.store.nextAttemptAt(Date.now()),
+      push: (minPriority, urgent) => (urgent ? this.pushCritical() : this.pushOnly(minPriority, 'INCREMENTAL', 'commit')),
+    });
   }
 
   /** Binds the engine to its terminal and starts the schedule, the watcher, heartbeats and the socket. */
@@ -155,6 +175,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.log.info({ terminalId, centralUrl: this.config.centralUrl, tables: this.store.tables.size }, 'sync engine initialized');
     if (opts.schedule === false) return;
     this.lastDataVersion = this.store.dataVersion();
+    this.scheduled = true;
     this.every(this.config.watchIntervalMs, () => this.watch());
     this.every(this.config.heartbeatInterval * 1000, () => void this.heartbeat());
     this.every(this.config.failedRetryIntervalMs, () => {
@@ -183,6 +204,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /** Stops timers and the socket; a pass in flight finishes. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pushes.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.cron?.stop();
@@ -310,6 +332,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.log.info({ kind, trigger, pushed, pulled, conflicts, failed, durationMs: result.durationMs, errors: errors.length }, 'sync finished');
     this.emit('syncFinished', result);
     this.emitStatus();
+    // A pass pushes what was captured when it began: what came after goes now, not at the next interval.
+    if (this.scheduled) this.pushes.noteCommit();
     return result;
   }
 
@@ -584,9 +608,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     this.lastDataVersion = v;
     this.statusSoon();
-    if (this.paused || this.connection === 'offline') return;
-    if (this.pushLane.busy) return; // the running push picks it up or the next one will
-    if (this.store.hasPending(PRIORITY.CRITICAL, Date.now())) void this.pushCritical().catch(() => undefined);
+    // Noted even while a push runs (it drains only what was captured before it began):
+    // the scheduler pushes again after it.
+    this.pushes.noteCommit();
   }
 
   private connectSocket(): void {
