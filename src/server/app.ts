@@ -355,7 +355,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     generatedAdminToken: admin.generated,
     async listen() {
       await app.ready();
-      realtime = new Realtime(app.server, auth, triggers, metrics, app.log);
+      realtime = new Realtime(app.server, auth, triggers, metrics, app.log, db);
       await realtime.start();
       const address = await app.listen({ port: config.port, host: config.host });
       if (config.autoSyncOnStart) {

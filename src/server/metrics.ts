@@ -57,6 +57,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly hintsSent = new Counter({
+    name: 'tillsync_change_hints_total',
+    help: 'sync:changes hints emitted by this instance (each names the tables a terminal should pull now)',
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'tillsync_' });
   }

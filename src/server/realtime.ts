@@ -13,14 +13,17 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import { Server, type Socket } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import { AckPayload, RegisterPayload, SOCKET_EVENTS, type SocketReply, type SyncTrigger } from '../shared/protocol.js';
+import { AckPayload, RegisterPayload, SOCKET_EVENTS, type ChangesHint, type SocketReply, type SyncTrigger } from '../shared/protocol.js';
 import { bearerToken, type Authenticator } from './auth.js';
 import { HttpError } from './errors.js';
+import type { Database } from './db/database.js';
 import type { Metrics } from './metrics.js';
+import { ChangeHints, type HintTargets, type HintTiming } from './services/change-hints.js';
 import type { TriggerService } from './services/triggers.js';
 
 interface SocketData {
   terminalId: string;
+  storeId: string;
   registered: boolean;
 }
 
@@ -31,6 +34,9 @@ const room = (terminalId: string) => `terminal:${terminalId}`;
 export class Realtime {
   readonly io: Server;
   private readonly registered = new Map<string, number>();
+  /** Registered terminals by store (for change hints): store -> terminal ids. */
+  private readonly byStore = new Map<string, Set<string>>();
+  private readonly hints: ChangeHints;
   private closing = false;
 
   constructor(
@@ -39,7 +45,20 @@ export class Realtime {
     private readonly triggers: TriggerService,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    db: Database,
+    hintTiming?: HintTiming,
   ) {
+    const targets: HintTargets = {
+      inStore: (storeId) => this.byStore.get(storeId) ?? [],
+      all: () => this.registered.keys(),
+    };
+    this.hints = new ChangeHints(
+      db,
+      targets,
+      (terminalId, entityTypes) => this.hint(terminalId, entityTypes),
+      (payload) => this.log.warn({ payload: payload.slice(0, 200) }, 'ignored a malformed change announcement'),
+      hintTiming,
+    );
     this.io = new Server(http, {
       serveClient: false,
       maxHttpBufferSize: 64 * 1024,
@@ -67,6 +86,7 @@ export class Realtime {
           if (p.kind !== 'terminal') return next(new Error('sockets are for terminals: connect with a terminal key'));
           const data = socket.data as SocketData;
           data.terminalId = p.terminalId;
+          data.storeId = p.storeId;
           data.registered = false;
           next();
         })
@@ -80,6 +100,14 @@ export class Realtime {
       (t) => this.emit(t),
       (err) => this.log.error({ err }, 'delivering a sync trigger failed'),
     );
+    await this.hints.start();
+  }
+
+  /** Tells a terminal that tables it pulls have changed at central (a hint: it pulls them now). */
+  private hint(terminalId: string, entityTypes: string[]): void {
+    const hint: ChangesHint = { terminalId, entityTypes, at: new Date().toISOString() };
+    this.io.to(room(terminalId)).emit(SOCKET_EVENTS.changes, hint);
+    this.metrics.hintsSent.inc();
   }
 
   isConnected(terminalId: string): boolean {
@@ -132,6 +160,9 @@ export class Realtime {
         if (n > 0) this.registered.set(data.terminalId, n);
         else {
           this.registered.delete(data.terminalId);
+          const store = this.byStore.get(data.storeId);
+          store?.delete(data.terminalId);
+          if (store?.size === 0) this.byStore.delete(data.storeId);
           this.metrics.connectedTerminals.dec();
         }
       }
@@ -158,6 +189,9 @@ export class Realtime {
     data.registered = true;
     const sockets = (this.registered.get(data.terminalId) ?? 0) + 1;
     this.registered.set(data.terminalId, sockets);
+    const store = this.byStore.get(data.storeId) ?? new Set<string>();
+    store.add(data.terminalId);
+    this.byStore.set(data.storeId, store);
     if (sockets === 1) this.metrics.connectedTerminals.inc(); // terminals, not sockets
     await socket.join(room(data.terminalId));
     return true;
@@ -179,6 +213,7 @@ export class Realtime {
   async close(): Promise<void> {
     this.closing = true;
     await this.triggers.close();
+    await this.hints.close();
     // The HTTP server is fastify's to close; only end the sockets here. Their engine.io
     // connections are closed, without socket.io's DISCONNECT packet (which
     // disconnectSockets() sends): a client takes that for a deliberate disconnect and

@@ -23,6 +23,8 @@ export const EngineStatus = z.object({
   lastError: z.string().nullable(),
   tables: z.record(z.string(), TableCounts.extend({ lastPushAt: z.string().nullable(), lastPullAt: z.string().nullable(), paused: z.string().nullable() })),
   totals: TableCounts,
+  /** When the oldest change still waiting to reach central was made (null: nothing waits). */
+  oldestPendingAt: z.string().nullable(),
 });
 export type EngineStatus = z.infer<typeof EngineStatus>;
 

@@ -297,6 +297,20 @@ export const SyncTrigger = z.object({
 });
 export type SyncTrigger = z.infer<typeof SyncTrigger>;
 
+/**
+ * `sync:changes`: central's hint that tables this terminal pulls changed at central
+ * (committed, by anyone). The terminal pulls them at once. A hint is only a hint: a
+ * lost one costs latency, never data.
+ */
+export const ChangesHint = z.object({
+  terminalId: z.string(),
+  /** Entity types to pull now, in catalog (foreign-key) order. */
+  entityTypes: z.array(z.string()).max(100),
+  /** When central sent it. */
+  at: z.string(),
+});
+export type ChangesHint = z.infer<typeof ChangesHint>;
+
 export const RegisterPayload = z.strictObject({ terminalId: TERMINAL_ID });
 export const AckPayload = z.strictObject({
   terminalId: TERMINAL_ID,
@@ -312,6 +326,7 @@ export const SOCKET_EVENTS = {
   register: 'terminal:register',
   trigger: 'sync:trigger',
   ack: 'sync:ack',
+  changes: 'sync:changes',
 } as const;
 
 // ---------------------------------------------------------------- fleet

@@ -11,6 +11,7 @@ export function engineStatus(over: Partial<Omit<EngineStatus, 'totals'>> & { tot
     lastSyncAt: null,
     lastError: null,
     tables: {},
+    oldestPendingAt: null,
     ...over,
     totals: { pending: 0, failed: 0, synced: 0, conflicts: 0, ...over.totals },
   };

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { CATALOG, PRIORITY, pullable, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
-import { SOCKET_EVENTS, SyncTrigger, type PullResponse, type PushResponse, type SocketReply, type TableCounts } from '../../shared/protocol.js';
+import { ChangesHint, SOCKET_EVENTS, SyncTrigger, type PullResponse, type PushResponse, type SocketReply, type TableCounts } from '../../shared/protocol.js';
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
 import { inFlight, type InFlight, type LocalStore, type OutgoingBatch } from './local-store.js';
@@ -94,6 +94,8 @@ export interface SyncStatus {
   readonly lastError: string | null;
   readonly tables: Record<string, TableCounts & { lastPushAt: string | null; lastPullAt: string | null; paused: string | null }>;
   readonly totals: TableCounts;
+  /** When the oldest change still waiting to reach central was made (null: nothing waits, synced). */
+  readonly oldestPendingAt: string | null;
 }
 
 export interface SyncEvents {
@@ -143,6 +145,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private recoveryDelay = 0;
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly pushes: PushScheduler;
+  /** Tables central hinted at (sync:changes) not pulled yet. */
+  private readonly hinted = new Set<string>();
+  private pullingHinted = false;
   /** initialize() started the schedule (timers, watcher): commits are pushed as they come. */
   private scheduled = false;
 
@@ -576,6 +581,45 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return r;
   }
 
+  /**
+   * Central said these tables changed: pull them now, on the pass lane (after a pass
+   * that runs). Hints arriving meanwhile are gathered into the next pull; a table
+   * pulled is pulled to its end, so a hint for it while it was pulled costs one more
+   * (usually empty) page, never a change.
+   */
+  private pullHinted(entityTypes: readonly string[]): void {
+    for (const t of entityTypes) this.hinted.add(t);
+    if (this.pullingHinted || this.stopped) return;
+    this.pullingHinted = true;
+    void this.passLane
+      .run(async () => {
+        while (this.hinted.size > 0 && !this.stopped && !this.paused) {
+          const wanted = new Set(this.hinted);
+          this.hinted.clear();
+          const paused = this.store.pausedTables();
+          for (const t of this.store.tables.values()) {
+            if (!wanted.has(t.entry.entityType) || !pullable(t.entry) || paused.has(t.entry.table)) continue;
+            try {
+              const r = await this.pullTable(t.entry, 'INCREMENTAL');
+              if (r.pulled > 0 || r.conflicts > 0) this.log.debug({ table: t.entry.table, pulled: r.pulled }, 'pulled on a change hint');
+              this.markOnline();
+            } catch (err) {
+              // A hint is a hint: the next pass pulls what this one could not.
+              if (err instanceof NetworkError) this.markOffline(err.message);
+              else this.log.warn({ table: t.entry.table, err: err instanceof Error ? err.message : String(err) }, 'pull on a change hint failed');
+              return;
+            }
+          }
+          this.emitStatus();
+        }
+      })
+      .finally(() => {
+        this.pullingHinted = false;
+        // A hint that came after the loop looked for the last time.
+        if (this.hinted.size > 0 && !this.stopped && !this.paused) this.pullHinted([]);
+      });
+  }
+
   retryFailed(): number {
     const n = this.store.retryFailed();
     this.emitStatus();
@@ -654,6 +698,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     socket.on('connect_error', (err) => {
       this.log.debug({ err: err.message }, 'socket connect failed');
       if (!socket.active) reconnectLater();
+    });
+    socket.on(SOCKET_EVENTS.changes, (payload: unknown) => {
+      const h = ChangesHint.safeParse(payload);
+      if (!h.success || h.data.terminalId !== this.terminalId) return;
+      this.pullHinted(h.data.entityTypes);
     });
     socket.on(SOCKET_EVENTS.trigger, (payload: unknown) => {
       const t = SyncTrigger.safeParse(payload);
@@ -761,6 +810,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       lastError: this.lastError,
       tables,
       totals,
+      oldestPendingAt: totals.pending > 0 ? this.store.oldestPendingAt() : null,
     };
   }
 

@@ -5,12 +5,20 @@
  */
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { fileURLToPath } from 'node:url';
-import { CATALOG, type CatalogEntry } from '../../shared/catalog/index.js';
+import { CATALOG, pullable, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { Database, Queryable } from './database.js';
 import { ident, literal } from './sql.js';
 
 /** Channel of terminal access changes (payload: the terminal id; empty: every terminal). */
 export const AUTH_NOTIFY_CHANNEL = 'tillsync_auth';
+
+/**
+ * Channel of committed changes to tables terminals pull: one notification per
+ * statement and distinct (entity type, store, writer), as JSON `{ t, s, o }` (`s` null:
+ * global rows). NOTIFY is delivered at commit, to every instance, and PostgreSQL folds
+ * a transaction's identical notifications into one, so a bulk import is a handful.
+ */
+export const CHANGES_CHANNEL = 'tillsync_changes';
 
 export const CENTRAL_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/central/migrations', import.meta.url));
 const LOCK_KEY = 7_402_118_001;
@@ -135,14 +143,27 @@ function logFunction(e: CatalogEntry): string {
         FROM ${pairs}
         WHERE u.n_v <> u.o_v
         ORDER BY u.i`;
+  // Tables terminals pull announce their changes (see CHANGES_CHANNEL); up-only ones
+  // (sales) are read by no terminal, so their pushes pay nothing for it.
+  const announce = (from: string) =>
+    pullable(e)
+      ? `PERFORM pg_notify(${literal(CHANGES_CHANNEL)}, json_build_object('t', ${entity}, 's', x.s, 'o', x.o)::text) FROM (${from}) x;`
+      : '';
+  const storeOf = (alias: string) => (storeCol ? `${alias}.${store}` : 'NULL::text');
   return `CREATE OR REPLACE FUNCTION ${ident(logFunctionName(e.centralName))}() RETURNS trigger LANGUAGE plpgsql AS $fn$
     BEGIN
       IF TG_OP = 'INSERT' THEN
         INSERT INTO sync_changes (${cols})
         SELECT ${entity}, n.id, ${storeCol ? `n.${store}` : 'NULL::text'}, CASE WHEN n.sync_deleted_at IS NULL THEN 'CREATE' ELSE 'DELETE' END, n.sync_version, n.sync_origin
         FROM tillsync_new n;
+        ${announce(`SELECT DISTINCT ${storeOf('n')} AS s, n.sync_origin AS o FROM tillsync_new n`)}
       ELSE
         ${update};
+        ${announce(
+          // A row moved to another store is announced to its old store too (its terminals drop it).
+          `SELECT DISTINCT ${storeOf('n')} AS s, n.sync_origin AS o FROM tillsync_new n
+           UNION SELECT ${storeOf('p')}, (SELECT max(sync_origin) FROM tillsync_new) FROM tillsync_old p`,
+        )}
       END IF;
       RETURN NULL;
     END

@@ -1,0 +1,156 @@
+/**
+ * Delivery down is event-driven (DESIGN invariant 11): when changes to a table that
+ * terminals pull commit at central, whoever wrote them (the API, a back-office app,
+ * plain SQL), the terminals whose scope they touch are told over socket.io
+ * (`sync:changes`) and pull that table at once.
+ *
+ * The change log's triggers NOTIFY each committed statement's (table, store, writer)
+ * on CHANGES_CHANNEL (see migrate.ts), so every instance hears every change and hints
+ * the terminals connected to it. Hints are coalesced per terminal: the first goes
+ * after `leadMs` (a burst of notifications becomes one hint), the next not before
+ * `windowMs` has passed, carrying every table announced meanwhile; a bulk import of
+ * 100k prices is a handful of hints per terminal, not 100k.
+ *
+ * A hint is only a hint: a lost one costs latency, never data (the terminal's interval
+ * pass and its full pass on every reconnect still pull everything). When the listening
+ * connection was lost, notifications may have been missed: every connected terminal
+ * is told to pull every table.
+ */
+import { z } from 'zod';
+import { CATALOG, entryForEntity, pullable } from '../../shared/catalog/index.js';
+import type { Database } from '../db/database.js';
+import { CHANGES_CHANNEL } from '../db/migrate.js';
+
+/** One notification: entity type `t` changed for store `s` (null: global rows) by writer `o`. */
+export const Announcement = z.object({ t: z.string(), s: z.string().nullable(), o: z.string().nullable() });
+export type Announcement = z.infer<typeof Announcement>;
+
+/** The terminals registered on this instance, by store (a store's few, not the fleet, per announcement). */
+export interface HintTargets {
+  inStore(storeId: string): Iterable<string>;
+  all(): Iterable<string>;
+}
+
+/**
+ * The terminals an announcement concerns: those of its store, or all for global rows;
+ * not the terminal that wrote the change (it has it already).
+ */
+export function concerned(a: Announcement, targets: HintTargets): string[] {
+  const out: string[] = [];
+  for (const id of a.s === null ? targets.all() : targets.inStore(a.s)) if (id !== a.o) out.push(id);
+  return out;
+}
+
+export interface HintTiming {
+  /** Delay of a terminal's first hint, gathering a burst (ms). */
+  readonly leadMs: number;
+  /** Least time between two hints to one terminal (ms); it doubles while changes keep coming. */
+  readonly windowMs: number;
+  /** The longest the window grows to during a long import (ms). */
+  readonly maxWindowMs: number;
+}
+
+export const DEFAULT_HINT_TIMING: HintTiming = { leadMs: 5, windowMs: 250, maxWindowMs: 4000 };
+
+/**
+ * Per terminal: the tables announced since its last hint, sent at most once a window.
+ * While announcements keep coming (a long import) the window doubles, up to the
+ * maximum, so the hints of an import grow with the log of its length; after a quiet
+ * spell (twice the window) it is short again, so a single change is hinted at once.
+ */
+export class HintCoalescer {
+  private readonly pending = new Map<string, Set<string>>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly lastSent = new Map<string, number>();
+  private readonly windows = new Map<string, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly timing: HintTiming,
+    private readonly send: (terminalId: string, entityTypes: string[]) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  add(terminalId: string, entityTypes: Iterable<string>): void {
+    if (this.stopped) return;
+    const set = this.pending.get(terminalId) ?? new Set<string>();
+    for (const t of entityTypes) set.add(t);
+    this.pending.set(terminalId, set);
+    if (this.timers.has(terminalId)) return;
+    const since = this.now() - (this.lastSent.get(terminalId) ?? -Infinity);
+    let window = this.windows.get(terminalId) ?? this.timing.windowMs;
+    if (since > 2 * window) window = this.timing.windowMs; // quiet since: short again
+    this.windows.set(terminalId, window);
+    const wait = Math.max(this.timing.leadMs, window - since);
+    const timer = setTimeout(() => this.flush(terminalId), wait);
+    timer.unref();
+    this.timers.set(terminalId, timer);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.pending.clear();
+  }
+
+  private flush(terminalId: string): void {
+    this.timers.delete(terminalId);
+    const set = this.pending.get(terminalId);
+    this.pending.delete(terminalId);
+    if (!set || set.size === 0 || this.stopped) return;
+    this.lastSent.set(terminalId, this.now());
+    this.windows.set(terminalId, Math.min(this.timing.maxWindowMs, 2 * (this.windows.get(terminalId) ?? this.timing.windowMs)));
+    // Catalog order: a terminal pulls parents before children.
+    this.send(
+      terminalId,
+      CATALOG.filter((e) => set.has(e.entityType)).map((e) => e.entityType),
+    );
+  }
+}
+
+/** Every table terminals pull: what a terminal is told after notifications may have been missed. */
+const ALL_PULLED = CATALOG.filter(pullable).map((e) => e.entityType);
+
+export class ChangeHints {
+  private unlisten: (() => Promise<void>) | undefined;
+  private readonly coalescer: HintCoalescer;
+
+  constructor(
+    private readonly db: Database,
+    private readonly targets: HintTargets,
+    send: (terminalId: string, entityTypes: string[]) => void,
+    private readonly onBadPayload: (payload: string) => void,
+    timing: HintTiming = DEFAULT_HINT_TIMING,
+  ) {
+    this.coalescer = new HintCoalescer(timing, send);
+  }
+
+  async start(): Promise<void> {
+    this.unlisten = await this.db.listen(
+      CHANGES_CHANNEL,
+      (payload) => this.heard(payload),
+      () => {
+        for (const id of this.targets.all()) this.coalescer.add(id, ALL_PULLED);
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.coalescer.stop();
+    await this.unlisten?.();
+  }
+
+  private heard(payload: string): void {
+    let a: Announcement;
+    try {
+      a = Announcement.parse(JSON.parse(payload));
+    } catch {
+      this.onBadPayload(payload);
+      return;
+    }
+    const entry = entryForEntity(a.t);
+    if (!entry || !pullable(entry)) return;
+    for (const terminalId of concerned(a, this.targets)) this.coalescer.add(terminalId, [a.t]);
+  }
+}

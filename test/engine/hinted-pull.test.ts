@@ -1,0 +1,54 @@
+/**
+ * Delivery down, end to end: HQ changes a price by plain SQL and the till holds it
+ * within a second or two, with the interval an hour away (the engine pulls on central's
+ * `sync:changes` hint); a till that was disconnected pulls what it missed when it
+ * comes back. Real central, real database, real socket, the engine's real schedule.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SyncService } from '../../src/main/sync/sync-service.js';
+import { useCentral } from '../helpers/central.js';
+import { closeAll, engineConfig, startEngine, testLogger } from '../helpers/engine.js';
+import { waitUntil } from '../helpers/processes.js';
+
+afterAll(closeAll);
+const running: SyncService[] = [];
+afterAll(async () => {
+  for (const s of running) await s.stop();
+});
+
+describe('HQ change at the till', () => {
+  const c = useCentral();
+
+  it('a price changed by plain SQL at central is applied on the till within seconds, long before the interval', async () => {
+    const product = randomUUID();
+    await c.db.query(`INSERT INTO products (id, sku, name, price) VALUES ($1, $2, 'Tea', 3)`, [product, `TEA-${product.slice(0, 6)}`]);
+    const e = await startEngine(c, { initialSync: true });
+    expect(e.row('products', product)).toMatchObject({ price: 3 });
+    await e.service.stop();
+    const service = new SyncService(e.store, engineConfig(c.url, e.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
+    running.push(service);
+    await service.initialize(e.terminal.terminalId);
+    await waitUntil('the start-up sync', () => service.status().lastSyncAt !== null, { timeout: 10_000 });
+    await waitUntil(
+      'the socket registered',
+      async () => (await c.admin.get('/api/terminals')).body.terminals?.some((t: { terminalId: string; connected: boolean }) => t.terminalId === e.terminal.terminalId && t.connected),
+      { timeout: 10_000 },
+    );
+
+    for (const price of [4.5, 5.25]) {
+      const started = Date.now();
+      await c.db.query('UPDATE products SET price = $2 WHERE id = $1', [product, price]);
+      await waitUntil(`price ${price} on the till`, () => Number(e.row('products', product)?.price) === price, { timeout: 5_000, interval: 10 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
+
+    // Disconnected (the socket down, so no hint can come), HQ changes it again; back, the till catches up.
+    await service.stop();
+    await c.db.query('UPDATE products SET price = 6 WHERE id = $1', [product]);
+    const back = new SyncService(e.store, engineConfig(c.url, e.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
+    running.push(back);
+    await back.initialize(e.terminal.terminalId);
+    await waitUntil('price 6 after reconnecting', () => Number(e.row('products', product)?.price) === 6, { timeout: 10_000, interval: 10 });
+  });
+});
