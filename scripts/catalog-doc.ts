@@ -2,7 +2,11 @@
 import {
   CATALOG,
   CENTRAL_SYNC_COLUMNS,
+  JSON_MAX_DEPTH,
+  JSON_MAX_LENGTH,
+  KEY_MAX_LENGTH,
   LOCAL_ONLY_COLUMNS,
+  TEXT_MAX_LENGTH,
   type ColumnType,
   type PrioritySpec,
 } from '../src/shared/catalog/index.js';
@@ -36,6 +40,9 @@ export function renderCatalogDoc(): string {
     'terminals in step.',
     '',
     '- Keys: central rows have a text `id` (use UUIDs). Foreign keys at central hold central ids.',
+    `- Limits of a value on the wire: keys and foreign keys at most ${KEY_MAX_LENGTH.toLocaleString('en-US')} characters, text at most`,
+    `  ${TEXT_MAX_LENGTH.toLocaleString('en-US')}, a json value at most ${JSON_MAX_DEPTH} levels deep and ${JSON_MAX_LENGTH.toLocaleString('en-US')} characters as JSON. A row of yours`,
+    '  over them still reaches the terminals, but a terminal cannot push its edits of that row back: keep within them.',
     `- Central manages \`${Object.values(CENTRAL_SYNC_COLUMNS).join('`, `')}\` by trigger: every insert or update by anyone`,
     '  bumps `sync_version` and appends to `sync_changes`; that is how your change reaches the terminals.',
     '  Leave them alone (a value you set is overwritten).',

@@ -15,6 +15,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { mkdirSync } from 'node:fs';
 import { z } from 'zod';
+import { excerpt } from '../shared/excerpt.js';
 import {
   ConflictListQuery,
   ConflictListResponse,
@@ -45,7 +46,8 @@ import { Authenticator, bearerToken, requireAdmin, setupAdminToken, type Princip
 import type { ServerConfig } from './config.js';
 import { openPglite, openPostgres, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import { HttpError, notFound } from './errors.js';
+import { errorBody, HttpError, notFound, validationBody, type ErrorBody } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler, installJsonBodyParser, installServerGuards } from './http-guards.js';
 import { Metrics } from './metrics.js';
 import { Realtime } from './realtime.js';
 import { ConflictService } from './services/conflicts.js';
@@ -83,6 +85,18 @@ async function openDatabase(config: ServerConfig, onError: (err: Error) => void)
   return openPglite(config.dataDir);
 }
 
+/** The documented code of a 4xx that comes without one of ours (fastify's own errors). */
+const CLIENT_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  431: 'HEADERS_TOO_LARGE',
+};
+
 /** A route's answer written as its service built it (typed), without zod parsing it again on the way out. */
 const writtenAsBuilt = () => (data: unknown) => JSON.stringify(data);
 
@@ -108,8 +122,19 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     bodyLimit: config.bodyLimitBytes,
     // Per-request lines only when debugging; errors and events are always logged.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+    clientErrorHandler: clientErrorHandler(logs),
+    frameworkErrors: frameworkErrorHandler,
+    // The error handler below writes the answer from the issues; fastify's default
+    // formatter would first join every issue's message into one string (5,000 of them
+    // for a push of 5,000 bad changes) only for it to be thrown away.
+    schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar} is invalid (${errors.length} problems)`),
+    // node answers an HTTP/1.1 request without Host with a bare 400; the hook below
+    // answers it in the documented shape instead.
+    http: { requireHostHeader: false },
   }).withTypeProvider<ZodTypeProvider>();
   logs.log = app.log;
+  installJsonBodyParser(app);
+  installServerGuards(app.server);
   await auth.start(app.log);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -129,6 +154,13 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   // Every /api call is authenticated before its body is read: an unknown caller gets
   // a 401, never a validation report or a 413 about a body nobody will look at.
   const principals = new WeakMap<FastifyRequest, Principal>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      // HTTP/1.1 requires Host (RFC 9112 3.2); the connection is closed as node would.
+      reply.header('connection', 'close');
+      return reply.status(400).send(errorBody(400, 'MISSING_HOST', 'an HTTP/1.1 request needs a Host header'));
+    }
+  });
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/api/')) return;
     principals.set(req, await auth.authenticate(bearerToken(req.headers.authorization)));
@@ -140,54 +172,58 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   };
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    // Every answer goes through errorBody, which cuts whatever of the input a message quotes.
+    const send = (body: ErrorBody) => reply.status(body.statusCode).send(body);
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const details = err.validation.map((v) => ({
-        path: [err.validationContext ?? 'body', ...v.instancePath.split('/').filter(Boolean)].join('.'),
-        message: v.message ?? 'invalid',
-      }));
-      return reply.status(400).send({
-        statusCode: 400,
-        error: 'Bad Request',
-        code: 'VALIDATION_ERROR',
-        message: details.map((d) => `${d.path}: ${d.message}`).join('; '),
-        details,
-      });
+      return send(
+        validationBody(
+          err.validation.map((v) => ({
+            path: [err.validationContext ?? 'body', ...v.instancePath.split('/').filter(Boolean)].join('.'),
+            message: v.message ?? 'invalid',
+          })),
+        ),
+      );
     }
-    if (err instanceof HttpError) {
-      return reply.status(err.statusCode).send({
-        statusCode: err.statusCode,
-        error: httpReason(err.statusCode),
-        code: err.code,
-        message: err.message,
-        ...(err.details ? { details: err.details } : {}),
-      });
-    }
-    // PostgreSQL's data exceptions (class 22: a NUL in a string, year 0, a number out
-    // of range) are values the client sent that the database cannot store.
-    if (typeof err.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code)) {
-      return reply.status(400).send({
-        statusCode: 400,
-        error: 'Bad Request',
-        code: 'INVALID_VALUE',
-        message: `a value cannot be stored: ${err.message}`,
-      });
+    if (err instanceof HttpError) return send(errorBody(err.statusCode, err.code, err.message, err.details));
+    if (typeof err.code === 'string') {
+      // PostgreSQL's data exceptions (class 22: a NUL in a string, year 0, a number out
+      // of range) are values the client sent that the database cannot store. Its message
+      // may quote the value: cut, like every message.
+      if (/^22[0-9A-Z]{3}$/.test(err.code)) return send(errorBody(400, 'INVALID_VALUE', `a value cannot be stored: ${err.message}`));
+      // Program limits (class 54: an index row over the btree maximum, ...): the wire
+      // schemas bound every value so that none is reached; should one be, it is still
+      // the request's value that cannot be stored, and it is logged as a bound to add.
+      if (/^54[0-9A-Z]{3}$/.test(err.code)) {
+        req.log.warn({ err }, 'a request reached a database limit: a bound is missing from the wire schemas');
+        return send(errorBody(400, 'VALUE_TOO_LARGE', `a value is too large to store: ${err.message}`));
+      }
     }
     const statusCode = err.statusCode ?? 500;
-    if (statusCode >= 400 && statusCode < 500) {
-      const code =
-        err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? 'BODY_TOO_LARGE'
-          : err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError
-            ? 'INVALID_JSON'
-            : (err.code ?? 'BAD_REQUEST');
-      const message = code === 'BODY_TOO_LARGE' ? `request body is larger than the limit of ${config.bodyLimitBytes} bytes` : err.message;
-      return reply.status(statusCode).send({ statusCode, error: httpReason(statusCode), code, message });
-    }
+    if (statusCode >= 400 && statusCode < 500) return send(clientError(err, statusCode, req));
     req.log.error({ err }, 'request failed');
-    return reply.status(500).send({ statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL', message: 'internal error; see the server log' });
+    return send(errorBody(500, 'INTERNAL', 'internal error; see the server log'));
   });
+  /** fastify's own 4xx (body parsing, content type) with a documented code instead of its FST_ERR_* one. */
+  const clientError = (err: FastifyError, statusCode: number, req: FastifyRequest): ErrorBody => {
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return errorBody(statusCode, 'BODY_TOO_LARGE', `request body is larger than the limit of ${config.bodyLimitBytes} bytes`);
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return errorBody(statusCode, 'INVALID_JSON', err.message);
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        // fastify's message quotes the whole header.
+        return errorBody(statusCode, 'UNSUPPORTED_MEDIA_TYPE', `unsupported content-type ${excerpt(req.headers['content-type'])}; send application/json`);
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return errorBody(statusCode, 'INVALID_CONTENT_LENGTH', 'the body is not as long as its Content-Length says');
+    }
+    if (err instanceof SyntaxError) return errorBody(statusCode, 'INVALID_JSON', err.message);
+    const own = typeof err.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(err.code) && !err.code.startsWith('FST_');
+    return errorBody(statusCode, own ? err.code : (CLIENT_ERROR_CODES[statusCode] ?? 'CLIENT_ERROR'), err.message);
+  };
   app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send({ statusCode: 404, error: 'Not Found', code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    // The path is cut like any quoted input (it may be as long as the header limit).
+    reply.status(404).send(errorBody(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -380,12 +416,4 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       if (ownsDb) await db.close();
     },
   };
-}
-
-function httpReason(status: number): string {
-  return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type' }[
-      status
-    ] ?? 'Error'
-  );
 }

@@ -4,7 +4,8 @@
  * fields added here extend them, never change them.
  */
 import { z } from 'zod';
-import { CONFLICT_STRATEGIES, ENTITY_TYPES, entryForEntity, type WireRow } from './catalog/index.js';
+import { CONFLICT_STRATEGIES, ENTITY_TYPES, entryForEntity, KEY_MAX_LENGTH, type WireRow } from './catalog/index.js';
+import { excerpt } from './excerpt.js';
 import { HlcString } from './hlc.js';
 
 export const TERMINAL_ID = z
@@ -12,7 +13,8 @@ export const TERMINAL_ID = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be 1-64 letters, digits, _ . : or -, starting with a letter or digit');
 
 export const ENTITY_TYPE = z.enum(ENTITY_TYPES as [string, ...string[]], {
-  error: (issue) => `unknown entity type ${JSON.stringify(issue.input)}; known: ${ENTITY_TYPES.join(', ')}`,
+  // An excerpt, never the input itself: it may be megabytes long or nested thousands deep.
+  error: (issue) => `unknown entity type ${excerpt(issue.input)}; known: ${ENTITY_TYPES.join(', ')}`,
 });
 
 export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE'] as const;
@@ -28,7 +30,7 @@ export const PushChange = z
     /** Globally unique id of this outbox entry; the idempotency key. When omitted, the change's content is its id. */
     changeId: z.string().min(8).max(128).optional(),
     entityType: ENTITY_TYPE,
-    entityId: z.string().min(1).max(200),
+    entityId: z.string().min(1).max(KEY_MAX_LENGTH),
     operation: Operation,
     /** The new row image, central column names. Omitted fields keep their central value. */
     data: RowImage.optional(),
@@ -227,14 +229,35 @@ export const TableCounts = z.strictObject({
 });
 export type TableCounts = z.infer<typeof TableCounts>;
 
+/**
+ * A count a terminal reports in its heartbeat. /api/sync/status sums them over the
+ * fleet: bounded, so the sums stay exact integers (an unbounded 1e308 would sum to
+ * Infinity and break every later status answer). The sums themselves are not bounded.
+ */
+const REPORTED_COUNT = z.number().int().min(0).max(1_000_000_000);
+const ReportedCounts = z.strictObject({
+  pending: REPORTED_COUNT,
+  failed: REPORTED_COUNT,
+  synced: REPORTED_COUNT,
+  conflicts: REPORTED_COUNT,
+});
+
 export const TERMINAL_STATES = ['ONLINE', 'OFFLINE', 'SYNCING', 'ERROR'] as const;
+const MAX_OUTBOX_TYPES = 100;
 
 export const HeartbeatRequest = z.strictObject({
   terminalId: TERMINAL_ID,
   status: z.enum(TERMINAL_STATES),
   appVersion: z.string().max(64).optional(),
-  /** The terminal's outbox counts per entity type; they feed /api/sync/status. */
-  outbox: z.record(z.string(), TableCounts).optional(),
+  /**
+   * The terminal's outbox counts per entity type; they feed /api/sync/status. Keys are
+   * not checked against central's catalog (a newer terminal may know more types), but
+   * bounded: they are stored as reported.
+   */
+  outbox: z
+    .record(z.string().min(1).max(64), ReportedCounts)
+    .refine((o) => Object.keys(o).length <= MAX_OUTBOX_TYPES, `at most ${MAX_OUTBOX_TYPES} entity types`)
+    .optional(),
   lastSyncAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
@@ -332,7 +355,7 @@ export const SOCKET_EVENTS = {
 // ---------------------------------------------------------------- fleet
 
 export const CreateStoreRequest = z.strictObject({
-  id: z.string().min(1).max(200).optional(),
+  id: z.string().min(1).max(KEY_MAX_LENGTH).optional(),
   name: z.string().min(1).max(200),
   code: z.string().max(64).optional(),
   address: z.string().max(500).optional(),
@@ -342,7 +365,7 @@ export const CreateStoreRequest = z.strictObject({
 export const StoreResponse = z.object({ storeId: z.string(), name: z.string(), code: z.string().nullable() });
 
 export const CreateTerminalRequest = z.strictObject({
-  storeId: z.string().min(1).max(200),
+  storeId: z.string().min(1).max(KEY_MAX_LENGTH),
   name: z.string().min(1).max(200).optional(),
   terminalId: TERMINAL_ID.optional(),
 });

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { TABLES } from './tables.js';
 import {
   CENTRAL_KEY,
+  JSON_MAX_DEPTH,
+  JSON_MAX_LENGTH,
+  KEY_MAX_LENGTH,
   LOCAL_ONLY_COLUMNS,
+  TEXT_MAX_LENGTH,
   type ColumnDef,
   type ColumnType,
   type PrioritySpec,
@@ -40,17 +44,48 @@ type WireJsonValue = string | number | boolean | null | WireJson;
 /** A row image on the wire: central column names to values. */
 export type WireRow = Record<string, WireValue>;
 
+/**
+ * Whether a parsed JSON value nests deeper than `max` levels (an object or array is one
+ * level). Iterative, so asking about any depth is safe: zod's own walk of a JSON value
+ * recurses, and is only run once this has said the value is shallow enough.
+ */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [v, depth] = top;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 // PostgreSQL has no year 0 and stores no NUL character: refuse both here, so a bad
 // value is caught at the terminal before it is sent, never by central's database.
+// Lengths are bounded for the same reason (see KEY_MAX_LENGTH).
+const NO_NUL = [(v: string) => !v.includes('\u0000'), 'must not contain NUL characters'] as const;
 const ISO_TIMESTAMP = z.iso.datetime({ offset: true }).refine((v) => !v.startsWith('0000'), 'year 0000 does not exist');
-const TEXT = z.string().refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+const TEXT = z.string().max(TEXT_MAX_LENGTH).refine(...NO_NUL);
+/** A foreign key: a central id, as bounded as the key itself. */
+const KEY_TEXT = z.string().max(KEY_MAX_LENGTH).refine(...NO_NUL);
 const DECIMAL_STRING = /^-?\d{1,18}(\.\d{1,12})?$/;
+const JSON_VALUE = z
+  .unknown()
+  .refine((v) => !nestsDeeperThan(v, JSON_MAX_DEPTH), { message: `must not nest deeper than ${JSON_MAX_DEPTH} levels`, abort: true })
+  .pipe(z.json())
+  .superRefine((v, ctx) => {
+    const text = JSON.stringify(v);
+    if (text.length > JSON_MAX_LENGTH) ctx.addIssue({ code: 'custom', message: `must be at most ${JSON_MAX_LENGTH} characters as JSON` });
+    else if (text.includes('\\u0000')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
+  });
 
 function valueSchema(col: ColumnDef): z.ZodType<WireValue> {
   let base: z.ZodType<WireValue>;
   switch (col.type) {
     case 'text':
-      base = col.oneOf ? z.enum(col.oneOf as [string, ...string[]]) : TEXT;
+      base = col.oneOf ? z.enum(col.oneOf as [string, ...string[]]) : col.references ? KEY_TEXT : TEXT;
       break;
     case 'integer':
       base = z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
@@ -68,7 +103,7 @@ function valueSchema(col: ColumnDef): z.ZodType<WireValue> {
       base = ISO_TIMESTAMP;
       break;
     case 'json':
-      base = z.json().refine((v) => !JSON.stringify(v).includes('\\u0000'), 'must not contain NUL characters') as z.ZodType<WireValue>;
+      base = JSON_VALUE as z.ZodType<WireValue>;
       break;
   }
   return base.nullable();
@@ -92,7 +127,7 @@ function buildEntry(def: TableDef): CatalogEntry {
     local,
     def: col,
   }));
-  const shape: Record<string, z.ZodType<WireValue>> = { [CENTRAL_KEY]: z.string().min(1).max(200) };
+  const shape: Record<string, z.ZodType<WireValue>> = { [CENTRAL_KEY]: z.string().min(1).max(KEY_MAX_LENGTH) };
   for (const c of wireColumns) shape[c.name] = valueSchema(c.def);
   const rowSchema = z.strictObject(shape).partial() as unknown as z.ZodType<WireRow>;
   const centralName = def.centralTable ?? def.table;

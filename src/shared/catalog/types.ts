@@ -89,6 +89,22 @@ export const LOCAL_SERVER_ID = 'server_id';
 /** Central's key, a text id (UUID) and the wire's `entityId`. */
 export const CENTRAL_KEY = 'id';
 
+/**
+ * Bounds on the values a row image may carry on the wire, so that no value a
+ * terminal's push is allowed to send can hit a limit of central's database (a 5xx).
+ * Not part of the schema hash: they bound values, not the shape, and terminals in the
+ * field compare hashes.
+ *
+ * Keys and foreign keys: every one is indexed at central, and a btree index row holds
+ * at most about 2,700 bytes. 200 characters are at most 800 bytes in UTF-8.
+ */
+export const KEY_MAX_LENGTH = 200;
+/** Free text (never indexed): generous, a long receipt fits many times over, but bounded. */
+export const TEXT_MAX_LENGTH = 100_000;
+/** A json column's value: its deepest nesting (an object or array is one level) and its length as JSON text. */
+export const JSON_MAX_DEPTH = 16;
+export const JSON_MAX_LENGTH = 100_000;
+
 /** Sync metadata columns every central table carries. */
 export const CENTRAL_SYNC_COLUMNS = {
   version: 'sync_version',
