@@ -226,6 +226,16 @@ describe('no store crossing on push', () => {
   });
 });
 
+describe('required columns', () => {
+  it('an update that clears a required column is refused MISSING_FIELDS (not a 500 from the database) and changes nothing', async () => {
+    const order = { changeId: uid(), entityType: 'SaleOrder', entityId: uid(), operation: 'CREATE' as const, data: { order_number: 'REQ-1', status: 'completed' } };
+    expect((await pushOk(tA, [order])).results[0]).toMatchObject({ status: 'applied', version: 1 });
+    const cleared = await pushOk(tA, [{ changeId: uid(), entityType: 'SaleOrder', entityId: order.entityId, operation: 'UPDATE', data: { status: null }, syncVersion: 1 }]);
+    expect(cleared.results[0]).toMatchObject({ status: 'rejected', error: { code: 'MISSING_FIELDS' } });
+    expect(await rowOf(c, 'orders', order.entityId)).toMatchObject({ status: 'completed', sync_version: 1 });
+  });
+});
+
 describe('idempotency keys are checked', () => {
   const customer = (name: string) => ({ name, loyalty_points: 1 });
 

@@ -381,13 +381,17 @@ export class PushService {
     }
 
     const image: WireRow = change.operation === 'DELETE' ? { ...(current?.wire ?? {}) } : { ...(current && !current.deletedAt ? current.wire : {}), ...data };
-    if (!current || current.deletedAt) {
+    if (change.operation !== 'DELETE') {
+      // A new row needs its required columns; an update may not clear one (NOT NULL at central).
       const missing = entry.wireColumns.filter((c) => c.def.required && (image[c.name] === undefined || image[c.name] === null));
-      if (missing.length > 0 && change.operation !== 'DELETE') {
+      if (missing.length > 0) {
+        const fresh = !current || current.deletedAt;
         return {
           result: rejected(changeId, change, {
             code: 'MISSING_FIELDS',
-            message: `${entry.entityType} ${change.entityId} is new to central and needs ${missing.map((c) => c.name).join(', ')}`,
+            message: fresh
+              ? `${entry.entityType} ${change.entityId} is new to central and needs ${missing.map((c) => c.name).join(', ')}`
+              : `${entry.entityType} ${change.entityId}: ${missing.map((c) => c.name).join(', ')} cannot be cleared (required)`,
           }),
         };
       }
