@@ -25,6 +25,8 @@ export const syncTerminals = pgTable(
     appVersion: text('app_version'),
     lastSyncAt: tstz('last_sync_at'),
     outbox: jsonb('outbox'),
+    /** When the terminal read the outbox counts it reported (a report older than the one kept is ignored). */
+    outboxReportedAt: tstz('outbox_reported_at'),
   },
   (t) => [uniqueIndex('sync_terminals_key_hash_idx').on(t.keyHash), index('sync_terminals_store_idx').on(t.storeId)],
 );

@@ -258,6 +258,11 @@ export const HeartbeatRequest = z.strictObject({
     .record(z.string().min(1).max(64), ReportedCounts)
     .refine((o) => Object.keys(o).length <= MAX_OUTBOX_TYPES, `at most ${MAX_OUTBOX_TYPES} entity types`)
     .optional(),
+  /**
+   * When the terminal read the counts it reports (its clock). Central keeps the newest
+   * report: one that arrives after a newer one (two requests crossing) is not kept.
+   */
+  reportedAt: z.iso.datetime({ offset: true }).optional(),
   lastSyncAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;

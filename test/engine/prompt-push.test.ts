@@ -106,6 +106,16 @@ describe('event-driven push', () => {
     }
   });
 
+  it("central's status shows the till's outbox as it is after a push, not as the last heartbeat saw it", async () => {
+    const e = await startEngine(c, { initialSync: true });
+    sale(e.pos(), 'REPORT-1'); // waiting when the engine starts: its first heartbeat reports it pending
+    await scheduled(e, c.url); // heartbeats an hour apart
+    await waitUntil('REPORT-1 at central', async () => (await atCentral(c, 'REPORT-1')) === 1, { timeout: 5_000 });
+    const status = async () => (await c.admin.get('/api/sync/status', { terminalId: e.terminal.terminalId })).body as { totals: { pending: number; synced: number } };
+    await waitUntil('central to see nothing waiting', async () => (await status()).totals.pending === 0, { timeout: 5_000 });
+    expect((await status()).totals.synced).toBeGreaterThanOrEqual(2);
+  });
+
   it('cadence: CRITICAL goes at once, a customer waits for its cycle', async () => {
     const e = await startEngine(c, { initialSync: true });
     await scheduled(e, c.url, { pushMode: 'cadence' });

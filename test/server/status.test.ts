@@ -122,6 +122,20 @@ describe('POST /api/sync/heartbeat', () => {
     expect(s2.tables.SaleOrder).toEqual(ZERO);
     expect(s2.tables.Product).toEqual(counts({ pending: 1 }));
   });
+
+  it('the newest report wins: counts read before the ones kept (a slower request) are not kept', async () => {
+    const t = await c.provision(uid('store'), uid('till'));
+    const at = (ms: number) => new Date(Date.now() - ms).toISOString();
+    const send = (pending: number, reportedAt: string) =>
+      t.api.post('/api/sync/heartbeat', { terminalId: t.terminalId, status: 'ONLINE', outbox: { SaleOrder: counts({ pending }) }, reportedAt });
+    expect((await send(0, at(1_000))).status).toBe(200); // read after the sale was pushed
+    expect((await send(3, at(5_000))).status).toBe(200); // read before it, arriving late
+    expect((await statusOf(t)).tables.SaleOrder).toEqual(ZERO);
+    expect((await send(2, at(0))).status).toBe(200); // a newer report replaces it
+    expect((await statusOf(t)).tables.SaleOrder).toEqual(counts({ pending: 2 }));
+    const bad = await t.api.post('/api/sync/heartbeat', { terminalId: t.terminalId, status: 'ONLINE', reportedAt: 'yesterday' });
+    expect(bad.status).toBe(400);
+  });
 });
 
 describe('GET /api/sync/status', () => {

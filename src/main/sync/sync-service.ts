@@ -144,6 +144,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private recovering: NodeJS.Timeout | undefined;
   private recoveryDelay = 0;
   private statusTimer: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
   private readonly pushes: PushScheduler;
   /** Tables central hinted at (sync:changes) not pulled yet. */
   private readonly hinted = new Set<string>();
@@ -215,6 +216,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.cron?.stop();
     clearTimeout(this.recovering);
     clearTimeout(this.statusTimer);
+    clearTimeout(this.reportTimer);
     this.socket?.disconnect();
     await Promise.all([this.pushLane.run(async () => undefined), this.passLane.run(async () => undefined)]);
   }
@@ -429,6 +431,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       }
       // Stopping with a batch already at central: one more round takes its answer in, and builds nothing.
     }
+    if (pushed + conflicts + failed > 0) this.reportSoon();
     return { pushed, conflicts, failed, errors, offline: false };
   }
 
@@ -725,6 +728,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         status: this.activity ? 'SYNCING' : 'ONLINE',
         appVersion: this.config.appVersion,
         outbox: this.store.counts(),
+        reportedAt: new Date().toISOString(),
         ...(this.lastSyncAt ? { lastSyncAt: this.lastSyncAt } : {}),
       });
       this.markOnline();
@@ -734,6 +738,20 @@ export class SyncService extends EventEmitter<SyncEvents> {
       else this.log.warn({ err: err instanceof Error ? err.message : err }, 'heartbeat refused');
       return false;
     }
+  }
+
+  /**
+   * A report of the outbox soon after pushes changed it, so central's status shows
+   * what the till holds now, not what it held at the last heartbeat (at most one a
+   * second; the heartbeat timer stays the safety net).
+   */
+  private reportSoon(): void {
+    if (this.reportTimer || this.stopped || !this.scheduled) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      if (!this.stopped && this.connection !== 'offline') void this.heartbeat();
+    }, 1000);
+    this.reportTimer.unref();
   }
 
   private markOnline(): void {

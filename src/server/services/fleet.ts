@@ -129,11 +129,17 @@ export class FleetService {
 
   async heartbeat(acting: Acting, req: HeartbeatRequest) {
     await this.db.query(
+      // The newest report wins: counts read before the ones kept (a slower request) are not kept.
       `UPDATE sync_terminals SET last_heartbeat_at = now(), reported_status = $2,
-         app_version = coalesce($3, app_version), outbox = coalesce($4::jsonb, outbox),
+         app_version = coalesce($3, app_version),
+         outbox = CASE WHEN $6::timestamptz IS NULL OR outbox_reported_at IS NULL OR $6::timestamptz >= outbox_reported_at
+                       THEN coalesce($4::jsonb, outbox) ELSE outbox END,
+         outbox_reported_at = CASE WHEN $4::jsonb IS NULL THEN outbox_reported_at
+                                   WHEN $6::timestamptz IS NULL THEN NULL
+                                   ELSE greatest(outbox_reported_at, $6::timestamptz) END,
          last_sync_at = coalesce($5::timestamptz, last_sync_at)
        WHERE id = $1`,
-      [acting.terminalId, req.status, req.appVersion ?? null, req.outbox ? JSON.stringify(req.outbox) : null, req.lastSyncAt ?? null],
+      [acting.terminalId, req.status, req.appVersion ?? null, req.outbox ? JSON.stringify(req.outbox) : null, req.lastSyncAt ?? null, req.reportedAt ?? null],
     );
     return {
       terminalId: acting.terminalId,

@@ -1,0 +1,1 @@
+ALTER TABLE "sync_terminals" ADD COLUMN "outbox_reported_at" timestamp with time zone;
