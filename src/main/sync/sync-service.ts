@@ -145,6 +145,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private recoveryDelay = 0;
   private statusTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
+  private reportWanted = 0;
   private readonly pushes: PushScheduler;
   /** Tables central hinted at (sync:changes) not pulled yet. */
   private readonly hinted = new Set<string>();
@@ -742,15 +743,22 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   /**
    * A report of the outbox soon after pushes changed it, so central's status shows
-   * what the till holds now, not what it held at the last heartbeat (at most one a
-   * second; the heartbeat timer stays the safety net).
+   * what the till holds now, not what it held at the last heartbeat (the heartbeat
+   * timer stays the safety net).
    */
   private reportSoon(): void {
-    if (this.reportTimer || this.stopped || !this.scheduled) return;
+    if (this.stopped || !this.scheduled) return;
+    // Debounced: after the last push of a burst (a sale, then its lower tiers a second
+    // later), so the report sees them all gone; never held back more than 2 s.
+    const now = Date.now();
+    if (this.reportTimer) {
+      if (now - this.reportWanted > 2000) return;
+      clearTimeout(this.reportTimer);
+    } else this.reportWanted = now;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
       if (!this.stopped && this.connection !== 'offline') void this.heartbeat();
-    }, 1000);
+    }, 300);
     this.reportTimer.unref();
   }
 
