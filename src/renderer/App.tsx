@@ -1,6 +1,6 @@
-import { useEffect } from 'react';
+import { useEffect, useMemo } from 'react';
 import { trayView } from '../shared/tray-state.js';
-import { useApp } from './hooks.js';
+import { useApp, useNow } from './hooks.js';
 import { VIEWS, type View } from './store.js';
 import { ConflictsView } from './views/ConflictsView.js';
 import { HistoryView } from './views/HistoryView.js';
@@ -8,6 +8,31 @@ import { SettingsView } from './views/SettingsView.js';
 import { StatusView } from './views/StatusView.js';
 
 const LABELS: Record<View, string> = { status: 'Status', conflicts: 'Conflicts', history: 'History', settings: 'Settings' };
+
+/**
+ * The headline the tray shows, on every screen. While something waits its age ticks
+ * (a timer here, no engine calls); screen readers hear the headline when the status
+ * changes, not every tick.
+ */
+function Headline() {
+  const status = useApp((s) => s.status);
+  const setupProblem = useApp((s) => s.setupProblem);
+  const waiting = (status?.totals.pending ?? 0) > 0 && status?.oldestPendingAt != null;
+  const now = useNow(waiting);
+  const idle = setupProblem ? 'Not running' : 'Connecting…';
+  const tray = status ? trayView(status, now) : null;
+  const announced = useMemo(() => (status ? trayView(status, Date.now()).headline : idle), [status, idle]);
+  return (
+    <>
+      <p className={`pill state-${tray?.state ?? 'unset'}`} data-testid="headline" data-state={tray?.state ?? 'unset'}>
+        {tray ? tray.headline : idle}
+      </p>
+      <span className="visually-hidden" role="status" aria-atomic="true">
+        {announced}
+      </span>
+    </>
+  );
+}
 
 export function App() {
   const view = useApp((s) => s.view);
@@ -38,14 +63,11 @@ export function App() {
     return () => window.removeEventListener('keydown', onKey);
   }, [setView]);
 
-  const tray = status ? trayView(status) : null;
   return (
     <div className="app">
       <header className="top">
         <h1>TillSync</h1>
-        <p className={`pill state-${tray?.state ?? 'unset'}`} data-testid="headline" role="status" aria-live="polite">
-          {tray ? tray.headline : setupProblem ? 'Not running' : 'Connecting…'}
-        </p>
+        <Headline />
       </header>
       <nav className="tabs" aria-label="Screens">
         {VIEWS.map((v, i) => (

@@ -137,8 +137,9 @@ describe('Status', () => {
     await expect.poll(() => num(page, 'total-synced')).toBeGreaterThanOrEqual(synced + 3); // order, its line and its payment
     await expect.poll(() => num(page, 'total-pending')).toBe(0);
     expect(await num(page, 'total-failed')).toBe(0);
-    // (A pass may be running: the pill says so while it does.)
+    // Nothing waits: synced (also while a pass runs).
     await expect.poll(() => text(page, 'headline')).toBe('All sales are safe at HQ');
+    expect(await text(page, 'oldest-pending')).toBe('nothing waits');
     expect(await sameDocument(page)).toBe(true);
     await screenshot(page, 'status');
     expect(t.errors).toEqual([]);
@@ -169,6 +170,8 @@ describe('Status', () => {
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
     await expect.poll(() => text(page, 'connection')).toBe('Online · paused');
     await expect.poll(() => text(page, 'control-result')).toContain('Sync paused');
+    // Paused with nothing waiting is not "synced": what is rung up now stays here.
+    expect(await text(page, 'headline')).toBe('Sync paused: new sales will wait on this till');
 
     const [orderNumber] = ringUpSales(t.pos, { storeLocalId: storeLocal, prefix: `E2E-${t.terminal.terminalId}`, count: 1 });
     // The commit watcher reports the new pending changes while paused, before any pass.
@@ -178,7 +181,9 @@ describe('Status', () => {
     // Sync now refreshed the status: the order, its line and its payment wait on the till.
     await expect.poll(() => num(page, 'total-pending')).toBe(3);
     expect(await cellNum(page, 'SaleOrder', 'pending')).toBe(1);
-    expect(await text(page, 'headline')).toBe('3 pending');
+    expect(await text(page, 'headline')).toMatch(/^Sync paused: 3 waiting on this till, oldest (just now|\d+ s)$/);
+    expect(await page.getByTestId('headline').getAttribute('data-state')).toBe('pending');
+    expect(await text(page, 'oldest-pending')).toMatch(/^oldest (just now|\d+ s)$/);
     expect(await text(page, 'connection')).toBe('Online · paused');
     expect(outboxSummary(t.pos).pending).toBe(3);
     await screenshot(page, 'status-paused');

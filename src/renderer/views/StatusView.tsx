@@ -1,4 +1,5 @@
-import { useApp } from '../hooks.js';
+import { formatAge, oldestAgeMs } from '../../shared/tray-state.js';
+import { useApp, useNow } from '../hooks.js';
 import { when } from '../format.js';
 import type { Action } from '../store.js';
 
@@ -12,6 +13,28 @@ function Control({ action, label, hint }: { action: Action; label: string; hint:
     <button type="button" className="control" onClick={() => void run(action)} disabled={busy || disabled} aria-busy={busy} title={hint}>
       {busy ? `${label}…` : label}
     </button>
+  );
+}
+
+/**
+ * How many changes wait to reach central, and how old the oldest is (ticking while
+ * something waits, from the status the engine last sent; no engine calls).
+ */
+function WaitingFact() {
+  const status = useApp((s) => s.status);
+  const pending = status?.totals.pending ?? 0;
+  const now = useNow(pending > 0 && status?.oldestPendingAt != null);
+  const age = status ? oldestAgeMs(status, now) : null;
+  return (
+    <div className={pending > 0 ? 'fact-waiting' : undefined}>
+      <dt>Waiting for HQ</dt>
+      <dd data-testid="total-pending" className="big">
+        {pending}
+      </dd>
+      <dd data-testid="oldest-pending" className={pending > 0 ? 'age' : 'age muted'}>
+        {pending === 0 ? 'nothing waits' : age === null ? 'waiting' : `oldest ${formatAge(age)}`}
+      </dd>
+    </div>
   );
 }
 
@@ -46,10 +69,7 @@ export function StatusView() {
           <dt>Last sync</dt>
           <dd data-testid="last-sync">{when(status.lastSyncAt)}</dd>
         </div>
-        <div>
-          <dt>Pending</dt>
-          <dd data-testid="total-pending" className="big">{status.totals.pending}</dd>
-        </div>
+        <WaitingFact />
         <div>
           <dt>Synced</dt>
           <dd data-testid="total-synced" className="big">{status.totals.synced}</dd>
@@ -98,7 +118,7 @@ export function StatusView() {
           <thead>
             <tr>
               <th scope="col">Table</th>
-              <th scope="col" className="num">Pending</th>
+              <th scope="col" className="num">Waiting</th>
               <th scope="col" className="num">Failed</th>
               <th scope="col" className="num">Synced</th>
               <th scope="col" className="num">Conflicts</th>
@@ -113,7 +133,9 @@ export function StatusView() {
                   {name}
                   {t.paused ? <span className="tag" title={t.paused}>paused</span> : null}
                 </th>
-                <td className="num" data-col="pending">{t.pending}</td>
+                <td className={t.pending > 0 ? 'num waiting' : 'num'} data-col="pending">
+                  {t.pending}
+                </td>
                 <td className="num" data-col="failed">{t.failed}</td>
                 <td className="num" data-col="synced">{t.synced}</td>
                 <td className="num" data-col="conflicts">{t.conflicts}</td>
