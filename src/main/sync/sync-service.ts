@@ -14,6 +14,7 @@ import { ChangesHint, SOCKET_EVENTS, SyncTrigger, type PullResponse, type PushRe
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
 import { inFlight, type InFlight, type LocalStore, type OutgoingBatch } from './local-store.js';
+import { nextBackoff } from './backoff.js';
 import { PushScheduler, type PushMode } from './push-scheduler.js';
 
 export interface SyncConfig {
@@ -48,6 +49,12 @@ export interface SyncConfig {
   readonly promptDelayMs: number;
   /** Listen on socket.io for sync triggers. */
   readonly realtime: boolean;
+  /**
+   * The longest pause between two tries to reach central while it is away (the
+   * socket's reconnects and the offline probe grow to it): once the network heals the
+   * till catches up within about this long.
+   */
+  readonly reconnectMaxDelayMs: number;
   readonly appVersion: string;
 }
 
@@ -66,6 +73,7 @@ export const DEFAULT_SYNC_CONFIG = {
   pushMode: 'prompt',
   promptDelayMs: 1000,
   realtime: true,
+  reconnectMaxDelayMs: 5000,
   appVersion: '0.1.0',
 } as const;
 
@@ -666,7 +674,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       auth: { token: this.config.apiKey },
       transports: ['websocket'],
       reconnectionDelay: 1000,
-      reconnectionDelayMax: 30_000,
+      reconnectionDelayMax: this.config.reconnectMaxDelayMs,
       randomizationFactor: 0.5,
     });
     this.socket = socket;
@@ -688,11 +696,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
     let retryDelay = 1000;
     const reconnectLater = () => {
       if (this.stopped || retry) return;
-      retryDelay = Math.min(30_000, retryDelay * 2);
+      const b = nextBackoff(retryDelay, 1000, this.config.reconnectMaxDelayMs, Math.random());
+      retryDelay = b.level;
       retry = setTimeout(() => {
         retry = undefined;
         if (!this.stopped && !socket.connected) socket.connect();
-      }, Math.round(retryDelay * (0.5 + Math.random() * 0.5)));
+      }, b.delay);
       retry.unref();
     };
     socket.on('disconnect', (reason) => {
@@ -792,8 +801,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /** While offline, probe central with growing pauses (with jitter) until it answers. */
   private scheduleRecovery(): void {
     if (this.recovering || this.stopped) return;
-    this.recoveryDelay = Math.min(30_000, this.recoveryDelay ? this.recoveryDelay * 2 : this.config.retryDelay);
-    const delay = Math.round(this.recoveryDelay * (0.5 + Math.random() * 0.5));
+    const b = nextBackoff(this.recoveryDelay, this.config.retryDelay, this.config.reconnectMaxDelayMs, Math.random());
+    this.recoveryDelay = b.level;
+    const delay = b.delay;
     this.recovering = setTimeout(() => {
       this.recovering = undefined;
       void this.heartbeat().then((ok) => {
