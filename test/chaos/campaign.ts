@@ -100,6 +100,13 @@ export interface CampaignReport {
     readonly rowsAfterHealMs: number | null;
     /** Heal -> the till holds HQ's last price of every product changed. */
     readonly hqAfterHealMs: number | null;
+    /**
+     * HQ changes made once all had converged, while online: each one's commit -> on the
+     * till, ms (null: not within the bound). Empty on PGlite, where HQ cannot write
+     * while central runs. This is the event-driven path (central's hint), which the heal
+     * itself does not exercise: a till coming back online pulls everything anyway.
+     */
+    readonly hqOnlineMs: readonly (number | null)[];
     /** How the sales' convergence was seen: central's rows (PostgreSQL) or the till's outbox (PGlite, audited after). */
     readonly salesSeenBy: 'central' | 'till outbox';
   };
@@ -449,6 +456,26 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       noteCrash(central);
       await sleep(100, signal);
     }
+    // HQ writes again, healthy and online: each must reach the till by itself (a hint).
+    const hqOnlineMs: (number | null)[] = [];
+    if (centralDb.liveAccess) {
+      const r = new Random(deriveSeed(opts.seed, 'online'));
+      for (let i = 0; i < 3 && !signal?.aborted; i++) {
+        const w: HqWrite = { productId: productId(r.int(0, PRODUCTS - 1)), priceCents: r.int(50, 2500), marker: `chaos online #${i + 1}` };
+        const wrote = Date.now();
+        await applyHq(w);
+        let seen: number | null = null;
+        while (Date.now() - wrote < boundMs && !signal?.aborted) {
+          const t = tillProducts(pos).get(w.productId);
+          if (t && t.priceCents === w.priceCents && t.marker === w.marker) {
+            seen = Date.now() - wrote;
+            break;
+          }
+          await sleep(20, signal);
+        }
+        hqOnlineMs.push(seen);
+      }
+    }
     // A little longer: a late retry must not add a duplicate after all looked well.
     await sleep(1500, signal);
 
@@ -482,6 +509,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         salesAfterLastSaleMs: salesAt === null || lastSale === null ? null : salesAt - lastSale,
         rowsAfterHealMs: rowsAt === null ? null : rowsAt - healAt,
         hqAfterHealMs: hqAt === null ? null : hqAt - healAt,
+        hqOnlineMs,
         salesSeenBy: centralDb.liveAccess ? 'central' : 'till outbox',
       },
       events: { agentKills, centralKills, hqWrites, crashes },
@@ -521,6 +549,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   else if (c.rowsAfterHealMs > boundMs) failures.push(`customers and stock at central agreed with the till ${secs(c.rowsAfterHealMs)} after the heal (bound ${secs(boundMs)})`);
   if (c.hqAfterHealMs === null) failures.push(`HQ's changes did not reach the till within ${secs(waitMs)} of the heal (${r.hq.applied} of ${r.hq.changed} products)`);
   else if (c.hqAfterHealMs > boundMs) failures.push(`HQ's changes reached the till ${secs(c.hqAfterHealMs)} after the heal (bound ${secs(boundMs)})`);
+  const slow = c.hqOnlineMs.filter((ms) => ms === null);
+  if (slow.length > 0) failures.push(`${slow.length} of ${c.hqOnlineMs.length} HQ change(s) made after convergence, while online, did not reach the till within ${secs(boundMs)}`);
   for (const crash of r.events.crashes) failures.push(crash);
   if (r.events.agentKills === 0 || r.events.centralKills === 0) failures.push('the run was too short to kill both the agent and central');
   const passed = failures.length === 0;

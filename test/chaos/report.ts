@@ -29,6 +29,10 @@ export function formatReport(r: CampaignReport): string {
     ['last sale -> sales at central', secs(c.salesAfterLastSaleMs)],
     ['heal -> customers, stock agree', `${secs(c.rowsAfterHealMs)} (bound ${secs(c.boundMs)})`],
     ['heal -> HQ changes on the till', `${secs(c.hqAfterHealMs)} (bound ${secs(c.boundMs)})`],
+    [
+      'HQ change -> till, online after',
+      c.hqOnlineMs.length === 0 ? 'not measured (PGlite: HQ cannot write while central runs)' : c.hqOnlineMs.map((ms) => (ms === null ? 'not within the bound' : `${ms} ms`)).join(', '),
+    ],
     ['HQ changes applied on the till', `${r.hq.applied} of ${r.hq.changed} products (${r.hq.writes} price writes)`],
     ['till outbox at the end', `${r.outbox.pending} pending, ${r.outbox.failed} failed, ${r.outbox.conflict} conflicts, ${r.outbox.captured} not yet moved`],
     ['kills', `agent ${r.events.agentKills}, central ${r.events.centralKills} (SIGKILL)`],
