@@ -766,7 +766,12 @@ export class LocalStore {
    * Records central's answers in one transaction: versions and bases for accepted
    * changes, central's row where central won, parked conflicts, refusals.
    */
-  recordPush(batch: OutgoingBatch, response: PushResponse, maxDriftMs: number): { synced: number; conflicts: number; failed: number; paused: string[] } {
+  recordPush(
+    batch: OutgoingBatch,
+    response: PushResponse,
+    maxDriftMs: number,
+    retry: { maxRetries: number; retryDelayMs: number; now: number } = { maxRetries: 3, retryDelayMs: 1000, now: Date.now() },
+  ): { synced: number; conflicts: number; failed: number; paused: string[] } {
     const byId = new Map(response.results.map((r) => [r.changeId, r]));
     let synced = 0;
     let conflicts = 0;
@@ -792,7 +797,14 @@ export class LocalStore {
             this.stmt(`UPDATE tillsync_outbox SET attempts = max(0, attempts - 1) WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(out.entryIds));
             continue;
           }
-          this.fail(out.entryIds, `${r.error?.code ?? 'REJECTED'}: ${r.error?.message ?? 'refused by central'}`);
+          const why = `${r.error?.code ?? 'REJECTED'}: ${r.error?.message ?? 'refused by central'}`;
+          if (r.error?.code === 'MISSING_PARENT') {
+            // Its parent is on its way (behind in the queue, or in a batch that failed):
+            // the change waits and goes again, as after a failed push, not failed for good.
+            if (this.backOff(out.entryIds, why, retry)) failed += out.entryIds.length;
+            continue;
+          }
+          this.fail(out.entryIds, why);
           failed += out.entryIds.length;
           continue;
         }
@@ -930,20 +942,26 @@ export class LocalStore {
   recordPushFailure(batch: OutgoingBatch, error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): number {
     let failed = 0;
     this.db.transaction(() => {
-      for (const out of batch.changes) {
-        const ids = JSON.stringify(out.entryIds);
-        const r = this.stmt(`SELECT max(attempts) AS a FROM tillsync_outbox WHERE id IN (SELECT value FROM json_each(?))`).get(ids) as { a: number };
-        if (r.a >= opts.maxRetries) {
-          this.stmt(`UPDATE tillsync_outbox SET status = 'failed', last_error = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`).run(error, ids);
-          failed += out.entryIds.length;
-        } else {
-          // Exponential backoff with full jitter.
-          const delay = Math.round(opts.retryDelayMs * 2 ** (r.a - 1) * (0.5 + Math.random() * 0.5));
-          this.stmt(`UPDATE tillsync_outbox SET last_error = ?, next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(error, opts.now + delay, ids);
-        }
-      }
+      for (const out of batch.changes) if (this.backOff(out.entryIds, error, opts)) failed += out.entryIds.length;
     }).immediate();
     return failed;
+  }
+
+  /**
+   * Entries that did not get through wait and go again (exponential backoff with
+   * jitter), or are failed once they used up their attempts (true). In the caller's
+   * transaction.
+   */
+  private backOff(entryIds: readonly number[], error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): boolean {
+    const ids = JSON.stringify(entryIds);
+    const r = this.stmt(`SELECT max(attempts) AS a FROM tillsync_outbox WHERE id IN (SELECT value FROM json_each(?))`).get(ids) as { a: number };
+    if (r.a >= opts.maxRetries) {
+      this.stmt(`UPDATE tillsync_outbox SET status = 'failed', last_error = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`).run(error, ids);
+      return true;
+    }
+    const delay = Math.round(opts.retryDelayMs * 2 ** (r.a - 1) * (0.5 + Math.random() * 0.5));
+    this.stmt(`UPDATE tillsync_outbox SET last_error = ?, next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(error, opts.now + delay, ids);
+    return false;
   }
 
   /**

@@ -459,7 +459,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
         hooks.answered();
         await new Promise((r) => setImmediate(r)); // the next request goes out before these answers are settled
       }
-      return this.store.recordPush(batch, response, this.config.maxClockDriftMs);
+      return this.store.recordPush(batch, response, this.config.maxClockDriftMs, {
+        maxRetries: this.config.maxRetries,
+        retryDelayMs: this.config.retryDelay,
+        now: Date.now(),
+      });
     } catch (err) {
       if (!(err instanceof CentralError) || err.retryable || err.status === 401 || err.status === 403 || batch.changes.length < 2) throw err;
       const mid = Math.ceil(batch.changes.length / 2);
