@@ -80,15 +80,22 @@ async function main(): Promise<void> {
   // The seed first: whatever happens next, the run can be repeated.
   process.stdout.write(`seed ${seed}\n`);
   const controller = new AbortController();
-  let interrupted = 0;
+  let interruptedAt = 0;
   const interrupt = (signal: NodeJS.Signals) => {
-    if (++interrupted > 1) process.exit(130); // the children die with us (children.ts)
+    // A second signal a second or more later quits at once (the children die with us,
+    // children.ts). Sooner it is the same one relayed: tsx forwards the terminal's
+    // Ctrl-C to this process, which got it from the terminal already.
+    if (interruptedAt > 0) {
+      if (Date.now() - interruptedAt >= 1000) process.exit(130);
+      return;
+    }
+    interruptedAt = Date.now();
     process.stderr.write(`${signal}: stopping and cleaning up (again to quit at once)\n`);
     controller.abort();
   };
   // Stopped from outside (Ctrl-C, a CI timeout): the campaign still kills its processes and drops its database.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => interrupt(signal));
-  const report = await runCampaign({
+  const running = runCampaign({
     seconds,
     seed,
     pgUrl,
@@ -99,6 +106,11 @@ async function main(): Promise<void> {
     keep: values.keep ?? false,
     signal: controller.signal,
     progress: (line) => process.stderr.write(`[chaos] ${line}\n`),
+  });
+  const report = await running.catch((err: unknown) => {
+    if (!controller.signal.aborted) throw err;
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}; everything it started is stopped and removed\n`);
+    process.exit(1);
   });
   process.stdout.write(`${formatReport(report)}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

@@ -207,7 +207,10 @@ export function planEvents(seed: number, seconds: number): Event[] {
   return events.sort((a, b) => a.at - b.at);
 }
 
-/** Runs one campaign; never throws for what it finds (that is in the report), only for a broken set-up. */
+/**
+ * Runs one campaign; never throws for what it finds (that is in the report), only for
+ * a broken set-up or when `signal` stops it before the heal. Cleans up on every path.
+ */
 export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport> {
   const started = Date.now();
   const rate = opts.rate ?? 5;
@@ -406,6 +409,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
       if (ev.kind !== 'hq-write') say(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${ev.kind}`);
     }
     await sleep(t0 + opts.seconds * 1000 - Date.now(), signal);
+    // Stopped during the faults: nothing worth measuring; straight to the clean-up.
+    if (signal?.aborted) throw new Error(`the campaign was stopped during its faults (seed ${opts.seed})`);
 
     // ------------------------------------------------------------------ heal
     const simExit = await simulator.stop('SIGTERM', 10_000);
