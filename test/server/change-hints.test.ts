@@ -34,7 +34,7 @@ describe('hints are coalesced per terminal', () => {
   it('the first goes after the lead time; while changes keep coming the window doubles; after a quiet spell a change goes at once', async () => {
     const sent: { id: string; types: string[]; at: number }[] = [];
     const started = Date.now();
-    const c = new HintCoalescer({ leadMs: 5, windowMs: 100, maxWindowMs: 400 }, (id, types) => sent.push({ id, types, at: Date.now() - started }));
+    const c = new HintCoalescer({ leadMs: 5, windowMs: 100, maxWindowMs: 400, busyAnnouncements: 8 }, (id, types) => sent.push({ id, types, at: Date.now() - started }));
     try {
       c.add('t1', ['Product']);
       c.add('t1', ['Category']);
@@ -58,6 +58,30 @@ describe('hints are coalesced per terminal', () => {
       await sleep(60);
       expect(sent.length).toBe(storm.length + 2);
       expect((sent[sent.length - 1] as { at: number }).at - quietAt).toBeLessThan(50);
+    } finally {
+      c.stop();
+    }
+  });
+});
+
+describe('a trickle of changes is hinted promptly', () => {
+  it('HQ changing a price now and then never makes the window grow: each hint within the shortest window', async () => {
+    const sent: number[] = [];
+    const c = new HintCoalescer({ leadMs: 5, windowMs: 100, maxWindowMs: 4000, busyAnnouncements: 8 }, () => sent.push(Date.now()));
+    try {
+      const added: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        added.push(Date.now());
+        c.add('t1', ['Product']);
+        await sleep(60); // closer together than the window: gathered, but never many
+      }
+      await sleep(200);
+      // Every change is hinted within the shortest window (100 ms) plus timer slack; a growing window would reach 4 s.
+      for (const a of added) {
+        const hint = sent.find((t) => t >= a);
+        expect(hint, 'a hint after each change').toBeDefined();
+        expect((hint as number) - a).toBeLessThan(180);
+      }
     } finally {
       c.stop();
     }

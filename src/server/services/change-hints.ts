@@ -44,25 +44,31 @@ export function concerned(a: Announcement, targets: HintTargets): string[] {
 export interface HintTiming {
   /** Delay of a terminal's first hint, gathering a burst (ms). */
   readonly leadMs: number;
-  /** Least time between two hints to one terminal (ms); it doubles while changes keep coming. */
+  /** Least time between two hints to one terminal (ms); it doubles while many changes keep coming. */
   readonly windowMs: number;
   /** The longest the window grows to during a long import (ms). */
   readonly maxWindowMs: number;
+  /** Announcements within one hint that make it busy (the window doubles after it). */
+  readonly busyAnnouncements: number;
 }
 
-export const DEFAULT_HINT_TIMING: HintTiming = { leadMs: 5, windowMs: 250, maxWindowMs: 4000 };
+export const DEFAULT_HINT_TIMING: HintTiming = { leadMs: 5, windowMs: 250, maxWindowMs: 4000, busyAnnouncements: 8 };
 
 /**
  * Per terminal: the tables announced since its last hint, sent at most once a window.
- * While announcements keep coming (a long import) the window doubles, up to the
- * maximum, so the hints of an import grow with the log of its length; after a quiet
- * spell (twice the window) it is short again, so a single change is hinted at once.
+ * A hint that gathered many announcements (an import's transactions) doubles the
+ * window, up to the maximum, so the hints of a long import grow with the log of its
+ * length; one that gathered few (HQ changing a price now and then) sets it back to the
+ * shortest, as does a quiet spell of twice the window, so a single change is hinted
+ * within the lead time and a trickle within the shortest window.
  */
 export class HintCoalescer {
   private readonly pending = new Map<string, Set<string>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastSent = new Map<string, number>();
   private readonly windows = new Map<string, number>();
+  /** Announcements gathered for each terminal's next hint. */
+  private readonly gathered = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -76,6 +82,7 @@ export class HintCoalescer {
     const set = this.pending.get(terminalId) ?? new Set<string>();
     for (const t of entityTypes) set.add(t);
     this.pending.set(terminalId, set);
+    this.gathered.set(terminalId, (this.gathered.get(terminalId) ?? 0) + 1);
     if (this.timers.has(terminalId)) return;
     const since = this.now() - (this.lastSent.get(terminalId) ?? -Infinity);
     let window = this.windows.get(terminalId) ?? this.timing.windowMs;
@@ -100,7 +107,9 @@ export class HintCoalescer {
     this.pending.delete(terminalId);
     if (!set || set.size === 0 || this.stopped) return;
     this.lastSent.set(terminalId, this.now());
-    this.windows.set(terminalId, Math.min(this.timing.maxWindowMs, 2 * (this.windows.get(terminalId) ?? this.timing.windowMs)));
+    const busy = (this.gathered.get(terminalId) ?? 0) >= this.timing.busyAnnouncements;
+    this.gathered.delete(terminalId);
+    this.windows.set(terminalId, busy ? Math.min(this.timing.maxWindowMs, 2 * (this.windows.get(terminalId) ?? this.timing.windowMs)) : this.timing.windowMs);
     // Catalog order: a terminal pulls parents before children.
     this.send(
       terminalId,
