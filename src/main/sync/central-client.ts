@@ -63,25 +63,36 @@ export class CentralClient {
   }
 
   private async call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.infer<S>> {
+    // The timeout is a plain (ref'd) timer, not AbortSignal.timeout (unref'd): Node 20's
+    // fetch can leave a request on a connection the peer closed at once unsettled, and
+    // with nothing else holding the event loop (a one-shot command, the agent's start-up
+    // key check) the process would end there, silently, with exit code 0.
+    const timeoutMs = this.opts.timeoutMs ?? 30_000;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     let res: Response;
-    try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.opts.apiKey}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      throw new NetworkError(`central ${this.base} unreachable: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
-    }
     let json: unknown;
     try {
-      json = await res.json();
-    } catch {
-      throw res.ok ? new NetworkError(`central answered ${method} ${path} with a body that is not JSON`) : new CentralError(res.status, 'HTTP_ERROR', `${method} ${path}: HTTP ${res.status}`);
+      try {
+        res = await fetch(this.base + path, {
+          method,
+          headers: {
+            authorization: `Bearer ${this.opts.apiKey}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: abort.signal,
+        });
+      } catch (err) {
+        throw new NetworkError(`central ${this.base} unreachable: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+      }
+      try {
+        json = await res.json();
+      } catch {
+        throw res.ok ? new NetworkError(`central answered ${method} ${path} with a body that is not JSON`) : new CentralError(res.status, 'HTTP_ERROR', `${method} ${path}: HTTP ${res.status}`);
+      }
+    } finally {
+      clearTimeout(timer);
     }
     if (!res.ok) {
       const e = ErrorResponse.safeParse(json);
