@@ -28,6 +28,32 @@ function refused(batch: ReturnType<LocalStore['nextBatch']>, code: string): Push
   };
 }
 
+describe('a failed push', () => {
+  it("backs off a sale's order, items and payment together: they come due at once and travel together again", () => {
+    const path = join(tempDir(), 'pos.sqlite');
+    const store = new LocalStore(path, 't1', { create: true });
+    try {
+      const pos = openPos(path);
+      pos.transaction(() => {
+        const order = pos.prepare(`INSERT INTO orders (order_number, status, total) VALUES ('GRP-1', 'completed', 20)`).run().lastInsertRowid;
+        for (let i = 0; i < 3; i++) pos.prepare(`INSERT INTO order_items (order_id, description, quantity) VALUES (?, 'line', 1)`).run(order);
+        pos.prepare(`INSERT INTO payments (order_id, method, amount) VALUES (?, 'cash', 20)`).run(order);
+      })();
+      pos.close();
+      const now = Date.now();
+      const batch = store.nextBatch({ limit: 100, minPriority: 0, now, pausedTables: new Set() });
+      expect(batch.changes).toHaveLength(5);
+      expect(store.recordPushFailure(batch, 'central unreachable', { maxRetries: 3, retryDelayMs: 1000, now })).toBe(0);
+      const due = store.db.prepare(`SELECT DISTINCT next_attempt_at AS t FROM tillsync_outbox`).all() as { t: number }[];
+      expect(due).toHaveLength(1);
+      const again = store.nextBatch({ limit: 100, minPriority: 0, now: (due[0]?.t as number) + 1, pausedTables: new Set() });
+      expect(again.changes.map((c) => c.entry.table).sort()).toEqual(['order_items', 'order_items', 'order_items', 'orders', 'payments']);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('MISSING_PARENT', () => {
   it('waits with backoff and goes again; failed only after its attempts; another refusal fails at once', () => {
     const path = join(tempDir(), 'pos.sqlite');

@@ -782,6 +782,9 @@ export class LocalStore {
       const settled: [number, number, string | null][] = [];
       const states: [string, string, number, WireRow | null][] = [];
       const forgotten: [string, string][] = [];
+      /** Entries refused MISSING_PARENT: backed off together below. */
+      const waitingForParent: number[] = [];
+      let lastWhy = '';
       const settledRows: [string, string, number][] = [];
       for (const out of batch.changes) {
         const raw = byId.get(out.change.changeId as string);
@@ -801,7 +804,8 @@ export class LocalStore {
           if (r.error?.code === 'MISSING_PARENT') {
             // Its parent is on its way (behind in the queue, or in a batch that failed):
             // the change waits and goes again, as after a failed push, not failed for good.
-            if (this.backOff(out.entryIds, why, retry)) failed += out.entryIds.length;
+            waitingForParent.push(...out.entryIds);
+            lastWhy = why;
             continue;
           }
           this.fail(out.entryIds, why);
@@ -869,6 +873,7 @@ export class LocalStore {
         );
         for (const [table, serverId, first] of settledRows) supersede.run(now, table, serverId, first);
       }
+      if (waitingForParent.length > 0 && this.backOff(waitingForParent, lastWhy, retry)) failed += waitingForParent.length;
       this.setRowStates(states);
       for (const [table, serverId] of forgotten) this.forgetRow(table, serverId);
       this.saveClock();
@@ -940,9 +945,10 @@ export class LocalStore {
 
   /** The batch did not get an answer: back off, and after maxRetries mark its entries failed. */
   recordPushFailure(batch: OutgoingBatch, error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): number {
+    const ids = batch.changes.flatMap((c) => c.entryIds);
     let failed = 0;
     this.db.transaction(() => {
-      for (const out of batch.changes) if (this.backOff(out.entryIds, error, opts)) failed += out.entryIds.length;
+      if (this.backOff(ids, error, opts)) failed = ids.length;
     }).immediate();
     return failed;
   }
@@ -950,7 +956,9 @@ export class LocalStore {
   /**
    * Entries that did not get through wait and go again (exponential backoff with
    * jitter), or are failed once they used up their attempts (true). In the caller's
-   * transaction.
+   * transaction. They are judged together, by the most attempts among them, so a
+   * batch's transaction groups (an order, its items and payments) come due, or fail,
+   * together, and travel together again (DESIGN invariant 8).
    */
   private backOff(entryIds: readonly number[], error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): boolean {
     const ids = JSON.stringify(entryIds);
