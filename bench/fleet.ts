@@ -45,7 +45,7 @@ function openFilesLimit(): number {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -56,7 +56,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** CPU seconds used so far by every process called `postgres` we can see (the local PostgreSQL server). */
-function postgresCpu(): Map<number, number> {
+export function postgresCpu(): Map<number, number> {
   const out = new Map<number, number>();
   let pids: string[] = [];
   try {
@@ -76,14 +76,14 @@ function postgresCpu(): Map<number, number> {
   return out;
 }
 
-function postgresCpuDelta(from: Map<number, number>, to: Map<number, number>): number {
+export function postgresCpuDelta(from: Map<number, number>, to: Map<number, number>): number {
   let sum = 0;
   for (const [pid, v] of to) sum += v - (from.get(pid) ?? 0);
   return sum;
 }
 
 /** Busy and total CPU time of the machine (all cores), in clock ticks. */
-function machineTicks(): { busy: number; total: number } {
+export function machineTicks(): { busy: number; total: number } {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
     const v = line.trim().split(/\s+/).slice(1).map(Number);

@@ -22,7 +22,7 @@ interface Sale {
   committedAt: number;
 }
 
-async function measure(kind: DbKind, ctx: BenchContext, rate: number, count: number): Promise<number[]> {
+export async function measure(kind: DbKind, ctx: BenchContext, rate: number, count: number): Promise<number[]> {
   const c = await startBenchCentral(kind, ctx);
   try {
     await c.db.query(`CREATE TABLE bench_commits (order_number text PRIMARY KEY, at double precision NOT NULL)`);

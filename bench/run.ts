@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { captureBench } from './capture.js';
+import { downLatencyBench } from './down-latency.js';
 import { firstSyncBench } from './first-sync.js';
 import { fleetBench } from './fleet.js';
 import { latencyBench } from './latency.js';
@@ -20,7 +21,7 @@ import { naiveBench } from './naive.js';
 import { peerBench } from './peer.js';
 import { pushBench } from './push.js';
 
-const BENCHMARKS: readonly Benchmark[] = [captureBench, pushBench, latencyBench, firstSyncBench, fleetBench, naiveBench, peerBench];
+const BENCHMARKS: readonly Benchmark[] = [captureBench, pushBench, latencyBench, downLatencyBench, firstSyncBench, fleetBench, naiveBench, peerBench];
 
 async function reachable(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
