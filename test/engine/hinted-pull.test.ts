@@ -7,11 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../../src/main/sync/sync-service.js';
-import { useCentral } from '../helpers/central.js';
+import { onPostgres, useCentral } from '../helpers/central.js';
 import { closeAll, engineConfig, startEngine, testLogger } from '../helpers/engine.js';
 import { waitUntil } from '../helpers/processes.js';
 
 afterAll(closeAll);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const running: SyncService[] = [];
 afterAll(async () => {
   for (const s of running) await s.stop();
@@ -50,5 +51,40 @@ describe('HQ change at the till', () => {
     running.push(back);
     await back.initialize(e.terminal.terminalId);
     await waitUntil('price 6 after reconnecting', () => Number(e.row('products', product)?.price) === 6, { timeout: 10_000, interval: 10 });
+  });
+
+  // PGlite runs one transaction at a time: no other transaction can be open while HQ writes.
+  it.skipIf(!onPostgres)('a change committed while an older transaction is still open reaches the till within a second of that transaction ending', async () => {
+    const product = randomUUID();
+    await c.db.query(`INSERT INTO products (id, sku, name, price) VALUES ($1, $2, 'Coffee', 3)`, [product, `COF-${product.slice(0, 6)}`]);
+    const e = await startEngine(c, { initialSync: true });
+    await e.service.stop();
+    const service = new SyncService(e.store, engineConfig(c.url, e.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
+    running.push(service);
+    await service.initialize(e.terminal.terminalId);
+    await waitUntil(
+      'the socket registered',
+      async () => (await c.admin.get('/api/terminals')).body.terminals?.some((t: { terminalId: string; connected: boolean }) => t.terminalId === e.terminal.terminalId && t.connected),
+      { timeout: 10_000 },
+    );
+    // A back-office transaction begins (and takes a transaction id) and stays open: pulls
+    // serve nothing committed after it began until it ends (the gapless cursor).
+    let release: () => void = () => undefined;
+    let begun: () => void = () => undefined;
+    const begunNow = new Promise<void>((r) => (begun = r));
+    const office = c.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_current_xact_id()');
+      begun();
+      await new Promise<void>((r) => (release = r));
+    });
+    await begunNow;
+    await c.db.query('UPDATE products SET price = 4 WHERE id = $1', [product]);
+    await sleep(1_000); // hinted now, the pull would find nothing, and no hint would follow
+    expect(Number(e.row('products', product)?.price)).toBe(3);
+    release();
+    await office;
+    const ended = Date.now();
+    await waitUntil('price 4 on the till', () => Number(e.row('products', product)?.price) === 4, { timeout: 5_000, interval: 10 });
+    expect(Date.now() - ended).toBeLessThan(1_000);
   });
 });

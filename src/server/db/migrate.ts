@@ -14,8 +14,8 @@ export const AUTH_NOTIFY_CHANNEL = 'tillsync_auth';
 
 /**
  * Channel of committed changes to tables terminals pull: one notification per
- * statement and distinct (entity type, store, writer), as JSON `{ t, s, o }` (`s` null:
- * global rows). NOTIFY is delivered at commit, to every instance, and PostgreSQL folds
+ * statement and distinct (entity type, store, writer), as JSON `{ t, s, o, x }` (`s`
+ * null: global rows; `x` the writing transaction's id). NOTIFY is delivered at commit, to every instance, and PostgreSQL folds
  * a transaction's identical notifications into one, so a bulk import is a handful.
  */
 export const CHANGES_CHANNEL = 'tillsync_changes';
@@ -147,7 +147,7 @@ function logFunction(e: CatalogEntry): string {
   // (sales) are read by no terminal, so their pushes pay nothing for it.
   const announce = (from: string) =>
     pullable(e)
-      ? `PERFORM pg_notify(${literal(CHANGES_CHANNEL)}, json_build_object('t', ${entity}, 's', x.s, 'o', x.o)::text) FROM (${from}) x;`
+      ? `PERFORM pg_notify(${literal(CHANGES_CHANNEL)}, json_build_object('t', ${entity}, 's', x.s, 'o', x.o, 'x', pg_current_xact_id()::text)::text) FROM (${from}) x;`
       : '';
   const storeOf = (alias: string) => (storeCol ? `${alias}.${store}` : 'NULL::text');
   return `CREATE OR REPLACE FUNCTION ${ident(logFunctionName(e.centralName))}() RETURNS trigger LANGUAGE plpgsql AS $fn$

@@ -11,6 +11,11 @@
  * `windowMs` has passed, carrying every table announced meanwhile; a bulk import of
  * 100k prices is a handful of hints per terminal, not 100k.
  *
+ * A pull serves only changes older than every transaction still running (the gapless
+ * cursor, see pull.ts), so a change whose transaction is not below that horizon yet
+ * (a long back-office transaction began before it) is hinted once it is: a hint sent
+ * earlier would find nothing to pull, and none would follow.
+ *
  * A hint is only a hint: a lost one costs latency, never data (the terminal's interval
  * pass and its full pass on every reconnect still pull everything). When the listening
  * connection was lost, notifications may have been missed: every connected terminal
@@ -21,8 +26,11 @@ import { CATALOG, entryForEntity, pullable } from '../../shared/catalog/index.js
 import type { Database } from '../db/database.js';
 import { CHANGES_CHANNEL } from '../db/migrate.js';
 
-/** One notification: entity type `t` changed for store `s` (null: global rows) by writer `o`. */
-export const Announcement = z.object({ t: z.string(), s: z.string().nullable(), o: z.string().nullable() });
+/**
+ * One notification: entity type `t` changed for store `s` (null: global rows) by writer
+ * `o`, in transaction `x` (absent from an instance of the version before).
+ */
+export const Announcement = z.object({ t: z.string(), s: z.string().nullable(), o: z.string().nullable(), x: z.string().regex(/^\d+$/).optional() });
 export type Announcement = z.infer<typeof Announcement>;
 
 /** The terminals registered on this instance, by store (a store's few, not the fleet, per announcement). */
@@ -121,9 +129,17 @@ export class HintCoalescer {
 /** Every table terminals pull: what a terminal is told after notifications may have been missed. */
 const ALL_PULLED = CATALOG.filter(pullable).map((e) => e.entityType);
 
+/** How often announcements held back behind the pull horizon are looked at again (ms). */
+const HELD_RECHECK_MS = 100;
+
 export class ChangeHints {
   private unlisten: (() => Promise<void>) | undefined;
   private readonly coalescer: HintCoalescer;
+  /** Announcements waiting for their transaction to fall below the pull horizon, one per (table, store, writer): the newest. */
+  private held = new Map<string, Announcement>();
+  private checking = false;
+  private recheck: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly db: Database,
@@ -146,6 +162,8 @@ export class ChangeHints {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.recheck);
     this.coalescer.stop();
     await this.unlisten?.();
   }
@@ -160,6 +178,48 @@ export class ChangeHints {
     }
     const entry = entryForEntity(a.t);
     if (!entry || !pullable(entry)) return;
+    if (a.x === undefined) return this.hint(a);
+    const key = `${a.t}\u0000${a.s ?? ''}\u0000${a.o ?? ''}`;
+    const had = this.held.get(key);
+    if (!had || BigInt(had.x as string) < BigInt(a.x)) this.held.set(key, a);
+    void this.release();
+  }
+
+  private hint(a: Announcement): void {
     for (const terminalId of concerned(a, this.targets)) this.coalescer.add(terminalId, [a.t]);
+  }
+
+  /**
+   * Hints what a pull can serve now (its transaction below the horizon: in the usual
+   * case, at once), and looks again shortly at what it cannot yet. One query for every
+   * announcement gathered meanwhile.
+   */
+  private async release(): Promise<void> {
+    if (this.checking || this.closed) return;
+    this.checking = true;
+    try {
+      while (this.held.size > 0 && !this.closed) {
+        const r = await this.db.query<{ h: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS h');
+        const horizon = BigInt(r.rows[0]?.h ?? '0');
+        for (const [key, a] of this.held) {
+          if (BigInt(a.x as string) < horizon) {
+            this.held.delete(key);
+            this.hint(a);
+          }
+        }
+        if (this.held.size > 0) {
+          clearTimeout(this.recheck);
+          this.recheck = setTimeout(() => void this.release(), HELD_RECHECK_MS);
+          this.recheck.unref();
+          return;
+        }
+      }
+    } catch {
+      // The database is away: hint what was held (a pull may find it; the next pass will).
+      for (const a of this.held.values()) this.hint(a);
+      this.held.clear();
+    } finally {
+      this.checking = false;
+    }
   }
 }
