@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/server/db/database.js';
-import type { PushResponse } from '../../src/shared/protocol.js';
+import type { ChangesHint, PushResponse } from '../../src/shared/protocol.js';
+import { waitUntil } from '../helpers/processes.js';
 import {
   ApiClient,
   onPostgres,
@@ -52,6 +53,21 @@ describe('two central instances on one database', () => {
     await b?.close();
     if (onPostgres) await dbB?.close();
     await td?.close();
+  });
+
+  it("a change pushed through A is hinted (sync:changes) to the store's other terminal connected to B", async () => {
+    const store = uid('s');
+    const writer = await a.provision(store, uid('t'));
+    const reader = await a.provision(store, uid('t'));
+    const onB = await connectAndRegister(b.url, reader);
+    const hints: ChangesHint[] = [];
+    onB.socket.on('sync:changes', (h: ChangesHint) => hints.push(h));
+    const res = await writer.api.post<PushResponse>('/api/sync/push', {
+      terminalId: writer.terminalId,
+      changes: [{ changeId: `c-${randomBytes(8).toString('hex')}`, entityType: 'Customer', entityId: `cu-${randomBytes(8).toString('hex')}`, operation: 'CREATE', data: { name: 'Across instances' } }],
+    });
+    expect(res.status, res.text).toBe(200);
+    await waitUntil('the hint on B', () => hints.some((h) => h.terminalId === reader.terminalId && h.entityTypes.includes('Customer')), { timeout: 5_000 });
   });
 
   it('a terminal connected to B receives the trigger asked of A, once', async () => {
