@@ -129,6 +129,9 @@ export class HintCoalescer {
 /** Every table terminals pull: what a terminal is told after notifications may have been missed. */
 const ALL_PULLED = CATALOG.filter(pullable).map((e) => e.entityType);
 
+/** The pull horizon (see pull.ts); tagged, so a statement count of the push path can tell it apart. */
+export const HORIZON_SQL = '/* tillsync:hints */ SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS h';
+
 /** How often announcements held back behind the pull horizon are looked at again (ms). */
 const HELD_RECHECK_MS = 100;
 
@@ -199,7 +202,7 @@ export class ChangeHints {
     this.checking = true;
     try {
       while (this.held.size > 0 && !this.closed) {
-        const r = await this.db.query<{ h: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS h');
+        const r = await this.db.query<{ h: string }>(HORIZON_SQL);
         const horizon = BigInt(r.rows[0]?.h ?? '0');
         for (const [key, a] of this.held) {
           if (BigInt(a.x as string) < horizon) {
