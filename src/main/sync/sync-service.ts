@@ -117,16 +117,8 @@ export interface SyncEvents {
 /** Serializes async work on one lane; a request while busy waits its turn. */
 class Lane {
   private tail: Promise<unknown> = Promise.resolve();
-  busy = false;
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(async () => {
-      this.busy = true;
-      try {
-        return await fn();
-      } finally {
-        this.busy = false;
-      }
-    });
+    const next = this.tail.then(fn);
     this.tail = next.catch(() => undefined);
     return next;
   }
