@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { LocalStore } from '../src/main/sync/local-store.js';
-import { DEFAULT_SYNC_CONFIG, SyncService } from '../src/main/sync/sync-service.js';
+import { SyncService } from '../src/main/sync/sync-service.js';
+import { DEFAULT_SYNC_CONFIG } from '../src/main/sync/sync-config.js';
 import { ChangesHint, SOCKET_EVENTS, type PullResponse, type SocketReply } from '../src/shared/protocol.js';
 
 export interface TillSpec {

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { LocalStore } from '../src/main/sync/local-store.js';
-import { DEFAULT_SYNC_CONFIG, SyncService } from '../src/main/sync/sync-service.js';
+import { SyncService } from '../src/main/sync/sync-service.js';
+import { DEFAULT_SYNC_CONFIG } from '../src/main/sync/sync-config.js';
 import { provision, startHq } from './down-fleet.js';
 import { sleep, tempDirs, type BenchContext } from './lib.js';
 

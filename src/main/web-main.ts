@@ -16,7 +16,7 @@ import { Companion, type CompanionDefaults, type KeyStore } from './companion.js
 import { SettingsStore } from './settings.js';
 import { agentConfig, AgentConfigError, databasePathFrom, SETTINGS } from './sync/config.js';
 import { logger, type Command } from './sync/command.js';
-import type { SyncConfig } from './sync/sync-service.js';
+import type { SyncConfig } from './sync/sync-config.js';
 
 /** The built renderer (`npm run build`), next to the sources. */
 export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../out/renderer', import.meta.url));

@@ -112,3 +112,34 @@ export function conflictInput(
     ...sides,
   };
 }
+
+/**
+ * What a decided conflict means for each side, the one map from an outcome to what
+ * gets written. Central applies it when a push meets a newer row; the terminal when it
+ * records central's answer to a push and when a pull meets its own pending change.
+ */
+export interface ConflictEffect {
+  /** How it ended, as answered and recorded (PARKED: a supervisor decides later). */
+  readonly resolution: ConflictOutcome['kind'];
+  /** The conflict record: open in the supervisor's inbox, or resolved. */
+  readonly record: 'open' | 'resolved';
+  /** The row that now stands (the terminal's over central's, central's, or the merge); null while parked. */
+  readonly row: WireRow | null;
+  /** Central must end up with `row`: central writes it, the terminal's change (or the merged row) still goes up. */
+  readonly toCentral: boolean;
+  /** The terminal must end up with `row` over its own: it writes it, and its pending change for the row is superseded. */
+  readonly toTerminal: boolean;
+}
+
+export function conflictEffect(outcome: ConflictOutcome): ConflictEffect {
+  switch (outcome.kind) {
+    case 'TERMINAL_WINS':
+      return { resolution: 'TERMINAL_WINS', record: 'resolved', row: outcome.row, toCentral: true, toTerminal: false };
+    case 'CENTRAL_WINS':
+      return { resolution: 'CENTRAL_WINS', record: 'resolved', row: outcome.row, toCentral: false, toTerminal: true };
+    case 'MERGED':
+      return { resolution: 'MERGED', record: 'resolved', row: outcome.row, toCentral: true, toTerminal: true };
+    case 'PARKED':
+      return { resolution: 'PARKED', record: 'open', row: null, toCentral: false, toTerminal: false };
+  }
+}

@@ -11,6 +11,7 @@ import { TERMINAL_ID, TableCounts } from './protocol.js';
 const Row = z.record(z.string(), z.unknown());
 
 export const SyncKind = z.enum(['FULL', 'INCREMENTAL', 'CRITICAL']);
+export type SyncKind = z.infer<typeof SyncKind>;
 
 /** What the status screen and the tray show. */
 export const EngineStatus = z.object({

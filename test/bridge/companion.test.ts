@@ -10,7 +10,7 @@ import { Companion, type AutoStartPort, type CompanionDefaults, type KeyStore } 
 import { SecretStore, type SafeStorageLike } from '../../src/main/secret-store.js';
 import { SettingsStore } from '../../src/main/settings.js';
 import { LocalStore } from '../../src/main/sync/local-store.js';
-import type { SyncConfig } from '../../src/main/sync/sync-service.js';
+import type { SyncConfig } from '../../src/main/sync/sync-config.js';
 import { defaultsFromEnv, envOnlyKeys } from '../../src/main/web-main.js';
 import type { EngineStatus, EventName, IpcResult, SettingsView, SyncRunResult } from '../../src/shared/ipc.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';

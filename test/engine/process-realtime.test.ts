@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { LocalStore } from '../../src/main/sync/local-store.js';
-import { DEFAULT_SYNC_CONFIG, SyncService } from '../../src/main/sync/sync-service.js';
+import { SyncService } from '../../src/main/sync/sync-service.js';
+import { DEFAULT_SYNC_CONFIG } from '../../src/main/sync/sync-config.js';
 import { startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
 import {
   addLocalStore,

@@ -11,7 +11,8 @@
  */
 import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SyncService, type SyncConfig } from '../../src/main/sync/sync-service.js';
+import { SyncService } from '../../src/main/sync/sync-service.js';
+import { type SyncConfig } from '../../src/main/sync/sync-config.js';
 import type { PushRequest } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, engineConfig, startEngine, startProxy, testLogger, type PassThroughProxy, type TerminalEngine } from '../helpers/engine.js';

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { startWebCompanion, type WebCompanion } from '../../src/main/web-main.js';
-import type { SyncConfig } from '../../src/main/sync/sync-service.js';
+import type { SyncConfig } from '../../src/main/sync/sync-config.js';
 import { REPO_ROOT, tempDir, testLogger } from './engine.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -26,7 +26,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { LocalStore, type LocalStoreOptions, type OutboxEntry } from '../../src/main/sync/local-store.js';
-import { DEFAULT_SYNC_CONFIG, SyncService, type SyncConfig, type SyncResult } from '../../src/main/sync/sync-service.js';
+import { SyncService } from '../../src/main/sync/sync-service.js';
+import type { SyncRunResult } from '../../src/shared/ipc.js';
+import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../src/main/sync/sync-config.js';
 import type { ProvisionedTerminal, TestCentral } from './central.js';
 import { settled } from './sync.js';
 
@@ -91,7 +93,7 @@ export interface TerminalEngine {
   /** A second connection to the file standing in for the POS app (opened once, closed with the engine). */
   pos(): Database.Database;
   /** Waits until central's change log has settled (see settled()), then runs a full sync. */
-  sync(): Promise<SyncResult>;
+  sync(): Promise<SyncRunResult>;
   /** Outbox entries, in capture order, optionally filtered. */
   outbox(filter?: { table?: string; status?: OutboxEntry['status']; serverId?: string }): OutboxEntry[];
   /** A local row by central id (null if absent). */

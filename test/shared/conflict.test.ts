@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entryForEntity, type CatalogEntry, type ConflictStrategy, type WireRow } from '../../src/shared/catalog/index.js';
-import { conflictInput, decideConflict, mergeRows, sameValue, terminalIsLater, type ConflictInput } from '../../src/shared/conflict.js';
+import { conflictEffect, conflictInput, decideConflict, mergeRows, sameValue, terminalIsLater, type ConflictInput } from '../../src/shared/conflict.js';
 import { formatHlc } from '../../src/shared/hlc.js';
 
 const customers = entryForEntity('Customer') as CatalogEntry;
@@ -234,5 +234,30 @@ describe('MERGE: other fields, three-way', () => {
     expect(sameValue(0, null)).toBe(false);
     expect(sameValue({ a: [1, 2] }, { a: [1, 2] })).toBe(true);
     expect(sameValue('a', 'b')).toBe(false);
+  });
+});
+
+describe('conflictEffect: one map from an outcome to what each side writes', () => {
+  const strategy = fc.constantFrom<ConflictStrategy>('TERMINAL_WINS', 'CENTRAL_WINS', 'LAST_WRITE_WINS', 'MERGE', 'MANUAL_MERGE');
+  it('for any conflict: parked writes nothing and stays open; otherwise both sides end with the same row, resolved', () => {
+    fc.assert(
+      fc.property(strategy, fc.option(row, { nil: null }), row, row, clockArb, clockArb, (s, base, terminal, central, th, ch) => {
+        const outcome = decideConflict({ strategy: s, counters: [], columns: COLS, base, terminal, central, terminalHlc: th, centralHlc: ch });
+        const e = conflictEffect(outcome);
+        expect(e.resolution).toBe(outcome.kind);
+        if (outcome.kind === 'PARKED') {
+          expect(e).toEqual({ resolution: 'PARKED', record: 'open', row: null, toCentral: false, toTerminal: false });
+          return;
+        }
+        expect(e.record).toBe('resolved');
+        expect(e.row).toEqual(outcome.row);
+        // Someone writes: the side that loses takes the row that stands.
+        expect(e.toCentral || e.toTerminal).toBe(true);
+        // Central's own row needs no write at central; a row that is exactly the terminal's image over central's needs none at the terminal.
+        if (outcome.kind === 'CENTRAL_WINS') expect([e.toCentral, e.toTerminal]).toEqual([false, true]);
+        if (outcome.kind === 'TERMINAL_WINS') expect([e.toCentral, e.toTerminal]).toEqual([true, false]);
+        if (outcome.kind === 'MERGED') expect([e.toCentral, e.toTerminal]).toEqual([true, true]);
+      }),
+    );
   });
 });

@@ -32,7 +32,8 @@ import { parityCommand } from './parity.js';
 import { simulateCommand } from './simulate.js';
 import { uiCommand } from '../web-main.js';
 import { LocalStore, PosDatabaseMissingError } from './local-store.js';
-import { DEFAULT_SYNC_CONFIG, SyncService } from './sync-service.js';
+import { SyncService } from './sync-service.js';
+import { DEFAULT_SYNC_CONFIG } from './sync-config.js';
 
 function settingsFlags(flags: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { TERMINAL_ID } from '../../shared/protocol.js';
 import { PUSH_MODES } from './push-scheduler.js';
-import { DEFAULT_SYNC_CONFIG } from './sync-service.js';
+import { DEFAULT_SYNC_CONFIG } from './sync-config.js';
 
 const positiveInt = z.coerce.number().int().positive();
 

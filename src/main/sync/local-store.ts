@@ -19,6 +19,7 @@ import {
 } from '../../shared/catalog/index.js';
 import { conflictInput, decideConflict, mergeRows } from '../../shared/conflict.js';
 import { uuid7 } from '../../shared/uuid7.js';
+import { retryPause } from '../../shared/backoff.js';
 import { formatHlc, parseHlc, receiveHlc, tickHlc, type Hlc } from '../../shared/hlc.js';
 import type { PulledChange, PushChange, PushResponse, PushResult, TableCounts } from '../../shared/protocol.js';
 import { localToWire, wireToLocal, type ForeignKeys, type LocalRow } from './mapping.js';
@@ -967,7 +968,7 @@ export class LocalStore {
       this.stmt(`UPDATE tillsync_outbox SET status = 'failed', last_error = ?, next_attempt_at = NULL WHERE id IN (SELECT value FROM json_each(?))`).run(error, ids);
       return true;
     }
-    const delay = Math.round(opts.retryDelayMs * 2 ** (r.a - 1) * (0.5 + Math.random() * 0.5));
+    const delay = retryPause(r.a, opts.retryDelayMs, Number.MAX_SAFE_INTEGER, Math.random());
     this.stmt(`UPDATE tillsync_outbox SET last_error = ?, next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`).run(error, opts.now + delay, ids);
     return false;
   }

@@ -14,102 +14,15 @@ import { ChangesHint, SOCKET_EVENTS, SyncTrigger, type PullResponse, type PushRe
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle, tablePriority } from './cadence.js';
 import { CentralClient, CentralError, NetworkError } from './central-client.js';
 import { inFlight, type InFlight, type LocalStore, type OutgoingBatch } from './local-store.js';
-import { nextBackoff } from './backoff.js';
-import { PushScheduler, type PushMode } from './push-scheduler.js';
-
-export interface SyncConfig {
-  readonly centralUrl: string;
-  readonly apiKey: string;
-  /** Changes per push request. */
-  readonly batchSize: number;
-  /** Attempts before an entry is marked failed (it is retried later on a timer). */
-  readonly maxRetries: number;
-  /** Base of the exponential backoff, ms. */
-  readonly retryDelay: number;
-  /** Seconds between incremental cycles. */
-  readonly syncInterval: number;
-  /** Optional cron expression for incremental cycles (instead of the interval). */
-  readonly cron?: string | undefined;
-  readonly heartbeatInterval: number;
-  readonly pullPageSize: number;
-  /** Rows per page while a first sync reads a table from a snapshot (see PullQuery.start). */
-  readonly snapshotPageSize: number;
-  readonly failedRetryIntervalMs: number;
-  readonly retentionMs: number;
-  readonly maxClockDriftMs: number;
-  /** How often to look for other processes' commits, ms. */
-  readonly watchIntervalMs: number;
-  /**
-   * `prompt`: every commit is pushed while online (CRITICAL at once, the rest within
-   * `promptDelayMs`, coalesced). `cadence`: only CRITICAL at once, the other tiers at
-   * the seed's cycles (for metered links).
-   */
-  readonly pushMode: PushMode;
-  /** How long `prompt` mode gathers non-CRITICAL commits into one push, ms. */
-  readonly promptDelayMs: number;
-  /** Listen on socket.io for sync triggers. */
-  readonly realtime: boolean;
-  /**
-   * The longest pause between two tries to reach central while it is away (the
-   * socket's reconnects and the offline probe grow to it): once the network heals the
-   * till catches up within about this long.
-   */
-  readonly reconnectMaxDelayMs: number;
-  readonly appVersion: string;
-}
-
-export const DEFAULT_SYNC_CONFIG = {
-  batchSize: 500,
-  maxRetries: 3,
-  retryDelay: 1000,
-  syncInterval: 300,
-  heartbeatInterval: 30,
-  pullPageSize: 500,
-  snapshotPageSize: 1000,
-  failedRetryIntervalMs: 5 * 60_000,
-  retentionMs: 7 * 24 * 3600_000,
-  maxClockDriftMs: 60_000,
-  watchIntervalMs: 25,
-  pushMode: 'prompt',
-  promptDelayMs: 1000,
-  realtime: true,
-  reconnectMaxDelayMs: 5000,
-  appVersion: '0.1.0',
-} as const;
-
-export type SyncKind = 'FULL' | 'INCREMENTAL' | 'CRITICAL';
-
-export interface SyncResult {
-  readonly kind: SyncKind;
-  readonly trigger: string;
-  readonly pushed: number;
-  readonly pulled: number;
-  readonly conflicts: number;
-  readonly failed: number;
-  readonly durationMs: number;
-  readonly errors: string[];
-}
-
-export type ConnectionState = 'online' | 'offline' | 'connecting';
-
-export interface SyncStatus {
-  readonly terminalId: string;
-  readonly centralUrl: string;
-  readonly connection: ConnectionState;
-  readonly paused: boolean;
-  readonly activity: { readonly kind: SyncKind; readonly table?: string; readonly pulled: number; readonly pushed: number } | null;
-  readonly lastSyncAt: string | null;
-  readonly lastError: string | null;
-  readonly tables: Record<string, TableCounts & { lastPushAt: string | null; lastPullAt: string | null; paused: string | null }>;
-  readonly totals: TableCounts;
-  /** When the oldest change still waiting to reach central was made (null: nothing waits, synced). */
-  readonly oldestPendingAt: string | null;
-}
+import { nextBackoff } from '../../shared/backoff.js';
+import { PushScheduler } from './push-scheduler.js';
+import type { SyncConfig } from './sync-config.js';
+import type { EngineStatus, SyncKind, SyncRunResult } from '../../shared/ipc.js';
 
 export interface SyncEvents {
-  statusChanged: [SyncStatus];
+  statusChanged: [EngineStatus];
   syncStarted: [{ kind: SyncKind; trigger: string }];
-  syncFinished: [SyncResult];
+  syncFinished: [SyncRunResult];
   progress: [{ kind: SyncKind; table: string; pulled: number }];
   triggerReceived: [SyncTrigger];
 }
@@ -127,14 +40,14 @@ class Lane {
 export class SyncService extends EventEmitter<SyncEvents> {
   readonly client: CentralClient;
   private terminalId = '';
-  private connection: ConnectionState = 'connecting';
+  private connection: EngineStatus['connection'] = 'connecting';
   private paused = false;
   private stopped = false;
   private cycle = 0;
   private lastSyncAt: string | null = null;
   private lastError: string | null = null;
   private keyRefusal: CentralError | null = null;
-  private activity: SyncStatus['activity'] = null;
+  private activity: EngineStatus['activity'] = null;
   private readonly pushLane = new Lane();
   private readonly passLane = new Lane();
   private timers: NodeJS.Timeout[] = [];
@@ -247,12 +160,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
   // ------------------------------------------------------------------ passes
 
   /** Everything: push every tier, refresh conflicts, pull every table, retry paused tables. */
-  performFullSync(trigger = 'manual'): Promise<SyncResult> {
+  performFullSync(trigger = 'manual'): Promise<SyncRunResult> {
     return this.passLane.run(() => this.pass('FULL', trigger, FULL_SYNC_MIN_PRIORITY));
   }
 
   /** The tiers due this cycle: CRITICAL and HIGH always, MEDIUM every 2nd, LOW every 5th. */
-  performIncrementalSync(trigger = 'manual'): Promise<SyncResult> {
+  performIncrementalSync(trigger = 'manual'): Promise<SyncRunResult> {
     return this.passLane.run(() => {
       this.cycle++;
       return this.pass('INCREMENTAL', trigger, minPriorityForCycle(this.cycle));
@@ -260,17 +173,17 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   /** Every pending change of every tier, pushed now without pulling (bootstrap catch-up, benchmarks). */
-  pushPending(trigger = 'manual'): Promise<SyncResult> {
+  pushPending(trigger = 'manual'): Promise<SyncRunResult> {
     return this.pushOnly(FULL_SYNC_MIN_PRIORITY, 'FULL', trigger);
   }
 
   /** CRITICAL changes only, at once (a completed sale). Does not wait for a running pull. */
-  pushCritical(trigger = 'commit'): Promise<SyncResult> {
+  pushCritical(trigger = 'commit'): Promise<SyncRunResult> {
     return this.pushOnly(PRIORITY.CRITICAL, 'CRITICAL', trigger);
   }
 
   /** A push of what is pending from `minPriority` up, on the push lane, without a pull. */
-  private pushOnly(minPriority: number, kind: SyncKind, trigger: string): Promise<SyncResult> {
+  private pushOnly(minPriority: number, kind: SyncKind, trigger: string): Promise<SyncRunResult> {
     const started = Date.now();
     return this.pushLane.run(async () => {
       const r = await this.pushAll(minPriority, kind);
@@ -279,7 +192,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     });
   }
 
-  private async pass(kind: SyncKind, trigger: string, minPriority: number): Promise<SyncResult> {
+  private async pass(kind: SyncKind, trigger: string, minPriority: number): Promise<SyncRunResult> {
     const started = Date.now();
     const errors: string[] = [];
     let pushed = 0;
@@ -335,7 +248,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     } finally {
       this.activity = null;
     }
-    const result: SyncResult = { kind, trigger, pushed, pulled, conflicts, failed, durationMs: Date.now() - started, errors };
+    const result: SyncRunResult = { kind, trigger, pushed, pulled, conflicts, failed, durationMs: Date.now() - started, errors };
     this.store.finishRun(run, result);
     this.log.info({ kind, trigger, pushed, pulled, conflicts, failed, durationMs: result.durationMs, errors: errors.length }, 'sync finished');
     this.emit('syncFinished', result);
@@ -811,7 +724,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   // ------------------------------------------------------------------ status
 
-  status(): SyncStatus {
+  status(): EngineStatus {
     const counts = this.store.counts();
     const cursors = this.store.stmt('SELECT table_name, last_push_at, last_pull_at, paused_reason FROM tillsync_cursors').all() as {
       table_name: string;
@@ -820,7 +733,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       paused_reason: string | null;
     }[];
     const byTable = new Map(cursors.map((c) => [c.table_name, c]));
-    const tables: SyncStatus['tables'] = {};
+    const tables: EngineStatus['tables'] = {};
     const totals: TableCounts = { pending: 0, failed: 0, synced: 0, conflicts: 0 };
     for (const e of CATALOG) {
       const c = counts[e.entityType];

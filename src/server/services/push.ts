@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CATALOG, CENTRAL_KEY, CENTRAL_SYNC_COLUMNS, entryForEntity, pushable, type CatalogEntry, type WireRow, type WireValue } from '../../shared/catalog/index.js';
+import { retryPause } from '../../shared/backoff.js';
 import { conflictInput, decideConflict } from '../../shared/conflict.js';
 import { parseHlc } from '../../shared/hlc.js';
 import type { PushChange, PushRequest, PushResponse, PushResult } from '../../shared/protocol.js';
@@ -462,7 +463,7 @@ async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise
       if (err instanceof WrittenMeanwhile && i < attempts) continue;
       const code = (err as { code?: unknown }).code;
       if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
-      await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
+      await new Promise((r) => setTimeout(r, retryPause(i, 10, 40, Math.random())));
     }
   }
 }
