@@ -995,6 +995,17 @@ export class LocalStore {
     return this.stmt(`DELETE FROM tillsync_outbox WHERE status = 'synced' AND coalesce(synced_at, created_at) < ?`).run(cutoff).changes;
   }
 
+  /** Per table: when it last pushed and pulled, and why it is paused (null: not paused). */
+  tableStamps(): Map<string, { lastPushAt: string | null; lastPullAt: string | null; paused: string | null }> {
+    const rows = this.stmt('SELECT table_name, last_push_at, last_pull_at, paused_reason FROM tillsync_cursors').all() as {
+      table_name: string;
+      last_push_at: string | null;
+      last_pull_at: string | null;
+      paused_reason: string | null;
+    }[];
+    return new Map(rows.map((r) => [r.table_name, { lastPushAt: r.last_push_at, lastPullAt: r.last_pull_at, paused: r.paused_reason }]));
+  }
+
   /** Outbox counts per entity type (the heartbeat's and the UI's numbers). */
   counts(): Record<string, TableCounts> {
     const rows = this.stmt(`SELECT table_name, status, count(*) AS n FROM tillsync_outbox GROUP BY table_name, status`).all() as {

@@ -726,20 +726,14 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   status(): EngineStatus {
     const counts = this.store.counts();
-    const cursors = this.store.stmt('SELECT table_name, last_push_at, last_pull_at, paused_reason FROM tillsync_cursors').all() as {
-      table_name: string;
-      last_push_at: string | null;
-      last_pull_at: string | null;
-      paused_reason: string | null;
-    }[];
-    const byTable = new Map(cursors.map((c) => [c.table_name, c]));
+    const byTable = this.store.tableStamps();
     const tables: EngineStatus['tables'] = {};
     const totals: TableCounts = { pending: 0, failed: 0, synced: 0, conflicts: 0 };
     for (const e of CATALOG) {
       const c = counts[e.entityType];
       if (!c) continue;
       const cur = byTable.get(e.table);
-      tables[e.entityType] = { ...c, lastPushAt: cur?.last_push_at ?? null, lastPullAt: cur?.last_pull_at ?? null, paused: cur?.paused_reason ?? null };
+      tables[e.entityType] = { ...c, lastPushAt: cur?.lastPushAt ?? null, lastPullAt: cur?.lastPullAt ?? null, paused: cur?.paused ?? null };
       totals.pending += c.pending;
       totals.failed += c.failed;
       totals.synced += c.synced;
