@@ -65,9 +65,6 @@ function terminalTable(e: CatalogEntry): string {
     lines.push(`  ${camel(c.local)}: ${type},`);
   }
   lines.push(
-    `  syncStatus: text('sync_status'),`,
-    `  syncOperation: text('sync_operation'),`,
-    `  lastSyncAt: text('last_sync_at'),`,
     `  terminalId: text('terminal_id'),`,
   );
   return `export const ${camel(e.table)} = sqliteTable('${e.table}', {\n${lines.join('\n')}\n});\n`;

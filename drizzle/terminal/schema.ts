@@ -11,9 +11,6 @@ export const stores = sqliteTable('stores', {
   currency: text('currency'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -26,9 +23,6 @@ export const terminals = sqliteTable('terminals', {
   active: integer('active', { mode: 'boolean' }),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -43,9 +37,6 @@ export const users = sqliteTable('users', {
   active: integer('active', { mode: 'boolean' }),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -57,9 +48,6 @@ export const categories = sqliteTable('categories', {
   description: text('description'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -70,9 +58,6 @@ export const brands = sqliteTable('brands', {
   description: text('description'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -84,9 +69,6 @@ export const taxes = sqliteTable('taxes', {
   inclusive: integer('inclusive', { mode: 'boolean' }),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -106,9 +88,6 @@ export const products = sqliteTable('products', {
   active: integer('active', { mode: 'boolean' }),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -124,9 +103,6 @@ export const productVariants = sqliteTable('product_variants', {
   active: integer('active', { mode: 'boolean' }),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -142,9 +118,6 @@ export const customers = sqliteTable('customers', {
   notes: text('notes'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -160,9 +133,6 @@ export const discounts = sqliteTable('discounts', {
   active: integer('active', { mode: 'boolean' }),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -175,9 +145,6 @@ export const suppliers = sqliteTable('suppliers', {
   phone: text('phone'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -199,9 +166,6 @@ export const orders = sqliteTable('orders', {
   completedAt: text('completed_at'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -220,9 +184,6 @@ export const orderItems = sqliteTable('order_items', {
   lineTotal: real('line_total'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -239,9 +200,6 @@ export const payments = sqliteTable('payments', {
   paidAt: text('paid_at'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -256,9 +214,6 @@ export const inventoryItems = sqliteTable('inventory_items', {
   location: text('location'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -275,9 +230,6 @@ export const inventoryTransactions = sqliteTable('inventory_transactions', {
   occurredAt: text('occurred_at'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -294,9 +246,6 @@ export const purchaseOrders = sqliteTable('purchase_orders', {
   notes: text('notes'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -311,9 +260,6 @@ export const purchaseOrderItems = sqliteTable('purchase_order_items', {
   unitCost: real('unit_cost'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -327,9 +273,6 @@ export const receipts = sqliteTable('receipts', {
   printedAt: text('printed_at'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -341,9 +284,6 @@ export const settings = sqliteTable('settings', {
   value: text('value'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });
 
@@ -359,8 +299,5 @@ export const auditLogs = sqliteTable('audit_logs', {
   occurredAt: text('occurred_at'),
   createdAt: text('created_at'),
   updatedAt: text('updated_at'),
-  syncStatus: text('sync_status'),
-  syncOperation: text('sync_operation'),
-  lastSyncAt: text('last_sync_at'),
   terminalId: text('terminal_id'),
 });

@@ -79,7 +79,7 @@ describe('first sync from a snapshot', () => {
     const alone = e.row('products', 'fs-005');
     const together = e.row('products', 'fs-007');
     expect(types(together)).toEqual(types(alone));
-    expect(together).toMatchObject({ sku: 'FS-7', name: 'First 7', price: 1.75, cost: null, active: 1, description: 'odd', sync_status: alone?.sync_status });
+    expect(together).toMatchObject({ sku: 'FS-7', name: 'First 7', price: 1.75, cost: null, active: 1, description: 'odd', terminal_id: alone?.terminal_id });
     expect(e.row('products', 'fs-006')).toMatchObject({ price: 1.5, cost: 1.25, active: 0, description: null });
     expect(e.outbox()).toHaveLength(0); // nothing pulled was captured
 

@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import {
   CATALOG,
   LOCAL_KEY,
-  LOCAL_ONLY_COLUMNS,
   LOCAL_SERVER_ID,
   pushable,
   type CatalogEntry,
@@ -49,12 +48,22 @@ export function localType(def: { type: ColumnType; references?: string }): strin
   return def.references ? 'INTEGER' : SQLITE_TYPE[def.type];
 }
 
+/**
+ * Local-only columns a POS table gets (made, or added to it) besides its keys. The seed's `sync_status`,
+ * `sync_operation` and `last_sync_at` are not among them: TillSync never wrote them
+ * (a row's sync state is the outbox's: tillsync_outbox by table_name and local_id),
+ * and keeping a second copy in every POS row would add a write to each sale and to
+ * each answer from central. A POS whose own tables have them keeps them; they never
+ * cross the wire (the catalog's LOCAL_ONLY_COLUMNS).
+ */
+export const CREATED_LOCAL_COLUMNS = ['terminal_id'] as const;
+
 export function createTableSql(e: CatalogEntry): string {
   const cols = [
     `${q(LOCAL_KEY)} INTEGER PRIMARY KEY AUTOINCREMENT`,
     `${q(LOCAL_SERVER_ID)} TEXT UNIQUE`,
     ...e.wireColumns.map((c) => `${q(c.local)} ${localType(c.def)}`),
-    ...LOCAL_ONLY_COLUMNS.filter((c) => c !== 'local_id' && c !== LOCAL_SERVER_ID).map((c) => `${q(c)} TEXT`),
+    ...CREATED_LOCAL_COLUMNS.map((c) => `${q(c)} TEXT`),
   ];
   return `CREATE TABLE IF NOT EXISTS ${q(e.table)} (\n  ${cols.join(',\n  ')}\n)`;
 }
@@ -164,7 +173,7 @@ export function installSchema(db: BetterSqlite3.Database, opts: { createMissing:
       const wanted: [string, string][] = [
         [LOCAL_SERVER_ID, 'TEXT'],
         ...e.wireColumns.map((c): [string, string] => [c.local, localType(c.def)]),
-        ...LOCAL_ONLY_COLUMNS.filter((c) => c !== 'local_id' && c !== LOCAL_SERVER_ID).map((c): [string, string] => [c, 'TEXT']),
+        ...CREATED_LOCAL_COLUMNS.map((c): [string, string] => [c, 'TEXT']),
       ];
       for (const [name, type] of wanted) {
         if (cols.has(name)) continue;
