@@ -1,0 +1,244 @@
+/**
+ * The engine's link to central: the socket (triggers and change hints), heartbeats,
+ * offline detection and recovery. It knows whether central is reachable and REPORTS
+ * what happened to its host (online, offline, reconnected, a trigger, a hint); what
+ * to push, pull or write in the store is the host's business, never the link's.
+ */
+import type { Logger } from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import { ChangesHint, SOCKET_EVENTS, SyncTrigger, type SocketReply, type TableCounts } from '../../shared/protocol.js';
+import type { EngineStatus } from '../../shared/ipc.js';
+import { nextBackoff } from '../../shared/backoff.js';
+import { failureOf } from './failure.js';
+import type { CentralPort } from './ports.js';
+import type { SyncConfig } from './sync-config.js';
+
+export type Connection = EngineStatus['connection'];
+
+/** What the link reports. Called synchronously, after the link's own state changed. */
+export interface LinkEvents {
+  /** Central is reachable again; `wasOffline` when it had been unreachable (not at the first contact). */
+  online(wasOffline: boolean): void;
+  /** Central became unreachable. */
+  offline(reason: string): void;
+  /** The socket connected again after a drop (triggers are hints, not a log: time for a checkpoint). */
+  reconnected(): void;
+  /** Central asked for a sync; the link acknowledges it when the returned promise resolves. */
+  trigger(t: SyncTrigger): Promise<unknown>;
+  /** Central announced changes to these entity types. */
+  hinted(entityTypes: readonly string[]): void;
+}
+
+/** What a heartbeat tells central about this till. */
+export interface TillReport {
+  readonly syncing: boolean;
+  readonly outbox: Record<string, TableCounts>;
+  readonly lastSyncAt: string | null;
+}
+
+export interface LinkDeps {
+  readonly client: Pick<CentralPort, 'heartbeat'>;
+  readonly config: Pick<SyncConfig, 'centralUrl' | 'apiKey' | 'reconnectMaxDelayMs' | 'retryDelay' | 'appVersion'>;
+  readonly log: Logger;
+  terminalId(): string;
+  /** Read when a heartbeat goes out. */
+  report(): TillReport;
+  readonly events: LinkEvents;
+}
+
+/**
+ * The connection after central answered (`reached`) or could not be reached (pure):
+ * `changed` when it is news, `cameBack` when it had been offline (not the first contact).
+ */
+export function linkAfter(current: Connection, reached: boolean): { next: Connection; changed: boolean; cameBack: boolean } {
+  if (reached) return { next: 'online', changed: current !== 'online', cameBack: current === 'offline' };
+  return { next: 'offline', changed: current !== 'offline', cameBack: false };
+}
+
+/**
+ * socket.io reconnects by itself after a lost transport, but not after the server
+ * closed the socket (a graceful restart) or refused the handshake (pure).
+ */
+export function needsReconnect(e: { readonly disconnected: string } | { readonly connectFailed: { readonly active: boolean } }): boolean {
+  return 'disconnected' in e ? e.disconnected === 'io server disconnect' : !e.connectFailed.active;
+}
+
+/** The longest a report of the outbox waits after the first wish for it, ms (plus its debounce). */
+export const REPORT_MAX_HOLD_MS = 2000;
+/** The quiet time a report waits for after the last wish, ms. */
+export const REPORT_DEBOUNCE_MS = 300;
+
+/**
+ * A wish to report the outbox at `now` (pure): `start` a timer (none is pending),
+ * `restart` it (a burst goes on: report after its last push), or `keep` the one
+ * pending (it has been held back long enough). `pendingSince` is when the pending
+ * timer's first wish came, null when none is pending.
+ */
+export function reportPlan(pendingSince: number | null, now: number): 'start' | 'restart' | 'keep' {
+  if (pendingSince === null) return 'start';
+  return now - pendingSince > REPORT_MAX_HOLD_MS ? 'keep' : 'restart';
+}
+
+export class Link {
+  private state: Connection = 'connecting';
+  private stopped = false;
+  private socket: Socket | undefined;
+  private recovering: NodeJS.Timeout | undefined;
+  private recoveryDelay = 0;
+  private reportTimer: NodeJS.Timeout | undefined;
+  private reportWanted = 0;
+
+  constructor(private readonly deps: LinkDeps) {}
+
+  get connection(): Connection {
+    return this.state;
+  }
+
+  /** Stops the probes, the pending report and the socket. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.recovering);
+    clearTimeout(this.reportTimer);
+    this.socket?.disconnect();
+  }
+
+  /** Central answered something. */
+  markOnline(): void {
+    const t = linkAfter(this.state, true);
+    if (!t.changed) return;
+    this.state = t.next;
+    clearTimeout(this.recovering);
+    this.recovering = undefined;
+    this.recoveryDelay = 0;
+    this.deps.log.info('central reachable: online');
+    this.deps.events.online(t.cameBack);
+  }
+
+  /** Central could not be reached: offline, and probing until it answers. */
+  markOffline(reason: string): void {
+    const t = linkAfter(this.state, false);
+    if (t.changed) {
+      this.state = t.next;
+      this.deps.log.warn({ reason }, 'central unreachable: offline; sales keep being captured');
+      this.deps.events.offline(reason);
+    }
+    this.scheduleRecovery();
+  }
+
+  async heartbeat(): Promise<boolean> {
+    const { client, config, log } = this.deps;
+    try {
+      const r = this.deps.report();
+      await client.heartbeat({
+        terminalId: this.deps.terminalId(),
+        // A heartbeat that arrives is from a terminal that is online; syncing if a pass runs.
+        status: r.syncing ? 'SYNCING' : 'ONLINE',
+        appVersion: config.appVersion,
+        outbox: r.outbox,
+        reportedAt: new Date().toISOString(),
+        ...(r.lastSyncAt ? { lastSyncAt: r.lastSyncAt } : {}),
+      });
+      this.markOnline();
+      return true;
+    } catch (err) {
+      if (failureOf(err) === 'unreachable') this.markOffline(err instanceof Error ? err.message : String(err));
+      else log.warn({ err: err instanceof Error ? err.message : err }, 'heartbeat refused');
+      return false;
+    }
+  }
+
+  /**
+   * A report of the outbox soon after pushes changed it, so central's status shows
+   * what the till holds now, not what it held at the last heartbeat (the heartbeat
+   * timer stays the safety net). Debounced: after the last push of a burst (a sale,
+   * then its lower tiers a second later), so the report sees them all gone; never held
+   * back more than 2 s.
+   */
+  reportSoon(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const plan = reportPlan(this.reportTimer ? this.reportWanted : null, now);
+    if (plan === 'keep') return;
+    if (plan === 'restart') clearTimeout(this.reportTimer);
+    else this.reportWanted = now;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      if (!this.stopped && this.state !== 'offline') void this.heartbeat();
+    }, REPORT_DEBOUNCE_MS);
+    this.reportTimer.unref();
+  }
+
+  /** While offline, probe central with growing pauses (with jitter) until it answers. */
+  private scheduleRecovery(): void {
+    if (this.recovering || this.stopped) return;
+    const b = nextBackoff(this.recoveryDelay, this.deps.config.retryDelay, this.deps.config.reconnectMaxDelayMs, Math.random());
+    this.recoveryDelay = b.level;
+    this.recovering = setTimeout(() => {
+      this.recovering = undefined;
+      void this.heartbeat().then((ok) => {
+        if (!ok && this.state === 'offline') this.scheduleRecovery();
+      });
+    }, b.delay);
+    this.recovering.unref();
+  }
+
+  /** Listens on socket.io for central's triggers and change hints. */
+  connectSocket(): void {
+    const { config, log, events } = this.deps;
+    const socket = io(config.centralUrl, {
+      auth: { token: config.apiKey },
+      transports: ['websocket'],
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: config.reconnectMaxDelayMs,
+      randomizationFactor: 0.5,
+    });
+    this.socket = socket;
+    let connectedBefore = false;
+    socket.on('connect', () => {
+      retryDelay = 1000;
+      socket.emit(SOCKET_EVENTS.register, { terminalId: this.deps.terminalId() }, (reply: SocketReply) => {
+        if (!reply.ok) log.error({ error: reply.error }, 'socket registration refused');
+      });
+      log.info({ reconnect: connectedBefore }, 'socket connected');
+      this.markOnline();
+      // After every reconnect, a full checkpoint pass: triggers are hints, not a log.
+      if (connectedBefore) events.reconnected();
+      connectedBefore = true;
+    });
+    let retry: NodeJS.Timeout | undefined;
+    let retryDelay = 1000;
+    const reconnectLater = () => {
+      if (this.stopped || retry) return;
+      const b = nextBackoff(retryDelay, 1000, config.reconnectMaxDelayMs, Math.random());
+      retryDelay = b.level;
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (!this.stopped && !socket.connected) socket.connect();
+      }, b.delay);
+      retry.unref();
+    };
+    socket.on('disconnect', (reason) => {
+      log.warn({ reason }, 'socket disconnected');
+      if (needsReconnect({ disconnected: reason })) reconnectLater();
+    });
+    socket.on('connect_error', (err) => {
+      log.debug({ err: err.message }, 'socket connect failed');
+      if (needsReconnect({ connectFailed: { active: socket.active } })) reconnectLater();
+    });
+    socket.on(SOCKET_EVENTS.changes, (payload: unknown) => {
+      const h = ChangesHint.safeParse(payload);
+      if (!h.success || h.data.terminalId !== this.deps.terminalId()) return;
+      events.hinted(h.data.entityTypes);
+    });
+    socket.on(SOCKET_EVENTS.trigger, (payload: unknown) => {
+      const t = SyncTrigger.safeParse(payload);
+      if (!t.success || t.data.terminalId !== this.deps.terminalId()) return;
+      void events
+        .trigger(t.data)
+        .then(() => {
+          socket.emit(SOCKET_EVENTS.ack, { terminalId: this.deps.terminalId(), type: t.data.type, ...(t.data.triggerId ? { triggerId: t.data.triggerId } : {}) });
+        })
+        .catch(() => undefined);
+    });
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * What the sync loops need of the terminal's store, as narrow ports grouped by the
+ * store room that implements them (base, capture, outbox, batches, answers, pages,
+ * cursors, conflicts, history). Each port keeps the store's method names and
+ * signatures; a loop takes only the ports it uses. Today one LocalStore implements
+ * them all (see portsOf in sync-service.ts, the one place that wires them).
+ *
+ * Also the engine's narrow view of central (CentralPort): the calls the loops make.
+ */
+import type { CatalogEntry, WireRow } from '../../shared/catalog/index.js';
+import type { PulledChange, PushResponse, TableCounts } from '../../shared/protocol.js';
+import type { CentralClient } from './central-client.js';
+import type { InFlight, LocalConflict, OutgoingBatch, PageResult } from './local-store.js';
+
+/** store.base: metadata and the catalog tables present in the file. */
+export interface BasePort {
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  /** Catalog tables present in this file. */
+  readonly tables: ReadonlyMap<string, { readonly entry: CatalogEntry }>;
+}
+
+/** store.capture: the capture log, its mode, and the probe for other processes' commits. */
+export interface CapturePort {
+  setMode(mode: 'ONLINE' | 'OFFLINE'): void;
+  dataVersion(): number;
+  /** Moves captured writes into the outbox (in short steps); returns how many. */
+  promote(chunk?: number, maxSteps?: number): number;
+}
+
+/** store.outbox: the queue of changes waiting for central. */
+export interface OutboxPort {
+  unsent(batch: OutgoingBatch): void;
+  retryFailed(): number;
+  purgeSynced(olderThanMs: number): number;
+  counts(): Record<string, TableCounts>;
+  lastEntryId(): number;
+  hasPending(minPriority: number, now: number): boolean;
+  nextAttemptAt(now: number): number | null;
+  oldestPendingAt(): string | null;
+}
+
+/** store.batches: planning the next push. */
+export interface BatchesPort {
+  nextBatch(opts: { limit: number; minPriority: number; now: number; pausedTables: ReadonlySet<string>; upToId?: number; busy?: InFlight }): OutgoingBatch;
+}
+
+/** store.answers: central's answers to a push, or its failure. */
+export interface AnswersPort {
+  recordPush(
+    batch: OutgoingBatch,
+    response: PushResponse,
+    maxDriftMs: number,
+    retry?: { maxRetries: number; retryDelayMs: number; now: number },
+  ): { synced: number; conflicts: number; failed: number; paused: string[] };
+  recordPushFailure(batch: OutgoingBatch, error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): number;
+}
+
+/** store.pages: a pulled page applied (and its cursor moved) in one transaction. */
+export interface PagesPort {
+  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number): PageResult;
+}
+
+/** store.cursors: per-table pull cursors, paused tables and push/pull stamps. */
+export interface CursorsPort {
+  cursor(table: string): string | undefined;
+  pausedTables(): Map<string, string>;
+  pauseTable(table: string, reason: string): void;
+  unpauseTable(table: string): void;
+  resetCursor(table: string): void;
+  holdsSyncedRows(table: string): boolean;
+  tableStamps(): Map<string, { lastPushAt: string | null; lastPullAt: string | null; paused: string | null }>;
+}
+
+/** store.conflicts: conflicts seen here, and a resolution applied locally. */
+export interface ConflictsPort {
+  openConflicts(): LocalConflict[];
+  allConflicts(limit?: number): LocalConflict[];
+  applyResolution(entity: { table: string; serverId: string }, data: WireRow, version: number, deleted: boolean, resolution: string): void;
+}
+
+/** store.history: the record of sync runs. */
+export interface HistoryPort {
+  closeInterruptedRuns(): number;
+  startRun(kind: string, trigger: string): number;
+  finishRun(id: number, r: { pushed: number; pulled: number; conflicts: number; failed: number; errors: string[] }): void;
+}
+
+/** Every room the engine uses, by the name the store will give it. */
+export interface StorePorts {
+  readonly base: BasePort;
+  readonly capture: CapturePort;
+  readonly outbox: OutboxPort;
+  readonly batches: BatchesPort;
+  readonly answers: AnswersPort;
+  readonly pages: PagesPort;
+  readonly cursors: CursorsPort;
+  readonly conflicts: ConflictsPort;
+  readonly history: HistoryPort;
+}
+
+/** The calls the engine makes to central. */
+export type CentralPort = Pick<CentralClient, 'push' | 'pull' | 'heartbeat' | 'resolve' | 'conflicts'>;
