@@ -15,7 +15,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { LocalStore } from '../src/main/sync/local-store.js';
-import { PosSimulator } from '../src/main/sync/simulate.js';
+import { PosSimulator } from '../src/agent/simulator.js';
 import { median, round, type Benchmark, type BenchContext, type Row } from './lib.js';
 
 function makePos(path: string, triggers: boolean): void {

@@ -21,8 +21,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
-import { LocalStore } from '../src/main/sync/local-store.js';
-import { SyncService } from '../src/main/sync/sync-service.js';
+import { createEngine } from '../src/main/sync/engine.js';
+import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { SyncService } from '../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG } from '../src/main/sync/sync-config.js';
 import { ChangesHint, SOCKET_EVENTS, type PullResponse, type SocketReply } from '../src/shared/protocol.js';
 
@@ -206,10 +207,13 @@ function openProbe(t: Till, url: string): Promise<void> {
 }
 
 async function startTill(spec: TillSpec, url: string, dir: string, timeoutMs: number): Promise<Till> {
-  const store = new LocalStore(join(dir, `${spec.terminalId}.db`), spec.terminalId, { create: true });
-  const service = new SyncService(
-    store,
-    { ...DEFAULT_SYNC_CONFIG, centralUrl: url, apiKey: spec.apiKey, realtime: true, syncInterval: 3600 },
+  const { store, service } = createEngine(
+    {
+      databasePath: join(dir, `${spec.terminalId}.db`),
+      terminalId: spec.terminalId,
+      create: true,
+      sync: { ...DEFAULT_SYNC_CONFIG, centralUrl: url, apiKey: spec.apiKey, realtime: true, syncInterval: 3600 },
+    },
     log,
   );
   const t: Till = {

@@ -16,8 +16,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import { LocalStore } from '../src/main/sync/local-store.js';
-import { SyncService } from '../src/main/sync/sync-service.js';
+import { createEngine } from '../src/main/sync/engine.js';
+import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { SyncService } from '../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG } from '../src/main/sync/sync-config.js';
 import { provision, startHq } from './down-fleet.js';
 import { sleep, tempDirs, type BenchContext } from './lib.js';
@@ -36,9 +37,18 @@ async function main(): Promise<void> {
     await hq.sql(`INSERT INTO products (id, sku, name, price) VALUES ($1, 'HELD-1', 'Tea', 1)`, [product]);
     const [till] = await provision(hq.url, 1, 'held');
     if (!till) throw new Error('provisioning failed');
-    const tillStore = new LocalStore(join(ctx.tmp('held-'), 'till.db'), till.terminalId, { create: true });
+    const built = createEngine(
+      {
+        databasePath: join(ctx.tmp('held-'), 'till.db'),
+        terminalId: till.terminalId,
+        create: true,
+        sync: { ...DEFAULT_SYNC_CONFIG, centralUrl: hq.url, apiKey: till.apiKey, realtime: true, syncInterval: 3600 },
+      },
+      pino({ level: 'silent' }),
+    );
+    const tillStore = built.store;
     store = tillStore;
-    const engine = new SyncService(tillStore, { ...DEFAULT_SYNC_CONFIG, centralUrl: hq.url, apiKey: till.apiKey, realtime: true, syncInterval: 3600 }, pino({ level: 'silent' }));
+    const engine = built.service;
     service = engine;
     // The engine's pull requests of products, counted (its public client; called as before).
     let pulls = 0;

@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/latency-pos.ts <path> <rate> <count>
  */
-import { PosSimulator } from '../src/main/sync/simulate.js';
+import { PosSimulator } from '../src/agent/simulator.js';
 
 const [path, rateText, countText] = process.argv.slice(2);
 const rate = Number(rateText);

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import { LocalStore } from '../src/main/sync/local-store.js';
-import { SyncService } from '../src/main/sync/sync-service.js';
+import { createEngine } from '../src/main/sync/engine.js';
+import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { SyncService } from '../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../src/main/sync/sync-config.js';
 import { createCentral, type Central } from '../src/server/app.js';
 import { ServerConfig, type ServerConfigInput } from '../src/server/config.js';
@@ -202,18 +203,13 @@ export async function startTerminal(
   opts: { schedule?: boolean } = {},
 ): Promise<{ store: LocalStore; service: SyncService; path: string; close(): Promise<void> }> {
   const path = join(dir, `${t.terminalId}.db`);
-  const store = new LocalStore(path, t.terminalId, { create: true });
-  const service = new SyncService(store, { ...DEFAULT_SYNC_CONFIG, realtime: false, centralUrl: c.url, apiKey: t.apiKey, ...config }, silentLog);
+  const engine = createEngine(
+    { databasePath: path, terminalId: t.terminalId, create: true, sync: { ...DEFAULT_SYNC_CONFIG, realtime: false, centralUrl: c.url, apiKey: t.apiKey, ...config } },
+    silentLog,
+  );
+  const { store, service } = engine;
   await service.initialize(t.terminalId, { schedule: opts.schedule ?? false });
-  return {
-    store,
-    service,
-    path,
-    async close() {
-      await service.stop();
-      store.close();
-    },
-  };
+  return { store, service, path, close: () => engine.close() };
 }
 
 /** Temp directories for a run, removed by `cleanup()`. */

@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { localToWire, type LocalRow } from '../src/main/sync/mapping.js';
 import type { LocalStore } from '../src/main/sync/local-store.js';
-import { PosSimulator } from '../src/main/sync/simulate.js';
+import { PosSimulator } from '../src/agent/simulator.js';
 import { entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
 import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type Row } from './lib.js';
 

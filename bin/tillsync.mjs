@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `tillsync` command: runs the TypeScript CLI through tsx.
+// The `tillsync` command: runs the TypeScript CLI (src/agent/cli.ts) through tsx.
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../src/main/sync/cli.ts');
+await import('../src/agent/cli.ts');

@@ -1,7 +1,7 @@
 /**
  * The companion's core, without Electron: settings, the terminal key, auto-start and
  * the sync engine they configure, served through one EngineHost. The Electron main
- * process (src/main/index.ts) and web mode (src/main/web-main.ts) both build on it.
+ * process (src/main/index.ts) and web mode (src/agent/web-companion.ts) both build on it.
  *
  * The engine runs when the central URL, terminal id, key and POS database are known
  * (from Settings, or from the agent's environment variables as defaults). A change
@@ -10,10 +10,10 @@
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { AgentConfig } from './sync/config.js';
-import { LocalStore } from './sync/local-store.js';
-import { SyncService } from './sync/sync-service.js';
-import { DEFAULT_SYNC_CONFIG, type SyncConfig } from './sync/sync-config.js';
+import { checkSettings, syncConfigFrom, type CompanionDefaults } from './engine-settings.js';
+import { createEngine, type Engine } from './sync/engine.js';
+import type { SyncService } from './sync/sync-service.js';
+import type { SyncConfig } from './sync/sync-config.js';
 import { EngineHost } from './bridge/engine-host.js';
 import type { SettingsPatch, SettingsView } from '../shared/ipc.js';
 import { DEFAULT_SYNC_INTERVAL, type SettingsStore } from './settings.js';
@@ -32,17 +32,7 @@ export interface AutoStartPort {
   set(enabled: boolean): void;
 }
 
-/** Settings given by the environment (the agent's variables); Settings win over them. */
-export interface CompanionDefaults {
-  centralUrl?: string | undefined;
-  terminalId?: string | undefined;
-  databasePath?: string | undefined;
-  apiKey?: string | undefined;
-  /** Seconds between incremental syncs (TILLSYNC_SYNC_INTERVAL). */
-  syncInterval?: number | undefined;
-  /** A cron expression for incremental syncs instead of the interval (TILLSYNC_CRON). */
-  cron?: string | undefined;
-}
+export type { CompanionDefaults };
 
 export interface CompanionOptions {
   readonly settings: SettingsStore;
@@ -62,7 +52,8 @@ type EngineSettings = { [K in (typeof ENGINE_FIELDS)[number]]: K extends 'syncIn
 
 export class Companion {
   readonly host: EngineHost;
-  private store: LocalStore | undefined;
+  /** The engine running now (its store, service and client). */
+  private current: Engine | undefined;
   private service: SyncService | undefined;
   private running: EngineSettings | undefined;
   private problem: string | null = null;
@@ -240,27 +231,23 @@ export class Companion {
       this.setProblem(`Not set up yet: enter the ${missing.join(', ')} in Settings`);
       return;
     }
-    const parsed = AgentConfig.safeParse({ ...cfg, cron: cfg.cron });
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const c = parsed.data;
+    const c = checkSettings({ ...cfg, cron: cfg.cron });
     if (!existsSync(c.databasePath)) throw new Error(`POS database: no file at ${c.databasePath}`);
     const log = this.opts.log;
     // Two engines must never run on one database: the old one stops first, and comes back if the new one cannot start.
     const previous = this.running;
     await this.close();
-    let store: LocalStore | undefined;
-    let service: SyncService | undefined;
+    let engine: Engine | undefined;
     try {
       // Never made here: a path typed in Settings must be the POS's own file, and a typo
       // must not start a new, empty till (the existsSync check above says so first).
-      store = new LocalStore(c.databasePath, c.terminalId, { create: false, warn: (o, m) => log.warn(o, m), migrationsDir: this.opts.migrationsDir });
-      service = new SyncService(
-        store,
-        { ...DEFAULT_SYNC_CONFIG, ...this.opts.tuning, centralUrl: c.centralUrl, apiKey: c.apiKey, syncInterval: c.syncInterval, cron: c.cron },
+      engine = createEngine(
+        { databasePath: c.databasePath, terminalId: c.terminalId, sync: syncConfigFrom(c, this.opts.tuning), create: false, migrationsDir: this.opts.migrationsDir },
         log,
       );
+      const { service } = engine;
       await service.initialize(c.terminalId);
-      this.store = store;
+      this.current = engine;
       this.service = service;
       this.running = cfg;
       this.problem = null;
@@ -268,8 +255,7 @@ export class Companion {
       this.host.publishSetup(null);
       log.info({ terminalId: c.terminalId, centralUrl: c.centralUrl, database: c.databasePath }, 'companion engine started');
     } catch (err) {
-      await service?.stop().catch(() => undefined);
-      store?.close();
+      await engine?.close().catch(() => undefined);
       if (previous) {
         try {
           await this.open(previous);
@@ -282,15 +268,11 @@ export class Companion {
   }
 
   private async close(): Promise<void> {
-    const { service, store } = this;
+    const engine = this.current;
+    this.current = undefined;
     this.service = undefined;
-    this.store = undefined;
     this.running = undefined;
     this.host.attach(undefined, 'the engine is restarting; try again in a moment');
-    try {
-      if (service) await service.stop();
-    } finally {
-      store?.close();
-    }
+    await engine?.close();
   }
 }

@@ -22,7 +22,7 @@ import { forwardEvents, registerIpc, trustedRenderer } from './ipc.js';
 import { SecretStore } from './secret-store.js';
 import { SettingsStore } from './settings.js';
 import { TrayService, type TrayLike } from './tray.js';
-import { defaultsFromEnv } from './web-main.js';
+import { defaultsFromEnv } from './engine-settings.js';
 import { launchMode, rendererCsp, secureSession, secureWebContents, trayIconPath } from './window-security.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'tillsync-companion' } });

@@ -11,7 +11,8 @@ import { SecretStore, type SafeStorageLike } from '../../src/main/secret-store.j
 import { SettingsStore } from '../../src/main/settings.js';
 import { LocalStore } from '../../src/main/sync/local-store.js';
 import type { SyncConfig } from '../../src/main/sync/sync-config.js';
-import { defaultsFromEnv, envOnlyKeys } from '../../src/main/web-main.js';
+import { defaultsFromEnv } from '../../src/main/engine-settings.js';
+import { envOnlyKeys } from '../../src/agent/web-companion.js';
 import type { EngineStatus, EventName, IpcResult, SettingsView, SyncRunResult } from '../../src/shared/ipc.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 import { closeAll, openPos, tempDir, testLogger } from '../helpers/engine.js';

@@ -1,5 +1,5 @@
 /**
- * Web mode (src/main/web-main.ts): the companion with the bridge host on 127.0.0.1,
+ * Web mode (src/agent/web-companion.ts): the companion with the bridge host on 127.0.0.1,
  * serving the built renderer without a token and the IPC contract with one.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,8 +7,8 @@ import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { AgentConfigError } from '../../src/main/sync/config.js';
-import { defaultsFromEnv, startWebCompanion, type WebCompanion } from '../../src/main/web-main.js';
+import { AgentConfigError, defaultsFromEnv } from '../../src/main/engine-settings.js';
+import { startWebCompanion, type WebCompanion } from '../../src/agent/web-companion.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, tempDir, testLogger } from '../helpers/engine.js';
 import { freePort } from '../helpers/processes.js';

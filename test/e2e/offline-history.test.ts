@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../src/shared/ipc.js';
 import { LocalStore } from '../../src/main/sync/local-store.js';
-import type { WebCompanion } from '../../src/main/web-main.js';
+import type { WebCompanion } from '../../src/agent/web-companion.js';
 import { launchBrowser, openPage, screenshot, startCompanion, useRenderer } from '../helpers/browser.js';
 import type { ProvisionedTerminal } from '../helpers/central.js';
 import { openPos, removeTempDirs, tempDir } from '../helpers/engine.js';

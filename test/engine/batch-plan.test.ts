@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BATCH_SQL, LocalStore } from '../../src/main/sync/local-store.js';
-import { PosSimulator } from '../../src/main/sync/simulate.js';
+import { PosSimulator } from '../../src/agent/simulator.js';
 import { removeTempDirs, tempDir } from '../helpers/engine.js';
 
 afterAll(removeTempDirs);

@@ -6,9 +6,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AgentConfigError } from '../../src/main/sync/config.js';
+import { AgentConfigError } from '../../src/main/engine-settings.js';
 import { LocalStore, PosDatabaseMissingError } from '../../src/main/sync/local-store.js';
-import { simulateCommand } from '../../src/main/sync/simulate.js';
+import { simulateCommand } from '../../src/agent/commands/simulate.js';
 import { removeTempDirs, tempDir } from '../helpers/engine.js';
 
 afterAll(removeTempDirs);

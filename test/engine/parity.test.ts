@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AgentConfigError } from '../../src/main/sync/config.js';
+import { AgentConfigError } from '../../src/main/engine-settings.js';
 import { CentralClient } from '../../src/main/sync/central-client.js';
 import { LocalStore } from '../../src/main/sync/local-store.js';
 import {
@@ -17,13 +17,13 @@ import {
   compareSchemas,
   formatParityReport,
   localTypeMatches,
-  parityCommand,
   readLocalColumns,
   readLocalSchema,
   sqliteAffinity,
   type ParityReport,
   type TableParity,
-} from '../../src/main/sync/parity.js';
+} from '../../src/agent/parity.js';
+import { parityCommand } from '../../src/agent/commands/parity.js';
 import { localType } from '../../src/main/sync/schema.js';
 import { CATALOG, CENTRAL_SYNC_COLUMNS, LOCAL_ONLY_COLUMNS, entryForTable } from '../../src/shared/catalog/index.js';
 import { SchemaResponse } from '../../src/shared/protocol.js';
@@ -460,7 +460,7 @@ describe('parity against a real central and real SQLite files', () => {
     const bad = join(dir, 'child-legacy.db');
     legacyDatabase(bad);
     const script =
-      "const { parityCommand } = await import('./src/main/sync/parity.ts');" +
+      "const { parityCommand } = await import('./src/agent/commands/parity.ts');" +
       'process.exitCode = await parityCommand.run({ flags: { json: process.env.PARITY_JSON === "1" }, env: process.env });';
     // Asynchronously: this process serves the central the child talks to.
     const run = (database: string, json: boolean) =>

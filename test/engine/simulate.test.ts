@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentConfigError } from '../../src/main/sync/config.js';
+import { AgentConfigError } from '../../src/main/engine-settings.js';
 import { LocalStore } from '../../src/main/sync/local-store.js';
-import { PosSimulator, simulateCommand } from '../../src/main/sync/simulate.js';
+import { simulateCommand } from '../../src/agent/commands/simulate.js';
+import { PosSimulator } from '../../src/agent/simulator.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/simulate-command.ts', import.meta.url));

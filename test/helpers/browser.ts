@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import { startWebCompanion, type WebCompanion } from '../../src/main/web-main.js';
+import { startWebCompanion, type WebCompanion } from '../../src/agent/web-companion.js';
 import type { SyncConfig } from '../../src/main/sync/sync-config.js';
 import { REPO_ROOT, tempDir, testLogger } from './engine.js';
 

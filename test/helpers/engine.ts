@@ -25,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { LocalStore, type LocalStoreOptions, type OutboxEntry } from '../../src/main/sync/local-store.js';
+import { createEngine } from '../../src/main/sync/engine.js';
+import type { LocalStore, LocalStoreOptions, OutboxEntry } from '../../src/main/sync/local-store.js';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import type { SyncRunResult } from '../../src/shared/ipc.js';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../src/main/sync/sync-config.js';
@@ -115,9 +116,13 @@ export async function startEngine(c: EngineCentral, opts: EngineOptions = {}): P
   const terminal =
     opts.terminal ?? (await c.provision(opts.storeId ?? `eng-${process.pid}-${Date.now().toString(36)}-${++stores}`, opts.terminalId));
   const path = opts.path ?? join(tempDir(), 'pos.sqlite');
-  const store = new LocalStore(path, terminal.terminalId, { create: true, ...opts.storeOptions });
   let config = engineConfig(c.url, terminal.apiKey, opts.config);
-  let service = new SyncService(store, config, testLogger());
+  const { create = true, migrationsDir, createMissing, busyTimeoutMs } = opts.storeOptions ?? {};
+  const { store, service: first } = createEngine(
+    { databasePath: path, terminalId: terminal.terminalId, sync: config, create, migrationsDir, store: { createMissing, busyTimeoutMs } },
+    testLogger(),
+  );
+  let service = first;
   await service.initialize(terminal.terminalId, { schedule: false });
   let posDb: Database.Database | undefined;
 

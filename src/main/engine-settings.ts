@@ -1,14 +1,18 @@
 /**
- * Agent configuration: the seed's variables (DATABASE_URL=file:..., CENTRAL_API_URL,
- * CENTRAL_API_KEY) plus TERMINAL_ID and tuning, each also a flag. Flags win over the
- * environment. A bad value is a clear error naming the setting.
+ * A terminal's settings, outside the engine: the seed's variables (DATABASE_URL=file:...,
+ * CENTRAL_API_URL, CENTRAL_API_KEY) plus TERMINAL_ID and tuning, each also a flag of the
+ * `tillsync` agent. Flags win over the environment. A bad value is a clear error naming
+ * the setting. `agentConfig` is the one function from flags + environment + defaults to
+ * validated settings (the agent's commands and the companion's environment defaults
+ * both go through it); `syncConfigFrom` turns settings into the engine's SyncConfig,
+ * which src/main/sync/engine.ts (createEngine) builds an engine from.
  */
 import { Cron } from 'croner';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
-import { TERMINAL_ID } from '../../shared/protocol.js';
-import { PUSH_MODES } from './push-scheduler.js';
-import { DEFAULT_SYNC_CONFIG } from './sync-config.js';
+import { TERMINAL_ID } from '../shared/protocol.js';
+import { PUSH_MODES } from './sync/push-scheduler.js';
+import { DEFAULT_SYNC_CONFIG, type SyncConfig } from './sync/sync-config.js';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -60,41 +64,30 @@ export function settingName(key: keyof AgentConfig): string {
   return `${SETTINGS[key].env} (${SETTINGS[key].flag})`;
 }
 
-/** Whether a setting was given (as a flag or in the environment), rather than left to a default or a placeholder. */
-export function settingGiven(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv, key: keyof AgentConfig): boolean {
+/** A command's parsed flags (`--name value` strings and boolean switches); only the settings' flags are read here. */
+export type Flags = Readonly<Record<string, string | boolean | undefined>>;
+
+/** A setting's raw value: its flag (a string) wins over its environment variable. */
+function rawSetting(flags: Flags, env: NodeJS.ProcessEnv, key: keyof AgentConfig): string | undefined {
   const s = SETTINGS[key];
-  const v = flags[s.flag.slice(2)] ?? env[s.env];
+  const flag = flags[s.flag.slice(2)];
+  return typeof flag === 'string' ? flag : env[s.env];
+}
+
+/** Whether a setting was given (as a flag or in the environment), rather than left to a default or a placeholder. */
+export function settingGiven(flags: Flags, env: NodeJS.ProcessEnv, key: keyof AgentConfig): boolean {
+  const v = rawSetting(flags, env, key);
   return v !== undefined && v.trim() !== '';
 }
 
-/**
- * The one line for a POS database that is not where the settings say. `createHint`
- * says how this command would make a new one (null when it never does).
- */
-export function missingDatabaseError(path: string, missing: 'file' | 'folder', createHint: string | null): AgentConfigError {
-  if (missing === 'folder') {
-    return new AgentConfigError(
-      `${settingName('databasePath')}: the folder ${dirname(path)} does not exist (POS database ${path}); check the path${createHint ? ' (--create makes the database file, not its folder)' : ''}`,
-    );
+/** The environment with the settings given as flags in it (web mode's flags act as their variables). */
+export function flagsAsEnv(flags: Flags, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...env };
+  for (const s of Object.values(SETTINGS)) {
+    const v = flags[s.flag.slice(2)];
+    if (typeof v === 'string') merged[s.env] = v;
   }
-  return new AgentConfigError(`${settingName('databasePath')}: POS database ${path} does not exist; check the path${createHint ? `, or ${createHint}` : ''}`);
-}
-
-/** The database was bound to another terminal (its first sync recorded that terminal's id). */
-export function terminalMismatchError(path: string, known: string, given: string): AgentConfigError {
-  return new AgentConfigError(`${settingName('terminalId')}: POS database ${path} belongs to terminal ${known}, not ${given}; use ${known}, or another database for ${given}`);
-}
-
-/** Central's definite refusal of the terminal's key (see CentralError.refusesKey), as one line naming what to fix. */
-export function keyRefusedError(terminalId: string, refusal: { status: number; code: string; message: string }): AgentConfigError {
-  const why = `(${refusal.status} ${refusal.code}: ${refusal.message})`;
-  if (refusal.code === 'WRONG_TERMINAL') {
-    return new AgentConfigError(`${settingName('apiKey')} or ${settingName('terminalId')}: central refused this key for terminal ${terminalId} ${why}`);
-  }
-  if (refusal.code === 'TERMINAL_DISABLED') {
-    return new AgentConfigError(`${settingName('terminalId')}: central refused terminal ${terminalId}, it is disabled there ${why}`);
-  }
-  return new AgentConfigError(`${settingName('apiKey')}: central refused this key for terminal ${terminalId} ${why}`);
+  return merged;
 }
 
 /** `file:./pos.db`, `file:///abs/pos.db` or a plain path, as an absolute path. */
@@ -110,13 +103,13 @@ export function databasePathFrom(url: string): string {
  * settings in `need` are required (`status` needs only the database, say).
  */
 export function agentConfig(
-  flags: Record<string, string | undefined>,
+  flags: Flags,
   env: NodeJS.ProcessEnv,
   need: readonly (keyof AgentConfig)[] = ['databasePath', 'centralUrl', 'apiKey', 'terminalId'],
 ): AgentConfig {
   const raw: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(SETTINGS) as [keyof AgentConfig, (typeof SETTINGS)[keyof AgentConfig]][]) {
-    const v = flags[s.flag.slice(2)] ?? env[s.env];
+  for (const key of Object.keys(SETTINGS) as (keyof AgentConfig)[]) {
+    const v = rawSetting(flags, env, key);
     if (v !== undefined && v.trim() !== '') raw[key] = v.trim();
   }
   const missing = need.filter((k) => raw[k] === undefined);
@@ -153,11 +146,78 @@ export function agentConfig(
   return parsed.data;
 }
 
-
 function validateCron(expr: string): void {
   try {
     new Cron(expr, { paused: true }).stop();
   } catch (err) {
     throw new AgentConfigError(`${SETTINGS.cron.env} (${SETTINGS.cron.flag}): invalid cron expression "${expr}": ${err instanceof Error ? err.message : err}`);
   }
+}
+
+/**
+ * The engine's SyncConfig from settings: the defaults, the settings' tuning, then
+ * `tuning` (the companion's tests shorten heartbeats and watch intervals), then the
+ * connection and the schedule, which always come from the settings.
+ */
+export function syncConfigFrom(config: AgentConfig, tuning: Partial<SyncConfig> = {}): SyncConfig {
+  return {
+    ...DEFAULT_SYNC_CONFIG,
+    batchSize: config.batchSize,
+    maxRetries: config.maxRetries,
+    retryDelay: config.retryDelay,
+    heartbeatInterval: config.heartbeatInterval,
+    pullPageSize: config.pullPageSize,
+    pushMode: config.pushMode,
+    ...tuning,
+    centralUrl: config.centralUrl,
+    apiKey: config.apiKey,
+    syncInterval: config.syncInterval,
+    cron: config.cron,
+  };
+}
+
+/**
+ * Checks settings that come from somewhere other than flags (the companion's saved
+ * Settings over its environment defaults): the same schema, one line of
+ * `field: problem` pairs when something is wrong.
+ */
+export function checkSettings(values: Partial<Record<keyof AgentConfig, unknown>>): AgentConfig {
+  const parsed = AgentConfig.safeParse(values);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
+/** Settings given by the environment (the agent's variables); the companion's Settings win over them. */
+export interface CompanionDefaults {
+  centralUrl?: string | undefined;
+  terminalId?: string | undefined;
+  databasePath?: string | undefined;
+  apiKey?: string | undefined;
+  /** Seconds between incremental syncs (TILLSYNC_SYNC_INTERVAL). */
+  syncInterval?: number | undefined;
+  /** A cron expression for incremental syncs instead of the interval (TILLSYNC_CRON). */
+  cron?: string | undefined;
+}
+
+/**
+ * The agent's variables as the companion's defaults (Settings win over them), so a
+ * companion started with the agent's environment (the local stack's, a kiosk's unit
+ * file) syncs as that agent would. The interval and cron are checked here as the agent
+ * checks them: a bad one names its variable.
+ */
+export function defaultsFromEnv(env: NodeJS.ProcessEnv): CompanionDefaults {
+  const v = (name: string) => (env[name]?.trim() ? env[name]?.trim() : undefined);
+  const db = v(SETTINGS.databasePath.env);
+  const interval = v(SETTINGS.syncInterval.env);
+  const cron = v(SETTINGS.cron.env);
+  // agentConfig validates only what is set; the values come back parsed (the interval as a number).
+  const timing = interval !== undefined || cron !== undefined ? agentConfig({}, { [SETTINGS.syncInterval.env]: interval, [SETTINGS.cron.env]: cron }, []) : undefined;
+  return {
+    centralUrl: v(SETTINGS.centralUrl.env),
+    terminalId: v(SETTINGS.terminalId.env),
+    apiKey: v(SETTINGS.apiKey.env),
+    databasePath: db ? databasePathFrom(db) : undefined,
+    syncInterval: interval !== undefined ? timing?.syncInterval : undefined,
+    cron: cron !== undefined ? timing?.cron : undefined,
+  };
 }

@@ -17,13 +17,9 @@ import {
   type CatalogEntry,
   type ColumnDef,
   type ColumnType,
-} from '../../shared/catalog/index.js';
-import type { SchemaResponse, SchemaTable } from '../../shared/protocol.js';
-import type { Command } from './cli.js';
-import { CentralClient, CentralError } from './central-client.js';
-import { agentConfig, keyRefusedError, missingDatabaseError, SETTINGS, terminalMismatchError } from './config.js';
-import { missingPart } from './local-store.js';
-import { localType, tableColumns } from './schema.js';
+} from '../shared/catalog/index.js';
+import type { SchemaResponse, SchemaTable } from '../shared/protocol.js';
+import { localType, tableColumns } from '../main/sync/schema.js';
 
 /** Column name -> declared type, per table (terminal table names). */
 export type LocalColumns = ReadonlyMap<string, ReadonlyMap<string, string>>;
@@ -315,44 +311,3 @@ export function formatParityReport(report: ParityReport, where: { database?: str
   );
   return lines.join('\n');
 }
-
-/** The settings among the command's flags (cli.ts keeps its own copy; importing it would be a cycle). */
-function settingFlags(flags: Record<string, string | boolean | undefined>): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const s of Object.values(SETTINGS)) {
-    const name = s.flag.slice(2);
-    const v = flags[name];
-    if (typeof v === 'string') out[name] = v;
-  }
-  return out;
-}
-
-/** `tillsync parity [--json]`: exit 0 when everything matches, 1 when something differs. */
-export const parityCommand: Command = {
-  summary: 'compare SQLite, the catalog and central PostgreSQL columns per table (exit 1 on differences)',
-  options: { json: { type: 'boolean', help: 'print the report as JSON' } },
-  async run({ flags, env }) {
-    const config = agentConfig(settingFlags(flags), env);
-    // Parity only reads the POS's database: it never makes one.
-    const missing = missingPart(config.databasePath);
-    if (missing) throw missingDatabaseError(config.databasePath, missing, null);
-    const known = boundTerminal(config.databasePath);
-    if (known !== undefined && known !== config.terminalId) throw terminalMismatchError(config.databasePath, known, config.terminalId);
-    const local = readLocalSchema(config.databasePath);
-    const client = new CentralClient({ baseUrl: config.centralUrl, apiKey: config.apiKey });
-    let schema: SchemaResponse;
-    try {
-      schema = await client.schema();
-    } catch (err) {
-      if (err instanceof CentralError && err.refusesKey) throw keyRefusedError(config.terminalId, err);
-      throw err;
-    }
-    const report = compareSchemas(local, schema);
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ database: config.databasePath, central: client.baseUrl, terminalId: config.terminalId, ...report }, null, 2)}\n`);
-    } else {
-      process.stdout.write(`${formatParityReport(report, { database: config.databasePath, central: client.baseUrl })}\n`);
-    }
-    return report.summary.ok ? 0 : 1;
-  },
-};

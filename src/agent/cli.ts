@@ -1,0 +1,90 @@
+/**
+ * `tillsync`: the headless agent and its tools.
+ *
+ *   tillsync agent               run the engine until SIGTERM/SIGINT
+ *   tillsync sync [--full]       one sync pass, then exit (1 if it had errors)
+ *   tillsync status [--json]     outbox counts, cursors, conflicts of this terminal
+ *   tillsync bootstrap           give legacy rows central ids and queue them
+ *   tillsync parity [--json]     compare SQLite, the catalog and central's PostgreSQL columns
+ *   tillsync simulate            a POS simulator ringing up sales into a terminal database
+ *   tillsync ui                  the engine with the companion UI in a browser (web mode)
+ *
+ * Each command is one module under ./commands; bin/tillsync.mjs is the only importer
+ * of this file.
+ */
+import { parseArgs } from 'node:util';
+import { AgentConfigError, SETTINGS } from '../main/engine-settings.js';
+import type { Command } from './command.js';
+import { agentCommand } from './commands/agent.js';
+import { bootstrapCommand } from './commands/bootstrap.js';
+import { parityCommand } from './commands/parity.js';
+import { simulateCommand } from './commands/simulate.js';
+import { statusCommand } from './commands/status.js';
+import { syncCommand } from './commands/sync.js';
+import { uiCommand } from './commands/ui.js';
+
+/** The commands, in the order `tillsync help` lists them. */
+export const COMMANDS: Record<string, Command> = {
+  agent: agentCommand,
+  sync: syncCommand,
+  status: statusCommand,
+  bootstrap: bootstrapCommand,
+  parity: parityCommand,
+  simulate: simulateCommand,
+  ui: uiCommand,
+};
+
+export function usage(): string {
+  const lines = ['usage: tillsync <command> [flags]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+    for (const [flag, o] of Object.entries(c.options ?? {})) lines.push(`      --${flag.padEnd(18)} ${o.help}`);
+  }
+  lines.push('', 'settings (flag, or environment variable):');
+  for (const s of Object.values(SETTINGS)) lines.push(`  ${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  const options: Record<string, { type: 'boolean' | 'string' }> = {};
+  for (const s of Object.values(SETTINGS)) options[s.flag.slice(2)] = { type: 'string' };
+  for (const [flag, o] of Object.entries(command.options ?? {})) options[flag] = { type: o.type };
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run({ flags, env });
+  } catch (err) {
+    if (err instanceof AgentConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`tillsync ${name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('cli.ts') || entry.endsWith('cli.js') || entry.endsWith('tillsync.mjs')) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,102 @@
+/** `tillsync simulate`: the POS simulator (../simulator.ts) as a process of its own, ringing up sales at a steady rate. */
+import pino from 'pino';
+import { agentConfig, AgentConfigError } from '../../main/engine-settings.js';
+import { missingPart } from '../../main/sync/local-store.js';
+import type { Command } from '../command.js';
+import { missingDatabaseError } from '../errors.js';
+import { fromCents, PosSimulator, toCents } from '../simulator.js';
+
+/** A positive number flag; a clear error naming the flag otherwise. */
+function numberFlag(flags: Record<string, string | boolean | undefined>, name: string, what: string, opts: { integer?: boolean } = {}): number | undefined {
+  const raw = flags[name];
+  if (raw === undefined) return undefined;
+  const text = typeof raw === 'string' ? raw.trim() : '';
+  const n = text === '' ? NaN : Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (opts.integer && !Number.isInteger(n))) {
+    throw new AgentConfigError(`--${name}: must be a positive ${opts.integer ? 'integer' : 'number'} (${what}), got "${typeof raw === 'string' ? raw : String(raw)}"`);
+  }
+  return n;
+}
+
+export const simulateCommand: Command = {
+  summary: 'a POS simulator: rings up sales into a terminal database at a steady rate',
+  options: {
+    rate: { type: 'string', help: 'sales per second (default 1)' },
+    duration: { type: 'string', help: 'seconds to run (default: until SIGINT or SIGTERM)' },
+    count: { type: 'string', help: 'number of sales to ring up, then stop' },
+    seed: { type: 'string', help: 'random seed, for a repeatable run' },
+  },
+  async run({ flags, env }) {
+    const rate = numberFlag(flags, 'rate', 'sales per second') ?? 1;
+    const durationSeconds = numberFlag(flags, 'duration', 'seconds');
+    const count = numberFlag(flags, 'count', 'sales', { integer: true });
+    const seedFlag = flags.seed;
+    let seed: number | undefined;
+    if (seedFlag !== undefined) {
+      seed = typeof seedFlag === 'string' && /^\d+$/.test(seedFlag.trim()) ? Number(seedFlag.trim()) : NaN;
+      if (!Number.isSafeInteger(seed)) throw new AgentConfigError(`--seed: must be a non-negative integer, got "${String(seedFlag)}"`);
+    }
+    const config = agentConfig(flags, env, ['databasePath']);
+    // The simulator is the POS: it writes into the terminal's database and never makes one.
+    const missing = missingPart(config.databasePath);
+    if (missing) throw missingDatabaseError(config.databasePath, missing, 'make it first with `tillsync status --create` (or the agent with --create)');
+    // Logs go to stderr; stdout carries only the summary.
+    const log = pino({ level: config.logLevel, base: { app: 'tillsync-simulate' } }, pino.destination(2));
+    const sim = new PosSimulator(config.databasePath, seed === undefined ? {} : { seed });
+    const controller = new AbortController();
+    const stop = (signal: string) => {
+      log.info({ signal }, 'simulator stopping');
+      controller.abort();
+    };
+    const onSigint = () => stop('SIGINT');
+    const onSigterm = () => stop('SIGTERM');
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+
+    const tally = { completed: 0, pending: 0, voided: 0, items: 0, revenue: 0, withCustomer: 0, newCustomers: 0, points: 0 };
+    let revenueCents = 0;
+    const every = Math.max(1, Math.round(rate * 10)); // about every 10 s
+    const started = Date.now();
+    log.info({ database: config.databasePath, rate, durationSeconds, count, seed }, 'simulator started');
+    try {
+      const result = await sim.run({
+        ratePerSecond: rate,
+        ...(durationSeconds !== undefined ? { durationSeconds } : {}),
+        ...(count !== undefined ? { count } : {}),
+        signal: controller.signal,
+        onSale: (s) => {
+          tally[s.status]++;
+          tally.items += s.items.length;
+          if (s.status === 'completed') revenueCents += toCents(s.total);
+          if (s.customer) {
+            tally.withCustomer++;
+            if (s.customer.created) tally.newCustomers++;
+            tally.points += s.customer.pointsEarned;
+          }
+          const n = tally.completed + tally.pending + tally.voided;
+          if (n % every === 0) log.info({ sales: n, perSecond: Number(((n * 1000) / Math.max(1, Date.now() - started)).toFixed(2)) }, 'progress');
+        },
+        onSkip: (n) => {
+          if (n === 1) log.warn('no store or products in this database yet (has the terminal pulled them?); trying again every second');
+        },
+        onError: (err) => log.error({ err }, 'a sale failed and was rolled back'),
+      });
+      tally.revenue = fromCents(revenueCents);
+      const elapsedSeconds = (Date.now() - started) / 1000;
+      const summary = {
+        database: config.databasePath,
+        ...result,
+        ...tally,
+        elapsedSeconds: Number(elapsedSeconds.toFixed(3)),
+        perSecond: Number((result.sales / Math.max(elapsedSeconds, 0.001)).toFixed(2)),
+      };
+      log.info(summary, 'simulator finished');
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return 0;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGTERM', onSigterm);
+      sim.close();
+    }
+  },
+};
