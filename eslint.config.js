@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * Lint rules, including the environment boundaries of DESIGN.md: src/shared is
- * pure; src/main/sync and src/server are Node; only src/main (outside sync) and
- * src/preload touch Electron; only src/renderer touches the DOM.
+ * pure; src/main/sync, src/agent and src/server are Node; only src/main (outside sync)
+ * and src/preload touch Electron; only src/renderer touches the DOM. The engine
+ * (src/main/sync) imports nothing outside itself but src/shared; nothing but the
+ * agent imports src/agent. (Import cycles anywhere in src/ fail test/shared/no-cycles.test.ts.)
  */
 import js from '@eslint/js';
 import globals from 'globals';
@@ -12,9 +14,26 @@ const NODE_BUILTINS = ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 
 const NODE_LIBS = ['better-sqlite3', 'pg', '@electric-sql/*', 'fastify', '@fastify/*', 'socket.io', 'pino', 'prom-client', 'drizzle-orm/*'];
 const UI_LIBS = ['react', 'react-dom', 'react-dom/*', 'zustand', 'zustand/*'];
 
-/** @param {string[]} groups @param {string} why */
-const forbid = (groups, why) => ({
-  'no-restricted-imports': ['error', { patterns: [{ group: groups, message: why }] }],
+/** @param {string[]} groups @param {string} why @param {{ regex: string, message: string }[]} [more] */
+const forbid = (groups, why, more = []) => ({
+  'no-restricted-imports': ['error', { patterns: [{ group: groups, message: why }, ...more] }],
+});
+
+const ENGINE_GROUPS = ['electron', 'electron/*', ...UI_LIBS, '**/renderer/**', '**/preload/**', '**/server/**', '**/agent/**'];
+const ENGINE_WHY = 'the sync engine is plain Node: it never imports electron, the UI, the server or the agent';
+/**
+ * The engine is self-contained: a relative import from a file `depth` folders below
+ * src/main/sync may climb out of src/main/sync only to reach src/shared.
+ * @param {number} depth
+ */
+const engineFolder = (depth) => ({
+  files: [`src/main/sync/${'*/'.repeat(depth)}*.{ts,tsx}`],
+  rules: forbid(ENGINE_GROUPS, ENGINE_WHY, [
+    {
+      regex: `^(\\.\\./){${depth + 1}}(?!\\.\\./shared/)`,
+      message: 'the sync engine imports only src/main/sync and src/shared (the companion, the agent and the stack build on it, not the other way round)',
+    },
+  ]),
 });
 
 export default tseslint.config(
@@ -31,21 +50,22 @@ export default tseslint.config(
   {
     files: ['src/shared/**'],
     rules: forbid(
-      ['electron', ...NODE_BUILTINS, ...NODE_LIBS, ...UI_LIBS, '**/main/**', '**/server/**', '**/renderer/**', '**/preload/**'],
+      ['electron', ...NODE_BUILTINS, ...NODE_LIBS, ...UI_LIBS, '**/main/**', '**/server/**', '**/renderer/**', '**/preload/**', '**/agent/**'],
       'src/shared is pure: no electron, DOM, node-only or UI imports, and nothing from other layers',
     ),
   },
-  {
-    files: ['src/main/sync/**'],
-    rules: forbid(
-      ['electron', 'electron/*', ...UI_LIBS, '**/renderer/**', '**/preload/**', '**/server/**'],
-      'the sync engine is plain Node: it never imports electron, the UI or the server',
-    ),
-  },
+  ...[0, 1, 2, 3].map(engineFolder),
   {
     files: ['src/main/**'],
     ignores: ['src/main/sync/**'],
-    rules: forbid([...UI_LIBS, '**/renderer/**', '**/server/**'], 'the main process has no UI or server code'),
+    rules: forbid([...UI_LIBS, '**/renderer/**', '**/server/**', '**/agent/**'], 'the main process has no UI, server or agent code'),
+  },
+  {
+    files: ['src/agent/**'],
+    rules: forbid(
+      ['electron', 'electron/*', ...UI_LIBS, '**/renderer/**', '**/preload/**', '**/server/**'],
+      'the agent (CLI, web mode, simulator) is plain Node: no electron, UI or server code',
+    ),
   },
   {
     files: ['src/preload/**'],
