@@ -13,7 +13,6 @@ import {
   type Channel,
   type EventName,
   type EventOf,
-  type HistoryEntry,
   type IpcResult,
   type ResultOf,
   type SettingsPatch,
@@ -111,21 +110,7 @@ export class EngineHost {
           throw new IpcFailure('INVALID_SETTINGS', err instanceof Error ? err.message : String(err));
         }
       },
-      'history:list': async ({ limit }) =>
-        engine().store.history(limit).map(
-          (h): HistoryEntry => ({
-            id: h.id,
-            kind: h.kind,
-            trigger: h.trigger,
-            startedAt: h.started_at,
-            finishedAt: h.finished_at,
-            pushed: h.pushed,
-            pulled: h.pulled,
-            conflicts: h.conflicts,
-            failed: h.failed,
-            errors: h.errors ? (JSON.parse(h.errors) as string[]) : [],
-          }),
-        ),
+      'history:list': async ({ limit }) => engine().store.history(limit),
     };
     this.attach(service);
   }

@@ -9,6 +9,7 @@ import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, pushable, type CatalogEntry } f
 import type { LocalRow } from './mapping.js';
 import type { LocalStore } from './local-store.js';
 import { q } from './schema.js';
+import { pickImage } from './store/rows.js';
 
 export interface BootstrapReport {
   /** Rows given a central id and queued, per table. */
@@ -22,9 +23,9 @@ export function bootstrap(store: LocalStore, opts: { chunk?: number; onProgress?
   const queued: Record<string, number> = {};
   const skipped: Record<string, number> = {};
   // Rows the POS just wrote get their central ids from the capture log, not from here.
-  store.promote();
-  for (const { entry, columns } of store.tables.values()) {
-    const unlinked = store.db.prepare(`SELECT count(*) AS n FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL`).get() as { n: number };
+  store.capture.promote();
+  for (const { entry, columns } of store.base.tables.values()) {
+    const unlinked = store.base.db.prepare(`SELECT count(*) AS n FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL`).get() as { n: number };
     if (unlinked.n === 0) continue;
     if (!pushable(entry)) {
       skipped[entry.table] = unlinked.n;
@@ -32,7 +33,11 @@ export function bootstrap(store: LocalStore, opts: { chunk?: number; onProgress?
     }
     let done = 0;
     for (;;) {
-      const n = store.applying(() => queueChunk(store, entry, columns, chunk));
+      const n = store.base.applying(() => {
+        // A write captured since the step above gets its central id from the log first.
+        store.capture.promoteInline();
+        return queueChunk(store, entry, columns, chunk);
+      });
       if (n === 0) break;
       done += n;
       opts.onProgress?.(entry.table, done);
@@ -43,19 +48,26 @@ export function bootstrap(store: LocalStore, opts: { chunk?: number; onProgress?
 }
 
 function queueChunk(store: LocalStore, entry: CatalogEntry, columns: ReadonlySet<string>, chunk: number): number {
-  const rows = store.db.prepare(`SELECT * FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL ORDER BY ${q(LOCAL_KEY)} LIMIT ?`).all(chunk) as LocalRow[];
-  const setId = store.db.prepare(`UPDATE ${q(entry.table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ?`);
-  const enqueue = store.db.prepare(
-    `INSERT INTO tillsync_outbox (change_id, table_name, local_id, server_id, operation, new_image, priority, created_in_mode, tx_group)
-     VALUES (?, ?, ?, ?, 'CREATE', ?, ?, 'OFFLINE', ?)`,
-  );
+  const rows = store.base.db
+    .prepare(`SELECT * FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IS NULL ORDER BY ${q(LOCAL_KEY)} LIMIT ?`)
+    .all(chunk) as LocalRow[];
+  const setId = store.base.db.prepare(`UPDATE ${q(entry.table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ?`);
   for (const row of rows) {
     const localId = Number(row[LOCAL_KEY]);
     const serverId = randomUUID();
     setId.run(serverId, localId);
-    const image: LocalRow = { [LOCAL_KEY]: localId };
-    for (const c of entry.wireColumns) if (columns.has(c.local)) image[c.local] = row[c.local] ?? null;
-    enqueue.run(randomUUID(), entry.table, localId, serverId, JSON.stringify(image), priorityOf(entry.priority, row), store.groupOf(entry, row, serverId));
+    store.outbox.insert({
+      table: entry.table,
+      localId,
+      serverId,
+      operation: 'CREATE',
+      newImage: JSON.stringify(pickImage(entry, { ...row, [LOCAL_KEY]: localId }, columns)),
+      priority: priorityOf(entry.priority, row),
+      // Deliberate, not the control table's mode: these rows were written before this
+      // till synced at all, so they were made offline whatever the link is doing now.
+      mode: 'OFFLINE',
+      txGroup: store.batches.groupOf(entry, row, serverId),
+    });
   }
   return rows.length;
 }

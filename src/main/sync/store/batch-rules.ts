@@ -1,0 +1,142 @@
+/**
+ * How a batch is made, without I/O: transaction groups, the rows a batch at central
+ * holds back, and how a row's queued entries fold into the one change that is sent.
+ */
+import { CATALOG, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
+import type { PushChange } from '../../../shared/protocol.js';
+import type { LocalRow } from '../mapping.js';
+import type { OutboxEntry } from './outbox-status.js';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
+
+/** One change as sent, and the outbox entries it stands for. */
+export interface OutgoingChange {
+  readonly change: PushChange;
+  readonly entry: CatalogEntry;
+  readonly entryIds: number[];
+  readonly wire: WireRow | null;
+}
+
+export interface OutgoingBatch {
+  readonly changes: OutgoingChange[];
+  /** Entries settled while building the batch (created and deleted before any push). */
+  readonly cancelled: number;
+  /** Entries that could not be sent (invalid data, unlinked rows) and were marked failed. */
+  readonly invalid: number;
+  /** Groups left for a later batch because a row of theirs is in a batch still at central. */
+  readonly deferred?: number;
+}
+
+/** What a batch still at central holds: its groups and rows, kept out of the next batch. */
+export interface InFlight {
+  readonly groups: ReadonlySet<string>;
+  readonly rows: ReadonlySet<string>;
+}
+
+export const rowKey = (table: string, serverId: string) => `${table}\u0000${serverId}`;
+/** A change's transaction group as GROUP_KEY names it: its own, or its row alone. */
+export const groupKey = (txGroup: string | null | undefined, table: string, serverId: string) => txGroup ?? `${table}:${serverId}`;
+
+/** The groups (as GROUP_KEY names them) and rows of a batch that is on its way to central. */
+export function inFlight(batch: OutgoingBatch): InFlight {
+  const groups = new Set<string>();
+  const rows = new Set<string>();
+  for (const c of batch.changes) {
+    groups.add(groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId));
+    rows.add(rowKey(c.entry.table, c.change.entityId));
+  }
+  return { groups, rows };
+}
+
+/** Tables other rows travel with (an order: its items and payments). */
+const PARENTS = new Set(CATALOG.flatMap((e) => (e.group ? [e.group.parent] : [])));
+
+/**
+ * The transaction group of a row: its parent's for rows that travel with a parent
+ * (an order's items and payments), its own for a parent, none otherwise.
+ * `parentServerId` finds the parent's central id from its local id (null: not linked yet).
+ */
+export function groupOf(entry: CatalogEntry, row: LocalRow, serverId: string, parentServerId: (table: string, localId: number) => string | null): string | null {
+  if (entry.group) {
+    const parentId = row[entry.group.via];
+    const parent = parentId === null || parentId === undefined ? null : parentServerId(entry.group.parent, Number(parentId));
+    return `${entry.group.parent}:${parent ?? `local-${String(parentId)}`}`;
+  }
+  if (PARENTS.has(entry.table)) return `${entry.table}:${serverId}`;
+  return null;
+}
+
+/** Groups a batch waits on: those of `entries` with a row in a batch still at central. */
+export function waitingGroups(entries: readonly OutboxEntry[], busyRows: ReadonlySet<string> | undefined): Set<string> {
+  if (!busyRows || busyRows.size === 0) return new Set();
+  return new Set(entries.filter((e) => busyRows.has(rowKey(e.table_name, e.server_id))).map((e) => groupKey(e.tx_group, e.table_name, e.server_id)));
+}
+
+/** Entries per row, each row's in capture order (the order they come in). */
+export function byRow<E extends Pick<OutboxEntry, 'table_name' | 'server_id'>>(entries: readonly E[]): Map<string, E[]> {
+  const rows = new Map<string, E[]>();
+  for (const e of entries) {
+    const key = rowKey(e.table_name, e.server_id);
+    const list = rows.get(key) ?? [];
+    list.push(e);
+    rows.set(key, list);
+  }
+  return rows;
+}
+
+/** The change a run of one row's entries folds into: null when they cancel out (created and deleted before any push). */
+export function foldOperations(ops: readonly Operation[], sentBefore: boolean): Operation | null {
+  const first = ops[0];
+  const last = ops[ops.length - 1];
+  if (first === undefined || last === undefined) return null;
+  if (!sentBefore && first === 'CREATE' && last === 'DELETE') return null;
+  return first === 'CREATE' ? 'CREATE' : last === 'DELETE' ? 'DELETE' : 'UPDATE';
+}
+
+/** A row's oldest earlier attempt still pending (as sent, and when it may go again). */
+export interface EarlierAttempt {
+  readonly sent_as: string;
+  readonly next_attempt_at: number | null;
+}
+
+export type RowPlan<E> =
+  /** Nothing of this row goes now (its earlier attempt waits out a pause). */
+  | { readonly kind: 'wait' }
+  /** Created and deleted before any push: settle, send nothing. */
+  | { readonly kind: 'cancel'; readonly members: E[] }
+  | { readonly kind: 'send'; readonly members: E[]; readonly operation: Operation };
+
+/**
+ * What one row sends in the next batch. An earlier attempt still pending goes first,
+ * alone and unchanged (the same entries, so the same change id: central's idempotency
+ * answers a retry). Otherwise the entries not sent yet fold into one change: updates
+ * into one, a create and what follows into a create, anything ending in a delete into
+ * a delete, and a create ending in a delete into nothing.
+ */
+export function planRow<E extends Pick<OutboxEntry, 'operation' | 'sent_as'>>(list: readonly E[], earlier: EarlierAttempt | undefined, now: number): RowPlan<E> {
+  let members: E[];
+  if (earlier) {
+    if (earlier.next_attempt_at !== null && earlier.next_attempt_at > now) return { kind: 'wait' };
+    members = list.filter((e) => e.sent_as === earlier.sent_as);
+  } else {
+    members = list.filter((e) => e.sent_as === null);
+  }
+  if (members.length === 0) return { kind: 'wait' };
+  const operation = foldOperations(
+    members.map((m) => m.operation),
+    (members[0] as E).sent_as !== null,
+  );
+  return operation === null ? { kind: 'cancel', members } : { kind: 'send', members, operation };
+}
+
+/** The image a folded change carries: its last entry's new image (null for a delete). */
+export function lastImage(members: readonly Pick<OutboxEntry, 'new_image'>[]): LocalRow | null {
+  const last = members[members.length - 1];
+  return last?.new_image ? (JSON.parse(last.new_image) as LocalRow) : null;
+}
+
+/** Parents before children (an order before its items), then capture order. */
+export function sendOrder(changes: OutgoingChange[]): OutgoingChange[] {
+  const order = new Map(CATALOG.map((e, i) => [e.table, i]));
+  return changes.sort((a, b) => (order.get(a.entry.table) ?? 0) - (order.get(b.entry.table) ?? 0) || (a.entryIds[0] ?? 0) - (b.entryIds[0] ?? 0));
+}

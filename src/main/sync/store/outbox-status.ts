@@ -1,0 +1,119 @@
+/**
+ * The outbox entry's life, as a table: every named transition says which statuses it
+ * applies to, the status it leaves, and what it does to the attempt count. Pure; the
+ * outbox room builds its UPDATE statements from it, so the SQL and the table cannot
+ * drift apart.
+ *
+ * `from: 'any'`: the statement picks its entries by id (a batch's, a page's), not by
+ * status, as it always has.
+ */
+export const STATUSES = ['pending', 'failed', 'synced', 'conflict'] as const;
+export type EntryStatus = (typeof STATUSES)[number];
+
+/** One outbox row. */
+export interface OutboxEntry {
+  id: number;
+  change_id: string;
+  table_name: string;
+  local_id: number;
+  server_id: string;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
+  new_image: string | null;
+  old_image: string | null;
+  priority: number;
+  created_in_mode: 'ONLINE' | 'OFFLINE';
+  tx_group: string | null;
+  status: EntryStatus;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  sent_as: string | null;
+  base_version: number | null;
+  hlc: string | null;
+  created_at: string;
+}
+
+/** What a transition does to `attempts`: nothing, one more, one taken back (never below 0), or back to 0. */
+export type AttemptsEffect = 'keep' | 'count' | 'takeBack' | 'reset';
+
+export interface Transition {
+  readonly from: readonly EntryStatus[] | 'any';
+  /** The status it leaves; 'same': the status is not touched. */
+  readonly to: EntryStatus | 'same';
+  readonly attempts: AttemptsEffect;
+}
+
+export const TRANSITIONS = {
+  /** Built into a batch: stamped with what it is sent as; an attempt counted. */
+  send: { from: 'any', to: 'same', attempts: 'count' },
+  /** Invalid or unlinked data: the whole pending group is held back as failed. */
+  hold: { from: ['pending'], to: 'failed', attempts: 'count' },
+  /** Created and deleted before any push: nothing to send. */
+  cancel: { from: 'any', to: 'synced', attempts: 'keep' },
+  /** Central accepted the change (or resolved a conflict over it). */
+  accept: { from: 'any', to: 'synced', attempts: 'keep' },
+  /** Central refused the change. */
+  reject: { from: 'any', to: 'failed', attempts: 'count' },
+  /** Central parked the change for a supervisor (MANUAL_MERGE). */
+  park: { from: 'any', to: 'conflict', attempts: 'keep' },
+  /** Not the change's fault (a schema mismatch), or built and never sent: the attempt is taken back. */
+  takeBack: { from: 'any', to: 'same', attempts: 'takeBack' },
+  /** No answer: it waits out a pause and goes again. */
+  backOff: { from: 'any', to: 'same', attempts: 'keep' },
+  /** No answer and its attempts are used up. */
+  giveUp: { from: 'any', to: 'failed', attempts: 'keep' },
+  /** A failed change of a row a newer accepted change has overtaken. */
+  overtaken: { from: ['failed'], to: 'synced', attempts: 'keep' },
+  /** A pulled change won over (or merged with) the row's changes not at central yet. */
+  supersede: { from: 'any', to: 'synced', attempts: 'keep' },
+  /** A supervisor's resolution arrived: every change the till still holds for the row gives way. */
+  resolve: { from: ['pending', 'failed', 'conflict'], to: 'synced', attempts: 'keep' },
+  /** "Retry failed" (or the retry timer): back to the queue with fresh attempts. */
+  retry: { from: ['failed'], to: 'pending', attempts: 'reset' },
+  /** The entry's content changes (a new base version, an image rebased on central's row); its status does not. */
+  rewrite: { from: 'any', to: 'same', attempts: 'keep' },
+} as const satisfies Record<string, Transition>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+export const TRANSITION_NAMES = Object.keys(TRANSITIONS) as TransitionName[];
+
+export interface EntryState {
+  readonly status: EntryStatus;
+  readonly attempts: number;
+}
+
+/** Whether a transition applies to an entry in `status`. */
+export function appliesTo(name: TransitionName, status: EntryStatus): boolean {
+  const from: Transition['from'] = TRANSITIONS[name].from;
+  return from === 'any' || from.includes(status);
+}
+
+/** The entry after a transition (unchanged when the transition does not apply to it). */
+export function step(entry: EntryState, name: TransitionName): EntryState {
+  if (!appliesTo(name, entry.status)) return entry;
+  const t: Transition = TRANSITIONS[name];
+  const status = t.to === 'same' ? entry.status : t.to;
+  const attempts =
+    t.attempts === 'count' ? entry.attempts + 1 : t.attempts === 'takeBack' ? Math.max(0, entry.attempts - 1) : t.attempts === 'reset' ? 0 : entry.attempts;
+  return { status, attempts };
+}
+
+/** The SET part a transition contributes (status and attempts), '' when it touches neither. */
+export function setSql(name: TransitionName, alias = ''): string {
+  const t: Transition = TRANSITIONS[name];
+  const parts: string[] = [];
+  if (t.to !== 'same') parts.push(`status = '${t.to}'`);
+  const a = `${alias}attempts`;
+  if (t.attempts === 'count') parts.push(`attempts = ${a} + 1`);
+  else if (t.attempts === 'takeBack') parts.push(`attempts = max(0, ${a} - 1)`);
+  else if (t.attempts === 'reset') parts.push('attempts = 0');
+  return parts.join(', ');
+}
+
+/** The WHERE condition a transition adds (' AND status IN (...)'), '' when it applies to any status. */
+export function whereSql(name: TransitionName, alias = ''): string {
+  const from: Transition['from'] = TRANSITIONS[name].from;
+  if (from === 'any') return '';
+  // One status as an equality, so a partial index on it (status = 'pending') still serves.
+  return from.length === 1 ? ` AND ${alias}status = '${from[0]}'` : ` AND ${alias}status IN (${from.map((s) => `'${s}'`).join(', ')})`;
+}

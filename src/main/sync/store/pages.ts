@@ -1,0 +1,181 @@
+/**
+ * Pulled pages in: each page applied and its table's cursor moved in one transaction
+ * with capture off. A row with changes not yet at central is never overwritten
+ * silently: the table's strategy decides, and conflictEffect says what each side writes.
+ */
+import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
+import { conflictEffect, conflictInput, decideConflict } from '../../../shared/conflict.js';
+import { formatHlc } from '../../../shared/hlc.js';
+import type { PulledChange } from '../../../shared/protocol.js';
+import type { ForeignKeys } from '../mapping.js';
+import { q } from '../schema.js';
+import type { StoreBase } from './base.js';
+import { rowKey } from './batch-rules.js';
+import type { Capture } from './capture.js';
+import type { Conflicts } from './conflicts.js';
+import type { Cursors } from './cursors.js';
+import type { Outbox } from './outbox.js';
+import { FreshRows, type PageLookups, type Rows } from './rows.js';
+
+export interface PageResult {
+  readonly applied: number;
+  readonly skipped: number;
+  readonly conflicts: number;
+}
+
+export class PullPages {
+  constructor(
+    private readonly base: StoreBase,
+    private readonly capture: Capture,
+    private readonly outbox: Outbox,
+    private readonly rows: Rows,
+    private readonly conflicts: Conflicts,
+    private readonly cursors: Cursors,
+  ) {}
+
+  /**
+   * Applies one pulled page and moves the table's cursor, in one transaction with
+   * capture off. A row with changes not yet at central is never overwritten
+   * silently: the table's conflict strategy decides.
+   */
+  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number): PageResult {
+    let applied = 0;
+    let skipped = 0;
+    let conflicts = 0;
+    this.base.applying(() => {
+      // Whatever reads the outbox sees every captured write first.
+      this.capture.promoteInline();
+      // What this terminal knows of the page's rows, read once for the page (a row
+      // appears at most once in a page): the versions it has, and its own changes.
+      const ids = JSON.stringify(changes.map((c) => c.entityId));
+      const states = this.rows.rowStatesOf(entry.table, ids);
+      /** Rows with changes of ours not at central yet; `parked`: one waits for a supervisor. */
+      const held = new Set<string>();
+      const parked = new Set<string>();
+      for (const r of this.outbox.heldAmong(entry.table, ids)) {
+        held.add(r.server_id);
+        if (r.status === 'conflict') parked.add(r.server_id);
+      }
+      const lookups = this.pageLookups(entry, ids);
+      /** The versions now held, written in one statement after the loop. */
+      const seen: [string, string, number, WireRow][] = [];
+      for (const c of changes) {
+        this.base.observe(c.hlc, maxDriftMs, { persist: false });
+        const state = states.get(c.entityId);
+        if (state && state.version >= c.version) {
+          skipped++;
+          continue; // already have it (our own push, or a page seen before a crash)
+        }
+        if (parked.has(c.entityId)) {
+          // Waits for the supervisor; keep central's latest image beside it.
+          this.conflicts.updateCentral(entry.table, c.entityId, c.data, c.version);
+          skipped++;
+          continue;
+        }
+        if (!held.has(c.entityId)) {
+          if (c.deleted) {
+            this.rows.deleteLocal(entry, c.entityId);
+            this.rows.forgetRow(entry.table, c.entityId);
+          } else {
+            this.rows.writeLocal(entry, c.entityId, c.data as WireRow, lookups);
+            seen.push([entry.table, c.entityId, c.version, c.data as WireRow]);
+          }
+          applied++;
+          continue;
+        }
+        conflicts++;
+        this.pullConflict(entry, c, state, this.outbox.heldOf(entry.table, c.entityId));
+      }
+      lookups.fresh.insert(entry.table, (sql) => this.base.stmt(sql));
+      this.rows.setRowStates(seen);
+      this.cursors.moveCursor(entry.table, cursor);
+      this.rows.fixUnresolved();
+      this.base.saveClock();
+    });
+    return { applied, skipped, conflicts };
+  }
+
+  /** A pulled row meets this terminal's changes not at central yet: the table's strategy decides. */
+  private pullConflict(
+    entry: CatalogEntry,
+    c: PulledChange,
+    state: { version: number; base: string | null } | undefined,
+    pending: { id: number; hlc: string | null; created_at: string }[],
+  ): void {
+    const local = this.rows.localWire(entry, c.entityId);
+    const central = c.data as WireRow;
+    const lastLocal = pending[pending.length - 1] as { hlc: string | null; created_at: string };
+    const terminalHlc = lastLocal.hlc ?? formatHlc({ physical: Date.parse(lastLocal.created_at), counter: 0, node: this.base.node });
+    const base = state?.base ? (JSON.parse(state.base) as WireRow) : null;
+    const ids = pending.map((p) => p.id);
+    const effect = conflictEffect(decideConflict(conflictInput(entry, { base, terminal: local ?? {}, central, terminalHlc, centralHlc: c.hlc })));
+    if (effect.toTerminal) {
+      // Central's row (or the merge) stands here; our pending changes give way to it.
+      const merged = effect.toCentral;
+      let localId = 0;
+      if (!merged && c.deleted) {
+        this.rows.deleteLocal(entry, c.entityId);
+        this.rows.forgetRow(entry.table, c.entityId);
+      } else {
+        localId = this.rows.writeLocal(entry, c.entityId, effect.row ?? central);
+        this.rows.setRowState(entry.table, c.entityId, c.version, central);
+      }
+      this.outbox.supersede(ids, merged ? 'superseded: merged with central' : 'superseded: central won the conflict');
+      // The merged row still has to reach central, on top of central's version.
+      if (merged) this.queueMerged(entry, c.entityId, localId);
+    } else if (effect.toCentral) {
+      // Keep ours; our pending change now builds on central's version and goes through.
+      this.rows.setRowState(entry.table, c.entityId, c.version, central);
+      this.outbox.rebase(ids, c.version);
+    }
+    // Nothing applied while parked: our pending change goes up and central parks it for a supervisor.
+    this.conflicts.recordConflict(entry, c.entityId, {
+      id: undefined,
+      status: effect.record,
+      base,
+      terminal: local,
+      central,
+      centralVersion: c.version,
+      resolution: effect.record === 'open' ? null : effect.resolution,
+    });
+  }
+
+  /** Queues the merged row of a pull conflict as an update. */
+  private queueMerged(entry: CatalogEntry, serverId: string, localId: number): void {
+    const { row, image } = this.rows.imageOf(entry, localId);
+    this.outbox.insert({ table: entry.table, localId, serverId, operation: 'UPDATE', newImage: image, priority: priorityOf(entry.priority, row) });
+  }
+
+  /**
+   * What writing a page's rows needs to know, read once for the page: the local ids of
+   * its rows (a row appears at most once in a page), whether any row of the table waits
+   * for a foreign key target (else there is nothing to clear per row), and the local
+   * ids of other tables' rows it points at, remembered once found.
+   */
+  pageLookups(entry: CatalogEntry, idsJson: string): PageLookups {
+    const base = this.base;
+    const localIds = new Map<string, number>();
+    if (base.tables.has(entry.table)) {
+      const rows = base
+        .stmt(`SELECT ${q(LOCAL_SERVER_ID)} AS s, ${q(LOCAL_KEY)} AS id FROM ${q(entry.table)} WHERE ${q(LOCAL_SERVER_ID)} IN (SELECT value FROM json_each(?))`)
+        .all(idsJson) as { s: string; id: number }[];
+      for (const r of rows) localIds.set(r.s, r.id);
+    }
+    const unresolved = base.stmt('SELECT 1 FROM tillsync_unresolved WHERE table_name = ? LIMIT 1').get(entry.table) !== undefined;
+    const found = new Map<string, number>();
+    const fk: ForeignKeys = {
+      serverIdOf: base.fk.serverIdOf,
+      localIdOf: (table, serverId) => {
+        // The page's own table changes as the page is written (a row may point at one written before it).
+        if (table === entry.table) return base.fk.localIdOf(table, serverId);
+        const key = rowKey(table, serverId);
+        const known = found.get(key);
+        if (known !== undefined) return known;
+        const id = base.fk.localIdOf(table, serverId);
+        if (id !== null) found.set(key, id);
+        return id;
+      },
+    };
+    return { localIds, unresolved, fk, fresh: new FreshRows() };
+  }
+}

@@ -1,0 +1,104 @@
+/** How a row's queued entries fold into the one change a batch sends (pure rules, property tests). */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { entryForTable, type CatalogEntry } from '../../src/shared/catalog/index.js';
+import { foldOperations, groupOf, lastImage, planRow, type Operation } from '../../src/main/sync/store/batch-rules.js';
+
+interface E {
+  id: number;
+  operation: Operation;
+  sent_as: string | null;
+  new_image: string | null;
+}
+
+/** What central holds of one row: nothing, or an image. */
+type Central = { readonly exists: false } | { readonly exists: true; readonly image: string };
+
+const applyOne = (s: Central, op: Operation, image: string | null): Central =>
+  op === 'DELETE' ? { exists: false } : { exists: true, image: image as string };
+
+const image = fc.integer({ min: 0, max: 1000 }).map((n) => JSON.stringify({ id: 1, name: `v${n}` }));
+
+/** A row's life since it was last at central: made here (CREATE first) or known to central; maybe deleted at the end. */
+const history = fc
+  .record({ created: fc.boolean(), updates: fc.array(image, { maxLength: 6 }), first: image, deleted: fc.boolean() })
+  .filter((h) => h.created || h.updates.length > 0 || h.deleted)
+  .map(({ created, updates, first, deleted }) => {
+    const ops: { op: Operation; image: string | null }[] = [];
+    if (created) ops.push({ op: 'CREATE', image: first });
+    for (const u of updates) ops.push({ op: 'UPDATE', image: u });
+    if (deleted) ops.push({ op: 'DELETE', image: null });
+    const entries: E[] = ops.map((o, i) => ({ id: i + 1, operation: o.op, sent_as: null, new_image: o.image }));
+    const start: Central = created ? { exists: false } : { exists: true, image: JSON.stringify({ id: 1, name: 'at central' }) };
+    return { entries, start };
+  });
+
+describe('folding a row’s entries into one change', () => {
+  it('sending the folded change leaves central as applying every entry in order would', () => {
+    fc.assert(
+      fc.property(history, ({ entries, start }) => {
+        const inOrder = entries.reduce<Central>((s, e) => applyOne(s, e.operation, e.new_image), start);
+        const plan = planRow(entries, undefined, 0);
+        expect(plan.kind).not.toBe('wait');
+        const folded = plan.kind === 'send' ? applyOne(start, plan.operation, lastImage(plan.members) ? JSON.stringify(lastImage(plan.members)) : null) : start;
+        expect(folded).toEqual(inOrder);
+        // Every entry is accounted for: sent or settled, none left behind.
+        if (plan.kind !== 'wait') expect(plan.members.map((m) => m.id)).toEqual(entries.map((e) => e.id));
+      }),
+    );
+  });
+
+  it('a row created and deleted before any push cancels to nothing, whatever happened between', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constant<Operation>('UPDATE'), { maxLength: 8 }), (middle) => {
+        expect(foldOperations(['CREATE', ...middle, 'DELETE'], false)).toBeNull();
+        // Once sent, the create is at central: it is not cancelled.
+        expect(foldOperations(['CREATE', ...middle, 'DELETE'], true)).not.toBeNull();
+      }),
+    );
+  });
+
+  it('updates fold into one update; a create and its updates into a create; anything ending in a delete of a known row into a delete', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.boolean(), (n, sent) => {
+        const updates = Array.from({ length: n }, (): Operation => 'UPDATE');
+        expect(foldOperations(updates, sent)).toBe('UPDATE');
+        expect(foldOperations(['CREATE', ...updates], sent)).toBe('CREATE');
+        expect(foldOperations([...updates, 'DELETE'], sent)).toBe('DELETE');
+      }),
+    );
+  });
+
+  it('an earlier attempt still pending goes first, alone and unchanged; while it waits out a pause nothing of the row goes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }), (sentN, newN, now, due) => {
+        const sent: E[] = Array.from({ length: sentN }, (_, i) => ({ id: i + 1, operation: 'UPDATE', sent_as: 'c-1', new_image: '{}' }));
+        // A later attempt of the row, sent after the first and still pending too: it waits its turn.
+        const later: E = { id: sentN + 1, operation: 'UPDATE', sent_as: 'c-2', new_image: '{}' };
+        const fresh: E[] = Array.from({ length: newN }, (_, i) => ({ id: sentN + i + 2, operation: 'UPDATE', sent_as: null, new_image: '{}' }));
+        const plan = planRow([...sent, later, ...fresh], { sent_as: 'c-1', next_attempt_at: due }, now);
+        if (due > now) expect(plan.kind).toBe('wait');
+        else expect(plan.kind === 'send' ? plan.members : []).toEqual(sent);
+        // With no earlier attempt, only entries never sent go.
+        const unsent = planRow(fresh, undefined, now);
+        expect(unsent.kind === 'send' ? unsent.members : []).toEqual(fresh);
+      }),
+    );
+  });
+});
+
+describe('transaction groups', () => {
+  const orders = entryForTable('orders') as CatalogEntry;
+  const items = entryForTable('order_items') as CatalogEntry;
+  it('a child travels in its parent’s group, a parent in its own, found through the lookup or named by local id', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.integer({ min: 1, max: 1000 }), fc.option(fc.uuid(), { nil: null }), (sid, parentLocal, parentSid) => {
+        const via = items.group?.via as string;
+        expect(groupOf(orders, {}, sid, () => null)).toBe(`orders:${sid}`);
+        expect(groupOf(items, { [via]: parentLocal }, sid, (t, id) => (t === 'orders' && id === parentLocal ? parentSid : null))).toBe(
+          `orders:${parentSid ?? `local-${parentLocal}`}`,
+        );
+      }),
+    );
+  });
+});
