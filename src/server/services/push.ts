@@ -3,6 +3,10 @@
  * gets an answer (applied, duplicate, conflict, rejected) with the row's new
  * version. Change ids make apply idempotent: a replayed batch gets the same
  * answers and writes nothing.
+ *
+ * This file holds the request, the transaction and its retries. The decision is
+ * pure: push-decide.ts for one change, push-batch.ts for the batch's order and
+ * writes; the read and write statements are in push-statements.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { entryForEntity, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
