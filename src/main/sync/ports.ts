@@ -8,9 +8,10 @@
  * Also the engine's narrow view of central (CentralPort): the calls the loops make.
  */
 import type { CatalogEntry, WireRow } from '../../shared/catalog/index.js';
+import type { ConflictView } from '../../shared/ipc.js';
 import type { PulledChange, PushResponse, TableCounts } from '../../shared/protocol.js';
 import type { CentralClient } from './central-client.js';
-import type { InFlight, LocalConflict, OutgoingBatch, PageResult } from './local-store.js';
+import type { InFlight, OutgoingBatch, PageResult } from './local-store.js';
 
 /** store.base: metadata and the catalog tables present in the file. */
 export interface BasePort {
@@ -74,8 +75,8 @@ export interface CursorsPort {
 
 /** store.conflicts: conflicts seen here, and a resolution applied locally. */
 export interface ConflictsPort {
-  openConflicts(): LocalConflict[];
-  allConflicts(limit?: number): LocalConflict[];
+  openConflicts(): ConflictView[];
+  allConflicts(limit?: number): ConflictView[];
   applyResolution(entity: { table: string; serverId: string }, data: WireRow, version: number, deleted: boolean, resolution: string): void;
 }
 

@@ -14,6 +14,7 @@ import { PRIORITY, type WireRow } from '../../shared/catalog/index.js';
 import type { SyncTrigger } from '../../shared/protocol.js';
 import { FULL_SYNC_MIN_PRIORITY, minPriorityForCycle } from './cadence.js';
 import { CentralClient, NetworkError, type CentralError } from './central-client.js';
+import { CommitWatcher } from './commit-watcher.js';
 import { engineStatus } from './engine-status.js';
 import { failureOf } from './failure.js';
 import { Link } from './link.js';
@@ -69,6 +70,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private readonly pushLoop: PushLoop;
   private readonly pullLoop: PullLoop;
   private readonly pushes: PushScheduler;
+  private readonly watcher: CommitWatcher;
   private terminalId = '';
   private paused = false;
   private stopped = false;
@@ -81,7 +83,6 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private readonly passLane = new Lane();
   private timers: NodeJS.Timeout[] = [];
   private cron: Cron | undefined;
-  private lastDataVersion = -1;
   private statusTimer: NodeJS.Timeout | undefined;
   /** initialize() started the schedule (timers, watcher): commits are pushed as they come. */
   private scheduled = false;
@@ -155,11 +156,18 @@ export class SyncService extends EventEmitter<SyncEvents> {
       nextAttemptAt: () => ports.outbox.nextAttemptAt(Date.now()),
       push: (minPriority, urgent) => (urgent ? this.pushCritical() : this.pushOnly(minPriority, 'INCREMENTAL', 'commit')),
     });
+    // Another process committed: the pending counts changed (shown at once, also while
+    // paused or offline), and the scheduler pushes (noted even while a push runs: it
+    // drains only what was captured before it began, and the scheduler pushes again after it).
+    this.watcher = new CommitWatcher(ports.capture, log, () => {
+      this.statusSoon();
+      this.pushes.noteCommit();
+    });
   }
 
   /** Binds the engine to its terminal and starts the schedule, the watcher, heartbeats and the socket. */
   async initialize(terminalId: string, opts: { schedule?: boolean } = {}): Promise<void> {
-    const { base, capture, outbox, history } = this.ports;
+    const { base, outbox, history } = this.ports;
     const known = base.getMeta('terminal_id');
     if (known && known !== terminalId) {
       throw new Error(`this POS database belongs to terminal ${known}, not ${terminalId}; use that id or a fresh database`);
@@ -171,9 +179,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.lastSyncAt = base.getMeta('last_sync_at') ?? null;
     this.log.info({ terminalId, centralUrl: this.config.centralUrl, tables: base.tables.size }, 'sync engine initialized');
     if (opts.schedule === false) return;
-    this.lastDataVersion = capture.dataVersion();
+    this.watcher.start();
     this.scheduled = true;
-    this.every(this.config.watchIntervalMs, () => this.watch());
+    this.every(this.config.watchIntervalMs, () => {
+      if (!this.stopped) this.watcher.check();
+    });
     this.every(this.config.heartbeatInterval * 1000, () => void this.heartbeat());
     this.every(this.config.failedRetryIntervalMs, () => {
       const n = outbox.retryFailed();
@@ -353,37 +363,6 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   heartbeat(): Promise<boolean> {
     return this.link.heartbeat();
-  }
-
-  // ------------------------------------------------------------------ the watcher
-
-  /**
-   * Another process committed to the file: the pending counts changed (shown at once,
-   * also while paused or offline), and CRITICAL changes are pushed at once.
-   */
-  private watch(): void {
-    if (this.stopped) return;
-    const { capture } = this.ports;
-    let v: number;
-    try {
-      v = capture.dataVersion();
-    } catch {
-      return;
-    }
-    if (v === this.lastDataVersion) return;
-    // What the POS wrote moves from the capture log into the outbox now, online or
-    // not, so the log stays short (a busy file is tried again on the next tick).
-    try {
-      capture.promote();
-    } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not move captured writes into the outbox yet');
-      return;
-    }
-    this.lastDataVersion = v;
-    this.statusSoon();
-    // Noted even while a push runs (it drains only what was captured before it began):
-    // the scheduler pushes again after it.
-    this.pushes.noteCommit();
   }
 
   // ------------------------------------------------------------------ status
