@@ -9,12 +9,12 @@
  *
  * The triggers only append to the capture log; the engine later moves it into the
  * outbox (central ids, change ids, groups) in its own transaction, off the POS's
- * path. That deferred work is measured too (LocalStore.promote after each run's
+ * path. That deferred work is measured too (store.capture.promote after each run's
  * sales), so the whole cost of capture is on the table, not only the POS's share.
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { LocalStore } from '../src/main/sync/local-store.js';
+import { LocalStore } from '../src/main/sync/store/index.js';
 import { PosSimulator } from '../src/agent/simulator.js';
 import { median, round, type Benchmark, type BenchContext, type Row } from './lib.js';
 
@@ -51,7 +51,7 @@ function promoteTime(path: string): { entries: number; seconds: number } {
   const store = new LocalStore(path, 'bench-capture');
   try {
     const t0 = process.hrtime.bigint();
-    const entries = store.promote();
+    const entries = store.capture.promote();
     return { entries, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } finally {
     store.close();

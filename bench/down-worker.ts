@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { createEngine } from '../src/main/sync/engine.js';
-import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { LocalStore } from '../src/main/sync/store/index.js';
 import type { SyncService } from '../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG } from '../src/main/sync/sync-config.js';
 import { ChangesHint, SOCKET_EVENTS, type PullResponse, type SocketReply } from '../src/shared/protocol.js';
@@ -133,7 +133,7 @@ function send(msg: FromWorker): void {
 }
 
 const priceOf = (t: Till, serverId: string): number | undefined => {
-  const r = t.store.stmt(`SELECT price FROM products WHERE server_id = ?`).get(serverId) as { price: number | string | null } | undefined;
+  const r = t.store.base.stmt(`SELECT price FROM products WHERE server_id = ?`).get(serverId) as { price: number | string | null } | undefined;
   return r?.price === undefined || r.price === null ? undefined : Number(r.price);
 };
 
@@ -177,7 +177,7 @@ function checkBulk(t: Till): boolean {
   if (priceOf(t, b.lastServerId) === undefined) return false;
   const at = Date.now();
   // The last row is there; every row? (a range on sku: SQLite has no index on it, a 100k-row scan, once or twice)
-  const r = t.store.stmt(`SELECT count(*) AS n FROM products WHERE sku >= ? AND sku < ?`).get(b.skuPrefix, `${b.skuPrefix}\uffff`) as { n: number };
+  const r = t.store.base.stmt(`SELECT count(*) AS n FROM products WHERE sku >= ? AND sku < ?`).get(b.skuPrefix, `${b.skuPrefix}\uffff`) as { n: number };
   b.rowsHeld = r.n;
   if (r.n < b.expected) return false;
   b.completeAt = at;

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalStore } from '../src/main/sync/local-store.js';
+import { LocalStore } from '../src/main/sync/store/index.js';
 import { median, peakRssMb, round, startBenchCentral, type BenchCentral, type Benchmark, type BenchContext, type Row } from './lib.js';
 
 const CLI = fileURLToPath(new URL('../bin/tillsync.mjs', import.meta.url));

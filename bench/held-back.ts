@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { createEngine } from '../src/main/sync/engine.js';
-import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { LocalStore } from '../src/main/sync/store/index.js';
 import type { SyncService } from '../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG } from '../src/main/sync/sync-config.js';
 import { provision, startHq } from './down-fleet.js';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     await engine.initialize(till.terminalId);
     await started;
     while ((await hq.metric('tillsync_connected_terminals')) < 1) await sleep(50);
-    const price = () => Number((tillStore.db.prepare(`SELECT price FROM products WHERE server_id = ?`).get(product) as { price: number } | undefined)?.price);
+    const price = () => Number((tillStore.base.db.prepare(`SELECT price FROM products WHERE server_id = ?`).get(product) as { price: number } | undefined)?.price);
     const waitFor = async (want: number, ms: number): Promise<number> => {
       const from = Date.now();
       while (Date.now() - from < ms) {

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LocalStore } from '../src/main/sync/local-store.js';
+import { LocalStore } from '../src/main/sync/store/index.js';
 import { percentile, round, startBenchCentral, startTerminal, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
 
 const POS = fileURLToPath(new URL('./latency-pos.ts', import.meta.url));
@@ -73,10 +73,10 @@ export async function measure(kind: DbKind, ctx: BenchContext, rate: number, cou
 }
 
 function seedProducts(store: LocalStore): void {
-  const storeRow = store.db.prepare(`SELECT id FROM stores LIMIT 1`).get();
+  const storeRow = store.base.db.prepare(`SELECT id FROM stores LIMIT 1`).get();
   if (!storeRow) throw new Error('the store was not pulled from central');
-  const add = store.db.prepare(`INSERT INTO products (sku, name, price, active) VALUES (?, ?, ?, 1)`);
-  store.db.transaction(() => {
+  const add = store.base.db.prepare(`INSERT INTO products (sku, name, price, active) VALUES (?, ?, ?, 1)`);
+  store.base.db.transaction(() => {
     for (let i = 0; i < 50; i++) add.run(`LAT-${i}`, `Product ${i}`, 1 + i * 0.1);
   })();
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { createEngine } from '../src/main/sync/engine.js';
-import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { LocalStore } from '../src/main/sync/store/index.js';
 import type { SyncService } from '../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../src/main/sync/sync-config.js';
 import { createCentral, type Central } from '../src/server/app.js';

@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { localToWire, type LocalRow } from '../src/main/sync/mapping.js';
-import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { LocalStore } from '../src/main/sync/store/index.js';
 import { entryForTable } from '../src/shared/catalog/index.js';
 import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type Row } from './lib.js';
 
@@ -54,8 +54,8 @@ async function idle(url: string): Promise<void> {
 }
 
 function pendingCount(store: LocalStore): number {
-  store.promote();
-  return (store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
+  store.capture.promote();
+  return (store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
 }
 
 interface PendingEntry {
@@ -80,18 +80,18 @@ interface OneResult {
  * (performance.now() ms) or when the rows run out.
  */
 async function naivePush(store: LocalStore, centralUrl: string, apiKey: string, terminalId: string, deadline: number): Promise<{ rows: number; seconds: number }> {
-  store.promote(); // from the outbox, as a running engine keeps it (not timed, for either loop)
+  store.capture.promote(); // from the outbox, as a running engine keeps it (not timed, for either loop)
   const started = performance.now();
-  const pending = store.db
+  const pending = store.base.db
     .prepare(`SELECT id, change_id, table_name, server_id, operation, new_image, priority, created_in_mode FROM tillsync_outbox WHERE status = 'pending' ORDER BY id`)
     .all() as PendingEntry[];
-  const markSynced = store.db.prepare(`UPDATE tillsync_outbox SET status = 'synced', synced_at = ?, attempts = attempts + 1 WHERE id = ?`);
+  const markSynced = store.base.db.prepare(`UPDATE tillsync_outbox SET status = 'synced', synced_at = ?, attempts = attempts + 1 WHERE id = ?`);
   let rows = 0;
   for (const e of pending) {
     if (performance.now() >= deadline) break;
     const entry = entryForTable(e.table_name);
     if (!entry) throw new Error(`outbox entry ${e.id}: unknown table ${e.table_name}`);
-    const data = e.new_image ? localToWire(entry, e.server_id, JSON.parse(e.new_image) as LocalRow, store.fk).row : undefined;
+    const data = e.new_image ? localToWire(entry, e.server_id, JSON.parse(e.new_image) as LocalRow, store.base.fk).row : undefined;
     const change = {
       changeId: e.change_id,
       entityType: entry.entityType,
@@ -144,7 +144,7 @@ export const naiveBench: Benchmark = {
 
       const tillsyncRun = async (n: number): Promise<number> => {
         posWriteCustomers(ts.path, n);
-        ts.store.promote();
+        ts.store.capture.promote();
         await idle(`${c.url}/healthz`);
         const t0 = performance.now();
         const r = await ts.service.pushPending('bench');

@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { localToWire, type LocalRow } from '../src/main/sync/mapping.js';
-import type { LocalStore } from '../src/main/sync/local-store.js';
+import type { LocalStore } from '../src/main/sync/store/index.js';
 import { PosSimulator } from '../src/agent/simulator.js';
 import { entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
 import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type Row } from './lib.js';
@@ -107,14 +107,14 @@ function entry(table: string): CatalogEntry {
 
 /** Each order of `orderIds` as one document: the order's wire row with its lines, payments and stock movements. */
 function saleDocs(store: LocalStore, orderIds: readonly number[]): PouchDoc[] {
-  store.promote(); // central ids are given when the capture log moves into the outbox
+  store.capture.promote(); // central ids are given when the capture log moves into the outbox
   const ids = JSON.stringify(orderIds);
   const rowsOf = (table: string, column: string) =>
-    store.db.prepare(`SELECT * FROM "${table}" WHERE "${column}" IN (SELECT value FROM json_each(?)) ORDER BY id`).all(ids) as LocalRow[];
+    store.base.db.prepare(`SELECT * FROM "${table}" WHERE "${column}" IN (SELECT value FROM json_each(?)) ORDER BY id`).all(ids) as LocalRow[];
   const wire = (table: string, row: LocalRow): WireRow => {
     const serverId = row.server_id;
     if (typeof serverId !== 'string') throw new Error(`${table} row ${String(row.id)} has no central id`);
-    return localToWire(entry(table), serverId, row, store.fk).row;
+    return localToWire(entry(table), serverId, row, store.base.fk).row;
   };
   const children = (table: string) => {
     const byOrder = new Map<number, WireRow[]>();
@@ -209,7 +209,7 @@ async function tillsyncPush(c: BenchCentral, t: SalesTerminal, orders: number): 
   const t0 = performance.now();
   const r = await t.service.pushPending('bench');
   const seconds = (performance.now() - t0) / 1000;
-  const pending = (t.store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status != 'synced'`).get() as { n: number }).n;
+  const pending = (t.store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status != 'synced'`).get() as { n: number }).n;
   const after = await centralOrders(c);
   if (r.failed !== 0 || pending !== 0 || after - before !== orders) {
     throw new Error(`TillSync: ${after - before} of ${orders} orders at central, ${pending} entries not synced, ${r.failed} failed: ${r.errors.join('; ')}`);
@@ -283,7 +283,7 @@ export const peerBench: Benchmark = {
         // The same sales for both sides: TillSync pushes the outbox, PouchDB replicates documents built from those rows.
         const ids = ringUp(t, n, 1000 + run);
         const docs = saleDocs(t.store, ids);
-        entries = (t.store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
+        entries = (t.store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
         items = docs.reduce((s, d) => s + (d.items as unknown[]).length, 0);
         payments = docs.reduce((s, d) => s + (d.payments as unknown[]).length, 0);
         const order = run % 2 === 0 ? (['pouchdb', 'tillsync'] as const) : (['tillsync', 'pouchdb'] as const);

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:profile [-- --rows 20000] [-- --postgres]`: where the time of a push
- * and of a pull goes. Times the terminal's outbox reads and writes (LocalStore),
+ * and of a pull goes. Times the terminal's outbox reads and writes (the store's rooms),
  * the HTTP calls as the engine sees them (CentralClient), central's service time,
  * and every SQL statement central runs, over one push of N customers and one first
  * pull of N products. Then what capture costs per row: single-row order inserts
@@ -12,7 +12,11 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CentralClient } from '../src/main/sync/central-client.js';
-import { LocalStore } from '../src/main/sync/local-store.js';
+import { Answers } from '../src/main/sync/store/answers.js';
+import { Batches } from '../src/main/sync/store/batches.js';
+import { Capture } from '../src/main/sync/store/capture.js';
+import { LocalStore } from '../src/main/sync/store/index.js';
+import { PullPages } from '../src/main/sync/store/pages.js';
 import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
 import { PullService } from '../src/server/services/pull.js';
 import { PushService } from '../src/server/services/push.js';
@@ -85,7 +89,7 @@ function promoteCost(dir: string, name: string): number {
   const store = new LocalStore(join(dir, `${name}.db`), 'profile-capture');
   try {
     const t0 = performance.now();
-    const n = store.promote();
+    const n = store.capture.promote();
     return ((performance.now() - t0) * 1000) / n;
   } finally {
     store.close();
@@ -118,10 +122,10 @@ async function main(): Promise<void> {
   const n = Number(values.rows ?? 20_000);
   const dirs = tempDirs();
   const ctx: BenchContext = { quick: true, runs: 1, pgUrl: process.env.TILLSYNC_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', tmp: dirs.tmp, progress: () => undefined };
-  timeMethod(LocalStore.prototype, 'promote', 'terminal: LocalStore.promote (capture log -> outbox)');
-  timeMethod(LocalStore.prototype, 'nextBatch', 'terminal: LocalStore.nextBatch (read outbox, build batch)');
-  timeMethod(LocalStore.prototype, 'recordPush', 'terminal: LocalStore.recordPush (mark synced)');
-  timeMethod(LocalStore.prototype, 'applyPage', 'terminal: LocalStore.applyPage (write pulled rows)');
+  timeMethod(Capture.prototype, 'promote', 'terminal: store.capture.promote (capture log -> outbox)');
+  timeMethod(Batches.prototype, 'nextBatch', 'terminal: store.batches.nextBatch (read outbox, build batch)');
+  timeMethod(Answers.prototype, 'recordPush', 'terminal: store.answers.recordPush (mark synced)');
+  timeMethod(PullPages.prototype, 'applyPage', 'terminal: store.pages.applyPage (write pulled rows)');
   timeMethod(CentralClient.prototype, 'push', 'http: POST /api/sync/push as the engine waits for it');
   timeMethod(CentralClient.prototype, 'pull', 'http: GET /api/sync/pull as the engine waits for it');
   timeMethod(PushService.prototype, 'push', 'central: PushService.push');

@@ -117,7 +117,7 @@ async function pushRun(kind: DbKind, ctx: BenchContext, n: number, run: number, 
     try {
       writeCustomers(term.path, n, `r${run}`);
       const p0 = process.hrtime.bigint();
-      const moved = term.store.promote();
+      const moved = term.store.capture.promote();
       const promote = moved / (Number(process.hrtime.bigint() - p0) / 1e9);
       if (moved !== n) throw new Error(`moved ${moved} captured rows into the outbox, expected ${n}`);
       // In-process only: the transactions an instance in another process runs are not seen here.

@@ -22,7 +22,7 @@ export const tillsyncControl = sqliteTable('tillsync_control', {
  * What the capture triggers write, in the POS's own transaction: one row per write,
  * with no index but its key, so a sale pays as little as possible. The engine moves
  * these rows into the outbox (central ids, change ids, groups) in its own transaction
- * before it reads the outbox (LocalStore.promote).
+ * before it reads the outbox (store/capture.ts, promote).
  */
 export const tillsyncCapture = sqliteTable('tillsync_capture', {
   id: integer('id').primaryKey(),

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { AgentConfigError, settingName, syncConfigFrom, type AgentConfig } from '../main/engine-settings.js';
 import { CentralClient, CentralError } from '../main/sync/central-client.js';
 import { createEngine, TerminalMismatchError, type Engine } from '../main/sync/engine.js';
-import { PosDatabaseMissingError } from '../main/sync/local-store.js';
+import { PosDatabaseMissingError } from '../main/sync/store/index.js';
 import type { SyncService } from '../main/sync/sync-service.js';
 import { missingDatabaseError, terminalMismatchError } from './errors.js';
 
@@ -57,7 +57,7 @@ export function openEngine(config: AgentConfig, log: Logger, opts: OpenEngineOpt
     if (err instanceof TerminalMismatchError) throw terminalMismatchError(config.databasePath, err.known, config.terminalId);
     throw err;
   }
-  const { install } = engine.store;
+  const { install } = engine.store.base;
   if (install.createdTables.length > 0) log.info({ tables: install.createdTables.length, path: config.databasePath }, 'created the POS tables in a new database');
   if (install.addedColumns.length > 0) log.info({ columns: install.addedColumns }, 'added the columns sync needs');
   return engine;
@@ -75,7 +75,7 @@ const KEY_CHECK_TIMEOUT_MS = 5000;
 export async function keyRefusal(service: SyncService, terminalId: string): Promise<CentralError | null> {
   const client = new CentralClient({ baseUrl: service.config.centralUrl, apiKey: service.config.apiKey, timeoutMs: KEY_CHECK_TIMEOUT_MS });
   try {
-    await client.heartbeat({ terminalId, status: 'ONLINE', appVersion: service.config.appVersion, outbox: service.store.counts() });
+    await client.heartbeat({ terminalId, status: 'ONLINE', appVersion: service.config.appVersion, outbox: service.store.outbox.counts() });
     return null;
   } catch (err) {
     return err instanceof CentralError && err.refusesKey ? err : null;

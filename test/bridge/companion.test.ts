@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Companion, type AutoStartPort, type CompanionDefaults, type KeyStore } from '../../src/main/companion.js';
 import { SecretStore, type SafeStorageLike } from '../../src/main/secret-store.js';
 import { SettingsStore } from '../../src/main/settings.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import type { SyncConfig } from '../../src/main/sync/sync-config.js';
 import { defaultsFromEnv } from '../../src/main/engine-settings.js';
 import { envOnlyKeys } from '../../src/agent/web-companion.js';

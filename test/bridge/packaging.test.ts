@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import { REPO_ROOT } from '../helpers/engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tillsync-packaging-'));
@@ -37,7 +37,7 @@ describe('packaging', () => {
     const appPath = join(dir, 'app');
     cpSync(join(REPO_ROOT, 'drizzle/terminal/migrations'), join(appPath, 'drizzle/terminal/migrations'), { recursive: true });
     const store = new LocalStore(join(dir, 'pos.db'), 'till-pack', { create: true, migrationsDir: join(appPath, 'drizzle/terminal/migrations') });
-    expect(store.db.prepare(`SELECT name FROM sqlite_master WHERE name = 'tillsync_outbox'`).get()).toBeTruthy();
+    expect(store.base.db.prepare(`SELECT name FROM sqlite_master WHERE name = 'tillsync_outbox'`).get()).toBeTruthy();
     store.close();
   });
 

@@ -70,7 +70,7 @@ describe('EngineHost', () => {
     pos.prepare(`UPDATE purchase_orders SET notes = 'till again' WHERE id = ?`).run(localId);
     await e.service.performIncrementalSync('test');
     await e.sync();
-    const open = e.store.openConflicts();
+    const open = e.store.conflicts.openConflicts();
     expect(open).toHaveLength(1);
     const conflictId = (open[0] as { conflictId: string }).conflictId;
 
@@ -78,13 +78,13 @@ describe('EngineHost', () => {
     expect(await noPin.invoke('conflict:resolve', [{ conflictId, resolution: 'CENTRAL_WINS', pin: '1234' }])).toMatchObject({ ok: false, error: { code: 'PIN_NOT_SET' } });
     const host = new EngineHost(e.service, { pin: plainPin('2468') });
     expect(await host.invoke('conflict:resolve', [{ conflictId, resolution: 'CENTRAL_WINS', pin: '1357' }])).toMatchObject({ ok: false, error: { code: 'WRONG_PIN' } });
-    expect(e.store.openConflicts()).toHaveLength(1);
+    expect(e.store.conflicts.openConflicts()).toHaveLength(1);
     expect((await rowOf(c, 'purchase_orders', sid))?.notes).toBe('hq');
 
     const done = await host.invoke('conflict:resolve', [{ conflictId, resolution: 'MANUAL_MERGE', resolvedData: { notes: 'merged by supervisor' }, pin: '2468' }]);
     expect(done).toMatchObject({ ok: true, value: { conflictId } });
     expect((await rowOf(c, 'purchase_orders', sid))?.notes).toBe('merged by supervisor');
-    expect(e.store.openConflicts()).toHaveLength(0);
+    expect(e.store.conflicts.openConflicts()).toHaveLength(0);
     expect((pos.prepare('SELECT notes FROM purchase_orders WHERE id = ?').get(localId) as { notes: string }).notes).toBe('merged by supervisor');
   });
 });

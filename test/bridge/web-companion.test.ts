@@ -12,7 +12,7 @@ import { startWebCompanion, type WebCompanion } from '../../src/agent/web-compan
 import { useCentral } from '../helpers/central.js';
 import { closeAll, tempDir, testLogger } from '../helpers/engine.js';
 import { freePort } from '../helpers/processes.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 
 const c = useCentral();
 const TUNING = { realtime: false, heartbeatInterval: 3600, watchIntervalMs: 50 };

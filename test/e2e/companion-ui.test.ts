@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingsView } from '../../src/shared/ipc.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import type { WebCompanion } from '../../src/agent/web-companion.js';
 import { launchBrowser, openPage, screenshot, startCompanion, useRenderer } from '../helpers/browser.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
@@ -221,7 +221,7 @@ describe('Conflicts', () => {
     pos.prepare(`UPDATE purchase_orders SET total = 250, notes = 'till: two more boxes' WHERE id = ?`).run(localId);
     await settled(c);
     expect((await engine.performFullSync('test')).errors).toEqual([]);
-    expect(engine.store.openConflicts()).toHaveLength(1);
+    expect(engine.store.conflicts.openConflicts()).toHaveLength(1);
 
     // The page hears of it: the badge, the total and the inbox.
     await expect.poll(() => num(page, 'total-conflicts'), { timeout: 10_000 }).toBe(1);
@@ -268,7 +268,7 @@ describe('Conflicts', () => {
     await expect.poll(() => page.locator('#pin-error').textContent()).toBe('wrong supervisor PIN');
     expect(await dialog.isVisible()).toBe(true);
     await screenshot(page, 'pin-dialog');
-    expect(engine.store.openConflicts()).toHaveLength(1);
+    expect(engine.store.conflicts.openConflicts()).toHaveLength(1);
     expect(await rowOf(c, 'purchase_orders', po)).toMatchObject({ status: 'ordered', notes: 'HQ: ordered by phone' });
 
     // The right PIN resolves it: the conflict leaves the inbox.
@@ -283,7 +283,7 @@ describe('Conflicts', () => {
     expect({ status: central?.status, total: Number(central?.total), notes: central?.notes, po_number: central?.po_number }).toEqual(merged);
     expect(pos.prepare('SELECT status, total, notes, po_number FROM purchase_orders WHERE id = ?').get(localId)).toEqual(merged);
     expect(await count(c, `sync_conflicts WHERE entity_id = $1 AND status = 'open'`, [po])).toBe(0);
-    expect(engine.store.openConflicts()).toHaveLength(0);
+    expect(engine.store.conflicts.openConflicts()).toHaveLength(0);
     await tab(page, 'Status').click();
     await expect.poll(() => num(page, 'total-conflicts')).toBe(0);
     expect(t.errors).toEqual([]);

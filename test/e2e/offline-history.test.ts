@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../src/shared/ipc.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import type { WebCompanion } from '../../src/agent/web-companion.js';
 import { launchBrowser, openPage, screenshot, startCompanion, useRenderer } from '../helpers/browser.js';
 import type { ProvisionedTerminal } from '../helpers/central.js';

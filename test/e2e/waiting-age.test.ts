@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineStatus } from '../../src/shared/ipc.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import type { WebCompanion } from '../../src/agent/web-companion.js';
 import { launchBrowser, SCREENSHOT_DIR, screenshot, startCompanion, useRenderer } from '../helpers/browser.js';
 import { useCentral } from '../helpers/central.js';

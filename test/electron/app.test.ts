@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { _electron as electron, type ElectronApplication } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import { useCentral } from '../helpers/central.js';
 import { REPO_ROOT, tempDir } from '../helpers/engine.js';
 

@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BATCH_SQL, LocalStore } from '../../src/main/sync/local-store.js';
+import { BATCH_SQL, LocalStore } from '../../src/main/sync/store/index.js';
 import { PosSimulator } from '../../src/agent/simulator.js';
 import { removeTempDirs, tempDir } from '../helpers/engine.js';
 
@@ -17,15 +17,15 @@ afterAll(removeTempDirs);
 function backlog(sales: number): { store: LocalStore; path: string } {
   const path = join(tempDir(), 'pos.db');
   const store = new LocalStore(path, 'till-plan', { create: true });
-  store.db.exec(`INSERT INTO stores (name, code) VALUES ('Shop', 'S1')`);
-  const add = store.db.prepare(`INSERT INTO products (sku, name, price, active) VALUES (?, ?, ?, 1)`);
+  store.base.db.exec(`INSERT INTO stores (name, code) VALUES ('Shop', 'S1')`);
+  const add = store.base.db.prepare(`INSERT INTO products (sku, name, price, active) VALUES (?, ?, ?, 1)`);
   for (let i = 0; i < 30; i++) add.run(`PLAN-${i}`, `Product ${i}`, 1 + i);
   const sim = new PosSimulator(path, { seed: 7 });
   sim.db.transaction(() => {
     for (let i = 0; i < sales; i++) sim.saleOnce();
   })();
   sim.close();
-  store.promote(); // the captured sales into the outbox, as the engine does before it reads it
+  store.capture.promote(); // the captured sales into the outbox, as the engine does before it reads it
   return { store, path };
 }
 
@@ -33,7 +33,7 @@ describe('choosing a push batch', () => {
   it('reads the outbox only through indexes: no scan, no sort of the pending backlog', () => {
     const { store } = backlog(50);
     for (const [name, sql] of Object.entries(BATCH_SQL)) {
-      const plan = (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...new Array((sql.match(/\?/g) ?? []).length).fill(null)) as { detail: string }[]).map((r) => r.detail);
+      const plan = (store.base.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...new Array((sql.match(/\?/g) ?? []).length).fill(null)) as { detail: string }[]).map((r) => r.detail);
       const outbox = plan.filter((d) => /tillsync_outbox| o /.test(d));
       expect(outbox.length, `${name}: ${plan.join(' | ')}`).toBeGreaterThan(0);
       for (const d of outbox) {
@@ -47,11 +47,11 @@ describe('choosing a push batch', () => {
 
   it('drains a backlog most urgent first, whole transaction groups, every entry exactly once', () => {
     const { store } = backlog(120);
-    const pending = (store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
+    const pending = (store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
     const seen = new Set<number>();
     const priorities: number[] = [];
     for (let i = 0; i < 1000; i++) {
-      const b = store.nextBatch({ limit: 40, minPriority: 0, now: Date.now(), pausedTables: new Set() });
+      const b = store.batches.nextBatch({ limit: 40, minPriority: 0, now: Date.now(), pausedTables: new Set() });
       if (b.changes.length === 0) break;
       const ids = b.changes.flatMap((c) => c.entryIds);
       for (const id of ids) {
@@ -61,16 +61,16 @@ describe('choosing a push batch', () => {
       // A group is never split across batches: every pending entry of a group in this batch is in it.
       const groups = new Set(b.changes.map((c) => c.change.transactionGroup).filter((g): g is string => g !== undefined));
       for (const g of groups) {
-        const left = (store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE tx_group = ? AND status = 'pending' AND sent_as IS NULL`).get(g) as { n: number }).n;
+        const left = (store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE tx_group = ? AND status = 'pending' AND sent_as IS NULL`).get(g) as { n: number }).n;
         expect(left, `group ${g} split`).toBe(0);
       }
       priorities.push(Math.max(...b.changes.map((c) => c.change.priority ?? 0)));
       // Settle the batch as central would have.
-      store.db.prepare(`UPDATE tillsync_outbox SET status = 'synced' WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids));
+      store.base.db.prepare(`UPDATE tillsync_outbox SET status = 'synced' WHERE id IN (SELECT value FROM json_each(?))`).run(JSON.stringify(ids));
     }
     expect(seen.size).toBe(pending);
     expect(priorities).toEqual([...priorities].sort((a, b) => b - a));
-    expect(new Database(store.path).prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get()).toEqual({ n: 0 });
+    expect(new Database(store.base.path).prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get()).toEqual({ n: 0 });
     store.close();
   });
 });

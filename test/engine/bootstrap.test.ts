@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../src/main/sync/bootstrap.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, startEngine, tempDir, type TerminalEngine } from '../helpers/engine.js';
 import { count, rowOf } from '../helpers/sync.js';
@@ -99,7 +99,7 @@ function columnsOf(path: string): Record<string, { name: string; type: string; n
 
 /** Outbox entries per (table, local row): every row must be queued exactly once. */
 function queuedPerRow(e: TerminalEngine): Map<string, number> {
-  const rows = e.store.db.prepare('SELECT table_name, local_id, count(*) AS n FROM tillsync_outbox GROUP BY table_name, local_id').all() as {
+  const rows = e.store.base.db.prepare('SELECT table_name, local_id, count(*) AS n FROM tillsync_outbox GROUP BY table_name, local_id').all() as {
     table_name: string;
     local_id: number;
     n: number;
@@ -111,11 +111,11 @@ function expectEveryRowQueuedOnce(e: TerminalEngine, tables: string[]): void {
   const queued = queuedPerRow(e);
   let total = 0;
   for (const table of tables) {
-    const rows = e.store.db.prepare(`SELECT id, server_id FROM ${table}`).all() as { id: number; server_id: string | null }[];
+    const rows = e.store.base.db.prepare(`SELECT id, server_id FROM ${table}`).all() as { id: number; server_id: string | null }[];
     for (const r of rows) {
       expect(r.server_id, `${table} ${r.id} has a central id`).toMatch(/^[0-9a-f-]{36}$/);
       expect(queued.get(`${table}:${r.id}`), `${table} ${r.id} queued once`).toBe(1);
-      const entry = e.store.db.prepare('SELECT server_id, operation FROM tillsync_outbox WHERE table_name = ? AND local_id = ?').get(table, r.id);
+      const entry = e.store.base.db.prepare('SELECT server_id, operation FROM tillsync_outbox WHERE table_name = ? AND local_id = ?').get(table, r.id);
       expect(entry).toEqual({ server_id: r.server_id, operation: 'CREATE' });
     }
     total += rows.length;
@@ -124,7 +124,7 @@ function expectEveryRowQueuedOnce(e: TerminalEngine, tables: string[]): void {
 }
 
 async function expectLinkedAtCentral(e: TerminalEngine): Promise<void> {
-  const orders = e.store.db.prepare('SELECT id, server_id, order_number, customer_id FROM orders').all() as {
+  const orders = e.store.base.db.prepare('SELECT id, server_id, order_number, customer_id FROM orders').all() as {
     id: number;
     server_id: string;
     order_number: string;
@@ -134,7 +134,7 @@ async function expectLinkedAtCentral(e: TerminalEngine): Promise<void> {
     const central = await rowOf(c, 'orders', o.server_id);
     expect(central, `order ${o.order_number} at central`).toMatchObject({ order_number: o.order_number, store_id: e.terminal.storeId, status: 'completed' });
     expect(central?.customer_id).toBe(o.customer_id === null ? null : e.serverIdOf('customers', o.customer_id));
-    const items = e.store.db.prepare('SELECT server_id, product_id, quantity FROM order_items WHERE order_id = ?').all(o.id) as {
+    const items = e.store.base.db.prepare('SELECT server_id, product_id, quantity FROM order_items WHERE order_id = ?').all(o.id) as {
       server_id: string;
       product_id: number | null;
       quantity: number;
@@ -158,13 +158,13 @@ describe('bootstrap of a legacy integer-key database', () => {
     const colsBefore = columnsOf(path);
     const store = new LocalStore(path, 'legacy-probe', { createMissing: false });
     try {
-      expect(store.install.createdTables).toEqual([]);
-      expect([...store.tables.keys()].sort()).toEqual(['customers', 'order_items', 'orders', 'products']);
-      expect(store.install.skippedTables).toContain('payments');
-      expect(store.install.addedColumns).toContain('orders.server_id');
-      expect((store.db.prepare('SELECT count(*) AS n FROM tillsync_outbox').get() as { n: number }).n).toBe(0);
+      expect(store.base.install.createdTables).toEqual([]);
+      expect([...store.base.tables.keys()].sort()).toEqual(['customers', 'order_items', 'orders', 'products']);
+      expect(store.base.install.skippedTables).toContain('payments');
+      expect(store.base.install.addedColumns).toContain('orders.server_id');
+      expect((store.base.db.prepare('SELECT count(*) AS n FROM tillsync_outbox').get() as { n: number }).n).toBe(0);
       // No table the POS did not have appears.
-      expect(store.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('payments', 'stores', 'inventory_items')`).all()).toEqual([]);
+      expect(store.base.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('payments', 'stores', 'inventory_items')`).all()).toEqual([]);
     } finally {
       store.close();
     }
@@ -190,8 +190,8 @@ describe('bootstrap of a legacy integer-key database', () => {
     expect(report.queued).toEqual({ products: 4, customers: 3, orders: 6, order_items: 15 });
     expectEveryRowQueuedOnce(e, ['products', 'customers', 'orders', 'order_items']);
     // An order's items travel in its group.
-    const o = e.store.db.prepare('SELECT id, server_id FROM orders ORDER BY id DESC LIMIT 1').get() as { id: number; server_id: string };
-    const itemIds = new Set((e.store.db.prepare('SELECT id FROM order_items WHERE order_id = ?').all(o.id) as { id: number }[]).map((x) => x.id));
+    const o = e.store.base.db.prepare('SELECT id, server_id FROM orders ORDER BY id DESC LIMIT 1').get() as { id: number; server_id: string };
+    const itemIds = new Set((e.store.base.db.prepare('SELECT id FROM order_items WHERE order_id = ?').all(o.id) as { id: number }[]).map((x) => x.id));
     const groups = e.outbox({ table: 'order_items' }).filter((x) => itemIds.has(x.local_id)).map((x) => x.tx_group);
     expect(groups).toEqual([...itemIds].map(() => `orders:${o.server_id}`));
     expect(e.outbox({ table: 'orders' }).find((x) => x.local_id === o.id)?.tx_group).toBe(`orders:${o.server_id}`);
@@ -203,7 +203,7 @@ describe('bootstrap of a legacy integer-key database', () => {
     expect(e.outbox({ status: 'pending' })).toHaveLength(0);
     expect(e.outbox({ status: 'failed' })).toHaveLength(0);
     await expectLinkedAtCentral(e);
-    const anyCustomer = e.store.db.prepare('SELECT server_id, name FROM customers LIMIT 1').get() as { server_id: string; name: string };
+    const anyCustomer = e.store.base.db.prepare('SELECT server_id, name FROM customers LIMIT 1').get() as { server_id: string; name: string };
     expect(await rowOf(c, 'customers', anyCustomer.server_id)).toMatchObject({ name: anyCustomer.name, created_at: '2023-05-01T09:30:00.000Z' });
     // Bootstrap and sync changed no business value either.
     expect(dump(path)).toEqual(before);
@@ -229,7 +229,7 @@ describe('bootstrap of a legacy integer-key database', () => {
     ).toThrow('power cut');
     expect(chunks).toBe(1);
     expect(e.outbox()).toHaveLength(2);
-    expect((e.store.db.prepare('SELECT count(*) AS n FROM products WHERE server_id IS NOT NULL').get() as { n: number }).n).toBe(2);
+    expect((e.store.base.db.prepare('SELECT count(*) AS n FROM products WHERE server_id IS NOT NULL').get() as { n: number }).n).toBe(2);
 
     // Every further run dies after one chunk too, until one finds nothing left.
     let runs = 1;
@@ -258,7 +258,7 @@ describe('bootstrap of a legacy integer-key database', () => {
     expect(r.errors).toEqual([]);
     expect(r.failed).toBe(0);
     await expectLinkedAtCentral(e);
-    const sids = (e.store.db.prepare('SELECT server_id FROM order_items').all() as { server_id: string }[]).map((x) => x.server_id);
+    const sids = (e.store.base.db.prepare('SELECT server_id FROM order_items').all() as { server_id: string }[]).map((x) => x.server_id);
     expect(await count(c, 'order_items WHERE id = ANY($1::text[])', [sids])).toBe(sids.length);
     expect(await count(c, 'sync_applied WHERE entity_id = ANY($1::text[])', [sids])).toBe(sids.length);
   });

@@ -76,7 +76,7 @@ describe('capture of sales written by another process', () => {
 
   it('a POS transaction that rolls back leaves no outbox entry (capture is inside the POS transaction)', async () => {
     const before = e.outbox().length;
-    const ordersBefore = (e.store.db.prepare('SELECT count(*) AS n FROM orders').get() as { n: number }).n;
+    const ordersBefore = (e.store.base.db.prepare('SELECT count(*) AS n FROM orders').get() as { n: number }).n;
 
     // On a connection of the POS: inside its transaction the entries exist; after the rollback they do not.
     const pos = e.pos();
@@ -96,7 +96,7 @@ describe('capture of sales written by another process', () => {
     // From another process too.
     await sellFromAnotherProcess(e, { items: 3, payments: 2, rollback: true });
     expect(e.outbox()).toHaveLength(before);
-    expect((e.store.db.prepare('SELECT count(*) AS n FROM orders').get() as { n: number }).n).toBe(ordersBefore);
+    expect((e.store.base.db.prepare('SELECT count(*) AS n FROM orders').get() as { n: number }).n).toBe(ordersBefore);
     const r = await e.sync();
     expect(r.pushed).toBe(0);
   });
@@ -131,17 +131,17 @@ describe('capture of sales written by another process', () => {
 });
 
 describe('explicit enqueue', () => {
-  it('store.enqueue queues a row written without the triggers, and it reaches central', async () => {
+  it('store.capture.enqueue queues a row written without the triggers, and it reaches central', async () => {
     const e = await startEngine(c, { initialSync: true });
     const sku = `ENQ-${randomUUID().slice(0, 8)}`;
     // Written with capture switched off (as a bulk import around the triggers would be).
-    const localId = e.store.applying(() =>
-      Number(e.store.db.prepare(`INSERT INTO products (sku, name, price) VALUES (?, 'Imported', 3.5)`).run(sku).lastInsertRowid),
+    const localId = e.store.base.applying(() =>
+      Number(e.store.base.db.prepare(`INSERT INTO products (sku, name, price) VALUES (?, 'Imported', 3.5)`).run(sku).lastInsertRowid),
     );
     expect(e.outbox({ table: 'products' })).toHaveLength(0);
-    expect(e.store.db.prepare('SELECT server_id FROM products WHERE id = ?').get(localId)).toEqual({ server_id: null });
+    expect(e.store.base.db.prepare('SELECT server_id FROM products WHERE id = ?').get(localId)).toEqual({ server_id: null });
 
-    const changeId = e.store.enqueue('products', localId, 'CREATE');
+    const changeId = e.store.capture.enqueue('products', localId, 'CREATE');
     const queued = e.outbox({ table: 'products' });
     expect(queued).toHaveLength(1);
     expect(queued[0]).toMatchObject({ change_id: changeId, operation: 'CREATE', status: 'pending', local_id: localId });

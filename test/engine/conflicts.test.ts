@@ -75,7 +75,7 @@ async function parkedConflict(): Promise<Setup> {
 describe('a MANUAL_MERGE conflict', () => {
   it('parks one row while other rows of the same and later batches reach central, and is listed with base, terminal and central images', async () => {
     const { t1, po } = await parkedConflict();
-    const open = t1.store.openConflicts();
+    const open = t1.store.conflicts.openConflicts();
     expect(open).toHaveLength(1);
     const conflict = open[0];
     expect(conflict).toMatchObject({ table: 'purchase_orders', entityType: 'PurchaseOrder', entityId: po, strategy: 'MANUAL_MERGE', status: 'open', atCentral: true });
@@ -99,7 +99,7 @@ describe('a MANUAL_MERGE conflict', () => {
   for (const k of cases) {
     it(`resolved with ${k.resolution} through SyncService.resolveConflict: central and both terminals end with the resolved row`, async () => {
       const { t1, t2, po } = await parkedConflict();
-      const conflict = t1.store.openConflicts()[0];
+      const conflict = t1.store.conflicts.openConflicts()[0];
       if (!conflict) throw new Error('no conflict');
       const r = await t1.service.resolveConflict(conflict.conflictId, k.resolution, k.data, 'supervisor-1');
       expect(pick(r.data)).toMatchObject(k.expected);
@@ -108,7 +108,7 @@ describe('a MANUAL_MERGE conflict', () => {
       expect(pick(central)).toMatchObject(k.expected);
       expect(central?.sync_version).toBe(r.version);
       expect(pick(t1.row('purchase_orders', po))).toEqual(pick(central));
-      expect(t1.store.openConflicts()).toHaveLength(0);
+      expect(t1.store.conflicts.openConflicts()).toHaveLength(0);
       expect(await count(c, `sync_conflicts WHERE entity_id = $1 AND status = 'open'`, [po])).toBe(0);
 
       const s1 = await t1.sync();
@@ -129,7 +129,7 @@ describe('a MANUAL_MERGE conflict', () => {
 
   it('resolved at central by someone else (the admin API): the next full sync of the till applies the resolution', async () => {
     const { t1, t2, po } = await parkedConflict();
-    const conflict = t1.store.openConflicts()[0];
+    const conflict = t1.store.conflicts.openConflicts()[0];
     if (!conflict) throw new Error('no conflict');
     const res = await c.admin.post('/api/sync/resolve', { conflictId: conflict.conflictId, resolution: 'MANUAL_MERGE', resolvedData: { notes: 'decided at HQ' } });
     expect(res.status, res.text).toBe(200);
@@ -140,7 +140,7 @@ describe('a MANUAL_MERGE conflict', () => {
     expect(pick(central)).toMatchObject({ status: 'ordered', total: 100, notes: 'decided at HQ' });
     expect(pick(t1.row('purchase_orders', po))).toEqual(pick(central));
     expect(pick(t2.row('purchase_orders', po))).toEqual(pick(central));
-    expect(t1.store.openConflicts()).toHaveLength(0);
+    expect(t1.store.conflicts.openConflicts()).toHaveLength(0);
     expect(t1.outbox({ serverId: po }).every((x) => x.status === 'synced')).toBe(true);
   });
 
@@ -156,11 +156,11 @@ describe('a MANUAL_MERGE conflict', () => {
     // The pull comes before the push (as when the push could not go out yet).
     await settled(c);
     const en = entryForTable('purchase_orders') as CatalogEntry;
-    const page = await t1.service.client.pull({ terminalId: t1.terminal.terminalId, entityType: en.entityType, cursor: t1.store.cursor('purchase_orders'), limit: 100, schemaHash: en.schemaHash });
-    const applied = t1.store.applyPage(en, page.changes, page.cursor, 60_000);
+    const page = await t1.service.client.pull({ terminalId: t1.terminal.terminalId, entityType: en.entityType, cursor: t1.store.cursors.cursor('purchase_orders'), limit: 100, schemaHash: en.schemaHash });
+    const applied = t1.store.pages.applyPage(en, page.changes, page.cursor, 60_000);
     expect(applied.conflicts).toBe(1);
     expect(pick(t1.row('purchase_orders', po))).toMatchObject({ notes: 'till', total: 10 }); // not overwritten
-    const local = t1.store.openConflicts();
+    const local = t1.store.conflicts.openConflicts();
     expect(local).toHaveLength(1);
     expect(local[0]).toMatchObject({ entityId: po, atCentral: false });
     expect(pick(local[0]?.base)).toMatchObject({ notes: 'original' });
@@ -172,7 +172,7 @@ describe('a MANUAL_MERGE conflict', () => {
     const central = await rowOf(c, 'purchase_orders', po);
     expect(pick(central)).toMatchObject({ notes: 'till', total: 10 });
     expect(pick(t1.row('purchase_orders', po))).toEqual(pick(central));
-    expect(t1.store.openConflicts()).toHaveLength(0);
+    expect(t1.store.conflicts.openConflicts()).toHaveLength(0);
     const s = await t1.sync();
     expect(s.errors).toEqual([]);
     expect(s.pushed).toBe(0);
@@ -182,7 +182,7 @@ describe('a MANUAL_MERGE conflict', () => {
   it('an edit the till made after the conflict was parked (not pushed yet) does not leave central and the tills apart after the resolution', async () => {
     const { t1, t2, po } = await parkedConflict();
     t1.pos().prepare(`UPDATE purchase_orders SET notes = 'T1 third' WHERE server_id = ?`).run(po);
-    const conflict = t1.store.openConflicts()[0];
+    const conflict = t1.store.conflicts.openConflicts()[0];
     if (!conflict) throw new Error('no conflict');
     const r = await t1.service.resolveConflict(conflict.conflictId, 'CENTRAL_WINS');
     expect(pick(r.data)).toMatchObject({ status: 'ordered', total: 100, notes: 'HQ' });

@@ -56,7 +56,7 @@ describe('no echo', () => {
     const r = await e.sync();
     expect(r.errors).toEqual([]);
     expect(e.row('products', id)).toMatchObject({ price: 5.49, cost: 2, name: 'Mug' });
-    expect(e.store.rowState('products', id)?.version).toBe(2);
+    expect(e.store.rows.rowState('products', id)?.version).toBe(2);
     expect(e.outbox({ table: 'products' })).toHaveLength(0);
   });
 
@@ -93,13 +93,13 @@ describe('no echo', () => {
     const pos = e.pos();
     let seenByPos: unknown;
     let seenByEngine: unknown;
-    e.store.applying(() => {
-      seenByEngine = e.store.db.prepare('SELECT applying FROM tillsync_control WHERE id = 1').get();
+    e.store.base.applying(() => {
+      seenByEngine = e.store.base.db.prepare('SELECT applying FROM tillsync_control WHERE id = 1').get();
       seenByPos = pos.prepare('SELECT applying FROM tillsync_control WHERE id = 1').get();
     });
     expect(seenByEngine).toEqual({ applying: 1 });
     expect(seenByPos).toEqual({ applying: 0 });
-    expect(e.store.db.prepare('SELECT applying FROM tillsync_control WHERE id = 1').get()).toEqual({ applying: 0 });
+    expect(e.store.base.db.prepare('SELECT applying FROM tillsync_control WHERE id = 1').get()).toEqual({ applying: 0 });
     // And the POS's write right after the apply is captured.
     pos.prepare(`INSERT INTO customers (name) VALUES ('after apply')`).run();
     expect(e.outbox({ table: 'customers' })).toHaveLength(1);
@@ -133,10 +133,10 @@ describe('no echo', () => {
     for (const id of [ids[0], ids[150], ids[299]]) expect(e.row('products', id as string)).not.toBeNull();
     expect(e.outbox({ table: 'products' })).toHaveLength(0);
     // Every row the other process wrote was captured, exactly once.
-    const rows = e.store.db.prepare(`SELECT id FROM customers WHERE name LIKE ? || '-%'`).all(writer.prefix) as { id: number }[];
+    const rows = e.store.base.db.prepare(`SELECT id FROM customers WHERE name LIKE ? || '-%'`).all(writer.prefix) as { id: number }[];
     expect(rows).toHaveLength(written);
     const perRow = new Map(
-      (e.store.db.prepare(`SELECT local_id, count(*) AS n FROM tillsync_outbox WHERE table_name = 'customers' GROUP BY local_id`).all() as {
+      (e.store.base.db.prepare(`SELECT local_id, count(*) AS n FROM tillsync_outbox WHERE table_name = 'customers' GROUP BY local_id`).all() as {
         local_id: number;
         n: number;
       }[]).map((x) => [x.local_id, x.n]),
@@ -182,10 +182,10 @@ describe('no echo of our own changes (a central of its own: the products table h
     expect(first.errors).toEqual([]);
     expect(await rowOf(own, 'products', sid)).toMatchObject({ sku, sync_version: 1, sync_origin: e.terminal.terminalId });
     const entries = e.outbox().length;
-    const before = e.store.db.prepare('SELECT * FROM products WHERE id = ?').get(localId);
+    const before = e.store.base.db.prepare('SELECT * FROM products WHERE id = ?').get(localId);
 
     // Pull the table again from the start: central serves our own change back.
-    e.store.resetCursor('products');
+    e.store.cursors.resetCursor('products');
     let appliedPages = 0;
     e.service.on('progress', (p) => {
       if (p.table === 'products') appliedPages++;
@@ -194,8 +194,8 @@ describe('no echo of our own changes (a central of its own: the products table h
     expect(again.errors).toEqual([]);
     expect(appliedPages).toBeGreaterThan(0); // the page with our product did come back
     expect(again.pulled).toBe(0); // ... and nothing in it was applied
-    expect(e.store.db.prepare('SELECT * FROM products WHERE id = ?').get(localId)).toEqual(before);
-    expect(e.store.rowState('products', sid)?.version).toBe(1);
+    expect(e.store.base.db.prepare('SELECT * FROM products WHERE id = ?').get(localId)).toEqual(before);
+    expect(e.store.rows.rowState('products', sid)?.version).toBe(1);
     expect(e.outbox()).toHaveLength(entries);
   });
 });

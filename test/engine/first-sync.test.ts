@@ -55,7 +55,7 @@ describe('first sync from a snapshot', () => {
     expect(pulls.slice(1).every((p) => p.cursor !== undefined && p.start === undefined)).toBe(true);
 
     const central = (await c.db.query<{ id: string }>(`SELECT id FROM products WHERE sync_deleted_at IS NULL ORDER BY id`)).rows.map((x) => x.id);
-    const local = (e.store.db.prepare('SELECT server_id FROM products ORDER BY server_id').all() as { server_id: string }[]).map((x) => x.server_id);
+    const local = (e.store.base.db.prepare('SELECT server_id FROM products ORDER BY server_id').all() as { server_id: string }[]).map((x) => x.server_id);
     expect(local).toEqual(central);
     expect(local).toHaveLength(28);
     expect(e.row('products', 'fs-004')).toBeNull();
@@ -71,7 +71,7 @@ describe('first sync from a snapshot', () => {
     await c.db.query(`INSERT INTO brands (id, name) VALUES ('brand-later', 'Later')`);
     expect((await e.sync()).errors).toEqual([]);
     expect(e.row('products', 'fs-005')?.brand_id).toBe(e.row('brands', 'brand-later')?.id);
-    expect(e.store.db.prepare('SELECT count(*) AS n FROM tillsync_unresolved').get()).toEqual({ n: 0 });
+    expect(e.store.base.db.prepare('SELECT count(*) AS n FROM tillsync_unresolved').get()).toEqual({ n: 0 });
 
     // Rows written in one statement hold the values the row-by-row write gives (fs-005
     // waited for its brand and was written alone): same types, column by column.
@@ -99,7 +99,7 @@ describe('first sync from a snapshot', () => {
     expect(e.row('products', 'gone-1')).not.toBeNull();
 
     await c.db.query(`DELETE FROM products WHERE id = 'gone-1'`);
-    e.store.resetCursor('products'); // as after CURSOR_AHEAD (central restored from a backup)
+    e.store.cursors.resetCursor('products'); // as after CURSOR_AHEAD (central restored from a backup)
     calls.length = 0;
     expect((await e.sync()).errors).toEqual([]);
     expect(productPulls()[0]).toMatchObject({ start: undefined, cursor: undefined });

@@ -5,14 +5,14 @@
  * used up its attempts. Other refusals still fail at once.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import type { PushResponse } from '../../src/shared/protocol.js';
 import { closeAll, openPos, tempDir } from '../helpers/engine.js';
 import { join } from 'node:path';
 
 afterAll(closeAll);
 
-function refused(batch: ReturnType<LocalStore['nextBatch']>, code: string): PushResponse {
+function refused(batch: ReturnType<LocalStore['batches']['nextBatch']>, code: string): PushResponse {
   return {
     terminalId: 't1',
     results: batch.changes.map((c) => ({
@@ -41,12 +41,12 @@ describe('a failed push', () => {
       })();
       pos.close();
       const now = Date.now();
-      const batch = store.nextBatch({ limit: 100, minPriority: 0, now, pausedTables: new Set() });
+      const batch = store.batches.nextBatch({ limit: 100, minPriority: 0, now, pausedTables: new Set() });
       expect(batch.changes).toHaveLength(5);
-      expect(store.recordPushFailure(batch, 'central unreachable', { maxRetries: 3, retryDelayMs: 1000, now })).toBe(0);
-      const due = store.db.prepare(`SELECT DISTINCT next_attempt_at AS t FROM tillsync_outbox`).all() as { t: number }[];
+      expect(store.answers.recordPushFailure(batch, 'central unreachable', { maxRetries: 3, retryDelayMs: 1000, now })).toBe(0);
+      const due = store.base.db.prepare(`SELECT DISTINCT next_attempt_at AS t FROM tillsync_outbox`).all() as { t: number }[];
       expect(due).toHaveLength(1);
-      const again = store.nextBatch({ limit: 100, minPriority: 0, now: (due[0]?.t as number) + 1, pausedTables: new Set() });
+      const again = store.batches.nextBatch({ limit: 100, minPriority: 0, now: (due[0]?.t as number) + 1, pausedTables: new Set() });
       expect(again.changes.map((c) => c.entry.table).sort()).toEqual(['order_items', 'order_items', 'order_items', 'orders', 'payments']);
     } finally {
       store.close();
@@ -65,16 +65,16 @@ describe('MISSING_PARENT', () => {
       const retry = { maxRetries: 3, retryDelayMs: 1000 };
       let now = Date.now();
       for (let attempt = 1; attempt <= 3; attempt++) {
-        const batch = store.nextBatch({ limit: 10, minPriority: 0, now, pausedTables: new Set() });
+        const batch = store.batches.nextBatch({ limit: 10, minPriority: 0, now, pausedTables: new Set() });
         expect(batch.changes).toHaveLength(1);
-        const r = store.recordPush(batch, refused(batch, 'MISSING_PARENT'), 60_000, { ...retry, now });
-        const row = store.db.prepare(`SELECT status, next_attempt_at, last_error FROM tillsync_outbox`).get() as { status: string; next_attempt_at: number | null; last_error: string };
+        const r = store.answers.recordPush(batch, refused(batch, 'MISSING_PARENT'), 60_000, { ...retry, now });
+        const row = store.base.db.prepare(`SELECT status, next_attempt_at, last_error FROM tillsync_outbox`).get() as { status: string; next_attempt_at: number | null; last_error: string };
         if (attempt < 3) {
           expect(r.failed).toBe(0);
           expect(row.status).toBe('pending');
           expect(row.next_attempt_at).toBeGreaterThan(now);
           expect(row.last_error).toContain('MISSING_PARENT');
-          expect(store.nextBatch({ limit: 10, minPriority: 0, now, pausedTables: new Set() }).changes).toHaveLength(0); // not before it is due
+          expect(store.batches.nextBatch({ limit: 10, minPriority: 0, now, pausedTables: new Set() }).changes).toHaveLength(0); // not before it is due
           now = (row.next_attempt_at as number) + 1;
         } else {
           expect(r.failed).toBe(1);
@@ -85,8 +85,8 @@ describe('MISSING_PARENT', () => {
       const other = openPos(path);
       other.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Refused', 0)`).run();
       other.close();
-      const batch = store.nextBatch({ limit: 10, minPriority: 0, now, pausedTables: new Set() });
-      expect(store.recordPush(batch, refused(batch, 'FORBIDDEN_STORE'), 60_000, { ...retry, now }).failed).toBe(1);
+      const batch = store.batches.nextBatch({ limit: 10, minPriority: 0, now, pausedTables: new Set() });
+      expect(store.answers.recordPush(batch, refused(batch, 'FORBIDDEN_STORE'), 60_000, { ...retry, now }).failed).toBe(1);
     } finally {
       store.close();
     }

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentConfigError } from '../../src/main/engine-settings.js';
-import { LocalStore, PosDatabaseMissingError } from '../../src/main/sync/local-store.js';
+import { LocalStore, PosDatabaseMissingError } from '../../src/main/sync/store/index.js';
 import { simulateCommand } from '../../src/agent/commands/simulate.js';
 import { removeTempDirs, tempDir } from '../helpers/engine.js';
 
@@ -31,12 +31,12 @@ describe('LocalStore and a database that is not there', () => {
   it('create: true makes it with the POS tables; then it opens without create', () => {
     const path = join(tempDir(), 'pos.db');
     const made = new LocalStore(path, 'till-open-2', { create: true });
-    expect(made.install.createdTables.length).toBeGreaterThan(0);
+    expect(made.base.install.createdTables.length).toBeGreaterThan(0);
     made.close();
     expect(existsSync(path)).toBe(true);
     const again = new LocalStore(path, 'till-open-2');
-    expect(again.install.createdTables).toEqual([]);
-    expect(again.tables.size).toBe(made.tables.size);
+    expect(again.base.install.createdTables).toEqual([]);
+    expect(again.base.tables.size).toBe(made.base.tables.size);
     again.close();
   });
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AgentConfigError } from '../../src/main/engine-settings.js';
 import { CentralClient } from '../../src/main/sync/central-client.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import {
   centralDataType,
   compareSchemas,

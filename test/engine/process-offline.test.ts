@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../src/main/sync/sync-config.js';
 import { ADMIN_TOKEN, ApiClient, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
@@ -118,8 +118,8 @@ describe('a long offline period', () => {
     expect(offline.tables.Product).toMatchObject({ pending: K });
     expect(offline.tables.AuditLog).toMatchObject({ pending: K });
     expect(offline.totals.pending).toBe(8 * K);
-    engine.store.promote();
-    expect(engine.store.db.prepare(`SELECT DISTINCT created_in_mode AS m FROM tillsync_outbox`).all()).toEqual([{ m: 'OFFLINE' }]);
+    engine.store.capture.promote();
+    expect(engine.store.base.db.prepare(`SELECT DISTINCT created_in_mode AS m FROM tillsync_outbox`).all()).toEqual([{ m: 'OFFLINE' }]);
 
     // Central is back at the same address; no call to the engine from here on.
     c = await central(db, port);
@@ -127,9 +127,9 @@ describe('a long offline period', () => {
       const s = statusOf(engine);
       return s.connection === 'online' && s.totals.synced === 8 * K && s.totals.pending === 0;
     }, { timeout: 30_000, diagnose: () => JSON.stringify(statusOf(engine).totals) });
-    await waitUntil('the back-online pass to finish', () => historyOf(engine.store.db).some((h) => h.trigger === 'back-online' && h.finished_at !== null), {
+    await waitUntil('the back-online pass to finish', () => historyOf(engine.store.base.db).some((h) => h.trigger === 'back-online' && h.finished_at !== null), {
       timeout: 10_000,
-      diagnose: () => JSON.stringify(historyOf(engine.store.db)),
+      diagnose: () => JSON.stringify(historyOf(engine.store.base.db)),
     });
 
     expect(await count(c, 'orders WHERE store_id = $1', [t.storeId])).toBe(2 * K);
@@ -180,7 +180,7 @@ describe('failed entries', () => {
     const admin = new ApiClient(c.url, ADMIN_TOKEN);
     const { path, pos, store } = await terminalDb('refused', t.storeId);
     const engine = await startEngine(path, t, c.url, { retryDelay: 20, maxRetries: 2, syncInterval: 3600, heartbeatInterval: 3600, realtime: false });
-    await waitUntil('the startup pass', () => historyOf(engine.store.db).some((h) => h.trigger === 'startup' && h.finished_at !== null));
+    await waitUntil('the startup pass', () => historyOf(engine.store.base.db).some((h) => h.trigger === 'startup' && h.finished_at !== null));
 
     // Central refuses this terminal (disabled by mistake): every push is a 403.
     expect((await admin.patch(`/api/terminals/${t.terminalId}`, { disabled: true })).status).toBe(200);
@@ -189,23 +189,23 @@ describe('failed entries', () => {
       'every entry failed after its attempts',
       async () => {
         await engine.service.performIncrementalSync('test');
-        return outboxSummary(engine.store.db).failed === 9;
+        return outboxSummary(engine.store.base.db).failed === 9;
       },
-      { timeout: 20_000, interval: 50, diagnose: () => JSON.stringify(outboxSummary(engine.store.db)) },
+      { timeout: 20_000, interval: 50, diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)) },
     );
-    const errors = engine.store.db.prepare(`SELECT DISTINCT last_error AS e FROM tillsync_outbox WHERE status = 'failed'`).all() as { e: string }[];
+    const errors = engine.store.base.db.prepare(`SELECT DISTINCT last_error AS e FROM tillsync_outbox WHERE status = 'failed'`).all() as { e: string }[];
     expect(errors.map((x) => x.e).join('\n')).toMatch(/disabled/i);
     expect(statusOf(engine).totals).toMatchObject({ failed: 9, pending: 0 });
     expect(await count(c, 'orders WHERE store_id = $1', [t.storeId])).toBe(0);
     // Failed is not forgotten: a full pass keeps them, still failed.
     await engine.service.performFullSync('test');
-    expect(outboxSummary(engine.store.db).failed).toBe(9);
+    expect(outboxSummary(engine.store.base.db).failed).toBe(9);
 
     // The cause is gone; the entries go back to the queue and are delivered.
     expect((await admin.patch(`/api/terminals/${t.terminalId}`, { disabled: false })).status).toBe(200);
-    expect(engine.store.retryFailed()).toBe(9);
+    expect(engine.store.outbox.retryFailed()).toBe(9);
     await engine.service.performIncrementalSync('retry-failed');
-    await waitUntil('every entry synced', () => outboxSummary(engine.store.db).synced === 9, { diagnose: () => JSON.stringify(outboxSummary(engine.store.db)) });
+    await waitUntil('every entry synced', () => outboxSummary(engine.store.base.db).synced === 9, { diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)) });
     const orders = await c.db.query<{ order_number: string }>('SELECT order_number FROM orders WHERE store_id = $1 ORDER BY order_number', [t.storeId]);
     expect(orders.rows.map((r) => r.order_number)).toEqual(numbers);
     expect(await count(c, 'payments WHERE store_id = $1', [t.storeId])).toBe(3);
@@ -226,25 +226,25 @@ describe('failed entries', () => {
       failedRetryIntervalMs: 4000,
       realtime: false,
     });
-    await waitUntil('the startup pass', () => historyOf(engine.store.db).some((h) => h.trigger === 'startup' && h.finished_at !== null));
+    await waitUntil('the startup pass', () => historyOf(engine.store.base.db).some((h) => h.trigger === 'startup' && h.finished_at !== null));
     await stopCentral(c);
 
     const numbers = ringUpSales(pos, { storeLocalId: store, prefix: 'UNR', count: 4 });
-    await waitUntil('every entry failed after maxRetries attempts', () => outboxSummary(engine.store.db).failed === 12, {
+    await waitUntil('every entry failed after maxRetries attempts', () => outboxSummary(engine.store.base.db).failed === 12, {
       timeout: 20_000,
       interval: 10,
-      diagnose: () => JSON.stringify(outboxSummary(engine.store.db)),
+      diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)),
     });
     expect(statusOf(engine).connection).toBe('offline');
 
     // Central comes back; nobody touches the engine: recovery and the failed-entry timer do it.
     c = await central(db, port);
-    await waitUntil('every entry synced', () => outboxSummary(engine.store.db).synced === 12, {
+    await waitUntil('every entry synced', () => outboxSummary(engine.store.base.db).synced === 12, {
       timeout: 30_000,
-      diagnose: () => JSON.stringify(outboxSummary(engine.store.db)),
+      diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)),
     });
     // Back online, the engine puts failed entries back in the queue itself (or the retry timer does).
-    expect(historyOf(engine.store.db).some((h) => h.trigger === 'back-online' || h.trigger === 'retry-failed')).toBe(true);
+    expect(historyOf(engine.store.base.db).some((h) => h.trigger === 'back-online' || h.trigger === 'retry-failed')).toBe(true);
     const orders = await c.db.query<{ order_number: string }>('SELECT order_number FROM orders WHERE store_id = $1 ORDER BY order_number', [t.storeId]);
     expect(orders.rows.map((r) => r.order_number)).toEqual(numbers);
   });
@@ -254,7 +254,7 @@ describe('failed entries', () => {
     const t = await c.provision('poison-store', 'failed-t3');
     const { path, pos, store } = await terminalDb('poison', t.storeId);
     const engine = await startEngine(path, t, c.url, { retryDelay: 20, maxRetries: 2, syncInterval: 3600, heartbeatInterval: 3600, realtime: false });
-    await waitUntil('the startup pass', () => historyOf(engine.store.db).some((h) => h.trigger === 'startup' && h.finished_at !== null));
+    await waitUntil('the startup pass', () => historyOf(engine.store.base.db).some((h) => h.trigger === 'startup' && h.finished_at !== null));
     engine.service.pause(); // the five sales go up in one batch, below
 
     // The third sale's note holds a NUL character, which PostgreSQL cannot store.
@@ -265,32 +265,32 @@ describe('failed entries', () => {
       'the refused sale failed',
       async () => {
         await engine.service.performIncrementalSync('test');
-        const f = engine.store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'failed'`).get() as { n: number };
-        const p = engine.store.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number };
+        const f = engine.store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'failed'`).get() as { n: number };
+        const p = engine.store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number };
         return f.n > 0 && p.n === 0;
       },
-      { timeout: 20_000, interval: 50, diagnose: () => JSON.stringify(outboxSummary(engine.store.db)) },
+      { timeout: 20_000, interval: 50, diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)) },
     );
     const good = numbers.filter((n) => n !== bad);
     const atCentral = async () =>
       (await c.db.query<{ order_number: string }>('SELECT order_number FROM orders WHERE store_id = $1 ORDER BY order_number', [t.storeId])).rows.map((r) => r.order_number);
     expect(await atCentral(), 'the four good sales are at central').toEqual(good);
-    const failedOrders = engine.store.db
+    const failedOrders = engine.store.base.db
       .prepare(`SELECT DISTINCT o.order_number AS n FROM tillsync_outbox x JOIN orders o ON o.server_id = x.server_id WHERE x.status = 'failed' AND x.table_name = 'orders'`)
       .all() as { n: string }[];
     expect(failedOrders.map((r) => r.n)).toEqual([bad]);
 
     // The POS corrects the note; the failed entries go back to the queue and the sale arrives once.
     pos.prepare(`UPDATE orders SET notes = 'corrected' WHERE order_number = ?`).run(bad);
-    engine.store.retryFailed();
+    engine.store.outbox.retryFailed();
     await waitUntil(
       'every entry settled',
       async () => {
         await engine.service.performIncrementalSync('test');
-        const s = outboxSummary(engine.store.db);
+        const s = outboxSummary(engine.store.base.db);
         return s.pending === 0 && s.failed === 0;
       },
-      { timeout: 20_000, interval: 50, diagnose: () => JSON.stringify(outboxSummary(engine.store.db)) },
+      { timeout: 20_000, interval: 50, diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)) },
     );
     expect(await atCentral()).toEqual(numbers);
     const row = await c.db.query<{ notes: string }>('SELECT notes FROM orders WHERE order_number = $1', [bad]);

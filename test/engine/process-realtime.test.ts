@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import { DEFAULT_SYNC_CONFIG } from '../../src/main/sync/sync-config.js';
 import { startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PRIORITY } from '../../src/shared/catalog/index.js';
 import { bootstrap } from '../../src/main/sync/bootstrap.js';
-import { LocalStore, type OutboxEntry } from '../../src/main/sync/local-store.js';
+import { LocalStore, type OutboxEntry } from '../../src/main/sync/store/index.js';
 import { removeTempDirs, tempDir } from '../helpers/engine.js';
 import { cleanEnv, killAll, spawnProc, waitUntil } from '../helpers/processes.js';
 
@@ -23,15 +23,15 @@ const captured = (db: Database.Database) => (db.prepare('SELECT count(*) AS n FR
 describe('promotion of the capture log', () => {
   it('a POS write costs the POS one capture row: no central id, no outbox entry until the engine moves it', () => {
     const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p1', { create: true });
-    const pos = new Database(store.path);
+    const pos = new Database(store.base.path);
     const id = Number(pos.prepare(`INSERT INTO customers (name) VALUES ('Ann')`).run().lastInsertRowid);
     expect(captured(pos)).toBe(1);
     expect(outbox(pos)).toHaveLength(0);
     expect(pos.prepare('SELECT server_id FROM customers WHERE id = ?').get(id)).toEqual({ server_id: null });
     // Pending already counts it, before any promotion.
-    expect(store.counts().Customer).toMatchObject({ pending: 1 });
+    expect(store.outbox.counts().Customer).toMatchObject({ pending: 1 });
 
-    expect(store.promote()).toBe(1);
+    expect(store.capture.promote()).toBe(1);
     const [e] = outbox(pos);
     const sid = (pos.prepare('SELECT server_id FROM customers WHERE id = ?').get(id) as { server_id: string }).server_id;
     expect(sid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -39,7 +39,7 @@ describe('promotion of the capture log', () => {
     expect(e?.change_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(captured(pos)).toBe(0);
     // Stamping the central id was not itself captured.
-    expect(store.promote()).toBe(0);
+    expect(store.capture.promote()).toBe(0);
     pos.close();
     store.close();
   });
@@ -60,7 +60,7 @@ describe('promotion of the capture log', () => {
     expect(b).toBe(a); // the same local id, another row
     pos.prepare(`UPDATE customers SET name = 'Bob' WHERE id = ?`).run(b);
 
-    expect(store.promote()).toBe(5);
+    expect(store.capture.promote()).toBe(5);
     const entries = outbox(pos, 'customers');
     expect(entries.map((e) => e.operation)).toEqual(['CREATE', 'UPDATE', 'DELETE', 'CREATE', 'UPDATE']);
     const [ann, bo] = [entries[0]?.server_id, entries[3]?.server_id];
@@ -69,7 +69,7 @@ describe('promotion of the capture log', () => {
     expect(ann).not.toBe(bo);
     expect(pos.prepare('SELECT server_id, name FROM customers WHERE id = ?').get(b)).toEqual({ server_id: bo, name: 'Bob' });
     // The first row was created and deleted before any push: it sends nothing.
-    const batch = store.nextBatch({ limit: 50, minPriority: 0, now: Date.now(), pausedTables: new Set() });
+    const batch = store.batches.nextBatch({ limit: 50, minPriority: 0, now: Date.now(), pausedTables: new Set() });
     expect(batch.cancelled).toBe(3);
     expect(batch.changes.map((c) => [c.change.entityId, c.change.operation, c.change.data?.name])).toEqual([[bo, 'CREATE', 'Bob']]);
     pos.close();
@@ -78,15 +78,15 @@ describe('promotion of the capture log', () => {
 
   it("an order's items and payments get the order's new central id as their transaction group, in capture order", () => {
     const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p3', { create: true });
-    const pos = new Database(store.path);
+    const pos = new Database(store.base.path);
     pos.transaction(() => {
       const o = pos.prepare(`INSERT INTO orders (order_number, status, total) VALUES ('P-1', 'completed', 5)`).run().lastInsertRowid;
       pos.prepare('INSERT INTO order_items (order_id, quantity) VALUES (?, 1)').run(o);
       pos.prepare(`INSERT INTO payments (order_id, amount, method, status) VALUES (?, 5, 'cash', 'captured')`).run(o);
     })();
     // A completed sale is urgent before the engine has touched it.
-    expect(store.hasPending(PRIORITY.CRITICAL, Date.now())).toBe(true);
-    store.promote();
+    expect(store.outbox.hasPending(PRIORITY.CRITICAL, Date.now())).toBe(true);
+    store.capture.promote();
     const orderSid = (pos.prepare(`SELECT server_id FROM orders WHERE order_number = 'P-1'`).get() as { server_id: string }).server_id;
     expect(outbox(pos).map((e) => [e.table_name, e.tx_group, e.priority])).toEqual([
       ['orders', `orders:${orderSid}`, PRIORITY.CRITICAL],
@@ -108,7 +108,7 @@ describe('promotion of the capture log', () => {
     const pos = new Database(path);
     pos.prepare(`UPDATE customers SET name = 'Old but edited' WHERE name = 'Old'`).run();
     expect(captured(pos)).toBe(1);
-    expect(store.promote()).toBe(0); // dropped: the row has no central id and was not created since
+    expect(store.capture.promote()).toBe(0); // dropped: the row has no central id and was not created since
     expect(outbox(pos)).toHaveLength(0);
     expect(bootstrap(store).queued).toEqual({ customers: 1 });
     const [e] = outbox(pos);
@@ -122,8 +122,8 @@ describe('promotion of the capture log', () => {
     const path = join(tempDir(), 'pos.db');
     const store = new LocalStore(path, 'till-p5', { create: true });
     const total = 60_000;
-    const ins = store.db.prepare(`INSERT INTO customers (name) VALUES (?)`);
-    store.db.transaction(() => {
+    const ins = store.base.db.prepare(`INSERT INTO customers (name) VALUES (?)`);
+    store.base.db.transaction(() => {
       for (let i = 0; i < total; i++) ins.run(`c${i}`);
     })();
     store.close();
@@ -143,10 +143,10 @@ describe('promotion of the capture log', () => {
     db.close();
 
     const again = new LocalStore(path, 'till-p5');
-    again.promote();
-    const n = again.db.prepare(`SELECT count(*) AS n, count(DISTINCT change_id) AS ids, count(DISTINCT server_id) AS sids FROM tillsync_outbox`).get();
+    again.capture.promote();
+    const n = again.base.db.prepare(`SELECT count(*) AS n, count(DISTINCT change_id) AS ids, count(DISTINCT server_id) AS sids FROM tillsync_outbox`).get();
     expect(n).toEqual({ n: total, ids: total, sids: total });
-    expect(again.db.prepare('SELECT count(*) AS n FROM customers WHERE server_id IS NULL').get()).toEqual({ n: 0 });
+    expect(again.base.db.prepare('SELECT count(*) AS n FROM customers WHERE server_id IS NULL').get()).toEqual({ n: 0 });
     again.close();
   });
 });
@@ -166,11 +166,11 @@ describe('a long capture log', () => {
     })();
     expect(captured(pos)).toBe(65);
     // One step of 40 entries, then the engine stops; a new one finishes the log in small steps.
-    expect(store.promote(40, 1)).toBe(40);
+    expect(store.capture.promote(40, 1)).toBe(40);
     expect(captured(pos)).toBe(25);
     store.close();
     const again = new LocalStore(path, 'till-p6');
-    again.promote(7);
+    again.capture.promote(7);
     const entries = outbox(pos, 'customers');
     expect(entries).toHaveLength(65);
     expect(captured(pos)).toBe(0);
@@ -203,9 +203,9 @@ describe('local ids that move or come back', () => {
     const b = Number(pos.prepare(`INSERT INTO customers (name) VALUES ('Bo')`).run().lastInsertRowid);
     expect(b).toBe(a);
     // The first step must not stamp Ann's id on Bo's row (Ann's delete is still in the log).
-    expect(store.promote(1, 1)).toBe(1);
+    expect(store.capture.promote(1, 1)).toBe(1);
     expect(pos.prepare('SELECT server_id FROM customers WHERE id = ?').get(b)).toEqual({ server_id: null });
-    store.promote(1);
+    store.capture.promote(1);
     const entries = outbox(pos, 'customers');
     expect(entries.map((e) => e.operation)).toEqual(['CREATE', 'DELETE', 'CREATE']);
     const [ann, , bo] = entries.map((e) => e.server_id);
@@ -214,7 +214,7 @@ describe('local ids that move or come back', () => {
     expect(pos.prepare('SELECT server_id FROM customers WHERE id = ?').get(b)).toEqual({ server_id: bo });
     // Bo's later edit is Bo's; Ann's create and delete still cancel out.
     pos.prepare(`UPDATE customers SET name = 'Bob' WHERE id = ?`).run(b);
-    const batch = store.nextBatch({ limit: 50, minPriority: 0, now: Date.now(), pausedTables: new Set() });
+    const batch = store.batches.nextBatch({ limit: 50, minPriority: 0, now: Date.now(), pausedTables: new Set() });
     expect(batch.cancelled).toBe(2);
     expect(batch.changes.map((c) => [c.change.entityId, c.change.operation, c.change.data?.name])).toEqual([[bo, 'CREATE', 'Bob']]);
     pos.close();
@@ -225,7 +225,7 @@ describe('local ids that move or come back', () => {
     const { store, pos } = rowidPos('till-p8');
     pos.prepare(`INSERT INTO customers (id, name) VALUES (10, 'Cy')`).run();
     pos.prepare(`UPDATE customers SET id = 20 WHERE id = 10`).run();
-    store.promote();
+    store.capture.promote();
     const entries = outbox(pos, 'customers');
     expect(entries.map((e) => [e.operation, e.local_id])).toEqual([
       ['CREATE', 10],
@@ -235,7 +235,7 @@ describe('local ids that move or come back', () => {
     expect(pos.prepare('SELECT server_id FROM customers WHERE id = 20').get()).toEqual({ server_id: entries[0]?.server_id });
     // Later writes to the row are captured under that id too.
     pos.prepare(`UPDATE customers SET name = 'Cyd' WHERE id = 20`).run();
-    store.promote();
+    store.capture.promote();
     expect(outbox(pos, 'customers').at(-1)).toMatchObject({ operation: 'UPDATE', server_id: entries[0]?.server_id });
     pos.close();
     store.close();
@@ -244,13 +244,13 @@ describe('local ids that move or come back', () => {
 
 it('moving the log from inside an apply transaction leaves capture off for the rest of it (no echo)', () => {
   const store = new LocalStore(join(tempDir(), 'pos.db'), 'till-p9', { create: true });
-  const pos = new Database(store.path);
+  const pos = new Database(store.base.path);
   pos.prepare(`INSERT INTO customers (name) VALUES ('captured')`).run();
-  store.applying(() => {
+  store.base.applying(() => {
     // enqueue moves the log itself (a nested step) ...
-    store.enqueue('customers', 1, 'UPDATE');
+    store.capture.enqueue('customers', 1, 'UPDATE');
     // ... and capture is still off afterwards: the engine's own write is not captured.
-    store.db.prepare(`INSERT INTO customers (name, server_id) VALUES ('pulled', ?)`).run(crypto.randomUUID());
+    store.base.db.prepare(`INSERT INTO customers (name, server_id) VALUES ('pulled', ?)`).run(crypto.randomUUID());
   });
   expect(captured(pos)).toBe(0);
   expect(outbox(pos).map((e) => [e.operation, JSON.parse(e.new_image ?? '{}').name])).toEqual([

@@ -101,7 +101,7 @@ describe('event-driven push', () => {
       // Tier order within what was sent: priorities never rise along the push.
       const priorities = sent.flatMap((p) => p.changes.map((ch) => ch.priority ?? 0));
       expect([...priorities].sort((a, b) => b - a)).toEqual(priorities);
-      await waitUntil('the outbox empty', () => e.store.counts().Customer?.pending === 0 && e.store.oldestPendingAt() === null, { timeout: 5_000 });
+      await waitUntil('the outbox empty', () => e.store.outbox.counts().Customer?.pending === 0 && e.store.outbox.oldestPendingAt() === null, { timeout: 5_000 });
     } finally {
       await proxy.close();
     }
@@ -126,7 +126,7 @@ describe('event-driven push', () => {
     await waitUntil('the sale at central', async () => (await atCentral(c, 'CADENCE-1')) === 1, { timeout: 5_000 });
     await sleep(2_500); // longer than prompt mode's window
     expect(await count(c, "customers WHERE name = 'Cadence customer'")).toBe(0);
-    expect(e.store.counts().Customer?.pending).toBe(1);
+    expect(e.store.outbox.counts().Customer?.pending).toBe(1);
   });
 
   it('a change backing off after central failed goes again when it is due, not at the next interval', async () => {

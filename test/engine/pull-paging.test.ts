@@ -37,7 +37,7 @@ async function seenAt(c: WithDb, cursor: string | undefined): Promise<number> {
 }
 
 const localProducts = (e: TerminalEngine) =>
-  e.store.db.prepare('SELECT count(*) AS n, count(DISTINCT server_id) AS d, count(DISTINCT sku) AS s FROM products').get() as { n: number; d: number; s: number };
+  e.store.base.db.prepare('SELECT count(*) AS n, count(DISTINCT server_id) AS d, count(DISTINCT sku) AS s FROM products').get() as { n: number; d: number; s: number };
 
 describe('a large table', () => {
   const c = useCentral();
@@ -49,7 +49,7 @@ describe('a large table', () => {
     await settled(c);
     const seen: { rows: number; cursor: string | undefined }[] = [];
     e.service.on('progress', (p) => {
-      if (p.table === 'products') seen.push({ rows: localProducts(e).n, cursor: e.store.cursor('products') });
+      if (p.table === 'products') seen.push({ rows: localProducts(e).n, cursor: e.store.cursors.cursor('products') });
     });
     const r = await e.sync();
     expect(r.errors).toEqual([]);
@@ -98,7 +98,7 @@ describe('a pull that fails mid-way', () => {
 
     const applied = localProducts(e);
     expect(applied).toEqual({ n: 3 * PAGE, d: 3 * PAGE, s: 3 * PAGE });
-    expect(await seenAt(first, e.store.cursor('products'))).toBe(applied.n);
+    expect(await seenAt(first, e.store.cursors.cursor('products'))).toBe(applied.n);
     expect(e.outbox()).toHaveLength(0);
 
     // Central is back (a new instance on the same database); the engine restarts too.
@@ -108,7 +108,7 @@ describe('a pull that fails mid-way', () => {
     expect(r.errors).toEqual([]);
     expect(r.pulled).toBeGreaterThanOrEqual(ROWS - 3 * PAGE);
     expect(localProducts(e)).toEqual({ n: ROWS, d: ROWS, s: ROWS });
-    expect(await seenAt(second, e.store.cursor('products'))).toBe(ROWS);
+    expect(await seenAt(second, e.store.cursors.cursor('products'))).toBe(ROWS);
     const ids = (await second.db.query<{ id: string }>('SELECT id FROM products')).rows.map((x) => x.id);
     const missing = ids.filter((id) => e.row('products', id) === null);
     expect(missing).toEqual([]);

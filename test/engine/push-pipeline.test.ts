@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CentralClient } from '../../src/main/sync/central-client.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { Answers } from '../../src/main/sync/store/answers.js';
 import type { PushRequest } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
@@ -49,7 +49,7 @@ describe('push pipeline', () => {
       if (r.path !== '/api/sync/push' || !e) return;
       received += (JSON.parse(r.body) as PushRequest).changes.length;
       await sleep(40); // central is slow: the engine has time to build the next batch
-      const stamped = (e.store.db.prepare(`SELECT count(DISTINCT sent_as) AS n FROM tillsync_outbox WHERE sent_as IS NOT NULL`).get() as { n: number }).n;
+      const stamped = (e.store.base.db.prepare(`SELECT count(DISTINCT sent_as) AS n FROM tillsync_outbox WHERE sent_as IS NOT NULL`).get() as { n: number }).n;
       ahead.push(stamped - received);
     });
     try {
@@ -62,12 +62,12 @@ describe('push pipeline', () => {
       // The order of requests and settlements, as the engine makes them (spies on the real objects).
       const events: string[] = [];
       const push = CentralClient.prototype.push;
-      const record = LocalStore.prototype.recordPush;
+      const record = Answers.prototype.recordPush;
       CentralClient.prototype.push = function (this: CentralClient, req) {
         events.push('push');
         return push.call(this, req);
       };
-      LocalStore.prototype.recordPush = function (this: LocalStore, ...args: Parameters<LocalStore['recordPush']>) {
+      Answers.prototype.recordPush = function (this: Answers, ...args: Parameters<Answers['recordPush']>) {
         events.push('settle');
         return record.apply(this, args);
       };
@@ -76,7 +76,7 @@ describe('push pipeline', () => {
         r = await e.service.pushPending('test');
       } finally {
         CentralClient.prototype.push = push;
-        LocalStore.prototype.recordPush = record;
+        Answers.prototype.recordPush = record;
       }
       expect(r.errors).toEqual([]);
       expect(r.conflicts).toBe(0);

@@ -6,7 +6,7 @@
  * resumes the table.
  *
  * The drift is made real on the terminal only: the engine's view of one catalog
- * entry (store.tables) gets a different hash, as an engine built from another
+ * entry (store.base.tables) gets a different hash, as an engine built from another
  * catalog version would send; central keeps its own catalog.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,15 +24,15 @@ const OTHER_HASH = 'ffffffffffffffff';
 
 /** Gives the engine's entry of `table` another schema hash; returns the function that restores it. */
 function drift(e: TerminalEngine, table: string): () => void {
-  const t = e.store.tables.get(table);
+  const t = e.store.base.tables.get(table);
   if (!t) throw new Error(`${table} is not synced here`);
   const original = t.entry;
   const drifted: CatalogEntry = { ...original, schemaHash: OTHER_HASH };
-  e.store.tables.set(table, { ...t, entry: drifted });
-  return () => e.store.tables.set(table, { ...t, entry: original });
+  e.store.base.tables.set(table, { ...t, entry: drifted });
+  return () => e.store.base.tables.set(table, { ...t, entry: original });
 }
 
-const dumpTable = (e: TerminalEngine, table: string) => e.store.db.prepare(`SELECT * FROM ${table} ORDER BY id`).all();
+const dumpTable = (e: TerminalEngine, table: string) => e.store.base.db.prepare(`SELECT * FROM ${table} ORDER BY id`).all();
 
 describe('schema guard', () => {
   it('central refuses a pull with another schema hash (409 SCHEMA_MISMATCH) and rejects such a push without writing it', async () => {
@@ -70,7 +70,7 @@ describe('schema guard', () => {
 
     const products = dumpTable(e, 'products');
     const brands = dumpTable(e, 'brands');
-    const cursors = { products: e.store.cursor('products'), brands: e.store.cursor('brands') };
+    const cursors = { products: e.store.cursors.cursor('products'), brands: e.store.cursors.cursor('brands') };
     const pendingBefore = e.outbox({ table: 'products', status: 'pending' });
     expect(pendingBefore).toHaveLength(1);
 
@@ -90,8 +90,8 @@ describe('schema guard', () => {
     );
     expect(dumpTable(e, 'products')).toEqual(products);
     expect(dumpTable(e, 'brands')).toEqual(brands);
-    expect(e.store.cursor('products')).toBe(cursors.products);
-    expect(e.store.cursor('brands')).toBe(cursors.brands);
+    expect(e.store.cursors.cursor('products')).toBe(cursors.products);
+    expect(e.store.cursors.cursor('brands')).toBe(cursors.brands);
     expect(await rowOf(c, 'products', productSid)).toBeUndefined();
     expect(await count(c, 'sync_applied WHERE entity_id = $1', [productSid])).toBe(0);
     // Other tables went on.

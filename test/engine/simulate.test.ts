@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentConfigError } from '../../src/main/engine-settings.js';
-import { LocalStore } from '../../src/main/sync/local-store.js';
+import { LocalStore } from '../../src/main/sync/store/index.js';
 import { simulateCommand } from '../../src/agent/commands/simulate.js';
 import { PosSimulator } from '../../src/agent/simulator.js';
 
@@ -47,8 +47,8 @@ const cents = (v: unknown) => Math.round(Number(v) * 100);
 
 /** Rows as the engine would have pulled them: with central ids, and not captured. */
 function seedStore(): number {
-  return store.applying(() => {
-    const r = store.db
+  return store.base.applying(() => {
+    const r = store.base.db
       .prepare(`INSERT INTO stores (server_id, name, code, currency, created_at, updated_at) VALUES (?, 'Main street', 'S001', 'EUR', ?, ?)`)
       .run(randomUUID(), now(), now());
     return Number(r.lastInsertRowid);
@@ -63,8 +63,8 @@ interface Seeded {
 }
 
 function seedCatalog(storeId: number): Seeded {
-  return store.applying(() => {
-    const db = store.db;
+  return store.base.applying(() => {
+    const db = store.base.db;
     const tax = (name: string, rate: number, inclusive: number) =>
       Number(db.prepare(`INSERT INTO taxes (server_id, name, rate, inclusive, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`).run(randomUUID(), name, rate, inclusive, now(), now()).lastInsertRowid);
     const vat = tax('VAT 20%', 0.2, 0);
@@ -117,8 +117,8 @@ function runFixture(args: string[]): Promise<{ code: number; stdout: string; std
 
 /** Reads the file as the engine sees it: captured writes moved into the outbox first (central ids given). */
 const all = (sql: string, ...params: unknown[]) => {
-  store.promote();
-  return store.db.prepare(sql).all(...params) as Row[];
+  store.capture.promote();
+  return store.base.db.prepare(sql).all(...params) as Row[];
 };
 
 describe('PosSimulator', () => {
@@ -344,11 +344,11 @@ describe('PosSimulator', () => {
 
   it("waits out the engine's write transaction instead of failing", async () => {
     seedCatalog(seedStore());
-    store.db.exec('BEGIN IMMEDIATE'); // the engine applying a pulled page, say
+    store.base.db.exec('BEGIN IMMEDIATE'); // the engine applying a pulled page, say
     const child = runFixture(['--database', join(dir, 'pos.db'), '--count', '5', '--rate', '100', '--seed', '2']);
     await new Promise((res) => setTimeout(res, 700));
     expect(all('SELECT count(*) AS n FROM orders')[0]?.n).toBe(0);
-    store.db.exec('COMMIT');
+    store.base.db.exec('COMMIT');
     const r = await child;
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toMatchObject({ sales: 5, failed: 0 });

@@ -63,7 +63,7 @@ describe('default strategies, terminal and central editing the same row before t
     const again = await e.sync();
     expect(again.pushed).toBe(0);
     expect(e.row('products', id)).toMatchObject({ price: 15 });
-    expect(e.store.rowState('products', id)?.version).toBe(2);
+    expect(e.store.rows.rowState('products', id)?.version).toBe(2);
   });
 
   it('orders (SaleOrder): TERMINAL_WINS, central ends with the terminal row', async () => {
@@ -84,7 +84,7 @@ describe('default strategies, terminal and central editing the same row before t
 
     const r = await e.sync();
     expect(r.errors).toEqual([]);
-    const local = e.store.db.prepare('SELECT * FROM orders WHERE id = ?').get(localId) as Record<string, unknown>;
+    const local = e.store.base.db.prepare('SELECT * FROM orders WHERE id = ?').get(localId) as Record<string, unknown>;
     const central = await rowOf(c, 'orders', id);
     expect(central).toMatchObject({
       status: 'completed',
@@ -159,11 +159,11 @@ describe('strategies when a pull meets a row with changes not pushed yet', () =>
     const page = await e.service.client.pull({
       terminalId: e.terminal.terminalId,
       entityType: en.entityType,
-      cursor: e.store.cursor(table),
+      cursor: e.store.cursors.cursor(table),
       limit: 500,
       schemaHash: en.schemaHash,
     });
-    return e.store.applyPage(en, page.changes, page.cursor, 60_000);
+    return e.store.pages.applyPage(en, page.changes, page.cursor, 60_000);
   }
 
   it('products: central wins, the pending terminal change is superseded', async () => {

@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createEngine } from '../../src/main/sync/engine.js';
-import type { LocalStore, LocalStoreOptions, OutboxEntry } from '../../src/main/sync/local-store.js';
+import type { LocalStore, LocalStoreOptions, OutboxEntry } from '../../src/main/sync/store/index.js';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import type { SyncRunResult } from '../../src/shared/ipc.js';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../src/main/sync/sync-config.js';
@@ -147,7 +147,7 @@ export async function startEngine(c: EngineCentral, opts: EngineOptions = {}): P
     },
     outbox(filter = {}) {
       // The engine's view: what the triggers captured is moved into the outbox first.
-      store.promote();
+      store.capture.promote();
       const where: string[] = [];
       const params: unknown[] = [];
       const add = (sql: string, v: unknown) => {
@@ -157,14 +157,14 @@ export async function startEngine(c: EngineCentral, opts: EngineOptions = {}): P
       if (filter.table) add('table_name = ?', filter.table);
       if (filter.status) add('status = ?', filter.status);
       if (filter.serverId) add('server_id = ?', filter.serverId);
-      return store.db.prepare(`SELECT * FROM tillsync_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`).all(...params) as OutboxEntry[];
+      return store.base.db.prepare(`SELECT * FROM tillsync_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`).all(...params) as OutboxEntry[];
     },
     row(table, serverId) {
-      return (store.db.prepare(`SELECT * FROM "${table}" WHERE server_id = ?`).get(serverId) as Record<string, unknown> | undefined) ?? null;
+      return (store.base.db.prepare(`SELECT * FROM "${table}" WHERE server_id = ?`).get(serverId) as Record<string, unknown> | undefined) ?? null;
     },
     serverIdOf(table, localId) {
-      store.promote(); // a new row gets its central id when its capture is moved into the outbox
-      const r = store.db.prepare(`SELECT server_id FROM "${table}" WHERE id = ?`).get(localId) as { server_id: string | null } | undefined;
+      store.capture.promote(); // a new row gets its central id when its capture is moved into the outbox
+      const r = store.base.db.prepare(`SELECT server_id FROM "${table}" WHERE id = ?`).get(localId) as { server_id: string | null } | undefined;
       if (!r?.server_id) throw new Error(`${table} row ${String(localId)} has no central id`);
       return r.server_id;
     },

@@ -2,7 +2,7 @@
 import type { SchemaResponse } from '../../shared/protocol.js';
 import { agentConfig } from '../../main/engine-settings.js';
 import { CentralClient, CentralError } from '../../main/sync/central-client.js';
-import { missingPart } from '../../main/sync/local-store.js';
+import { missingPart } from '../../main/sync/store/index.js';
 import type { Command } from '../command.js';
 import { keyRefusedError, missingDatabaseError, terminalMismatchError } from '../errors.js';
 import { boundTerminal, compareSchemas, formatParityReport, readLocalSchema } from '../parity.js';

@@ -1,7 +1,7 @@
 /** `tillsync simulate`: the POS simulator (../simulator.ts) as a process of its own, ringing up sales at a steady rate. */
 import pino from 'pino';
 import { agentConfig, AgentConfigError } from '../../main/engine-settings.js';
-import { missingPart } from '../../main/sync/local-store.js';
+import { missingPart } from '../../main/sync/store/index.js';
 import type { Command } from '../command.js';
 import { missingDatabaseError } from '../errors.js';
 import { fromCents, PosSimulator, toCents } from '../simulator.js';

@@ -12,12 +12,12 @@ export const statusCommand: Command = {
     const { store, service } = openEngine(config, log, { create: flags.create === true, terminalGiven: settingGiven(flags, env, 'terminalId') });
     try {
       const s = service.status();
-      const conflicts = store.openConflicts();
+      const conflicts = store.conflicts.openConflicts();
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ ...s, terminalId: store.getMeta('terminal_id') ?? null, lastSyncAt: store.getMeta('last_sync_at') ?? null, openConflicts: conflicts.length }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...s, terminalId: store.base.getMeta('terminal_id') ?? null, lastSyncAt: store.base.getMeta('last_sync_at') ?? null, openConflicts: conflicts.length }, null, 2)}\n`);
         return 0;
       }
-      const lines = [`terminal ${store.getMeta('terminal_id') ?? '(not initialized)'}, last sync ${store.getMeta('last_sync_at') ?? 'never'}`];
+      const lines = [`terminal ${store.base.getMeta('terminal_id') ?? '(not initialized)'}, last sync ${store.base.getMeta('last_sync_at') ?? 'never'}`];
       lines.push(`${'table'.padEnd(22)} ${'pending'.padStart(8)} ${'failed'.padStart(7)} ${'synced'.padStart(8)} ${'conflicts'.padStart(9)}  paused`);
       for (const [type, c] of Object.entries(s.tables)) {
         lines.push(`${type.padEnd(22)} ${String(c.pending).padStart(8)} ${String(c.failed).padStart(7)} ${String(c.synced).padStart(8)} ${String(c.conflicts).padStart(9)}  ${c.paused ?? ''}`);

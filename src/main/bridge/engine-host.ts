@@ -90,7 +90,7 @@ export class EngineHost {
         return s.status();
       },
       'sync:retryFailed': async () => ({ retried: engine().retryFailed() }),
-      'conflict:list': async ({ status }) => (status === 'open' ? engine().store.openConflicts() : engine().store.allConflicts()),
+      'conflict:list': async ({ status }) => (status === 'open' ? engine().store.conflicts.openConflicts() : engine().store.conflicts.allConflicts()),
       'conflict:resolve': async ({ conflictId, resolution, resolvedData, pin }) => {
         const s = engine();
         if (!this.opts.pin || this.opts.pin.isSet?.() === false) throw new IpcFailure('PIN_NOT_SET', 'set a supervisor PIN in Settings before resolving conflicts');
@@ -110,7 +110,7 @@ export class EngineHost {
           throw new IpcFailure('INVALID_SETTINGS', err instanceof Error ? err.message : String(err));
         }
       },
-      'history:list': async ({ limit }) => engine().store.history(limit),
+      'history:list': async ({ limit }) => engine().store.history.history(limit),
     };
     this.attach(service);
   }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, pushable, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { LocalRow } from './mapping.js';
-import type { LocalStore } from './local-store.js';
+import type { LocalStore } from './store/index.js';
 import { q } from './schema.js';
 import { pickImage } from './store/rows.js';
 

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { CentralClient } from './central-client.js';
-import { LocalStore } from './local-store.js';
+import { LocalStore } from './store/index.js';
 import { SyncService } from './sync-service.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -75,7 +75,7 @@ export function createEngine(settings: EngineSettings, log: Logger): Engine {
   const store = openStore(settings, log);
   let service: SyncService;
   try {
-    const known = store.getMeta('terminal_id');
+    const known = store.base.getMeta('terminal_id');
     if (settings.refuseOtherTerminal === true && known !== undefined && known !== settings.terminalId) {
       throw new TerminalMismatchError(settings.databasePath, known, settings.terminalId);
     }

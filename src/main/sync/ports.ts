@@ -11,7 +11,7 @@ import type { CatalogEntry, WireRow } from '../../shared/catalog/index.js';
 import type { ConflictView } from '../../shared/ipc.js';
 import type { PulledChange, PushResponse, TableCounts } from '../../shared/protocol.js';
 import type { CentralClient } from './central-client.js';
-import type { InFlight, OutgoingBatch, PageResult } from './local-store.js';
+import type { InFlight, OutgoingBatch, PageResult } from './store/index.js';
 
 /** store.base: metadata and the catalog tables present in the file. */
 export interface BasePort {

@@ -92,7 +92,7 @@ function imageExpr(row: 'NEW' | 'OLD', columns: readonly string[]): string {
  * pulls (the control row, read on whatever connection the write comes from). The log
  * has no index but its key and the trigger looks nothing up but the control row: the
  * central id, the change id and the transaction group are given when the engine moves
- * the row into the outbox (LocalStore.promote), off the sale's path.
+ * the row into the outbox (store/capture.ts, promote), off the sale's path.
  */
 export function triggerSql(e: CatalogEntry, columns: readonly string[]): string[] {
   const t = q(e.table);
@@ -146,7 +146,7 @@ export function installSchema(db: BetterSqlite3.Database, opts: { createMissing:
     throw new Error(`the terminal's database migrations are missing (no ${join(migrationsFolder, 'meta', '_journal.json')}); the installation is incomplete`);
   }
   migrate(drizzle(db), { migrationsFolder });
-  // Pending entries by transaction group: a batch is chosen group by group (local-store.ts nextBatch).
+  // Pending entries by transaction group: a batch is chosen group by group (store/batches.ts, nextBatch).
   db.exec(`CREATE INDEX IF NOT EXISTS tillsync_outbox_pending_group_idx ON tillsync_outbox (${GROUP_KEY}) WHERE status = 'pending'`);
   const report: InstallReport = { createdTables: [], addedColumns: [], skippedTables: [], triggers: 0 };
   db.transaction(() => {

@@ -18,7 +18,7 @@ import { CommitWatcher } from './commit-watcher.js';
 import { engineStatus } from './engine-status.js';
 import { failureOf } from './failure.js';
 import { Link } from './link.js';
-import type { LocalStore } from './local-store.js';
+import type { LocalStore } from './store/index.js';
 import type { StorePorts } from './ports.js';
 import { PullLoop } from './pull-loop.js';
 import { PushLoop, type PushOutcome } from './push-loop.js';
@@ -41,15 +41,15 @@ export interface SyncEvents {
  */
 export function portsOf(store: LocalStore): StorePorts {
   return {
-    base: store,
-    capture: store,
-    outbox: store,
-    batches: store,
-    answers: store,
-    pages: store,
-    cursors: store,
-    conflicts: store,
-    history: store,
+    base: store.base,
+    capture: store.capture,
+    outbox: store.outbox,
+    batches: store.batches,
+    answers: store.answers,
+    pages: store.pages,
+    cursors: store.cursors,
+    conflicts: store.conflicts,
+    history: store.history,
   };
 }
 

@@ -49,6 +49,11 @@ export class LocalStore {
     this.answers = new Answers(base, this.capture, this.outbox, this.rows, this.conflicts, this.cursors);
     this.pages = new PullPages(base, this.capture, this.outbox, this.rows, this.conflicts, this.cursors);
   }
+
+  /** Closes the file (every room shares it). */
+  close(): void {
+    this.base.close();
+  }
 }
 
 export { StoreBase, nowIso, type LocalTable } from './base.js';
