@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { openStore } from '../main/sync/engine.js';
+import { openPosDatabase } from '../main/sync/engine.js';
 import { createCentral } from '../server/app.js';
 import { ConfigError, configFromEnv } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   };
   // The POS database exists with its tables before the simulator (the "POS") and the
   // companion open it: the demo makes it (create), since nothing else ever does.
-  openStore({ databasePath: posPath, terminalId: stack.terminal.terminalId, create: true }, log).close();
+  openPosDatabase({ databasePath: posPath, terminalId: stack.terminal.terminalId, create: true }, log).close();
   // The demo till's engine runs inside the companion in web mode, so its UI opens in a browser.
   const uiToken = randomBytes(24).toString('base64url');
   const uiPort = process.env.TILLSYNC_UI_PORT ?? '4100';

@@ -58,7 +58,7 @@ export class TerminalMismatchError extends Error {
  * Opens the POS database for a terminal: installs what sync needs (and the POS tables
  * in a new file). Warnings go to `log`.
  */
-export function openStore(settings: Pick<EngineSettings, 'databasePath' | 'terminalId' | 'create' | 'migrationsDir' | 'store'>, log: Pick<Logger, 'warn'>): LocalStore {
+export function openPosDatabase(settings: Pick<EngineSettings, 'databasePath' | 'terminalId' | 'create' | 'migrationsDir' | 'store'>, log: Pick<Logger, 'warn'>): LocalStore {
   return new LocalStore(settings.databasePath, settings.terminalId, {
     ...settings.store,
     create: settings.create === true,
@@ -68,11 +68,11 @@ export function openStore(settings: Pick<EngineSettings, 'databasePath' | 'termi
 }
 
 /**
- * Builds an engine: opens the POS database (see openStore) and the sync service over
+ * Builds an engine: opens the POS database (see openPosDatabase) and the sync service over
  * it. Nothing runs until `service.initialize()`. A failure leaves nothing open.
  */
 export function createEngine(settings: EngineSettings, log: Logger): Engine {
-  const store = openStore(settings, log);
+  const store = openPosDatabase(settings, log);
   let service: SyncService;
   try {
     const known = store.base.getMeta('terminal_id');
