@@ -4,10 +4,10 @@
  * order. Each chunk is one transaction, selected by "no central id yet", so a
  * crash resumes where it stopped.
  */
-import { randomUUID } from 'node:crypto';
 import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, pushable, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { LocalRow } from './mapping.js';
 import type { LocalStore } from './store/index.js';
+import { uuid7 } from '../../shared/uuid7.js';
 import { q } from './schema.js';
 import { pickImage } from './store/rows.js';
 
@@ -54,7 +54,7 @@ function queueChunk(store: LocalStore, entry: CatalogEntry, columns: ReadonlySet
   const setId = store.base.db.prepare(`UPDATE ${q(entry.table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ?`);
   for (const row of rows) {
     const localId = Number(row[LOCAL_KEY]);
-    const serverId = randomUUID();
+    const serverId = uuid7();
     setId.run(serverId, localId);
     store.outbox.insert({
       table: entry.table,

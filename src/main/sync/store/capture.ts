@@ -3,7 +3,6 @@
  * moving the capture log the triggers fill into the outbox (or queueing by hand).
  */
 import type Database from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
 import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf } from '../../../shared/catalog/index.js';
 import { uuid7 } from '../../../shared/uuid7.js';
 import type { LocalRow } from '../mapping.js';
@@ -197,7 +196,7 @@ export class Capture {
       let serverId = row?.[LOCAL_SERVER_ID] as string | null | undefined;
       if (!serverId) {
         if (!row) throw new Error(`${table} row ${localId} has no central id`);
-        const minted = randomUUID();
+        const minted = uuid7();
         serverId = minted;
         this.base.applyingInline(() => this.base.stmt(`UPDATE ${q(table)} SET ${q(LOCAL_SERVER_ID)} = ? WHERE ${q(LOCAL_KEY)} = ?`).run(minted, localId));
       }
