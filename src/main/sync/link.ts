@@ -104,6 +104,8 @@ export class Link {
 
   /** Central answered something. */
   markOnline(): void {
+    // An answer that arrives after stop() changes nothing: the store may be closed.
+    if (this.stopped) return;
     const t = linkAfter(this.state, true);
     if (!t.changed) return;
     this.state = t.next;
@@ -116,6 +118,7 @@ export class Link {
 
   /** Central could not be reached: offline, and probing until it answers. */
   markOffline(reason: string): void {
+    if (this.stopped) return;
     const t = linkAfter(this.state, false);
     if (t.changed) {
       this.state = t.next;
