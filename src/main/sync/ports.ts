@@ -2,8 +2,9 @@
  * What the sync loops need of the terminal's store, as narrow ports grouped by the
  * store room that implements them (base, capture, outbox, batches, answers, pages,
  * cursors, conflicts, history). Each port keeps the store's method names and
- * signatures; a loop takes only the ports it uses. Today one LocalStore implements
- * them all (see portsOf in sync-service.ts, the one place that wires them).
+ * signatures; a loop takes only the ports it uses. The rooms of store/ implement
+ * them (portsOf in sync-service.ts is the one place that wires them); a test can hand
+ * a loop anything else that has the same methods.
  *
  * Also the engine's narrow view of central (CentralPort): the calls the loops make.
  */
