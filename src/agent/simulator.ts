@@ -15,6 +15,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mulberry32 } from '../shared/prng.js';
 
 export interface SaleItem {
   /** Local id of the order_items row. */
@@ -99,17 +100,6 @@ const NO_PRODUCTS_RETRY_MS = 1000;
 const FIRST_NAMES = ['Ana', 'Ben', 'Chloé', 'David', 'Emma', 'Farid', 'Greta', 'Hugo', 'Inès', 'Jonas', 'Keiko', 'Lucas', 'Maya', 'Nora', 'Omar', 'Paula'];
 const LAST_NAMES = ['Silva', 'Martin', 'Dubois', 'Müller', 'Rossi', 'Kowalski', 'Nguyen', 'García', 'Smith', 'Jensen', 'Novak', 'Haddad'];
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const toCents = (v: number): number => Math.round(v * 100);
 export const fromCents = (c: number): number => c / 100;
@@ -153,7 +143,7 @@ export class PosSimulator {
       throw new Error(`${path} is not a POS database: missing table(s) ${missing.join(', ')}`);
     }
     this.has = Object.fromEntries(OPTIONAL_TABLES.map((t) => [t, present.has(t)])) as Record<OptionalTable, boolean>;
-    this.random = prng(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.random = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
     // Not from the seed: two runs with one seed on one file must not share numbers.
     this.tag = randomBytes(4).readUInt32BE(0).toString(36).toUpperCase();
   }

@@ -4,17 +4,9 @@
  * simulator's sales), so a failing run can be run again with its seed.
  */
 
-/** mulberry32: a small, fast, seeded PRNG giving numbers in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/shared/prng.js';
+
+export { mulberry32 };
 
 /**
  * A seed for one consumer of the campaign's seed (FNV-1a of the label, mixed in).

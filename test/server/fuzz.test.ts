@@ -54,6 +54,7 @@ import {
 } from '../../src/shared/protocol.js';
 import { ADMIN_TOKEN, onPostgres, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
 import { errorShapeProblems, httpExchange, rawExchange, tableDigest, type HttpAnswer } from '../helpers/hostile.js';
+import { mulberry32 } from '../../src/shared/prng.js';
 
 function envInt(name: string, fallback: number): number {
   const v = process.env[name];
@@ -75,18 +76,11 @@ const SMALL_BODY_LIMIT = 64 * 1024;
 
 // ------------------------------------------------------------------ the PRNG
 
-/** mulberry32: small, fast, and the same sequence on every machine for a seed. */
+/** Seeded choices over mulberry32 (src/shared/prng.ts): the same sequence on every machine for a seed. */
 class Rng {
-  private state: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
