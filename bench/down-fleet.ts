@@ -13,6 +13,7 @@ import { CHANGES_CHANNEL } from '../src/server/db/migrate.js';
 import type { FromWorker, TillSpec, ToWorker } from './down-worker.js';
 import { cpuSeconds, machineTicks, postgresCpu, postgresCpuDelta, startChildCentral } from './fleet.js';
 import { ADMIN_TOKEN, round, scratchPostgres, sleep, startBenchCentral, type BenchContext, type DbKind } from './lib.js';
+import { childMessages } from './child-messages.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = fileURLToPath(new URL('./down-worker.ts', import.meta.url));
@@ -151,40 +152,7 @@ function forkTills(): TillProcess {
   const execArgv = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx'];
   const child = fork(WORKER, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
   children.add(child);
-  const waiting = new Set<{ type: string; resolve(m: FromWorker): void; reject(e: Error): void }>();
-  child.on('message', (raw: unknown) => {
-    const m = raw as FromWorker;
-    for (const w of waiting) {
-      if (m.type === 'error') w.reject(new Error(`till process failed: ${m.error}`));
-      else if (m.type === w.type) w.resolve(m);
-      else continue;
-      waiting.delete(w);
-      if (m.type !== 'error') break;
-    }
-  });
-  child.on('exit', (code, signal) => {
-    for (const w of waiting) w.reject(new Error(`till process exited (${code ?? signal})`));
-    waiting.clear();
-  });
-  const next: TillProcess['next'] = (type, timeoutMs) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiting.delete(entry);
-        reject(new Error(`till process: no ${type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const entry = {
-        type,
-        resolve: (m: FromWorker) => {
-          clearTimeout(timer);
-          resolve(m as Extract<FromWorker, { type: typeof type }>);
-        },
-        reject: (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      waiting.add(entry);
-    });
+  const next: TillProcess['next'] = childMessages<FromWorker>(child, 'till process');
   return {
     child,
     next,

@@ -24,6 +24,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { FleetTerminal, FromWorker, RunReport, ToWorker } from './fleet-worker.js';
 import { ADMIN_TOKEN, percentile, round, rssMb, sampleRss, scratchPostgres, sleep, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
+import { childMessages } from './child-messages.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
@@ -267,40 +268,12 @@ interface LoadWorker {
 function forkWorker(): LoadWorker {
   const child = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(child);
-  const waiting = new Set<{ type: string; resolve(m: FromWorker): void; reject(e: Error): void }>();
-  child.on('message', (raw: unknown) => {
-    const m = raw as FromWorker;
-    for (const w of waiting) {
-      if (m.type === 'error') w.reject(new Error(`fleet worker failed: ${m.error}`));
-      else if (m.type === w.type) w.resolve(m);
-      else continue;
-      waiting.delete(w);
-    }
-  });
-  child.on('exit', (code, signal) => {
-    for (const w of waiting) w.reject(new Error(`fleet worker exited (${code ?? signal})`));
-    waiting.clear();
-  });
-  const ask: LoadWorker['ask'] = (msg, type, timeoutMs) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiting.delete(entry);
-        reject(new Error(`fleet worker: no ${type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const entry = {
-        type,
-        resolve: (m: FromWorker) => {
-          clearTimeout(timer);
-          resolve(m as Extract<FromWorker, { type: typeof type }>);
-        },
-        reject: (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      waiting.add(entry);
-      child.send(msg);
-    });
+  const next = childMessages<FromWorker>(child, 'fleet worker');
+  const ask: LoadWorker['ask'] = (msg, type, timeoutMs) => {
+    const reply = next(type, timeoutMs);
+    child.send(msg);
+    return reply;
+  };
   return {
     child,
     ask,
