@@ -3,7 +3,7 @@
  * into schema.ts). Capture functions and triggers live in the custom migrations.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** PostgreSQL's 64-bit transaction id; orders the change log by commit horizon. */
 const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
@@ -27,6 +27,12 @@ export const syncTerminals = pgTable(
     outbox: jsonb('outbox'),
     /** When the terminal read the outbox counts it reported (a report older than the one kept is ignored). */
     outboxReportedAt: tstz('outbox_reported_at'),
+    /**
+     * The newest answer of this terminal's that the purge removed (applied_at): a change
+     * of the terminal's made before it may have been settled without a record left, so a
+     * replay of it is refused by version (push-decide's maybeReplay).
+     */
+    answersPurgedThrough: tstz('answers_purged_through'),
   },
   (t) => [uniqueIndex('sync_terminals_key_hash_idx').on(t.keyHash), index('sync_terminals_store_idx').on(t.storeId)],
 );
@@ -122,3 +128,34 @@ export const syncTriggers = pgTable(
   },
   (t) => [index('sync_triggers_terminal_idx').on(t.terminalId, t.ackedAt), index('sync_triggers_batch_idx').on(t.batchId)],
 );
+
+/**
+ * Where each terminal last pulled each table from: the cursor it pulls with proves it
+ * has applied the change log up to there. The purge never removes what an active
+ * terminal (enabled, pulled the table within the retention) has not read yet.
+ */
+export const syncPullPositions = pgTable(
+  'sync_pull_positions',
+  {
+    terminalId: text('terminal_id').notNull(),
+    entityType: text('entity_type').notNull(),
+    txid: xid8('txid').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    seenAt: tstz('seen_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.terminalId, t.entityType] })],
+);
+
+/**
+ * Per entity type, the newest change-log entry the purge has removed with its
+ * tombstoned row: a cursor behind it may have missed a deletion, so it is refused
+ * (CURSOR_EXPIRED) and the terminal reads the table again from a snapshot.
+ */
+export const syncPurgeHorizons = pgTable('sync_purge_horizons', {
+  entityType: text('entity_type').primaryKey(),
+  txid: xid8('txid').notNull(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  /** changed_at of that entry: a seed-style pull (lastSync) from after it missed nothing. */
+  changedAt: tstz('changed_at').notNull(),
+  purgedAt: tstz('purged_at').notNull().defaultNow(),
+});

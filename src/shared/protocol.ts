@@ -156,6 +156,12 @@ export const PullResponse = z.object({
   hasMore: z.boolean(),
   /** The page is part of a snapshot read (see PullQuery.start); absent for change-log pages. */
   snapshot: z.boolean().optional(),
+  /**
+   * The last page of a snapshot read: every live row of the table (of the terminal's
+   * store) has now been sent. A terminal re-reading a table after CURSOR_EXPIRED drops
+   * what it holds that the read did not bring (central purged it as deleted).
+   */
+  snapshotEnd: z.boolean().optional(),
   schemaHash: z.string(),
   serverTime: z.string(),
 });

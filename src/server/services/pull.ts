@@ -267,6 +267,7 @@ export class PullService {
       cursor: encodeCursor(next),
       hasMore: true,
       snapshot: true,
+      ...(isSnapshot(next) ? {} : { snapshotEnd: true }),
       schemaHash: entry.schemaHash,
       serverTime: new Date().toISOString(),
     };
