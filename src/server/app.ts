@@ -27,6 +27,7 @@ import {
   HeartbeatResponse,
   PullQuery,
   PullResponse,
+  PurgeReport,
   PushRequest,
   PushResponse,
   ResolveRequest,
@@ -46,13 +47,15 @@ import { Authenticator, bearerToken, requireAdmin, setupAdminToken, type Princip
 import type { ServerConfig } from './config.js';
 import { openPglite, openPostgres, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import { errorBody, HttpError, notFound, validationBody, type ErrorBody } from './errors.js';
+import { conflict, errorBody, HttpError, notFound, validationBody, type ErrorBody } from './errors.js';
 import { clientErrorHandler, frameworkErrorHandler, installJsonBodyParser, installServerGuards } from './http-guards.js';
 import { Metrics } from './metrics.js';
 import { Realtime } from './realtime.js';
 import { ConflictService } from './services/conflicts.js';
 import { FleetService } from './services/fleet.js';
+import { PullPositions } from './services/positions.js';
 import { PullService } from './services/pull.js';
+import { PurgeService } from './services/purge.js';
 import { PushService } from './services/push.js';
 import { centralSchema } from './services/schema.js';
 import { StatusService } from './services/status.js';
@@ -69,6 +72,10 @@ export interface Central {
   readonly db: Database;
   readonly config: ServerConfig;
   readonly metrics: Metrics;
+  /** The purge (runs on its own every TILLSYNC_PURGE_INTERVAL once listening). */
+  readonly purge: PurgeService;
+  /** Writes the pull positions recorded so far (the purge does so first itself). */
+  flushPositions(): Promise<void>;
   /** The admin token if this start generated it (print it once). */
   readonly generatedAdminToken: string | undefined;
   /** Starts listening; resolves to the base URL. */
@@ -147,7 +154,9 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     (id) => auth.forget(id),
   );
   const push = new PushService(db, { maxClockDriftMs: config.maxClockDriftMs }, metrics);
-  const pull = new PullService(db, metrics);
+  const positions = new PullPositions(db, (err) => app.log.warn({ err }, 'pull positions not written (kept for the next write)'));
+  const pull = new PullService(db, metrics, positions);
+  const purge = new PurgeService(db, metrics, app.log, { retentionSeconds: config.retentionSeconds }, () => positions.flush());
   const conflicts = new ConflictService(db);
   const status = new StatusService(db, fleet, conflicts);
 
@@ -380,7 +389,19 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     },
   );
 
+  app.post(
+    '/api/admin/purge',
+    { schema: { tags: ['fleet'], security: secured, response: { 200: PurgeReport, ...errors } } },
+    async (req) => {
+      requireAdmin(await principal(req));
+      const report = await purge.run();
+      if (!report) throw conflict('PURGE_RUNNING', 'another instance is running the purge now; ask again when it is done');
+      return report;
+    },
+  );
+
   let autoSync: NodeJS.Timeout | undefined;
+  let purging: NodeJS.Timeout | undefined;
   let closed = false;
 
   return {
@@ -388,6 +409,8 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     db,
     config,
     metrics,
+    purge,
+    flushPositions: () => positions.flush(),
     generatedAdminToken: admin.generated,
     async listen() {
       await app.ready();
@@ -404,14 +427,23 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
             .catch((err: unknown) => app.log.error({ err }, 'auto-sync after restart failed'));
         }, config.autoSyncDelayMs);
       }
+      if (config.purgeIntervalSeconds > 0) {
+        // Every instance asks; the lock lets one run at a time.
+        purging = setInterval(() => {
+          purge.run().catch(() => undefined); // logged and counted by the service
+        }, config.purgeIntervalSeconds * 1000);
+        purging.unref();
+      }
       return address.replace('[::1]', '127.0.0.1');
     },
     async close() {
       if (closed) return;
       closed = true;
       clearTimeout(autoSync);
+      clearInterval(purging);
       await realtime?.close();
       await app.close();
+      await positions.close();
       await auth.close();
       if (ownsDb) await db.close();
     },

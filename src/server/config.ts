@@ -37,6 +37,18 @@ export const ServerConfig = z.object({
    * long a missed notification can go unnoticed. 0 asks PostgreSQL on every request.
    */
   authCacheTtlMs: z.coerce.number().int().min(0).max(60_000).default(5000),
+  /**
+   * Seconds between purge runs (tombstones, superseded change-log entries, old push
+   * answers; see services/purge.ts); one instance runs at a time. 0: only on demand
+   * (POST /api/admin/purge).
+   */
+  purgeIntervalSeconds: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
+  /**
+   * Seconds a deleted row, a push answer and a log entry of an up table are kept at
+   * least. A terminal that has not pulled a table for longer does not hold its purge
+   * back: on its return it reads that table again from a snapshot.
+   */
+  retentionSeconds: positiveInt.max(10 * 365 * 86_400).default(604_800),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
@@ -57,6 +69,8 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   autoSyncOnStart: 'TILLSYNC_AUTO_SYNC',
   triggerTtlSeconds: 'TILLSYNC_TRIGGER_TTL',
   authCacheTtlMs: 'TILLSYNC_AUTH_CACHE_TTL_MS',
+  purgeIntervalSeconds: 'TILLSYNC_PURGE_INTERVAL',
+  retentionSeconds: 'TILLSYNC_RETENTION',
   logLevel: 'LOG_LEVEL',
 };
 
@@ -84,6 +98,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     autoSyncOnStart: autoSync === undefined ? undefined : !['0', 'false', 'off', 'no'].includes(autoSync.toLowerCase()),
     triggerTtlSeconds: empty(env.TILLSYNC_TRIGGER_TTL),
     authCacheTtlMs: empty(env.TILLSYNC_AUTH_CACHE_TTL_MS),
+    purgeIntervalSeconds: empty(env.TILLSYNC_PURGE_INTERVAL),
+    retentionSeconds: empty(env.TILLSYNC_RETENTION),
     logLevel: empty(env.LOG_LEVEL),
   };
   const parsed = ServerConfig.safeParse(raw);

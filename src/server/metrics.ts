@@ -63,6 +63,31 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly expiredCursors = new Counter({
+    name: 'tillsync_expired_cursors_total',
+    help: 'Pulls refused with CURSOR_EXPIRED (the terminal re-reads the table from a snapshot), by entity type',
+    labelNames: ['entity_type'] as const,
+    registers: [this.registry],
+  });
+  readonly purgeRuns = new Counter({
+    name: 'tillsync_purge_runs_total',
+    help: 'Purge runs of this instance, by outcome (done, skipped: another instance held the lock, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly purged = new Counter({
+    name: 'tillsync_purged_total',
+    help: 'What the purge removed: tombstones (rows), compacted (superseded change-log entries), unpulled (entries of tables no terminal pulls), answers (sync_applied), triggers',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly purgeSeconds = new Histogram({
+    name: 'tillsync_purge_duration_seconds',
+    help: 'How long a purge run took',
+    buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'tillsync_' });
   }

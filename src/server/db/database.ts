@@ -20,8 +20,18 @@ export interface Database extends Queryable {
    */
   listen(channel: string, handler: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Takes the session-level advisory lock `key` if no one holds it (on PostgreSQL: on a
+   * connection of its own, kept until released, so every instance sees it; a crashed
+   * holder's connection ends and the lock with it). Returns its release, or undefined
+   * when it is taken.
+   */
+  tryLock(key: number): Promise<(() => Promise<void>) | undefined>;
   close(): Promise<void>;
 }
+
+/** Locks held in this process per embedded database (its one session would take an advisory lock twice). */
+const heldInProcess = new WeakMap<object, Set<number>>();
 
 // Row values cross the wire as JSON: bigints as numbers, numerics as numbers,
 // timestamps as ISO strings, on both drivers alike.
@@ -184,6 +194,29 @@ export function openPostgres(opts: PostgresOptions): Database {
     async notify(channel, payload) {
       await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
+    async tryLock(key) {
+      const client = await pool.connect();
+      try {
+        const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [key]);
+        if (!r.rows[0]?.ok) {
+          client.release();
+          return undefined;
+        }
+      } catch (err) {
+        client.release(err instanceof Error ? err : true);
+        throw err;
+      }
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        // A connection that cannot say unlock is closed instead: the lock ends with it.
+        await client.query('SELECT pg_advisory_unlock($1)', [key]).then(
+          () => client.release(),
+          (err: Error) => client.release(err),
+        );
+      };
+    },
     async close() {
       closed = true;
       clearTimeout(reconnect);
@@ -232,6 +265,16 @@ export function wrapPglite(pglite: PGlite, owned: boolean): Database {
     },
     async notify(channel, payload) {
       await pglite.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async tryLock(key) {
+      // One process, one connection: instances sharing it are told apart here.
+      const held = heldInProcess.get(pglite) ?? new Set<number>();
+      heldInProcess.set(pglite, held);
+      if (held.has(key)) return undefined;
+      held.add(key);
+      return async () => {
+        held.delete(key);
+      };
     },
     async close() {
       if (owned && !pglite.closed) await pglite.close();

@@ -21,6 +21,7 @@ import { ident } from '../db/sql.js';
 import { badRequest, conflict } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
+import type { PullPositions } from './positions.js';
 import { readRows, toCentralRow, type CentralRow } from './rows.js';
 
 /** Position in the change log: after (txid, seq); `since` keeps a lastSync start. */
@@ -99,7 +100,31 @@ export function pullPageSql(scoped: boolean): string {
  * xmax, which a cursor must be behind.
  */
 export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
+  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, h.txid::text AS h_txid, h.seq AS h_seq, h.changed_at AS h_at
+  FROM (SELECT 1) one LEFT JOIN sync_purge_horizons h ON h.entity_type = $1`;
+
+/** Where the purge has removed a deletion of this entity type's rows (see PurgeService). */
+export interface PurgeHorizon {
+  readonly txid: string;
+  readonly seq: number;
+  /** When that deletion was logged. */
+  readonly changedAt: string;
+}
+
+/**
+ * Whether a pull from `from` may have missed a deletion the purge removed (pure): its
+ * position is behind the horizon's entry. A seed-style pull (`since`) only reads what
+ * changed from its instant on, so it missed nothing if that is after the entry's time.
+ */
+export function cursorExpired(from: Cursor, horizon: PurgeHorizon | undefined): boolean {
+  if (!horizon) return false;
+  const behind = BigInt(from.txid) < BigInt(horizon.txid) || (from.txid === horizon.txid && from.seq < horizon.seq);
+  if (!behind) return false;
+  return from.since === undefined || Date.parse(from.since) <= Date.parse(horizon.changedAt);
+}
+
+export const EXPIRED_MESSAGE =
+  'this table was purged past the cursor (central removes deleted rows once every active terminal has pulled past them, after the retention); read it again from a snapshot (start=snapshot) and drop local rows it does not bring';
 
 /**
  * A page of a snapshot read: live rows after a key, in key order ($1 limit, then $2
@@ -129,6 +154,8 @@ export class PullService {
   constructor(
     private readonly db: Database,
     private readonly metrics: Metrics,
+    /** Where terminals pull from, for the purge (none: not recorded). */
+    private readonly positions?: PullPositions,
   ) {}
 
   async pull(acting: Acting, q: PullQuery): Promise<PullResponse> {
@@ -154,16 +181,23 @@ export class PullService {
     const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
     if (scoped) params.push(acting.storeId);
     const changes = await this.db.transaction(async (tx) => {
-      // The planner hints and the snapshot's xmax in one round trip.
-      const h = await tx.query<{ xmax: string }>(PULL_PLAN_HINTS);
+      // The planner hints, the snapshot's xmax and the table's purge horizon in one round trip.
+      const h = await tx.query<{ xmax: string; h_txid: string | null; h_seq: number | null; h_at: string | null }>(PULL_PLAN_HINTS, [entry.entityType]);
+      const plan = h.rows[0];
       // Every change served is below the snapshot's xmin, so a real cursor is behind its
       // xmax. One ahead of it was forged, or central's database was restored from a backup:
       // following it would silently serve nothing until the ids catch up.
-      if (q.cursor && BigInt(from.txid) >= BigInt(h.rows[0]?.xmax ?? '0')) {
+      if (q.cursor && BigInt(from.txid) >= BigInt(plan?.xmax ?? '0')) {
         throw conflict('CURSOR_AHEAD', 'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start');
+      }
+      const horizon = plan?.h_txid ? { txid: plan.h_txid, seq: Number(plan.h_seq), changedAt: plan.h_at as string } : undefined;
+      if (cursorExpired(from, horizon)) {
+        this.metrics.expiredCursors.inc({ entity_type: entry.entityType });
+        throw conflict('CURSOR_EXPIRED', `${entry.entityType}: ${EXPIRED_MESSAGE}`);
       }
       return tx.query<ChangeRow>(pullPageSql(scoped), params);
     });
+    this.positions?.record(acting.terminalId, entry.entityType, from.txid, from.seq);
     const page = changes.rows;
     const last = page.at(-1);
     const next: Cursor = last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
@@ -239,6 +273,8 @@ export class PullService {
       const r = await tx.query(snapshotPageSql(entry, from.after !== null), params);
       return { resume: from.resume ?? snap.xmin, rows: r.rows };
     });
+    // The read hands over to the log at its resume point: the terminal is there already.
+    this.positions?.record(acting.terminalId, entry.entityType, (BigInt(resume) - 1n).toString(), Number.MAX_SAFE_INTEGER);
     const changes: PulledChange[] = rows.map((db) => {
       const row: CentralRow = toCentralRow(entry, db);
       return {
