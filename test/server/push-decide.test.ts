@@ -15,6 +15,8 @@ import {
   applyToSlot,
   decideChange,
   freshSlot,
+  maybeReplay,
+  mintedAt,
   staticCheck,
   type DecideClock,
   type Slot,
@@ -389,5 +391,78 @@ describe('the decision never throws for a schema-valid change', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('a change that may be a replay whose answer the purge removed', () => {
+  /** The terminal's answers are gone up to this instant: every hlc of hlcArb is before it. */
+  const PURGED = { ...CLOCK, replayHorizonMs: 1_700_000_000_010 };
+
+  it('is applied only where the row proves it never was; elsewhere central keeps its row, whatever the strategy', () => {
+    fc.assert(
+      fc.property(scene, fc.boolean(), fc.integer({ min: 0, max: 9 }), fc.boolean(), (s, isNew, version, deleting) => {
+        const current = isNew ? undefined : s.current;
+        const slot = slotOf(current, s.versionBeforeBatch);
+        const expected = slot.versionBeforeBatch ?? current?.version ?? 0;
+        fc.pre(!(deleting && (!current || current.deletedAt)));
+        const c = change({
+          changeId: 'change-01',
+          entityType: E(s.type).entityType,
+          entityId: ID,
+          operation: deleting ? 'DELETE' : s.operation,
+          data: deleting ? undefined : s.data,
+          baseData: s.base,
+          syncVersion: version,
+          hlc: s.hlc,
+        });
+        const d = decideChange({ changeId: 'change-01', change: c, entry: E(s.type) }, slot, ACTING, PURGED);
+        const unapplied = current ? version === expected : version === 0;
+        if (unapplied) {
+          // Exactly as if nothing had been purged.
+          expect(d).toEqual(decideChange({ changeId: 'change-01', change: c, entry: E(s.type) }, slotOf(current, s.versionBeforeBatch), ACTING, CLOCK));
+          return;
+        }
+        expect(d.write).toBeUndefined();
+        const central = current ? (current.deletedAt ? { ...current.wire, _deleted: true } : current.wire) : { [CENTRAL_KEY]: ID, _deleted: true };
+        expect(d.result).toEqual({
+          changeId: 'change-01',
+          entityType: E(s.type).entityType,
+          entityId: ID,
+          status: 'conflict',
+          resolution: 'CENTRAL_WINS',
+          conflictId: NEW_ID,
+          version: current?.version ?? null,
+          data: central,
+        });
+        expect(d.conflict).toMatchObject({ id: NEW_ID, status: 'resolved', resolution: 'CENTRAL_WINS', strategy: E(s.type).conflictStrategy });
+      }),
+      RUNS,
+    );
+  });
+
+  it('made after the newest purged answer, is decided as if nothing had been purged', () => {
+    fc.assert(
+      fc.property(scene, fc.boolean(), fc.integer({ min: 0, max: 9 }), hlcArb, (s, isNew, version, hlc) => {
+        const current = isNew ? undefined : s.current;
+        const c = change({ changeId: 'change-01', entityType: E(s.type).entityType, entityId: ID, operation: s.operation, data: s.data, baseData: s.base, syncVersion: version, hlc });
+        const before = { ...CLOCK, replayHorizonMs: 1_699_999_999_999 };
+        const d = decideChange({ changeId: 'change-01', change: c, entry: E(s.type) }, slotOf(current, s.versionBeforeBatch), ACTING, before);
+        expect(d).toEqual(decideChange({ changeId: 'change-01', change: c, entry: E(s.type) }, slotOf(current, s.versionBeforeBatch), ACTING, CLOCK));
+      }),
+      RUNS,
+    );
+  });
+
+  it('is dated by its clock, else by its uuid7 id; one that says neither may be anything', () => {
+    const hlc = formatHlc({ physical: 1_700_000_000_500, counter: 3, node: 'n' });
+    expect(mintedAt({ hlc }, 'change-01')).toBe(1_700_000_000_500);
+    // uuid7: the first 48 bits are the milliseconds.
+    const v7 = '018bcfe5-6800-7abc-8def-0123456789ab';
+    expect(mintedAt({}, v7)).toBe(0x018bcfe56800);
+    expect(mintedAt({}, '6f1c2b4e-3d5a-4b6c-9d7e-8f9a0b1c2d3e')).toBeUndefined();
+    expect(maybeReplay({ hlc }, 'x', undefined)).toBe(false);
+    expect(maybeReplay({ hlc }, 'x', 1_700_000_000_500)).toBe(true);
+    expect(maybeReplay({ hlc }, 'x', 1_700_000_000_499)).toBe(false);
+    expect(maybeReplay({}, 'h:abc', 0)).toBe(true);
   });
 });

@@ -72,6 +72,50 @@ export interface Decision {
 export interface DecideClock {
   readonly now: string;
   readonly newId: () => string;
+  /**
+   * The purge has removed this terminal's answers up to about this instant (ms; the
+   * newest removed answer's time plus the clock drift allowed): a change of the
+   * terminal's made before it that central has no answer for may be one it settled
+   * (see maybeReplay). Undefined: none of its answers was removed.
+   */
+  readonly replayHorizonMs?: number;
+}
+
+const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/** When a change was made: its clock, else its uuid7 id's time (undefined: it says neither). */
+export function mintedAt(change: Pick<PushChange, 'hlc'>, changeId: string): number | undefined {
+  const h = change.hlc ? parseHlc(change.hlc) : undefined;
+  if (h) return h.physical;
+  if (UUID7.test(changeId)) return parseInt(changeId.slice(0, 8) + changeId.slice(9, 13), 16);
+  return undefined;
+}
+
+/**
+ * Whether a change central has no answer for may be a replay of one whose answer the
+ * purge removed (pure): the terminal's answers before `horizonMs` are gone and this
+ * change was made before then (one that does not say when it was made may be anything).
+ * Such a change is applied only where the row proves it never was (decideChange): its
+ * version is still the one the change was made on.
+ */
+export function maybeReplay(change: Pick<PushChange, 'hlc'>, changeId: string, horizonMs: number | undefined): boolean {
+  if (horizonMs === undefined) return false;
+  const made = mintedAt(change, changeId);
+  return made === undefined || made <= horizonMs;
+}
+
+/**
+ * A possible replay that the row says may have been applied already: nothing written,
+ * the terminal takes central's row (a row central no longer has at all was deleted and
+ * purged: the terminal deletes it too), recorded as a conflict central won.
+ */
+function keptAgainstReplay(c: ChangeToDecide, current: CentralRow | undefined, base: PushResult, clock: DecideClock): Decision {
+  const id = clock.newId();
+  const central: WireRow = current ? withDeleted(current) : { [CENTRAL_KEY]: c.change.entityId, _deleted: true };
+  return {
+    result: { ...base, status: 'conflict', resolution: 'CENTRAL_WINS', conflictId: id, data: central },
+    conflict: conflictRecord(id, c, current, 'resolved', 'CENTRAL_WINS'),
+  };
 }
 
 /** A change id central has already settled: by which terminal, and the answer it got. */
@@ -161,6 +205,17 @@ export function decideChange(c: ChangeToDecide, slot: Readonly<Slot>, acting: Ac
     return { result: { ...base } }; // nothing (left) to delete
   }
 
+  const expectedVersion = slot.versionBeforeBatch ?? current?.version ?? 0;
+  if (maybeReplay(change, changeId, clock.replayHorizonMs)) {
+    // Applying a change moves its row's version past the one it was made on, so a row
+    // still at that version (or a new row, still missing) proves it was never applied.
+    // Any other row may already hold it: central keeps its row, whatever the table's
+    // strategy would say (a replayed old image must never win again), and the
+    // terminal takes central's row.
+    const unapplied = current ? change.syncVersion === expectedVersion : change.syncVersion === 0;
+    if (!unapplied) return keptAgainstReplay(c, current, base, clock);
+  }
+
   const image: WireRow = change.operation === 'DELETE' ? { ...(current?.wire ?? {}) } : { ...(current && !current.deletedAt ? current.wire : {}), ...data };
   if (change.operation !== 'DELETE') {
     // A new row needs its required columns; an update may not clear one (NOT NULL at central).
@@ -180,8 +235,7 @@ export function decideChange(c: ChangeToDecide, slot: Readonly<Slot>, acting: Ac
   const hlc = change.hlc ?? current?.hlc ?? null;
   const deleting = change.operation === 'DELETE';
 
-  const expected = slot.versionBeforeBatch ?? current?.version ?? 0;
-  if (!current || change.syncVersion === expected) {
+  if (!current || change.syncVersion === expectedVersion) {
     return { result: base, write: rowWrite(entry, image, hlc, deleting ? clock.now : null) };
   }
 

@@ -24,6 +24,8 @@ export interface BatchRead {
   readonly prior: ReadonlyMap<string, Prior>;
   /** The stores of the parents the batch points at and does not write itself (null: global). */
   readonly parents: ReadonlyMap<string, WireValue>;
+  /** The newest of the terminal's answers the purge removed (null: none was). */
+  readonly answersPurgedThrough: string | null;
 }
 
 const byCatalogOrder = (a: CatalogEntry, b: CatalogEntry) => CATALOG.indexOf(a) - CATALOG.indexOf(b);
@@ -46,6 +48,7 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
   const branches = [
     `SELECT 'origin' AS kind, NULL::text AS entity_type, set_config('tillsync.origin', $1, true) AS id, NULL::jsonb AS row`,
     `SELECT 'applied', terminal_id, change_id, jsonb_build_object('r', result, 'h', content_hash) FROM sync_applied WHERE change_id = ANY($2::text[])`,
+    `SELECT 'purged', NULL, id, to_jsonb(answers_purged_through) FROM sync_terminals WHERE id = $1 AND answers_purged_through IS NOT NULL`,
     `SELECT 'open', entity_type, entity_id, to_jsonb(id) FROM sync_conflicts
          WHERE terminal_id = $1 AND status = 'open' AND entity_id = ANY($3::text[])`,
   ];
@@ -73,8 +76,10 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
   const prior = new Map<string, Prior>();
   const openConflicts: { key: string; id: string }[] = [];
   const parents = new Map<string, WireValue>();
+  let answersPurgedThrough: string | null = null;
   for (const r of read.rows) {
-    if (r.kind === 'applied') {
+    if (r.kind === 'purged') answersPurgedThrough = r.row as string;
+    else if (r.kind === 'applied') {
       const a = r.row as { r: PushResult | null; h: string | null };
       prior.set(r.id, { terminalId: r.entity_type as string, result: a.r, hash: a.h });
     } else if (r.kind === 'parent') parents.set(keyOf(r.entity_type as string, r.id), (r.row as { store: WireValue }).store);
@@ -92,7 +97,7 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
     const slot = slots.get(c.key);
     if (slot) slot.openConflictId = c.id;
   }
-  return { types, byType, slots, prior, parents };
+  return { types, byType, slots, prior, parents, answersPurgedThrough };
 }
 
 /** What the write statement writes. */

@@ -111,7 +111,7 @@ export class PushService {
    */
   private async applyBatch(tx: Queryable, acting: Acting, work: Work[], results: (PushResult | undefined)[]): Promise<void> {
     // 1. Read and lock.
-    const { types, byType, slots, prior, parents } = await readBatch(tx, acting, work);
+    const { types, byType, slots, prior, parents, answersPurgedThrough } = await readBatch(tx, acting, work);
     const todo: Work[] = [];
     for (const w of work) {
       const p = prior.get(w.changeId);
@@ -121,7 +121,10 @@ export class PushService {
     if (todo.length === 0) return;
 
     // 2. Decide every change in batch order (pure), remembering the writes.
-    const { wroteRow, conflictRows } = decideBatch(todo, slots, parents, acting, { now: new Date().toISOString(), newId: randomUUID }, results);
+    // Changes made before the newest answer the purge removed may be replays (push-decide's maybeReplay).
+    const replayHorizonMs = answersPurgedThrough === null ? undefined : Date.parse(answersPurgedThrough) + this.opts.maxClockDriftMs;
+    const clock = { now: new Date().toISOString(), newId: randomUUID, replayHorizonMs };
+    const { wroteRow, conflictRows } = decideBatch(todo, slots, parents, acting, clock, results);
 
     // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
     const { writesByType, inserted } = tableWrites(types, byType, slots);
