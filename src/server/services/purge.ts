@@ -73,13 +73,20 @@ function deleteRowsSql(entry: CatalogEntry): string {
       AND EXISTS (SELECT 1 FROM purge) RETURNING id`;
 }
 
-/** Removes entries, and moves the table's horizon to the newest of them (never back). */
+/**
+ * Removes entries, and moves the table's horizon to the newest of them and its time to
+ * the latest of theirs (never back: a transaction's entries are stamped with its start,
+ * so a later position may carry an earlier time).
+ */
 export const DELETE_ENTRIES_MOVING_HORIZON = `WITH d AS (DELETE FROM sync_changes WHERE seq = ANY($2::bigint[]) RETURNING txid, seq, changed_at),
-  newest AS (SELECT txid, seq, changed_at FROM d ORDER BY txid DESC, seq DESC LIMIT 1),
+  newest AS (SELECT txid, seq, (SELECT max(changed_at) FROM d) AS changed_at FROM d ORDER BY txid DESC, seq DESC LIMIT 1),
   h AS (INSERT INTO sync_purge_horizons (entity_type, txid, seq, changed_at)
         SELECT $1, txid, seq, changed_at FROM newest
-        ON CONFLICT (entity_type) DO UPDATE SET txid = excluded.txid, seq = excluded.seq, changed_at = excluded.changed_at, purged_at = now()
-        WHERE (excluded.txid, excluded.seq) > (sync_purge_horizons.txid, sync_purge_horizons.seq))
+        ON CONFLICT (entity_type) DO UPDATE SET
+          txid = CASE WHEN (excluded.txid, excluded.seq) > (sync_purge_horizons.txid, sync_purge_horizons.seq) THEN excluded.txid ELSE sync_purge_horizons.txid END,
+          seq = CASE WHEN (excluded.txid, excluded.seq) > (sync_purge_horizons.txid, sync_purge_horizons.seq) THEN excluded.seq ELSE sync_purge_horizons.seq END,
+          changed_at = GREATEST(excluded.changed_at, sync_purge_horizons.changed_at),
+          purged_at = now())
   SELECT count(*)::int AS n FROM d`;
 
 const DELETE_ENTRIES = 'WITH d AS (DELETE FROM sync_changes WHERE seq = ANY($1::bigint[]) RETURNING 1) SELECT count(*)::int AS n FROM d';
