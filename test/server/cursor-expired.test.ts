@@ -22,7 +22,7 @@ describe('cursorExpired', () => {
     expect(cursorExpired({ txid: '10000', seq: 0 }, horizon)).toBe(false);
   });
 
-  it('a lastSync pull from after the purged entries\\' time missed nothing; from before it, it may have', () => {
+  it("a lastSync pull from after the purged entries' time missed nothing; from before it, it may have", () => {
     expect(cursorExpired({ txid: '0', seq: 0, since: '2026-12-01T10:00:00.001Z' }, horizon)).toBe(false);
     expect(cursorExpired({ txid: '0', seq: 0, since: '2026-12-01T10:00:00.000Z' }, horizon)).toBe(true);
     expect(cursorExpired({ txid: '0', seq: 0, since: '2026-11-30T00:00:00+02:00' }, horizon)).toBe(true);
