@@ -402,6 +402,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
 
   let autoSync: NodeJS.Timeout | undefined;
   let purging: NodeJS.Timeout | undefined;
+  let scheduledPurge: Promise<unknown> | undefined;
   let closed = false;
 
   return {
@@ -430,7 +431,13 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       if (config.purgeIntervalSeconds > 0) {
         // Every instance asks; the lock lets one run at a time.
         purging = setInterval(() => {
-          purge.run().catch(() => undefined); // logged and counted by the service
+          if (scheduledPurge) return; // the last one is still running here
+          scheduledPurge = purge
+            .run()
+            .catch(() => undefined) // logged and counted by the service
+            .finally(() => {
+              scheduledPurge = undefined;
+            });
         }, config.purgeIntervalSeconds * 1000);
         purging.unref();
       }
@@ -441,6 +448,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       closed = true;
       clearTimeout(autoSync);
       clearInterval(purging);
+      await scheduledPurge; // a run under way ends before the database closes
       await realtime?.close();
       await app.close();
       await positions.close();
