@@ -109,7 +109,27 @@ export const tillsyncCursors = sqliteTable('tillsync_cursors', {
   lastPushAt: text('last_push_at'),
   /** Set when the table is paused (schema drift); cleared when it syncs again. */
   pausedReason: text('paused_reason'),
+  /**
+   * Set while the table is re-read from a snapshot because central purged past its
+   * cursor (CURSOR_EXPIRED): when the re-read began. Cleared by the read's last page.
+   */
+  resyncSince: text('resync_since'),
 });
+
+/**
+ * During a re-read of a table after CURSOR_EXPIRED: the rows the terminal held from
+ * central when it began (and the version it held), less those the read has brought
+ * back since. Whatever is left when the read ends was purged at central as deleted.
+ */
+export const tillsyncResync = sqliteTable(
+  'tillsync_resync',
+  {
+    tableName: text('table_name').notNull(),
+    serverId: text('server_id').notNull(),
+    version: integer('version').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tableName, t.serverId] })],
+);
 
 /** Conflicts known to the terminal: parked at central, or met while pulling. */
 export const tillsyncConflicts = sqliteTable(

@@ -1,7 +1,7 @@
 /**
  * The sync loops' decisions, out of their I/O (pure): what a failed call to central
  * means (offline, busy, key refused, refused), what the push pipeline does once a
- * batch is answered, which tables a pass or a hint pulls, how a page request starts,
+ * batch is answered, which tables a pass or a hint pulls, where and how a page request starts,
  * when the link changes its connection, reconnects its socket and reports the outbox,
  * and how the status sums the tables.
  */
@@ -13,7 +13,7 @@ import { CentralError, NetworkError } from '../../src/main/sync/central-client.j
 import { tableSummary } from '../../src/main/sync/engine-status.js';
 import { afterPushFailure, failureOf, refusedForContent } from '../../src/main/sync/failure.js';
 import { REPORT_DEBOUNCE_MS, REPORT_MAX_HOLD_MS, linkAfter, needsReconnect, reportPlan, type Connection } from '../../src/main/sync/link.js';
-import { afterPullFailure, hintedTables, pageRequest, tablesToPull } from '../../src/main/sync/pull-loop.js';
+import { afterPullFailure, hintedTables, pageRequest, startsFromSnapshot, tablesToPull } from '../../src/main/sync/pull-loop.js';
 import { nextRound } from '../../src/main/sync/push-loop.js';
 
 const status = fc.oneof(fc.constantFrom(400, 401, 403, 404, 409, 422, 429, 500, 502, 503), fc.integer({ min: 400, max: 599 }));
@@ -58,9 +58,10 @@ describe('what a failed call to central means', () => {
     );
   });
 
-  it('a pulled table pauses on a schema mismatch, starts over when its cursor is ahead, and fails otherwise', () => {
+  it('a pulled table pauses on a schema mismatch, starts over when its cursor is ahead, is read again when central purged past its cursor, and fails otherwise', () => {
     expect(afterPullFailure(new CentralError(409, 'SCHEMA_MISMATCH', 'x'))).toBe('pause');
     expect(afterPullFailure(new CentralError(409, 'CURSOR_AHEAD', 'x'))).toBe('restart');
+    expect(afterPullFailure(new CentralError(409, 'CURSOR_EXPIRED', 'x'))).toBe('resync');
     expect(afterPullFailure(new CentralError(400, 'INVALID_CURSOR', 'x'))).toBe('fail');
     expect(afterPullFailure(new NetworkError('down'))).toBe('fail');
   });
@@ -131,6 +132,14 @@ describe('which tables are pulled', () => {
     // The pages of a snapshot after its first keep the snapshot's size.
     expect(pageRequest('c1', true, sizes)).toEqual({ cursor: 'c1', start: undefined, limit: 1000 });
     expect(pageRequest('c1', false, sizes)).toEqual({ cursor: 'c1', start: undefined, limit: 500 });
+  });
+
+  it('a pull without a cursor reads a snapshot when the till holds none of the table, or re-reads it after CURSOR_EXPIRED; else it follows the log', () => {
+    expect(startsFromSnapshot({ holdsSyncedRows: false, resyncing: false })).toBe(true);
+    expect(startsFromSnapshot({ holdsSyncedRows: true, resyncing: true })).toBe(true);
+    expect(startsFromSnapshot({ holdsSyncedRows: false, resyncing: true })).toBe(true);
+    // Holding rows and not re-reading: from the log's beginning, so a delete made while the cursor was lost still arrives.
+    expect(startsFromSnapshot({ holdsSyncedRows: true, resyncing: false })).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * What the sync loops need of the terminal's store, as narrow ports grouped by the
  * store room that implements them (base, capture, outbox, batches, answers, pages,
- * cursors, conflicts, history). Each port keeps the store's method names and
+ * cursors, resync, conflicts, history). Each port keeps the store's method names and
  * signatures; a loop takes only the ports it uses. The rooms of store/ implement
  * them (portsOf in sync-service.ts is the one place that wires them); a test can hand
  * a loop anything else that has the same methods.
@@ -12,7 +12,7 @@ import type { CatalogEntry, WireRow } from '../../shared/catalog/index.js';
 import type { ConflictView } from '../../shared/ipc.js';
 import type { PulledChange, PushResponse, TableCounts } from '../../shared/protocol.js';
 import type { CentralClient } from './central-client.js';
-import type { InFlight, OutgoingBatch, PageResult } from './store/index.js';
+import type { InFlight, OutgoingBatch, PageRead, PageResult } from './store/index.js';
 
 /** store.base: metadata and the catalog tables present in the file. */
 export interface BasePort {
@@ -60,7 +60,7 @@ export interface AnswersPort {
 
 /** store.pages: a pulled page applied (and its cursor moved) in one transaction. */
 export interface PagesPort {
-  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number): PageResult;
+  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number, read?: PageRead): PageResult;
 }
 
 /** store.cursors: per-table pull cursors, paused tables and push/pull stamps. */
@@ -71,7 +71,15 @@ export interface CursorsPort {
   unpauseTable(table: string): void;
   resetCursor(table: string): void;
   holdsSyncedRows(table: string): boolean;
+  /** Whether the table is being re-read from a snapshot after CURSOR_EXPIRED. */
+  resyncing(table: string): boolean;
   tableStamps(): Map<string, { lastPushAt: string | null; lastPullAt: string | null; paused: string | null }>;
+}
+
+/** store.resync: re-reading a table from a snapshot after central purged past its cursor. */
+export interface ResyncPort {
+  /** Begins the re-read (notes the rows held from central, forgets the cursor); returns how many rows it noted. */
+  start(table: string): number;
 }
 
 /** store.conflicts: conflicts seen here, and a resolution applied locally. */
@@ -97,6 +105,7 @@ export interface StorePorts {
   readonly answers: AnswersPort;
   readonly pages: PagesPort;
   readonly cursors: CursorsPort;
+  readonly resync: ResyncPort;
   readonly conflicts: ConflictsPort;
   readonly history: HistoryPort;
 }

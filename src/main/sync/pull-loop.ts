@@ -11,14 +11,15 @@ import type { SyncKind } from '../../shared/ipc.js';
 import { CentralError } from './central-client.js';
 import { tablePriority } from './cadence.js';
 import { failureOf } from './failure.js';
-import type { BasePort, CapturePort, CentralPort, ConflictsPort, CursorsPort, PagesPort } from './ports.js';
+import type { BasePort, CapturePort, CentralPort, ConflictsPort, CursorsPort, PagesPort, ResyncPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
 export interface PullLoopPorts {
   readonly base: Pick<BasePort, 'tables'>;
   readonly capture: Pick<CapturePort, 'promote'>;
   readonly pages: PagesPort;
-  readonly cursors: Pick<CursorsPort, 'cursor' | 'pausedTables' | 'pauseTable' | 'resetCursor' | 'holdsSyncedRows'>;
+  readonly cursors: Pick<CursorsPort, 'cursor' | 'pausedTables' | 'pauseTable' | 'resetCursor' | 'holdsSyncedRows' | 'resyncing'>;
+  readonly resync: ResyncPort;
   readonly conflicts: Pick<ConflictsPort, 'openConflicts' | 'applyResolution'>;
 }
 
@@ -58,19 +59,31 @@ export function hintedTables(entries: Iterable<CatalogEntry>, wanted: ReadonlySe
 /**
  * What a failed page request means for the table (pure): `pause` (its schema differs
  * from central's: sync of it stops, no data touched), `restart` (the cursor is ahead of
- * central: pull it again from the start), or `fail` (the pull fails).
+ * central: pull it again from the start), `resync` (central purged deleted rows past
+ * the cursor: read the table again from a snapshot and drop what it does not bring),
+ * or `fail` (the pull fails).
  */
-export function afterPullFailure(err: unknown): 'pause' | 'restart' | 'fail' {
+export function afterPullFailure(err: unknown): 'pause' | 'restart' | 'resync' | 'fail' {
   if (err instanceof CentralError && err.code === 'SCHEMA_MISMATCH') return 'pause';
   if (err instanceof CentralError && err.code === 'CURSOR_AHEAD') return 'restart';
+  if (err instanceof CentralError && err.code === 'CURSOR_EXPIRED') return 'resync';
   return 'fail';
 }
 
 /**
- * Where a page request starts and how long it is (pure). A table this terminal holds
- * none of starts from a snapshot of it (the live rows in key order, then the change
- * log): a first sync reads no change log and no tombstones. Every other start follows
- * the log from its beginning.
+ * Whether a pull of a table without a cursor starts from a snapshot (pure): when the
+ * terminal holds none of the table's rows (a first sync), or re-reads the table after
+ * CURSOR_EXPIRED. Else it follows the change log from its beginning, so a delete made
+ * while its cursor was lost still reaches it. (A pull with a cursor goes on from it.)
+ */
+export function startsFromSnapshot(table: { holdsSyncedRows: boolean; resyncing: boolean }): boolean {
+  return table.resyncing || !table.holdsSyncedRows;
+}
+
+/**
+ * Where a page request starts and how long it is (pure). A snapshot start (see
+ * startsFromSnapshot) reads the live rows in key order, then the change log: it reads
+ * no tombstones. Every other start follows the log from its beginning.
  */
 export function pageRequest(cursor: string | undefined, snapshot: boolean, sizes: { pullPageSize: number; snapshotPageSize: number }) {
   return { cursor, start: cursor === undefined && snapshot ? ('snapshot' as const) : undefined, limit: snapshot ? sizes.snapshotPageSize : sizes.pullPageSize };
@@ -100,6 +113,8 @@ export class PullLoop {
     const { capture, cursors, pages } = this.ports;
     let pulled = 0;
     let conflicts = 0;
+    /** A re-read after CURSOR_EXPIRED began in this pull (a second refusal ends the pull with an error: the next pass begins again). */
+    let resyncStarted = false;
     const fetchPage = (cursor: string | undefined, snapshot: boolean) =>
       this.client.pull({
         terminalId: this.host.terminalId(),
@@ -116,7 +131,8 @@ export class PullLoop {
         // A long capture log is moved in short steps now, not all inside the page's transaction.
         capture.promote();
         const cursor = cursors.cursor(entry.table);
-        page = await (ahead ?? fetchPage(cursor, cursor === undefined && !cursors.holdsSyncedRows(entry.table)));
+        const snapshot = cursor === undefined && startsFromSnapshot({ holdsSyncedRows: cursors.holdsSyncedRows(entry.table), resyncing: cursors.resyncing(entry.table) });
+        page = await (ahead ?? fetchPage(cursor, snapshot));
       } catch (err) {
         ahead = null;
         const then = afterPullFailure(err);
@@ -130,6 +146,14 @@ export class PullLoop {
           cursors.resetCursor(entry.table);
           continue;
         }
+        if (then === 'resync' && err instanceof Error) {
+          // Refused again in the same pull: central purged meanwhile; the next pass reads the table again.
+          if (resyncStarted) return { pulled, conflicts, error: err.message };
+          resyncStarted = true;
+          const held = this.ports.resync.start(entry.table);
+          this.log.warn({ table: entry.table, held }, 'cursor expired: central purged deleted rows past it; re-reading the table from a snapshot');
+          continue;
+        }
         throw err;
       }
       ahead = null;
@@ -141,9 +165,12 @@ export class PullLoop {
         ahead = next;
         await new Promise((r) => setImmediate(r)); // let the request go out before the page is written
       }
-      const r = pages.applyPage(entry, page.changes, page.cursor, this.config.maxClockDriftMs);
+      const r = pages.applyPage(entry, page.changes, page.cursor, this.config.maxClockDriftMs, { snapshot: page.snapshot, snapshotEnd: page.snapshotEnd });
       pulled += r.applied;
       conflicts += r.conflicts;
+      if (r.resynced) {
+        this.log.info({ table: entry.table, dropped: r.resynced.dropped, conflicts: r.resynced.conflicts }, 're-read from a snapshot: rows central purged were dropped');
+      }
       if (page.changes.length > 0) this.host.page(kind, entry.table, r.applied, pulled);
       if (!page.hasMore) break;
     }

@@ -48,6 +48,7 @@ export function portsOf(store: LocalStore): StorePorts {
     answers: store.answers,
     pages: store.pages,
     cursors: store.cursors,
+    resync: store.resync,
     conflicts: store.conflicts,
     history: store.history,
   };

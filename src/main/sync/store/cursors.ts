@@ -1,4 +1,8 @@
-/** Per table: the pull cursor, the pause (a schema mismatch), and when it last pushed and pulled. */
+/**
+ * Per table: the pull cursor, the pause (a schema mismatch), whether it is re-read from
+ * a snapshot after CURSOR_EXPIRED (store/resync.ts keeps that read's rows), and when it
+ * last pushed and pulled.
+ */
 import { LOCAL_SERVER_ID } from '../../../shared/catalog/index.js';
 import { q } from '../schema.js';
 import { nowIso, type StoreBase } from './base.js';
@@ -49,6 +53,26 @@ export class Cursors {
   /** Forgets a table's cursor: its next pull starts from the beginning. */
   resetCursor(table: string): void {
     this.base.stmt('UPDATE tillsync_cursors SET cursor = NULL WHERE table_name = ?').run(table);
+  }
+
+  /** Whether the table is being re-read from a snapshot after central purged past its cursor (see store/resync.ts). */
+  resyncing(table: string): boolean {
+    return this.base.stmt('SELECT 1 FROM tillsync_cursors WHERE table_name = ? AND resync_since IS NOT NULL').get(table) !== undefined;
+  }
+
+  /** Marks the table as re-read from a snapshot and forgets its cursor (inside the resync's starting transaction). */
+  beginResync(table: string): void {
+    this.base
+      .stmt(
+        `INSERT INTO tillsync_cursors (table_name, cursor, resync_since) VALUES (?, NULL, ?)
+         ON CONFLICT (table_name) DO UPDATE SET cursor = NULL, resync_since = excluded.resync_since`,
+      )
+      .run(table, nowIso());
+  }
+
+  /** The re-read has ended (inside the transaction of its last page). */
+  endResync(table: string): void {
+    this.base.stmt('UPDATE tillsync_cursors SET resync_since = NULL WHERE table_name = ?').run(table);
   }
 
   /** Whether any row of the table is linked to a central row (has its central id). */

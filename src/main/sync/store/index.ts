@@ -9,7 +9,8 @@
  *   base <- open
  *   base <- outbox <- capture <- batches
  *   base <- rows, cursors, history
- *   capture, outbox, rows <- conflicts <- answers, pages (+ cursors)
+ *   cursors <- resync
+ *   capture, outbox, rows <- conflicts <- answers, pages (+ cursors, resync)
  *   rows <- capture (pickImage)
  */
 import { Answers } from './answers.js';
@@ -22,6 +23,7 @@ import { History } from './history.js';
 import { openStore, type LocalStoreOptions } from './open.js';
 import { Outbox } from './outbox.js';
 import { PullPages } from './pages.js';
+import { Resync } from './resync.js';
 import { Rows } from './rows.js';
 
 export class LocalStore {
@@ -33,6 +35,7 @@ export class LocalStore {
   readonly rows: Rows;
   readonly pages: PullPages;
   readonly cursors: Cursors;
+  readonly resync: Resync;
   readonly conflicts: Conflicts;
   readonly history: History;
 
@@ -42,12 +45,13 @@ export class LocalStore {
     this.outbox = new Outbox(base);
     this.rows = new Rows(base);
     this.cursors = new Cursors(base);
+    this.resync = new Resync(base, this.cursors);
     this.history = new History(base);
     this.capture = new Capture(base, this.outbox);
     this.batches = new Batches(base, this.capture, this.outbox);
     this.conflicts = new Conflicts(base, this.capture, this.outbox, this.rows);
     this.answers = new Answers(base, this.capture, this.outbox, this.rows, this.conflicts, this.cursors);
-    this.pages = new PullPages(base, this.capture, this.outbox, this.rows, this.conflicts, this.cursors);
+    this.pages = new PullPages(base, this.capture, this.outbox, this.rows, this.conflicts, this.cursors, this.resync);
   }
 
   /** Closes the file (every room shares it). */
@@ -62,7 +66,7 @@ export { BATCH_SQL, type BatchOptions } from './batches.js';
 export { inFlight, type InFlight, type OutgoingBatch, type OutgoingChange } from './batch-rules.js';
 export type { EntryStatus, OutboxEntry } from './outbox-status.js';
 export type { NewEntry, RetryPolicy } from './outbox.js';
-export type { PageResult } from './pages.js';
+export type { PageRead, PageResult } from './pages.js';
 export type { PushRecord } from './answers.js';
 export type { RunCounts } from './history.js';
 export { pickImage } from './rows.js';

@@ -2,25 +2,40 @@
  * Pulled pages in: each page applied and its table's cursor moved in one transaction
  * with capture off. A row with changes not yet at central is never overwritten
  * silently: the table's strategy decides, and conflictEffect says what each side writes.
+ * While a table is re-read after CURSOR_EXPIRED (store/resync.ts), each snapshot page
+ * crosses its rows off, and the read's last page drops what it did not bring.
  */
-import { LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
+import { CENTRAL_KEY, LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
 import { conflictEffect, conflictInput, decideConflict } from '../../../shared/conflict.js';
 import { formatHlc } from '../../../shared/hlc.js';
 import type { PulledChange } from '../../../shared/protocol.js';
 import type { ForeignKeys } from '../mapping.js';
 import { q } from '../schema.js';
-import type { StoreBase } from './base.js';
+import { nowIso, type StoreBase } from './base.js';
 import { rowKey } from './batch-rules.js';
 import type { Capture } from './capture.js';
 import type { Conflicts } from './conflicts.js';
 import type { Cursors } from './cursors.js';
 import type { Outbox } from './outbox.js';
+import type { Resync } from './resync.js';
 import { FreshRows, type PageLookups, type Rows } from './rows.js';
 
 export interface PageResult {
   readonly applied: number;
   readonly skipped: number;
   readonly conflicts: number;
+  /**
+   * Set when the page ended a re-read after CURSOR_EXPIRED: `dropped` rows central no
+   * longer has were deleted here; `conflicts` more (also counted above) had changes of
+   * ours not at central yet and went through the table's strategy.
+   */
+  readonly resynced?: { readonly dropped: number; readonly conflicts: number };
+}
+
+/** Where a page stands in a snapshot read (PullResponse.snapshot, snapshotEnd). */
+export interface PageRead {
+  readonly snapshot?: boolean | undefined;
+  readonly snapshotEnd?: boolean | undefined;
 }
 
 export class PullPages {
@@ -31,17 +46,21 @@ export class PullPages {
     private readonly rows: Rows,
     private readonly conflicts: Conflicts,
     private readonly cursors: Cursors,
+    private readonly resync: Resync,
   ) {}
 
   /**
    * Applies one pulled page and moves the table's cursor, in one transaction with
    * capture off. A row with changes not yet at central is never overwritten
-   * silently: the table's conflict strategy decides.
+   * silently: the table's conflict strategy decides. A page of a re-read after
+   * CURSOR_EXPIRED (`read`: a snapshot page) also crosses its rows off the re-read, and
+   * its last page drops what the read did not bring, in the same transaction.
    */
-  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number): PageResult {
+  applyPage(entry: CatalogEntry, changes: readonly PulledChange[], cursor: string, maxDriftMs: number, read: PageRead = {}): PageResult {
     let applied = 0;
     let skipped = 0;
     let conflicts = 0;
+    let resynced: PageResult['resynced'];
     this.base.applying(() => {
       // Whatever reads the outbox sees every captured write first.
       this.capture.promoteInline();
@@ -50,12 +69,7 @@ export class PullPages {
       const ids = JSON.stringify(changes.map((c) => c.entityId));
       const states = this.rows.rowStatesOf(entry.table, ids);
       /** Rows with changes of ours not at central yet; `parked`: one waits for a supervisor. */
-      const held = new Set<string>();
-      const parked = new Set<string>();
-      for (const r of this.outbox.heldAmong(entry.table, ids)) {
-        held.add(r.server_id);
-        if (r.status === 'conflict') parked.add(r.server_id);
-      }
+      const { held, parked } = this.heldAmong(entry.table, ids);
       const lookups = this.pageLookups(entry, ids);
       /** The versions now held, written in one statement after the loop. */
       const seen: [string, string, number, WireRow][] = [];
@@ -88,11 +102,65 @@ export class PullPages {
       }
       lookups.fresh.insert(entry.table, (sql) => this.base.stmt(sql));
       this.rows.setRowStates(seen);
+      if (read.snapshot === true && this.cursors.resyncing(entry.table)) {
+        // Applied or skipped, central still has these rows.
+        this.resync.brought(entry.table, ids);
+        if (read.snapshotEnd === true) {
+          resynced = this.dropNotBrought(entry);
+          conflicts += resynced.conflicts;
+        }
+      }
       this.cursors.moveCursor(entry.table, cursor);
       this.rows.fixUnresolved();
       this.base.saveClock();
     });
-    return { applied, skipped, conflicts };
+    return { applied, skipped, conflicts, ...(resynced ? { resynced } : {}) };
+  }
+
+  /** Of the rows `idsJson` names, those with changes of ours not at central yet; `parked`: one waits for a supervisor. */
+  private heldAmong(table: string, idsJson: string): { held: Set<string>; parked: Set<string> } {
+    const held = new Set<string>();
+    const parked = new Set<string>();
+    for (const r of this.outbox.heldAmong(table, idsJson)) {
+      held.add(r.server_id);
+      if (r.status === 'conflict') parked.add(r.server_id);
+    }
+    return { held, parked };
+  }
+
+  /**
+   * The end of a re-read after CURSOR_EXPIRED (inside its last page's transaction): the
+   * rows the terminal held from central that the read did not bring were purged at
+   * central as deleted. Each is deleted here as a pulled DELETE would delete it: a row
+   * with changes of ours not at central yet goes through the table's strategy (with
+   * central's side deleted at the version held, its last image the one held, as a
+   * tombstone's would be); a row waiting for a supervisor is left as it is. Rows made
+   * here and never synced were never noted, so they stay.
+   */
+  private dropNotBrought(entry: CatalogEntry): { dropped: number; conflicts: number } {
+    const left = this.resync.leftOver(entry.table);
+    let dropped = 0;
+    let conflicts = 0;
+    const { held, parked } = this.heldAmong(entry.table, JSON.stringify(left.map((l) => l.serverId)));
+    for (const { serverId, version } of left) {
+      if (parked.has(serverId)) continue;
+      if (!held.has(serverId)) {
+        this.rows.deleteLocal(entry, serverId);
+        this.rows.forgetRow(entry.table, serverId);
+        dropped++;
+        continue;
+      }
+      conflicts++;
+      // As a pulled DELETE: a tombstone carries the row's last image, and the last image
+      // this terminal knows is the one it last had from central (its base).
+      const state = this.rows.rowState(entry.table, serverId);
+      const last = state?.base ? (JSON.parse(state.base) as WireRow) : {};
+      const data = { ...last, [CENTRAL_KEY]: serverId };
+      const purged: PulledChange = { entityId: serverId, operation: 'DELETE', version, data, deleted: true, origin: null, hlc: null, changedAt: nowIso() };
+      this.pullConflict(entry, purged, state, this.outbox.heldOf(entry.table, serverId));
+    }
+    this.resync.finish(entry.table);
+    return { dropped, conflicts };
   }
 
   /** A pulled row meets this terminal's changes not at central yet: the table's strategy decides. */

@@ -1,0 +1,68 @@
+/**
+ * Re-reading a table after CURSOR_EXPIRED: central purged deleted rows (and their
+ * change-log entries) past this terminal's cursor, so the log can no longer tell it
+ * which of its rows are gone. The table is read again from a snapshot (every live row
+ * of it), and what the terminal held from central that the read did not bring is
+ * dropped (store/pages.ts, with the table's strategy for a row with local changes).
+ *
+ * Crash-safe: the rows held when the read began are written down with the start (and
+ * the table's cursor forgotten) in one transaction; each snapshot page crosses its rows
+ * off in the page's own transaction; the read's last page drops what is left and ends
+ * the resync in its transaction. A restart mid-way goes on with the snapshot from the
+ * cursor of its last page applied.
+ */
+import type { StoreBase } from './base.js';
+import type { Cursors } from './cursors.js';
+
+export class Resync {
+  constructor(
+    private readonly base: StoreBase,
+    private readonly cursors: Cursors,
+  ) {}
+
+  /**
+   * Begins re-reading `table` (again, if a resync was under way): notes every row the
+   * terminal holds from central (it has a row state) at the version it holds, and
+   * forgets the cursor, so the next pull reads a snapshot. Returns how many rows it noted.
+   */
+  start(table: string): number {
+    return this.base.db
+      .transaction(() => {
+        this.base.stmt('DELETE FROM tillsync_resync WHERE table_name = ?').run(table);
+        const r = this.base
+          .stmt('INSERT INTO tillsync_resync (table_name, server_id, version) SELECT table_name, server_id, version FROM tillsync_row_state WHERE table_name = ?')
+          .run(table);
+        this.cursors.beginResync(table);
+        return r.changes;
+      })
+      .immediate();
+  }
+
+  /** A snapshot page brought these rows (`idsJson`, a JSON array of central ids): central still has them (inside the page's transaction). */
+  brought(table: string, idsJson: string): void {
+    this.base.stmt('DELETE FROM tillsync_resync WHERE table_name = ? AND server_id IN (SELECT value FROM json_each(?))').run(table, idsJson);
+  }
+
+  /**
+   * The rows the read did not bring, with the version the terminal holds: central
+   * purged them as deleted. Only rows still at the version held when the read began:
+   * one whose version moved meanwhile was settled with central since (central answered
+   * a push of it), so central held it live after the read began, and the change log
+   * the read hands over to brings whatever happened to it next.
+   */
+  leftOver(table: string): { serverId: string; version: number }[] {
+    return this.base
+      .stmt(
+        `SELECT r.server_id AS serverId, r.version AS version FROM tillsync_resync r
+         JOIN tillsync_row_state s ON s.table_name = r.table_name AND s.server_id = r.server_id AND s.version = r.version
+         WHERE r.table_name = ? ORDER BY r.server_id`,
+      )
+      .all(table) as { serverId: string; version: number }[];
+  }
+
+  /** The read has ended: nothing of it is kept (inside the transaction of its last page). */
+  finish(table: string): void {
+    this.base.stmt('DELETE FROM tillsync_resync WHERE table_name = ?').run(table);
+    this.cursors.endResync(table);
+  }
+}
