@@ -10,8 +10,8 @@
  *   terminal behind the removed entry reaches the later one and reads the row as it is
  *   now, so no cursor needs it: this needs no horizon, and keeps the log at about one
  *   entry per row however often rows change.
- * - tombstones: rows deleted longer ago than the retention whose change-log entries
- *   every active terminal has pulled past (the lowest position among enabled terminals
+ * - tombstones: rows deleted longer ago than the retention (and no open conflict)
+ *   whose change-log entries every active terminal has pulled past (the lowest position among enabled terminals
  *   that pulled the table within the retention; disabled, never-seen and silent ones do
  *   not hold it back), with their entries. The newest entry removed is the table's
  *   purge horizon: a cursor behind it may have missed a deletion and gets
@@ -57,11 +57,15 @@ export const SUPERSEDED = `SELECT coalesce(array_agg(seq), '{}') AS seqs FROM (
     FROM sync_changes WHERE entity_type = $1 AND txid < $2::xid8) s
   WHERE rn > 1`;
 
-/** Rows deleted before `$2` whose every entry is behind ($3, $4), with their entries. */
+/**
+ * Rows deleted before `$2` whose every entry is behind ($3, $4), with their entries; a
+ * row a supervisor still has to decide on (an open conflict) stays until it is decided.
+ */
 export function tombstonesSql(entry: CatalogEntry): string {
   return `SELECT t.id, coalesce(array_agg(c.seq) FILTER (WHERE c.seq IS NOT NULL), '{}') AS seqs
     FROM ${ident(entry.centralName)} t LEFT JOIN sync_changes c ON c.entity_type = $1 AND c.entity_id = t.id
     WHERE t.sync_deleted_at < $2::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM sync_conflicts k WHERE k.entity_type = $1 AND k.entity_id = t.id AND k.status = 'open')
     GROUP BY t.id
     HAVING coalesce(bool_and((c.txid, c.seq) < ($3::xid8, $4::bigint)), true)`;
 }
