@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/server/db/database.js';
+import { PULL_PLAN_HINTS } from '../../src/server/services/pull.js';
 import { PURGE_LOCK_KEY } from '../../src/server/services/purge.js';
 import type { PurgeReport } from '../../src/shared/protocol.js';
 import { mulberry32 } from '../../src/shared/prng.js';
@@ -20,6 +21,7 @@ import { onPostgres, startCentral, testDatabase, type TestCentral, type TestData
 import { sleep } from '../helpers/processes.js';
 import {
   backdateDeletion,
+  backdatePosition,
   bumpPrices,
   deleteProducts,
   freshCentral,
@@ -142,6 +144,8 @@ describe('concurrent writers during purges', () => {
     expect(reports.length).toBeGreaterThan(3);
     expect(removed.compacted).toBeGreaterThan(0);
     expect(regress).toEqual([]);
+    // The steady one is active all along: the purge never goes past it, so it is never told to start over.
+    expect(steady.expired).toBe(0);
     expect(sorted(steady.versions(prefix))).toEqual(sorted(live));
     expect(sorted(now_and_then.versions(prefix))).toEqual(sorted(live));
     // Compaction kept up: at most one entry per row and store.
@@ -257,6 +261,83 @@ describe('two central instances running the purge at once', () => {
       expect(free.rows[0]?.ok).toBe(true);
     } finally {
       await check.end();
+    }
+  });
+});
+
+/**
+ * A pull reads the table's purge horizon and then its page of the log in one
+ * transaction, but (READ COMMITTED) in two statements with two snapshots. A purge that
+ * commits between them has removed deletions the page no longer shows, while the
+ * horizon read before it said the cursor was fine. PostgreSQL only: PGlite runs one
+ * transaction at a time, so nothing commits inside a pull's.
+ */
+describe.runIf(onPostgres)('a purge committing while a pull is under way (PostgreSQL)', () => {
+  let td: TestDatabase;
+  let c: TestCentral;
+  /** Runs once, right after the next pull's horizon read. */
+  let between: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    td = await testDatabase();
+    const db = td.db;
+    const paused: Database = {
+      ...db,
+      transaction: (fn) =>
+        db.transaction((tx) =>
+          fn({
+            async query<T extends object>(text: string, params?: readonly unknown[]) {
+              const r = await tx.query<T>(text, params);
+              if (text === PULL_PLAN_HINTS && between) {
+                const run = between;
+                between = undefined;
+                await run();
+              }
+              return r;
+            },
+          }),
+        ),
+    };
+    c = await startCentral({ db: paused, config: { purgeIntervalSeconds: 0 } });
+  });
+  afterAll(async () => {
+    await c?.close();
+    await td?.close();
+  });
+
+  it('a terminal away past the retention, pulling with its old cursor as the purge commits, is told CURSOR_EXPIRED or served the deletions: never neither', async () => {
+    const prefix = `race-${tag()}-`;
+    const ids = Array.from({ length: 6 }, (_, i) => `${prefix}${i}`);
+    const doomed = ids.slice(0, 3);
+    const active = new Till(await c.provision('s1'));
+    const away = new Till(await c.provision('s1'), 'Product', 1000, false);
+    await active.begin();
+    await away.begin();
+    await insertProducts(td.db, ids);
+    await away.drainAndReport();
+    await deleteProducts(td.db, doomed);
+    await backdateDeletion(td.db, doomed);
+    await insertProducts(td.db, [`${prefix}marker`]);
+    await active.drainAndReport();
+    await c.central.flushPositions();
+    await backdatePosition(td.db, away.t.terminalId, 'Product');
+
+    let report: PurgeReport | undefined;
+    between = async () => {
+      report = await c.central.purge.run();
+    };
+    const r = await away.get({ cursor: away.cursor, limit: 1000 });
+    expect(between).toBeUndefined(); // the purge ran inside the pull
+    expect(report?.removed.tombstones).toBe(3);
+    if (r.status === 200) {
+      const served = new Set(r.body.changes.filter((ch) => ch.deleted).map((ch) => ch.entityId));
+      expect(
+        doomed.filter((id) => !served.has(id)),
+        'deletions neither served nor the cursor expired: the terminal keeps rows central has deleted',
+      ).toEqual([]);
+    } else {
+      expect(r.status, r.text).toBe(409);
+      expect((r.body as unknown as { code: string }).code).toBe('CURSOR_EXPIRED');
     }
   });
 });

@@ -27,6 +27,7 @@ import {
   rowsThere,
   sorted,
   Till,
+  withoutTriggers,
   type Fixture,
 } from './purge-helpers.js';
 
@@ -182,6 +183,65 @@ describe('tombstones', () => {
     const later = await purgeNow(f);
     expect(later.removed.tombstones).toBe(2);
     expect(await rowsThere(f.c.db, recent)).toEqual([]);
+  });
+
+  it('a tombstone whose deletion is the last entry the active terminals have pulled is removed: the entry at a cursor is one the terminal has', async () => {
+    const prefix = `tomb-last-${tag()}-`;
+    const ids = idsOf(prefix, 3);
+    const till = new Till(await f.c.provision('s1'));
+    await till.begin();
+    await insertProducts(f.c.db, ids);
+    await deleteProducts(f.c.db, ids); // one statement: the log's last three entries
+    await backdateDeletion(f.c.db, ids);
+    await till.drainAndReport(); // its cursor is the last deletion's entry: it has read all three
+    for (const id of ids) expect(till.held.has(id), id).toBe(false);
+    const report = await purgeNow(f);
+    expect(await rowsThere(f.c.db, ids)).toEqual([]);
+    expect(report.removed.tombstones).toBe(3);
+    // Not held back: the terminal is past the horizon and pulls on.
+    await insertProducts(f.c.db, [`${prefix}after`]);
+    await till.drain();
+    expect(till.expired).toBe(0);
+  });
+
+  it('a lastSync pull is expired (or served the deletion) whenever the purge removed a deletion logged at or after its instant, whatever the log order', async () => {
+    // Two deletions; the later one in the log (a higher txid) was logged with an earlier
+    // time: its transaction started first and wrote last, as concurrent transactions do
+    // (changed_at is the transaction's start). The purge removes both.
+    const prefix = `tomb-since-${tag()}-`;
+    const [x, y] = idsOf(prefix, 2) as [string, string];
+    const till = new Till(await f.c.provision('s1'));
+    await till.begin();
+    await insertProducts(f.c.db, [x, y]);
+    await deleteProducts(f.c.db, [x]);
+    await deleteProducts(f.c.db, [y]);
+    await withoutTriggers(
+      f.c.db,
+      `UPDATE sync_changes SET changed_at = (SELECT changed_at FROM sync_changes WHERE entity_type = 'Product' AND entity_id = $1 AND op = 'DELETE') - interval '10 seconds'
+        WHERE entity_type = 'Product' AND entity_id = $2 AND op = 'DELETE'`,
+      [x, y],
+    );
+    await backdateDeletion(f.c.db, [x, y]);
+    await insertProducts(f.c.db, [`${prefix}marker`]);
+    await till.drainAndReport();
+    const times = await f.c.db.query<{ entity_id: string; at: string }>(
+      `SELECT entity_id, changed_at AS at FROM sync_changes WHERE entity_type = 'Product' AND op = 'DELETE' AND entity_id = ANY($1::text[])`,
+      [[x, y]],
+    );
+    const xAt = Date.parse(times.rows.find((r) => r.entity_id === x)?.at as string);
+    const report = await purgeNow(f);
+    expect(report.removed.tombstones).toBe(2);
+    // A terminal that synced (lastSync) just before x's deletion was logged: it holds x, and must learn x is gone.
+    const since = new Date(xAt - 1000).toISOString();
+    const t = new Till(await f.c.provision('s1'), 'Product', 1000, false);
+    const r = await t.get({ lastSync: since, limit: 1000 });
+    if (r.status === 200) {
+      const served = r.body.changes.find((c) => c.entityId === x);
+      expect(served, `lastSync ${since} was served without x's deletion (purged), and not told CURSOR_EXPIRED`).toMatchObject({ deleted: true });
+    } else {
+      expect(r.status, r.text).toBe(409);
+      expect((r.body as unknown as { code: string }).code).toBe('CURSOR_EXPIRED');
+    }
   });
 
   it('a tombstone re-created (undeleted) is a live row again: the purge leaves it and its entry', async () => {
