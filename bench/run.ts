@@ -19,9 +19,10 @@ import type { Benchmark, BenchContext, Row } from './lib.js';
 import { table, tempDirs } from './lib.js';
 import { naiveBench } from './naive.js';
 import { peerBench } from './peer.js';
+import { purgeBench } from './purge.js';
 import { pushBench } from './push.js';
 
-const BENCHMARKS: readonly Benchmark[] = [captureBench, pushBench, latencyBench, downLatencyBench, firstSyncBench, fleetBench, naiveBench, peerBench];
+const BENCHMARKS: readonly Benchmark[] = [captureBench, pushBench, latencyBench, downLatencyBench, firstSyncBench, fleetBench, naiveBench, peerBench, purgeBench];
 
 async function reachable(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
