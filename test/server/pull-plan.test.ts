@@ -22,7 +22,7 @@ describe('pull page plan', () => {
     for (const scoped of [false, true]) {
       const params: unknown[] = ['Product', after?.txid, after?.seq, 500, null, ...(scoped ? ['store-1'] : [])];
       const plan = await c.db.transaction(async (tx) => {
-        await tx.query(PULL_PLAN_HINTS, ['Product']);
+        await tx.query(PULL_PLAN_HINTS);
         const r = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${pullPageSql(scoped)}`, params);
         return r.rows.map((x) => x['QUERY PLAN']).join('\n');
       });

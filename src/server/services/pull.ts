@@ -100,8 +100,21 @@ export function pullPageSql(scoped: boolean): string {
  * xmax, which a cursor must be behind.
  */
 export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, h.txid::text AS h_txid, h.seq AS h_seq, h.changed_at AS h_at
-  FROM (SELECT 1) one LEFT JOIN sync_purge_horizons h ON h.entity_type = $1`;
+  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
+
+/**
+ * A page of the change log and the table's purge horizon, in one statement: both as of
+ * one moment. A purge that committed before it shows in the horizon; one that commits
+ * after it finds the page's entries still there, and the rows it removed missing when
+ * the page's rows are read (pull answers CURSOR_EXPIRED for either). Read apart, a
+ * purge committing between the two would let a cursor step over deletions unseen.
+ */
+export function pullPageWithHorizonSql(scoped: boolean): string {
+  return `(${pullPageSql(scoped)})
+    UNION ALL
+    SELECT h.txid::text, h.seq, NULL, '${HORIZON_ROW}', h.changed_at FROM sync_purge_horizons h WHERE h.entity_type = $1`;
+}
+const HORIZON_ROW = 'HORIZON';
 
 /** Where the purge has removed a deletion of this entity type's rows (see PurgeService). */
 export interface PurgeHorizon {
@@ -180,25 +193,25 @@ export class PullService {
     const scoped = entry.centralStoreColumn !== undefined;
     const params: unknown[] = [entry.entityType, from.txid, from.seq, q.limit, from.since ?? null];
     if (scoped) params.push(acting.storeId);
-    const changes = await this.db.transaction(async (tx) => {
-      // The planner hints, the snapshot's xmax and the table's purge horizon in one round trip.
-      const h = await tx.query<{ xmax: string; h_txid: string | null; h_seq: number | null; h_at: string | null }>(PULL_PLAN_HINTS, [entry.entityType]);
-      const plan = h.rows[0];
+    const expired = () => {
+      this.metrics.expiredCursors.inc({ entity_type: entry.entityType });
+      return conflict('CURSOR_EXPIRED', `${entry.entityType}: ${EXPIRED_MESSAGE}`);
+    };
+    const read = await this.db.transaction(async (tx) => {
+      // The planner hints and the snapshot's xmax in one round trip.
+      const h = await tx.query<{ xmax: string }>(PULL_PLAN_HINTS);
       // Every change served is below the snapshot's xmin, so a real cursor is behind its
       // xmax. One ahead of it was forged, or central's database was restored from a backup:
       // following it would silently serve nothing until the ids catch up.
-      if (q.cursor && BigInt(from.txid) >= BigInt(plan?.xmax ?? '0')) {
+      if (q.cursor && BigInt(from.txid) >= BigInt(h.rows[0]?.xmax ?? '0')) {
         throw conflict('CURSOR_AHEAD', 'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start');
       }
-      const horizon = plan?.h_txid ? { txid: plan.h_txid, seq: Number(plan.h_seq), changedAt: plan.h_at as string } : undefined;
-      if (cursorExpired(from, horizon)) {
-        this.metrics.expiredCursors.inc({ entity_type: entry.entityType });
-        throw conflict('CURSOR_EXPIRED', `${entry.entityType}: ${EXPIRED_MESSAGE}`);
-      }
-      return tx.query<ChangeRow>(pullPageSql(scoped), params);
+      return tx.query<ChangeRow>(pullPageWithHorizonSql(scoped), params);
     });
+    const horizonRow = read.rows.find((r) => r.op === HORIZON_ROW);
+    if (horizonRow && cursorExpired(from, { txid: horizonRow.txid_text, seq: Number(horizonRow.seq), changedAt: horizonRow.changed_at })) throw expired();
     this.positions?.record(acting.terminalId, entry.entityType, from.txid, from.seq);
-    const page = changes.rows;
+    const page = horizonRow ? read.rows.filter((r) => r !== horizonRow) : read.rows;
     const last = page.at(-1);
     const next: Cursor = last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
 
@@ -212,7 +225,9 @@ export class PullService {
     const out: PulledChange[] = [];
     for (const [id, c] of lastChange) {
       const row = rows.get(id);
-      if (!row) continue; // purged
+      // Its row is gone: a purge removed it (a tombstone) after the page was read. Stepping
+      // over it would leave the terminal holding a row central deleted.
+      if (!row) throw expired();
       if (scoped && !this.visible(entry, row.wire, acting)) {
         // Moved to another store: for this store it is gone. Its new contents are not ours to see.
         out.push({

@@ -58,8 +58,9 @@ export const SUPERSEDED = `SELECT coalesce(array_agg(seq), '{}') AS seqs FROM (
   WHERE rn > 1`;
 
 /**
- * Rows deleted before `$2` whose every entry is behind ($3, $4), with their entries; a
- * row a supervisor still has to decide on (an open conflict) stays until it is decided.
+ * Rows deleted before `$2` whose every entry is at or behind ($3, $4) (a terminal at a
+ * position has read the entry there), with their entries; a row a supervisor still has
+ * to decide on (an open conflict) stays until it is decided.
  */
 export function tombstonesSql(entry: CatalogEntry): string {
   return `SELECT t.id, coalesce(array_agg(c.seq) FILTER (WHERE c.seq IS NOT NULL), '{}') AS seqs
@@ -67,7 +68,7 @@ export function tombstonesSql(entry: CatalogEntry): string {
     WHERE t.sync_deleted_at < $2::timestamptz
       AND NOT EXISTS (SELECT 1 FROM sync_conflicts k WHERE k.entity_type = $1 AND k.entity_id = t.id AND k.status = 'open')
     GROUP BY t.id
-    HAVING coalesce(bool_and((c.txid, c.seq) < ($3::xid8, $4::bigint)), true)`;
+    HAVING coalesce(bool_and((c.txid, c.seq) <= ($3::xid8, $4::bigint)), true)`;
 }
 
 /** Removes tombstoned rows (the soft-delete trigger lets a purge through) and returns the ids gone. */
