@@ -108,7 +108,9 @@ export class ConflictService {
       const rows = await lockRows(tx, entry, [c.entity_id]);
       const current = rows.get(c.entity_id);
       const centralImage: WireRow = current?.wire ?? c.central ?? { id: c.entity_id };
-      const deleted = req.resolution === 'TERMINAL_WINS' ? c.terminal === null : (current?.deletedAt ?? null) !== null;
+      // A row the purge removed (its tombstone) was deleted: central's side of it stays deleted.
+      const purged = current === undefined && (c.central as { _deleted?: unknown } | null)?._deleted === true;
+      const deleted = req.resolution === 'TERMINAL_WINS' ? c.terminal === null : (current?.deletedAt ?? null) !== null || purged;
       const chosen: WireRow =
         req.resolution === 'TERMINAL_WINS' ? { ...centralImage, ...(c.terminal ?? {}) } : { ...centralImage };
       const image: WireRow = { id: c.entity_id };

@@ -79,6 +79,29 @@ export interface DecideClock {
    * (see maybeReplay). Undefined: none of its answers was removed.
    */
   readonly replayHorizonMs?: number;
+  /** Entity types whose tombstones the purge has removed (some rows of them are gone for good). */
+  readonly purgedTypes?: ReadonlySet<string>;
+}
+
+/**
+ * The row a change meets: the batch's slot, or, where central no longer has the row at
+ * all although the terminal had it from central (it names a version) and the purge has
+ * removed tombstones of the table, that row's purged tombstone: its last image as the
+ * terminal knew it (the change's base), deleted. The change is then judged against a
+ * deletion, by the table's strategy, as it would have been with the tombstone kept:
+ * a purge never lets an old edit bring back a row central deleted where central wins.
+ * Its version is one past the change's, the least a deletion made after it has.
+ */
+export function rowMet(c: ChangeToDecide, slot: Readonly<Slot>, clock: Pick<DecideClock, 'purgedTypes' | 'now'>): CentralRow | undefined {
+  if (slot.row || slot.existed || c.change.syncVersion === 0 || !clock.purgedTypes?.has(c.entry.entityType)) return slot.row;
+  return {
+    wire: { ...((c.change.baseData as WireRow | null | undefined) ?? {}), [CENTRAL_KEY]: c.change.entityId },
+    version: c.change.syncVersion + 1,
+    hlc: null,
+    origin: null,
+    deletedAt: clock.now,
+    updatedAt: clock.now,
+  };
 }
 
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -162,7 +185,7 @@ export function staticCheck(
 /** One change against the row as the batch has left it. */
 export function decideChange(c: ChangeToDecide, slot: Readonly<Slot>, acting: Acting, clock: DecideClock): Decision {
   const { change, entry, changeId } = c;
-  const current = slot.row;
+  const current = rowMet(c, slot, clock);
   const base: PushResult = {
     changeId,
     entityType: change.entityType,

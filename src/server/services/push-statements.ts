@@ -26,6 +26,8 @@ export interface BatchRead {
   readonly parents: ReadonlyMap<string, WireValue>;
   /** The newest of the terminal's answers the purge removed (null: none was). */
   readonly answersPurgedThrough: string | null;
+  /** Entity types whose tombstones the purge has removed. */
+  readonly purgedTypes: ReadonlySet<string>;
 }
 
 const byCatalogOrder = (a: CatalogEntry, b: CatalogEntry) => CATALOG.indexOf(a) - CATALOG.indexOf(b);
@@ -49,6 +51,7 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
     `SELECT 'origin' AS kind, NULL::text AS entity_type, set_config('tillsync.origin', $1, true) AS id, NULL::jsonb AS row`,
     `SELECT 'applied', terminal_id, change_id, jsonb_build_object('r', result, 'h', content_hash) FROM sync_applied WHERE change_id = ANY($2::text[])`,
     `SELECT 'purged', NULL, id, to_jsonb(answers_purged_through) FROM sync_terminals WHERE id = $1 AND answers_purged_through IS NOT NULL`,
+    `SELECT 'horizon', entity_type, entity_type, NULL FROM sync_purge_horizons`,
     `SELECT 'open', entity_type, entity_id, to_jsonb(id) FROM sync_conflicts
          WHERE terminal_id = $1 AND status = 'open' AND entity_id = ANY($3::text[])`,
   ];
@@ -77,8 +80,10 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
   const openConflicts: { key: string; id: string }[] = [];
   const parents = new Map<string, WireValue>();
   let answersPurgedThrough: string | null = null;
+  const purgedTypes = new Set<string>();
   for (const r of read.rows) {
     if (r.kind === 'purged') answersPurgedThrough = r.row as string;
+    else if (r.kind === 'horizon') purgedTypes.add(r.id);
     else if (r.kind === 'applied') {
       const a = r.row as { r: PushResult | null; h: string | null };
       prior.set(r.id, { terminalId: r.entity_type as string, result: a.r, hash: a.h });
@@ -97,7 +102,7 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
     const slot = slots.get(c.key);
     if (slot) slot.openConflictId = c.id;
   }
-  return { types, byType, slots, prior, parents, answersPurgedThrough };
+  return { types, byType, slots, prior, parents, answersPurgedThrough, purgedTypes };
 }
 
 /** What the write statement writes. */

@@ -111,7 +111,7 @@ export class PushService {
    */
   private async applyBatch(tx: Queryable, acting: Acting, work: Work[], results: (PushResult | undefined)[]): Promise<void> {
     // 1. Read and lock.
-    const { types, byType, slots, prior, parents, answersPurgedThrough } = await readBatch(tx, acting, work);
+    const { types, byType, slots, prior, parents, answersPurgedThrough, purgedTypes } = await readBatch(tx, acting, work);
     const todo: Work[] = [];
     for (const w of work) {
       const p = prior.get(w.changeId);
@@ -123,7 +123,7 @@ export class PushService {
     // 2. Decide every change in batch order (pure), remembering the writes.
     // Changes made before the newest answer the purge removed may be replays (push-decide's maybeReplay).
     const replayHorizonMs = answersPurgedThrough === null ? undefined : Date.parse(answersPurgedThrough) + this.opts.maxClockDriftMs;
-    const clock = { now: new Date().toISOString(), newId: randomUUID, replayHorizonMs };
+    const clock = { now: new Date().toISOString(), newId: randomUUID, replayHorizonMs, purgedTypes };
     const { wroteRow, conflictRows } = decideBatch(todo, slots, parents, acting, clock, results);
 
     // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
