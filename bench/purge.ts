@@ -8,19 +8,28 @@
  *   table to its end over HTTP from the central that purges (pages of 500, as the
  *   engine does; it keeps the ids it holds, so the end is checked against central's
  *   live rows); that central then runs its purge (retention 1 s, so a round's
- *   deletions are due by the next), the other never does; both are vacuumed alike
- *   (`VACUUM sync_changes, products`, standing in for autovacuum). `sync_changes`, the
- *   table and their sizes at the start, the middle and the end, side by side.
+ *   deletions are due by the next), which vacuums what it removed rows from itself; the
+ *   other never purges. Both then get `VACUUM products`, standing in for autovacuum:
+ *   the side without the purge needs it for the updates' old row versions in
+ *   `products` (its `sync_changes` only grows, nothing there to vacuum), and the purge
+ *   vacuums `products` only in a run that removed tombstones. `sync_changes`, the table
+ *   and their sizes at the start, the middle and the end, side by side.
  * - Purge time: 200,000 superseded entries (20,000 rows each updated 10 times; quick
  *   60,000) and then 10,000 tombstones (quick 2,000: rows deleted longer ago than the
- *   retention, behind the one terminal that pulled past them), each a purge run of its
+ *   retention, which the one terminal pulled up to), each a purge run of its
  *   own; `PurgeReport.ms`.
  * - Pull speed: a table of N changed rows (one change-log entry each) pulled from the
  *   start to its end in pages of 500, in-process through `PullService`, with a
  *   `PullPositions` (the purge's bookkeeping: recorded per page, written once a
- *   second) and without one, alternating. The horizon lookup is in the pull's first
- *   statement either way; it is compared against the commit before it by running
- *   `npx tsx bench/purge.ts --pull-http` in a worktree of each commit (README).
+ *   second) and without one, alternating. The purge horizon is read either way, in the
+ *   page's own statement (a `UNION ALL` of the page and the table's horizon row,
+ *   `pullPageWithHorizonSql`; a page row the purge removed before it was read answers
+ *   CURSOR_EXPIRED, which a pull here never meets: nothing purges during it). The whole
+ *   pull path is compared against the commit before the horizon and the positions by
+ *   running `npx tsx bench/purge.ts --pull-http` in a worktree of each commit (README).
+ *
+ * In the churn the terminal pulls before each purge, never during one, so it is told
+ * CURSOR_EXPIRED only if the purge removed what it had not read (it must not be).
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -195,11 +204,12 @@ async function churn(kind: DbKind, ctx: BenchContext): Promise<Row[]> {
       next += deletes;
       const report = await sides[0]?.c.central.purge.run();
       if (!report) throw new Error('the purge did not run (lock held?)');
-      // Both sides vacuumed alike, as PostgreSQL's autovacuum would (PGlite has none):
-      // space freed by the purge (and the updates' old row versions) is reused only after it.
+      // The purge vacuumed what it removed rows from. Both sides' products vacuumed alike,
+      // as PostgreSQL's autovacuum would (PGlite has none): the side without the purge
+      // needs it for the updates' old row versions, whose space is reused only after it.
       for (const s of sides) {
         const t2 = performance.now();
-        await s.c.db.query('VACUUM sync_changes, products');
+        await s.c.db.query('VACUUM products');
         vacuumMs[s.label]?.push(performance.now() - t2);
       }
       purgeMs.push(report.ms);
@@ -259,7 +269,7 @@ async function churn(kind: DbKind, ctx: BenchContext): Promise<Row[]> {
         runs: (pullMs['with purge'] as number[]).map((x) => Math.round(x)),
         note: `${fmtInt(updatesPerRow * LIVE + 2 * deletes)} entries a round, pages of ${PAGE}`,
       },
-      ...(['churn writes of a round', 'VACUUM sync_changes, products after a round'] as const).map((what, k): Row => {
+      ...(['churn writes of a round', 'VACUUM products after a round'] as const).map((what, k): Row => {
         const [w, wo] = (['with purge', 'without purge'] as const).map((side) => (k === 0 ? writeMs : vacuumMs)[side] as number[]);
         const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
         const ends = (xs: number[]) => `${Math.round(xs[0] ?? NaN)} ms in the first round, ${Math.round(xs.at(-1) ?? NaN)} ms in the last`;
@@ -294,19 +304,18 @@ async function purgeTime(kind: DbKind, ctx: BenchContext): Promise<Row[]> {
     ctx.progress('purge time: compaction', { db: kind, compacted: first.removed.compacted, ms: first.ms });
     const beforeDeletes = new Date();
     await c.db.query(`DELETE FROM products WHERE id > $1`, [pid(LIVE)]);
-    // A later change, and the terminal's next pass: a position is the cursor a pull is
-    // asked with, and an entry at that very position still holds its tombstone back.
-    await c.db.query(`UPDATE products SET price = price + 0.01 WHERE id = $1`, [pid(1)]);
     // Their creations are superseded by their deletions: compacted first, not yet due as tombstones.
     const second = await c.central.purge.run({ now: beforeDeletes });
     if (!second) throw new Error('the purge did not run');
     await new Promise((r) => setTimeout(r, 1100));
-    await term.pullToEnd();
+    // A position is the cursor a pull is asked with. The deletions fill whole pages, so
+    // the pass ends asking with the last one's cursor (an empty page): at the terminal's
+    // cursor, that deletion has been read and its tombstone is due, as are all before it.
     await term.pullToEnd();
     const third = await c.central.purge.run();
     if (!third) throw new Error('the purge did not run');
     ctx.progress('purge time: tombstones', { db: kind, tombstones: third.removed.tombstones, ms: third.ms });
-    if (third.removed.tombstones !== dead) throw new Error(`expected ${dead} tombstones purged, got ${third.removed.tombstones}`);
+    if (third.removed.tombstones !== dead) throw new Error(`expected ${dead} tombstones purged, got ${third.removed.tombstones} (the deletions must fill whole pages of ${PAGE})`);
     const s = await sizes(c);
     const id = `16 purge time ${kind}`;
     return [
