@@ -210,7 +210,6 @@ export class PullService {
     });
     const horizonRow = read.rows.find((r) => r.op === HORIZON_ROW);
     if (horizonRow && cursorExpired(from, { txid: horizonRow.txid_text, seq: Number(horizonRow.seq), changedAt: horizonRow.changed_at })) throw expired();
-    this.positions?.record(acting.terminalId, entry.entityType, from.txid, from.seq);
     const page = horizonRow ? read.rows.filter((r) => r !== horizonRow) : read.rows;
     const last = page.at(-1);
     const next: Cursor = last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
@@ -253,6 +252,8 @@ export class PullService {
         changedAt: row.updatedAt,
       });
     }
+    // Served: the terminal pulled from here (a refused pull records nothing).
+    this.positions?.record(acting.terminalId, entry.entityType, from.txid, from.seq);
     this.metrics.pulls.inc({ entity_type: entry.entityType });
     this.metrics.pulledChanges.inc({ entity_type: entry.entityType }, out.length);
     return {
