@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { formatHlc } from '../../src/shared/hlc.js';
 import type { PushResult } from '../../src/shared/protocol.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
-import { pushOk, rowOf, type Row } from '../helpers/sync.js';
+import { pushOk, rowOf, settled, type Row } from '../helpers/sync.js';
 
 const c = useCentral();
 let t: ProvisionedTerminal;
@@ -28,6 +28,9 @@ const now = () => formatHlc({ physical: Date.now(), counter: 0, node: 'till' });
 async function purgedRow(table: string, insert: string, params: unknown[]): Promise<void> {
   await c.db.query(insert, params);
   await c.db.query(`DELETE FROM ${table} WHERE id = $1`, [params[0]]);
+  // The purge removes only what is below every running transaction, on the whole server
+  // (other test files run their own transactions on it): wait for the deletion to be.
+  await settled(c);
   const report = await c.central.purge.run({ now: new Date(Date.now() + c.central.config.retentionSeconds * 1000 + DAY) });
   expect(report?.removed.tombstones).toBeGreaterThan(0);
   expect(await rowOf(c, table, params[0] as string)).toBeUndefined();

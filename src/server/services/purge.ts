@@ -25,6 +25,7 @@
  * Then it vacuums the tables it removed rows from, so their space is reused.
  */
 import type { Logger } from 'pino';
+import { retryPause } from '../../shared/backoff.js';
 import { CATALOG, pullable, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { PurgeReport } from '../../shared/protocol.js';
 import type { Database } from '../db/database.js';
@@ -73,11 +74,33 @@ export function tombstonesSql(entry: CatalogEntry): string {
     HAVING coalesce(bool_and((c.txid, c.seq) <= ($3::xid8, $4::bigint)), true)`;
 }
 
-/** Removes tombstoned rows (the soft-delete trigger lets a purge through) and returns the ids gone. */
+/**
+ * Removes tombstoned rows (the soft-delete trigger lets a purge through) and returns the
+ * ids gone. The rows are locked in key order first, the order a push locks them in, so
+ * a purge and a push meeting on rows wait for each other instead of deadlocking.
+ */
 function deleteRowsSql(entry: CatalogEntry): string {
-  return `WITH purge AS (SELECT set_config('tillsync.purge', 'on', true))
-    DELETE FROM ${ident(entry.centralName)} WHERE id = ANY($1::text[]) AND sync_deleted_at < $2::timestamptz
+  const table = ident(entry.centralName);
+  return `WITH purge AS (SELECT set_config('tillsync.purge', 'on', true)),
+    locked AS (SELECT id FROM ${table} WHERE id = ANY($1::text[]) AND sync_deleted_at < $2::timestamptz ORDER BY id FOR UPDATE)
+    DELETE FROM ${table} WHERE id IN (SELECT id FROM locked) AND sync_deleted_at < $2::timestamptz
       AND EXISTS (SELECT 1 FROM purge) RETURNING id`;
+}
+
+/** PostgreSQL's deadlock and serialization failures: the transaction may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/** Runs `fn` again (after a short pause) when PostgreSQL rolled it back for a deadlock. */
+async function retried<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, retryPause(i, 10, 100, Math.random())));
+    }
+  }
 }
 
 /**
@@ -215,7 +238,7 @@ export class PurgeService {
     const seqs = r.rows[0]?.seqs ?? [];
     let n = 0;
     for (const part of chunks(seqs, this.chunk)) {
-      const d = await this.db.query<{ n: number }>(DELETE_ENTRIES, [part]);
+      const d = await retried(() => this.db.query<{ n: number }>(DELETE_ENTRIES, [part]));
       n += d.rows[0]?.n ?? 0;
     }
     return n;
@@ -225,14 +248,14 @@ export class PurgeService {
     const r = await this.db.query<{ id: string; seqs: (string | number)[] }>(tombstonesSql(entry), [entry.entityType, cutoff, horizon.txid, horizon.seq]);
     let n = 0;
     for (const part of chunks(r.rows, Math.max(1, Math.floor(this.chunk / 4)))) {
-      n += await this.db.transaction(async (tx) => {
+      n += await retried(() => this.db.transaction(async (tx) => {
         const gone = await tx.query<{ id: string }>(deleteRowsSql(entry), [part.map((p) => p.id), cutoff]);
         // A row written again meanwhile is no tombstone any more: it and its entries stay.
         const ids = new Set(gone.rows.map((g) => g.id));
         const seqs = part.filter((p) => ids.has(p.id)).flatMap((p) => p.seqs);
         if (seqs.length > 0) await tx.query(DELETE_ENTRIES_MOVING_HORIZON, [entry.entityType, seqs]);
         return ids.size;
-      });
+      }));
     }
     return n;
   }
@@ -241,7 +264,7 @@ export class PurgeService {
   private async repeat(sql: string, params: unknown[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const r = await this.db.query<{ n: number }>(sql, params);
+      const r = await retried(() => this.db.query<{ n: number }>(sql, params));
       const n = r.rows[0]?.n ?? 0;
       total += n;
       if (n < this.chunk) return total;
