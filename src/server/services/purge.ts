@@ -25,10 +25,10 @@
  * Then it vacuums the tables it removed rows from, so their space is reused.
  */
 import type { Logger } from 'pino';
-import { retryPause } from '../../shared/backoff.js';
 import { CATALOG, pullable, type CatalogEntry } from '../../shared/catalog/index.js';
 import type { PurgeReport } from '../../shared/protocol.js';
 import type { Database } from '../db/database.js';
+import { retryTransient } from '../db/retry.js';
 import { ident } from '../db/sql.js';
 import type { Metrics } from '../metrics.js';
 
@@ -87,21 +87,8 @@ function deleteRowsSql(entry: CatalogEntry): string {
       AND EXISTS (SELECT 1 FROM purge) RETURNING id`;
 }
 
-/** PostgreSQL's deadlock and serialization failures: the transaction may simply run again. */
-const RETRYABLE = new Set(['40P01', '40001']);
-
-/** Runs `fn` again (after a short pause) when PostgreSQL rolled it back for a deadlock. */
-async function retried<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
-      await new Promise((r) => setTimeout(r, retryPause(i, 10, 100, Math.random())));
-    }
-  }
-}
+/** A purge chunk rolled back for a deadlock runs again, after a short pause. */
+const retried = <T>(fn: () => Promise<T>): Promise<T> => retryTransient(fn, { attempts: 4, maxPauseMs: 100 });
 
 /**
  * Removes entries, and moves the table's horizon to the newest of them and its time to

@@ -10,9 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { entryForEntity, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
-import { retryPause } from '../../shared/backoff.js';
 import type { PushChange, PushRequest, PushResponse, PushResult } from '../../shared/protocol.js';
 import type { Database, Queryable } from '../db/database.js';
+import { retryTransient } from '../db/retry.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
 import { changeIdOf, contentHashOf } from './change-ids.js';
@@ -149,9 +149,6 @@ export class PushService {
   }
 }
 
-/** PostgreSQL's deadlock and serialization failures: the whole transaction may simply run again. */
-const RETRYABLE = new Set(['40P01', '40001']);
-
 /**
  * A concurrent write committed first what this batch was about to write: one of its
  * change ids (the run again answers it as a duplicate) or a row it found missing (the
@@ -161,17 +158,8 @@ class WrittenMeanwhile extends Error {
   override name = 'WrittenMeanwhile';
 }
 
-async function retryOnContention<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      // At once: the retry finds the answers the other push committed.
-      if (err instanceof WrittenMeanwhile && i < attempts) continue;
-      const code = (err as { code?: unknown }).code;
-      if (i >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
-      await new Promise((r) => setTimeout(r, retryPause(i, 10, 40, Math.random())));
-    }
-  }
+/** Runs a push's transaction again: at once when a concurrent push wrote first, after a pause on a deadlock. */
+function retryOnContention<T>(fn: () => Promise<T>): Promise<T> {
+  // At once: the retry finds the answers the other push committed.
+  return retryTransient(fn, { attempts: 4, maxPauseMs: 40, immediately: (err) => err instanceof WrittenMeanwhile });
 }
-
