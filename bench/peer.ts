@@ -1,30 +1,42 @@
 /**
  * 8. A peer, side by side: PouchDB replication of N order documents to
  * express-pouchdb on loopback, against TillSync pushing the same N sales to central.
+ * Twice: with PouchDB in memory, and with every side on disk.
  *
  * The POS simulator rings N sales into a terminal's SQLite file (no loyalty
  * customers, so a sale is an order, its lines, its payments and its stock
- * movements). TillSync pushes them with `SyncService.pushPending()` to central on
- * PGlite until every change is acknowledged (and, when PostgreSQL is reachable,
- * afterwards to a central on PostgreSQL: its own terminal, N sales from the same
- * seeds). The PouchDB side gets one document per order built from those same
- * rows, in the wire form TillSync sends (the order with its lines, payments and
- * stock movements embedded), in a PouchDB on the memory adapter, replicated with
+ * movements). TillSync pushes them with `SyncService.pushPending()` to central until
+ * every change is acknowledged. The PouchDB side gets one document per order built
+ * from those same rows, in the wire form TillSync sends (the order with its lines,
+ * payments and stock movements embedded), replicated with
  * `PouchDB.replicate(source, url)` (default options) to a fresh database of
- * express-pouchdb (memory adapter, 127.0.0.1). Both servers run in this process,
- * as central does in every benchmark here.
+ * express-pouchdb on 127.0.0.1. Both servers run in this process, as central does in
+ * every benchmark here. The two sides' runs alternate and the ratio is taken per run.
+ *
+ * In memory (as before): PouchDB's memory adapter at both ends, against TillSync to
+ * central on PGlite (in a temp dir).
+ *
+ * Durable: PouchDB's LevelDB adapter (leveldown) on disk at both ends, in a temp dir,
+ * against TillSync to central on PostgreSQL (PGlite when no server is reachable; the
+ * row says which). The express-pouchdb side (the central's part) writes with LevelDB's
+ * `sync: true`, so every write reaches the disk before it is answered, as a
+ * PostgreSQL commit does (fsync on, synchronous_commit on); the local PouchDB keeps
+ * LevelDB's default (written to its log, no fsync per write), as the terminal's SQLite
+ * does (WAL, synchronous = NORMAL). A write that did not go through the synced
+ * writer fails the run.
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { localToWire, type LocalRow } from '../src/main/sync/mapping.js';
 import type { LocalStore } from '../src/main/sync/store/index.js';
 import { PosSimulator } from '../src/agent/simulator.js';
 import { entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
-import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type Row } from './lib.js';
+import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
 
 // ------------------------------------------------------------------ PouchDB, narrowly typed
 
@@ -53,10 +65,31 @@ interface PouchDatabase {
   destroy(): Promise<unknown>;
 }
 
+/** A leveldown-compatible store constructor (what PouchDB's LevelDB adapter opens a database with). */
+type LevelDownFactory = (location: string) => LevelDownStore;
+
+type NodeCallback = (err?: Error | null) => void;
+
+/** The parts of a leveldown instance (abstract-leveldown 7) that write. */
+interface LevelDownStore {
+  _put(key: unknown, value: unknown, options: Record<string, unknown>, callback: NodeCallback): void;
+  _del(key: unknown, options: Record<string, unknown>, callback: NodeCallback): void;
+  _batch(operations: readonly unknown[], options: Record<string, unknown>, callback: NodeCallback): void;
+  _chainedBatch(): { _write(options: Record<string, unknown>, callback: NodeCallback): void };
+}
+
+interface PouchOptions {
+  readonly adapter?: string;
+  /** Prepended to every database name: for LevelDB, the directory the databases live in. */
+  readonly prefix?: string;
+  /** The LevelDB adapter's store constructor (leveldown by default). */
+  readonly db?: LevelDownFactory;
+}
+
 interface PouchStatic {
-  new (name: string, opts?: { readonly adapter?: string }): PouchDatabase;
+  new (name: string, opts?: PouchOptions): PouchDatabase;
   plugin(plugin: unknown): PouchStatic;
-  defaults(opts: { readonly adapter: string }): PouchStatic;
+  defaults(opts: PouchOptions): PouchStatic;
   replicate(source: PouchDatabase | string, target: PouchDatabase | string, opts?: { readonly batch_size?: number }): Promise<ReplicationResult>;
 }
 
@@ -64,23 +97,74 @@ type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 type ExpressPouchDB = (pouch: PouchStatic, opts: { readonly mode: string; readonly inMemoryConfig: boolean }) => RequestHandler;
 
 let pouchCache: PouchStatic | undefined;
+let syncedCache: LevelDownFactory | undefined;
 
-/** pouchdb-core with the memory and http adapters and replication (CommonJS, no types). */
+/** pouchdb-core with the memory, LevelDB and http adapters and replication (CommonJS, no types). */
 function pouch(): PouchStatic {
   if (!pouchCache) {
     const require = createRequire(import.meta.url);
     const core = require('pouchdb-core') as PouchStatic;
-    pouchCache = core.plugin(require('pouchdb-adapter-memory')).plugin(require('pouchdb-adapter-http')).plugin(require('pouchdb-replication'));
+    pouchCache = core
+      .plugin(require('pouchdb-adapter-memory'))
+      .plugin(require('pouchdb-adapter-leveldb'))
+      .plugin(require('pouchdb-adapter-http'))
+      .plugin(require('pouchdb-replication'));
   }
   return pouchCache;
 }
 
-/** express-pouchdb (its own express app) over memory databases, on an ephemeral port of 127.0.0.1. */
-async function startPouchServer(): Promise<{ url: string; close(): Promise<void> }> {
+/** Writes that went through `syncedLevelDown()`'s stores (each one on disk before it was answered). */
+const syncedWrites = { n: 0 };
+
+/**
+ * The leveldown that PouchDB's LevelDB adapter uses, with every write made with
+ * `sync: true` (LevelDB syncs its log before answering, as a PostgreSQL commit
+ * does). Its name keys the adapter's cache of open stores, so it never shares one
+ * with plain leveldown.
+ */
+function syncedLevelDown(): LevelDownFactory {
+  if (!syncedCache) {
+    // leveldown as the adapter itself resolves it (it is the adapter's dependency, not ours).
+    const fromAdapter = createRequire(createRequire(import.meta.url).resolve('pouchdb-adapter-leveldb'));
+    const leveldown = fromAdapter('leveldown') as LevelDownFactory;
+    const synced = (options: Record<string, unknown>) => {
+      syncedWrites.n++;
+      return { ...options, sync: true };
+    };
+    syncedCache = function syncedLeveldown(location: string): LevelDownStore {
+      const store = leveldown(location);
+      const put = store._put.bind(store);
+      const del = store._del.bind(store);
+      const batch = store._batch.bind(store);
+      const chained = store._chainedBatch.bind(store);
+      store._put = (key, value, options, callback) => put(key, value, synced(options), callback);
+      store._del = (key, options, callback) => del(key, synced(options), callback);
+      store._batch = (operations, options, callback) => batch(operations, synced(options), callback);
+      store._chainedBatch = () => {
+        const b = chained();
+        const write = b._write.bind(b);
+        b._write = (options, callback) => write(synced(options), callback);
+        return b;
+      };
+      return store;
+    };
+  }
+  return syncedCache;
+}
+
+/** Where PouchDB keeps its databases: in memory, or LevelDB on disk under `dir`. */
+type PouchStorage = { readonly kind: 'memory' } | { readonly kind: 'leveldb'; readonly dir: string };
+
+/** express-pouchdb (its own express app) over memory databases or synced LevelDB ones, on an ephemeral port of 127.0.0.1. */
+async function startPouchServer(storage: PouchStorage): Promise<{ url: string; close(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   const expressPouchDB = require('express-pouchdb') as ExpressPouchDB;
   // A subclass, so the server's plugins do not wrap the client's databases.
-  const app = expressPouchDB(pouch().defaults({ adapter: 'memory' }), { mode: 'minimumForPouchDB', inMemoryConfig: true });
+  const serverPouch =
+    storage.kind === 'memory'
+      ? pouch().defaults({ adapter: 'memory' })
+      : pouch().defaults({ adapter: 'leveldb', prefix: `${storage.dir}/`, db: syncedLevelDown() });
+  const app = expressPouchDB(serverPouch, { mode: 'minimumForPouchDB', inMemoryConfig: true });
   const server: Server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -217,11 +301,14 @@ async function tillsyncPush(c: BenchCentral, t: SalesTerminal, orders: number): 
   return orders / seconds;
 }
 
-/** PouchDB replicates `docs` from a memory database to a fresh remote one; orders per second. */
-async function pouchReplicate(remoteBase: string, docs: readonly PouchDoc[]): Promise<number> {
+/**
+ * PouchDB replicates `docs` from a local database (memory, or LevelDB under the
+ * storage's dir with LevelDB's default writes) to a fresh remote one; orders per second.
+ */
+async function pouchReplicate(remoteBase: string, docs: readonly PouchDoc[], storage: PouchStorage): Promise<number> {
   const PouchDB = pouch();
   const tag = randomBytes(4).toString('hex');
-  const source = new PouchDB(`bench-src-${tag}`, { adapter: 'memory' });
+  const source = storage.kind === 'memory' ? new PouchDB(`bench-src-${tag}`, { adapter: 'memory' }) : new PouchDB(join(storage.dir, `bench-src-${tag}`), { adapter: 'leveldb' });
   const targetUrl = `${remoteBase}/bench-orders-${tag}`;
   try {
     for (let i = 0; i < docs.length; i += 500) {
@@ -230,11 +317,16 @@ async function pouchReplicate(remoteBase: string, docs: readonly PouchDoc[]): Pr
       if (bad) throw new Error(`PouchDB bulkDocs: ${bad.error} ${bad.reason ?? ''}`);
     }
     await idle(remoteBase);
+    const synced0 = syncedWrites.n;
     const t0 = performance.now();
     const r = await PouchDB.replicate(source, targetUrl);
     const seconds = (performance.now() - t0) / 1000;
     if (!r.ok || r.docs_written !== docs.length || r.doc_write_failures !== 0) {
       throw new Error(`PouchDB replication wrote ${r.docs_written} of ${docs.length} documents (${r.doc_write_failures} failures)`);
+    }
+    // On disk, the server's writes must have gone through the synced store (no quiet fallback to another one).
+    if (storage.kind === 'leveldb' && syncedWrites.n - synced0 < Math.ceil(docs.length / 100)) {
+      throw new Error(`the LevelDB server made ${syncedWrites.n - synced0} synced writes for ${docs.length} documents`);
     }
     const info = await new PouchDB(targetUrl).info();
     if (info.doc_count !== docs.length) throw new Error(`the target holds ${info.doc_count} of ${docs.length} documents`);
@@ -247,112 +339,124 @@ async function pouchReplicate(remoteBase: string, docs: readonly PouchDoc[]): Pr
   }
 }
 
+/** One side-by-side: a PouchDB server and a central with its terminal, warmed up, then `runs` alternating pairs. */
+async function sideBySide(
+  ctx: BenchContext,
+  storage: PouchStorage,
+  kind: DbKind,
+  label: string,
+  n: number,
+  warm: number,
+): Promise<{ pouch: number[]; tillsync: number[]; ratios: number[]; items: number; payments: number; entries: number; batchSize: number }> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const pouchServer = await startPouchServer(storage);
+    closers.push(() => pouchServer.close());
+    const c = await startBenchCentral(kind, ctx);
+    closers.push(() => c.close());
+    const t = await salesTerminal(c, ctx, `bench-peer-${kind}`);
+    closers.push(() => t.close());
+
+    // Warm-up: both paths once, on a few sales.
+    ringUp(t, warm, 7);
+    await tillsyncPush(c, t, warm);
+    await pouchReplicate(pouchServer.url, saleDocs(t.store, ringUp(t, warm, 8)), storage);
+    await tillsyncPush(c, t, warm); // those sales were only for PouchDB; pushed here, unmeasured
+    ctx.progress(`peer (${label}): warmed up`, { orders: warm });
+
+    const pouchRates: number[] = [];
+    const tsRates: number[] = [];
+    let items = 0;
+    let payments = 0;
+    let entries = 0;
+    for (let run = 0; run < ctx.runs; run++) {
+      // The same sales for both sides: TillSync pushes the outbox, PouchDB replicates documents built from those rows.
+      const ids = ringUp(t, n, 1000 + run);
+      const docs = saleDocs(t.store, ids);
+      entries = (t.store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
+      items = docs.reduce((s, d) => s + (d.items as unknown[]).length, 0);
+      payments = docs.reduce((s, d) => s + (d.payments as unknown[]).length, 0);
+      const order = run % 2 === 0 ? (['pouchdb', 'tillsync'] as const) : (['tillsync', 'pouchdb'] as const);
+      for (const side of order) {
+        if (side === 'pouchdb') pouchRates.push(await pouchReplicate(pouchServer.url, docs, storage));
+        else tsRates.push(await tillsyncPush(c, t, n));
+      }
+      ctx.progress(`peer run (${label})`, { run: run + 1, of: ctx.runs, pouchdbOrdersPerSecond: round(pouchRates.at(-1) ?? 0), tillsyncOrdersPerSecond: round(tsRates.at(-1) ?? 0) });
+    }
+    const ratios = tsRates.map((v, i) => v / (pouchRates[i] as number));
+    return { pouch: pouchRates, tillsync: tsRates, ratios, items, payments, entries, batchSize: t.service.config.batchSize };
+  } finally {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  }
+}
+
 export const peerBench: Benchmark = {
   id: 'peer',
-  title: 'peer: PouchDB replication to express-pouchdb vs TillSync pushPending() (orders)',
+  title: 'peer: PouchDB replication to express-pouchdb vs TillSync pushPending() (orders), in memory and durable',
   async run(ctx: BenchContext): Promise<Row[]> {
     const n = ctx.quick ? 500 : 5000;
     const warm = ctx.quick ? 100 : 300;
-    // PostgreSQL is extra: every run in quick mode, one in full mode (keeps the benchmark near 3 minutes).
-    const pgRuns = ctx.pgUrl ? (ctx.quick ? ctx.runs : 1) : 0;
-    const closers: (() => Promise<void>)[] = [];
-    const closeAll = async () => {
-      for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-    };
-    try {
-      const pouchServer = await startPouchServer();
-      closers.push(() => pouchServer.close());
-      const c = await startBenchCentral('pglite', ctx);
-      closers.push(() => c.close());
-      const t = await salesTerminal(c, ctx, 'bench-peer-pglite');
-      closers.push(() => t.close());
+    const pairs = `median of the per-run ratios, runs alternating; N = ${n} orders`;
 
-      // Warm-up: both paths once, on a few sales.
-      ringUp(t, warm, 7);
-      await tillsyncPush(c, t, warm);
-      await pouchReplicate(pouchServer.url, saleDocs(t.store, ringUp(t, warm, 8)));
-      await tillsyncPush(c, t, warm); // those sales were only for PouchDB; pushed here, unmeasured
-      ctx.progress('peer: warmed up', { orders: warm });
+    // In memory: PouchDB's memory adapter at both ends, TillSync to central on PGlite.
+    const mem = await sideBySide(ctx, { kind: 'memory' }, 'pglite', 'in memory', n, warm);
+    const content = `N = ${n} orders (${mem.items} lines, ${mem.payments} payments, stock movements; ${mem.entries} outbox entries for TillSync)`;
 
-      const pouchRates: number[] = [];
-      const tsRates: number[] = [];
-      let items = 0;
-      let payments = 0;
-      let entries = 0;
-      for (let run = 0; run < ctx.runs; run++) {
-        // The same sales for both sides: TillSync pushes the outbox, PouchDB replicates documents built from those rows.
-        const ids = ringUp(t, n, 1000 + run);
-        const docs = saleDocs(t.store, ids);
-        entries = (t.store.base.db.prepare(`SELECT count(*) AS n FROM tillsync_outbox WHERE status = 'pending'`).get() as { n: number }).n;
-        items = docs.reduce((s, d) => s + (d.items as unknown[]).length, 0);
-        payments = docs.reduce((s, d) => s + (d.payments as unknown[]).length, 0);
-        const order = run % 2 === 0 ? (['pouchdb', 'tillsync'] as const) : (['tillsync', 'pouchdb'] as const);
-        for (const side of order) {
-          if (side === 'pouchdb') pouchRates.push(await pouchReplicate(pouchServer.url, docs));
-          else tsRates.push(await tillsyncPush(c, t, n));
-        }
-        ctx.progress('peer run', { run: run + 1, of: ctx.runs, pouchdbOrdersPerSecond: round(pouchRates.at(-1) ?? 0), tillsyncOrdersPerSecond: round(tsRates.at(-1) ?? 0) });
-      }
-      const batchSize = t.service.config.batchSize;
-      await closeAll();
+    // Durable: LevelDB on disk at both ends of PouchDB (the server's writes synced), TillSync to central on PostgreSQL.
+    const durableKind: DbKind = ctx.pgUrl ? 'postgres' : 'pglite';
+    const durableDb = durableKind === 'postgres' ? 'PostgreSQL' : 'PGlite on disk (PostgreSQL not reachable)';
+    const dur = await sideBySide(ctx, { kind: 'leveldb', dir: ctx.tmp('peer-leveldb-') }, durableKind, 'durable', n, warm);
 
-      const pgRates: number[] = [];
-      if (pgRuns > 0) {
-        const pc = await startBenchCentral('postgres', ctx);
-        closers.push(() => pc.close());
-        const pt = await salesTerminal(pc, ctx, 'bench-peer-postgres');
-        closers.push(() => pt.close());
-        ringUp(pt, warm, 7);
-        await tillsyncPush(pc, pt, warm);
-        for (let run = 0; run < pgRuns; run++) {
-          ringUp(pt, n, 1000 + run);
-          pgRates.push(await tillsyncPush(pc, pt, n));
-          ctx.progress('peer run (PostgreSQL)', { run: run + 1, of: pgRuns, tillsyncOrdersPerSecond: round(pgRates.at(-1) ?? 0) });
-        }
-        await closeAll();
-      }
-
-      const ratios = tsRates.map((v, i) => v / (pouchRates[i] as number));
-      const content = `N = ${n} orders (${items} lines, ${payments} payments, stock movements; ${entries} outbox entries for TillSync)`;
-      const rows: Row[] = [
-        {
-          id: '8 pouchdb',
-          what: 'PouchDB.replicate(memory -> express-pouchdb), one doc per order',
-          value: median(pouchRates),
-          unit: 'orders/s',
-          runs: pouchRates.map((v) => round(v)),
-          note: `${content}; default batch_size (100); loopback, same process`,
-        },
-        {
-          id: '8 tillsync',
-          what: 'SyncService.pushPending() to central on PGlite',
-          value: median(tsRates),
-          unit: 'orders/s',
-          runs: tsRates.map((v) => round(v)),
-          note: `${content}; batches of ${batchSize} changes; loopback, same process`,
-        },
-      ];
-      if (pgRates.length > 0) {
-        rows.push({
-          id: '8 tillsync postgres',
-          what: 'SyncService.pushPending() to central on PostgreSQL',
-          value: median(pgRates),
-          unit: 'orders/s',
-          runs: pgRates.map((v) => round(v)),
-          note: `N = ${n} orders from the same seeds, own terminal; ${pgRates.length} run(s)`,
-        });
-      }
-      rows.push({
+    const leveldbNote = "LevelDB (leveldown) in a temp dir; express-pouchdb's writes with sync: true (on disk before answered), the local one LevelDB's default (no fsync per write)";
+    return [
+      {
+        id: '8 pouchdb',
+        what: 'PouchDB.replicate(memory -> express-pouchdb), one doc per order',
+        value: median(mem.pouch),
+        unit: 'orders/s',
+        runs: mem.pouch.map((v) => round(v)),
+        note: `${content}; memory adapter at both ends; default batch_size (100); loopback, same process`,
+      },
+      {
+        id: '8 tillsync',
+        what: 'SyncService.pushPending() to central on PGlite',
+        value: median(mem.tillsync),
+        unit: 'orders/s',
+        runs: mem.tillsync.map((v) => round(v)),
+        note: `${content}; batches of ${mem.batchSize} changes; loopback, same process`,
+      },
+      {
         id: '8 ratio',
-        what: 'TillSync (PGlite) / PouchDB',
-        value: median(ratios),
+        what: 'TillSync (PGlite) / PouchDB (memory)',
+        value: median(mem.ratios),
         unit: 'x',
-        runs: ratios.map((v) => round(v, 2)),
-        note: `median of the per-run ratios; N = ${n} orders`,
-      });
-      return rows;
-    } finally {
-      await closeAll();
-    }
+        runs: mem.ratios.map((v) => round(v, 2)),
+        note: pairs,
+      },
+      {
+        id: '8 pouchdb leveldb',
+        what: 'PouchDB.replicate(LevelDB on disk -> express-pouchdb on LevelDB, writes synced), one doc per order',
+        value: median(dur.pouch),
+        unit: 'orders/s',
+        runs: dur.pouch.map((v) => round(v)),
+        note: `N = ${n} orders (${dur.items} lines, ${dur.payments} payments); ${leveldbNote}; default batch_size (100); loopback, same process`,
+      },
+      {
+        id: `8 tillsync ${durableKind}`,
+        what: `SyncService.pushPending() to central on ${durableDb}, beside PouchDB on LevelDB`,
+        value: median(dur.tillsync),
+        unit: 'orders/s',
+        runs: dur.tillsync.map((v) => round(v)),
+        note: `the same N sales (${dur.entries} outbox entries), own terminal (SQLite, WAL, synchronous = NORMAL); batches of ${dur.batchSize} changes`,
+      },
+      {
+        id: '8 ratio durable',
+        what: `TillSync (${durableKind === 'postgres' ? 'PostgreSQL' : 'PGlite'}) / PouchDB (LevelDB, synced)`,
+        value: median(dur.ratios),
+        unit: 'x',
+        runs: dur.ratios.map((v) => round(v, 2)),
+        note: pairs,
+      },
+    ];
   },
 };
