@@ -220,7 +220,7 @@ describe('what is logged', () => {
     );
   });
 
-  it("a push's upsert batch (new and existing rows, one store-scoped table) logs each row once, as the terminal's write", async () => {
+  it("a push's upsert batch (new and existing rows) logs each row of a pulled table once, as the terminal's write, and an up-only table's rows not at all", async () => {
     const [existing, fresh] = [uid(), uid()];
     const [orderOld, orderNew] = [uid(), uid()];
     await pushOk(tA, [
@@ -241,17 +241,35 @@ describe('what is logged', () => {
       ['applied', 1],
     ]);
     const logged = await loggedAfter(from);
-    expect(logged).toHaveLength(4);
+    // Orders are up-only: no terminal pulls them, so they are not logged (nor stamped any less).
+    expect(logged).toHaveLength(2);
     expect(logged).toEqual(
       expect.arrayContaining([
         { entity_type: 'Customer', entity_id: existing, store_id: null, op: 'UPDATE', version: 2, origin: tA.terminalId },
         { entity_type: 'Customer', entity_id: fresh, store_id: null, op: 'CREATE', version: 1, origin: tA.terminalId },
-        { entity_type: 'SaleOrder', entity_id: orderOld, store_id: storeA, op: 'UPDATE', version: 2, origin: tA.terminalId },
-        { entity_type: 'SaleOrder', entity_id: orderNew, store_id: storeA, op: 'CREATE', version: 1, origin: tA.terminalId },
       ]),
     );
     const tx = await c.db.query<{ n: number }>('SELECT count(DISTINCT txid)::int AS n FROM sync_changes WHERE seq > $1', [from]);
     expect(tx.rows[0]?.n).toBe(1);
+  });
+
+  it('up-only tables (sales) keep no log, however they are written; their rows are still stamped', async () => {
+    const [order, payment] = [uid(), uid()];
+    const from = await lastSeq();
+    await c.db.query(`INSERT INTO orders (id, store_id, order_number, status) VALUES ($1, $2, 'BO-1', 'pending')`, [order, storeA]);
+    await c.db.query(`INSERT INTO payments (id, store_id, order_id, method, amount) VALUES ($1, $2, $3, 'cash', 5)`, [payment, storeA, order]);
+    await c.db.query(`UPDATE orders SET status = 'completed', store_id = $2 WHERE id = $1`, [order, storeB]);
+    await c.db.query('DELETE FROM payments WHERE id = $1', [payment]);
+    expect(await loggedAfter(from)).toEqual([]);
+    const rows = await c.db.query<{ v: number; deleted: boolean }>(
+      `SELECT sync_version::int AS v, sync_deleted_at IS NOT NULL AS deleted FROM orders WHERE id = $1
+       UNION ALL SELECT sync_version::int, sync_deleted_at IS NOT NULL FROM payments WHERE id = $2`,
+      [order, payment],
+    );
+    expect(rows.rows).toEqual([
+      { v: 2, deleted: false },
+      { v: 2, deleted: true },
+    ]);
   });
 
   it('a soft DELETE of several rows logs a DELETE for each; deleting a tombstone again logs nothing', async () => {
@@ -287,6 +305,28 @@ describe('installed on every start', () => {
     // This version's next start takes the old trigger away again.
     await c.db.transaction((tx) => installCaptureTriggers(tx));
     expect((await c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'tillsync_log'`)).rows[0]?.n).toBe(0);
+  });
+
+  it("an up-only table's log triggers left by an earlier version are dropped at start, with their function", async () => {
+    // What the version before issue 17 installed on orders (a statement-level log like any table's).
+    await c.db.query(`CREATE OR REPLACE FUNCTION tillsync_log_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO sync_changes (entity_type, entity_id, store_id, op, version, origin)
+            SELECT 'SaleOrder', n.id, n.store_id, 'CREATE', n.sync_version, n.sync_origin FROM tillsync_new n; RETURN NULL; END $$`);
+    await c.db.query(`CREATE OR REPLACE TRIGGER tillsync_log_insert AFTER INSERT ON orders REFERENCING NEW TABLE AS tillsync_new
+      FOR EACH STATEMENT EXECUTE FUNCTION tillsync_log_orders()`);
+    const before = uid();
+    let from = await lastSeq();
+    await c.db.query(`INSERT INTO orders (id, store_id, order_number, status) VALUES ($1, $2, 'BO-2', 'pending')`, [before, storeA]);
+    expect(await loggedAfter(from)).toHaveLength(1); // the old trigger is really there
+    await c.db.transaction((tx) => installCaptureTriggers(tx));
+    const left = await c.db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'orders'::regclass AND tgname LIKE 'tillsync_log%')
+            + (SELECT count(*) FROM pg_proc WHERE proname = 'tillsync_log_orders') AS n`,
+    );
+    expect(Number(left.rows[0]?.n)).toBe(0);
+    from = await lastSeq();
+    await c.db.query(`INSERT INTO orders (id, store_id, order_number, status) VALUES ($1, $2, 'BO-3', 'pending')`, [uid(), storeA]);
+    expect(await loggedAfter(from)).toEqual([]);
   });
 
   it('installing the triggers again (every start) logs each change once; an old row-level log trigger left behind is dropped', async () => {

@@ -62,7 +62,9 @@ export async function migrate(db: Database, migrationsFolder = CENTRAL_MIGRATION
  * into sync_changes per statement instead of one per row. PostgreSQL allows a
  * transition table only on a trigger of one event, so INSERT and UPDATE have a
  * trigger each; an INSERT ... ON CONFLICT DO UPDATE fires both, each with the rows
- * it really inserted or updated.
+ * it really inserted or updated. Tables no terminal pulls (up-only: orders, their
+ * lines, payments, stock movements, receipts, audit) keep no change log at all: a
+ * sale's rows are written without log entries.
  */
 export async function installCaptureTriggers(tx: Queryable): Promise<void> {
   for (const e of CATALOG) {
@@ -79,15 +81,23 @@ export async function installCaptureTriggers(tx: Queryable): Promise<void> {
          END IF;
        END $$`,
     );
-    await tx.query(logFunction(e));
-    await tx.query(
-      `CREATE OR REPLACE TRIGGER tillsync_log_insert AFTER INSERT ON ${table} REFERENCING NEW TABLE AS tillsync_new
-       FOR EACH STATEMENT EXECUTE FUNCTION ${log}()`,
-    );
-    await tx.query(
-      `CREATE OR REPLACE TRIGGER tillsync_log_update AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS tillsync_old NEW TABLE AS tillsync_new
-       FOR EACH STATEMENT EXECUTE FUNCTION ${log}()`,
-    );
+    if (pullable(e)) {
+      await tx.query(logFunction(e));
+      await tx.query(
+        `CREATE OR REPLACE TRIGGER tillsync_log_insert AFTER INSERT ON ${table} REFERENCING NEW TABLE AS tillsync_new
+         FOR EACH STATEMENT EXECUTE FUNCTION ${log}()`,
+      );
+      await tx.query(
+        `CREATE OR REPLACE TRIGGER tillsync_log_update AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS tillsync_old NEW TABLE AS tillsync_new
+         FOR EACH STATEMENT EXECUTE FUNCTION ${log}()`,
+      );
+    } else {
+      // Up-only tables (sales) are pulled by no terminal: nobody reads a log of them, so
+      // their writes keep none (an earlier version's triggers and function go).
+      await tx.query(`DROP TRIGGER IF EXISTS tillsync_log_insert ON ${table}`);
+      await tx.query(`DROP TRIGGER IF EXISTS tillsync_log_update ON ${table}`);
+      await tx.query(`DROP FUNCTION IF EXISTS ${log}()`);
+    }
     await tx.query(
       `CREATE OR REPLACE TRIGGER tillsync_soft_delete BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_soft_delete()`,
     );
@@ -143,12 +153,9 @@ function logFunction(e: CatalogEntry): string {
         FROM ${pairs}
         WHERE u.n_v <> u.o_v
         ORDER BY u.i`;
-  // Tables terminals pull announce their changes (see CHANGES_CHANNEL); up-only ones
-  // (sales) are read by no terminal, so their pushes pay nothing for it.
+  // Every logged change is announced (see CHANGES_CHANNEL): only tables terminals pull have a log.
   const announce = (from: string) =>
-    pullable(e)
-      ? `PERFORM pg_notify(${literal(CHANGES_CHANNEL)}, json_build_object('t', ${entity}, 's', x.s, 'o', x.o, 'x', pg_current_xact_id()::text)::text) FROM (${from}) x;`
-      : '';
+    `PERFORM pg_notify(${literal(CHANGES_CHANNEL)}, json_build_object('t', ${entity}, 's', x.s, 'o', x.o, 'x', pg_current_xact_id()::text)::text) FROM (${from}) x;`;
   const storeOf = (alias: string) => (storeCol ? `${alias}.${store}` : 'NULL::text');
   return `CREATE OR REPLACE FUNCTION ${ident(logFunctionName(e.centralName))}() RETURNS trigger LANGUAGE plpgsql AS $fn$
     BEGIN

@@ -16,7 +16,8 @@
  *   not hold it back), with their entries. The newest entry removed is the table's
  *   purge horizon: a cursor behind it may have missed a deletion and gets
  *   CURSOR_EXPIRED (the terminal reads the table again from a snapshot).
- * - unpulled: entries of tables no terminal pulls (direction up), older than the retention.
+ * - unpulled: entries of tables no terminal pulls (direction up), older than the retention
+ *   (versions before issue 17 logged them; this one keeps no log of them).
  * - answers: push answers (sync_applied) older than the retention. Each terminal's
  *   newest removed answer is noted (answers_purged_through): a change of its made
  *   before that may be a replay, and is refused by version instead (push-decide).
