@@ -40,6 +40,8 @@ function centralTable(e: CatalogEntry): string {
     `  syncOrigin: text('${s.origin}'),`,
     `  syncUpdatedAt: timestamp('${s.updatedAt}', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),`,
     `  syncDeletedAt: timestamp('${s.deletedAt}', { withTimezone: true, mode: 'string' }),`,
+    `  syncChangeId: text('${s.changeId}'),`,
+    `  syncChangeHash: text('${s.changeHash}'),`,
   );
   const indexed = e.wireColumns.filter((c) => c.def.references !== undefined).map((c) => c.name);
   const idx = indexed.map((n) => `index('${e.centralName}_${n}_idx').on(t.${camel(n)})`);

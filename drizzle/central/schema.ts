@@ -17,6 +17,8 @@ export const stores = pgTable('stores', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 });
 
 export const terminals = pgTable('terminals', {
@@ -32,6 +34,8 @@ export const terminals = pgTable('terminals', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('terminals_store_id_idx').on(t.storeId)]);
 
 export const users = pgTable('users', {
@@ -49,6 +53,8 @@ export const users = pgTable('users', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('users_store_id_idx').on(t.storeId)]);
 
 export const categories = pgTable('categories', {
@@ -63,6 +69,8 @@ export const categories = pgTable('categories', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('categories_parent_id_idx').on(t.parentId)]);
 
 export const brands = pgTable('brands', {
@@ -76,6 +84,8 @@ export const brands = pgTable('brands', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 });
 
 export const taxes = pgTable('taxes', {
@@ -90,6 +100,8 @@ export const taxes = pgTable('taxes', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 });
 
 export const products = pgTable('products', {
@@ -112,6 +124,8 @@ export const products = pgTable('products', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('products_category_id_idx').on(t.categoryId), index('products_brand_id_idx').on(t.brandId), index('products_tax_id_idx').on(t.taxId)]);
 
 export const productVariants = pgTable('product_variants', {
@@ -130,6 +144,8 @@ export const productVariants = pgTable('product_variants', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('product_variants_product_id_idx').on(t.productId)]);
 
 export const customers = pgTable('customers', {
@@ -148,6 +164,8 @@ export const customers = pgTable('customers', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 });
 
 export const discounts = pgTable('discounts', {
@@ -166,6 +184,8 @@ export const discounts = pgTable('discounts', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('discounts_store_id_idx').on(t.storeId)]);
 
 export const suppliers = pgTable('suppliers', {
@@ -181,6 +201,8 @@ export const suppliers = pgTable('suppliers', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 });
 
 export const orders = pgTable('orders', {
@@ -205,6 +227,8 @@ export const orders = pgTable('orders', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('orders_store_id_idx').on(t.storeId), index('orders_customer_id_idx').on(t.customerId), index('orders_user_id_idx').on(t.userId)]);
 
 export const orderItems = pgTable('order_items', {
@@ -226,6 +250,8 @@ export const orderItems = pgTable('order_items', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('order_items_store_id_idx').on(t.storeId), index('order_items_order_id_idx').on(t.orderId), index('order_items_product_id_idx').on(t.productId), index('order_items_variant_id_idx').on(t.variantId)]);
 
 export const payments = pgTable('payments', {
@@ -245,6 +271,8 @@ export const payments = pgTable('payments', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('payments_store_id_idx').on(t.storeId), index('payments_order_id_idx').on(t.orderId)]);
 
 export const inventoryItems = pgTable('inventory_items', {
@@ -262,6 +290,8 @@ export const inventoryItems = pgTable('inventory_items', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('inventory_items_store_id_idx').on(t.storeId), index('inventory_items_product_id_idx').on(t.productId), index('inventory_items_variant_id_idx').on(t.variantId)]);
 
 export const inventoryTransactions = pgTable('inventory_transactions', {
@@ -281,6 +311,8 @@ export const inventoryTransactions = pgTable('inventory_transactions', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('inventory_transactions_store_id_idx').on(t.storeId), index('inventory_transactions_product_id_idx').on(t.productId), index('inventory_transactions_variant_id_idx').on(t.variantId), index('inventory_transactions_order_id_idx').on(t.orderId)]);
 
 export const purchaseOrders = pgTable('purchase_orders', {
@@ -300,6 +332,8 @@ export const purchaseOrders = pgTable('purchase_orders', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('purchase_orders_store_id_idx').on(t.storeId), index('purchase_orders_supplier_id_idx').on(t.supplierId)]);
 
 export const purchaseOrderItems = pgTable('purchase_order_items', {
@@ -317,6 +351,8 @@ export const purchaseOrderItems = pgTable('purchase_order_items', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('purchase_order_items_store_id_idx').on(t.storeId), index('purchase_order_items_purchase_order_id_idx').on(t.purchaseOrderId), index('purchase_order_items_product_id_idx').on(t.productId)]);
 
 export const receipts = pgTable('receipts', {
@@ -333,6 +369,8 @@ export const receipts = pgTable('receipts', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('receipts_store_id_idx').on(t.storeId), index('receipts_order_id_idx').on(t.orderId)]);
 
 export const settings = pgTable('settings', {
@@ -347,6 +385,8 @@ export const settings = pgTable('settings', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('settings_store_id_idx').on(t.storeId)]);
 
 export const auditLogs = pgTable('audit_logs', {
@@ -365,4 +405,6 @@ export const auditLogs = pgTable('audit_logs', {
   syncOrigin: text('sync_origin'),
   syncUpdatedAt: timestamp('sync_updated_at', { withTimezone: true, mode: 'string' }).notNull().defaultNow(),
   syncDeletedAt: timestamp('sync_deleted_at', { withTimezone: true, mode: 'string' }),
+  syncChangeId: text('sync_change_id'),
+  syncChangeHash: text('sync_change_hash'),
 }, (t) => [index('audit_logs_store_id_idx').on(t.storeId), index('audit_logs_user_id_idx').on(t.userId)]);

@@ -159,3 +159,18 @@ export const syncPurgeHorizons = pgTable('sync_purge_horizons', {
   changedAt: tstz('changed_at').notNull(),
   purgedAt: tstz('purged_at').notNull().defaultNow(),
 });
+
+/**
+ * How many changes central accepted from each terminal, per entity type (the status
+ * endpoint's `synced`): counted by each push as it settles them, since most answers
+ * live on their rows (sync_change_id) rather than in sync_applied.
+ */
+export const syncAcceptedCounts = pgTable(
+  'sync_accepted_counts',
+  {
+    terminalId: text('terminal_id').notNull(),
+    entityType: text('entity_type').notNull(),
+    accepted: bigint('accepted', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.terminalId, t.entityType] })],
+);

@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import type { z } from 'zod';
+import { CATALOG } from '../../src/shared/catalog/index.js';
 import type { PulledChange, PullResponse, PushChange, PushResponse } from '../../src/shared/protocol.js';
 import type { ApiClient, ProvisionedTerminal, TestCentral } from './central.js';
 
@@ -35,6 +36,39 @@ export async function rowOf(c: WithDb, table: string, id: string): Promise<Row |
 /** `SELECT count(*) FROM <sql>`: `sql` is the table, optionally followed by a WHERE clause. */
 export async function count(c: WithDb, sql: string, params: unknown[] = []): Promise<number> {
   const r = await c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params);
+  return Number(r.rows[0]?.n);
+}
+
+/**
+ * How many answers central keeps for these change ids: in sync_applied, or on the row
+ * that still holds the change (sync_change_id, issue 17). A change settled once has one.
+ */
+export async function answersKept(c: WithDb, changeIds: readonly string[]): Promise<number> {
+  const branches = [
+    'SELECT count(*) AS n FROM sync_applied WHERE change_id = ANY($1::text[])',
+    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE sync_change_id = ANY($1::text[])`),
+  ];
+  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [changeIds]);
+  return Number(r.rows[0]?.n);
+}
+
+/** How many answers central keeps for changes of these rows (any table): in sync_applied or on the rows. */
+export async function answersForRows(c: WithDb, entityIds: readonly string[]): Promise<number> {
+  const branches = [
+    'SELECT count(*) AS n FROM sync_applied WHERE entity_id = ANY($1::text[])',
+    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE id = ANY($1::text[]) AND sync_change_id IS NOT NULL`),
+  ];
+  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [entityIds]);
+  return Number(r.rows[0]?.n);
+}
+
+/** How many answers central keeps for a terminal's changes: in sync_applied or on the rows it wrote last. */
+export async function answersOfTerminal(c: WithDb, terminalId: string): Promise<number> {
+  const branches = [
+    'SELECT count(*) AS n FROM sync_applied WHERE terminal_id = $1',
+    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE sync_origin = $1 AND sync_change_id IS NOT NULL`),
+  ];
+  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [terminalId]);
   return Number(r.rows[0]?.n);
 }
 

@@ -183,7 +183,7 @@ describe('a terminal acts only as itself', () => {
   });
 
   it('the admin token can push, pull, heartbeat, status and sync-all as any terminal', async () => {
-    const before = await c.db.query('SELECT count(*)::int AS n FROM sync_applied WHERE terminal_id = $1', [b.terminalId]);
+    const before = await c.db.query(`SELECT accepted::int AS n FROM sync_accepted_counts WHERE terminal_id = $1 AND entity_type = 'SaleOrder'`, [b.terminalId]);
     const pushed = await calls(c.admin, b.terminalId).push();
     expect(pushed.status, pushed.text).toBe(200);
     expect(pushed.body.terminalId).toBe(b.terminalId);
@@ -192,8 +192,12 @@ describe('a terminal acts only as itself', () => {
     // Written as terminal b, into b's store.
     const row = await c.db.query<{ store_id: string; sync_origin: string }>('SELECT store_id, sync_origin FROM orders WHERE id = $1', [id]);
     expect(row.rows).toEqual([{ store_id: b.storeId, sync_origin: b.terminalId }]);
-    expect((await c.db.query('SELECT count(*)::int AS n FROM sync_applied WHERE terminal_id = $1', [b.terminalId])).rows).toEqual([
-      { n: (before.rows[0] as { n: number }).n + 1 },
+    // Its answer is b's: on the row it wrote, and counted as accepted from b.
+    expect((await c.db.query('SELECT sync_change_id AS c FROM orders WHERE id = $1', [id])).rows).toEqual([
+      { c: (pushed.body.results as { changeId: string }[])[0]?.changeId },
+    ]);
+    expect((await c.db.query(`SELECT accepted::int AS n FROM sync_accepted_counts WHERE terminal_id = $1 AND entity_type = 'SaleOrder'`, [b.terminalId])).rows).toEqual([
+      { n: ((before.rows[0] as { n: number } | undefined)?.n ?? 0) + 1 },
     ]);
 
     const pulled = await calls(c.admin, b.terminalId).pull();

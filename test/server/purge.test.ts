@@ -421,8 +421,11 @@ describe('answers, entries of up tables, triggers', () => {
     const triggers = await f.c.db.query<{ id: string }>('SELECT id FROM sync_triggers WHERE terminal_id = ANY($1::text[]) ORDER BY id', [mine]);
     expect(triggers.rows.length).toBe(2);
 
-    // Two of t's answers are old (9 and 8 days), the others recent; the other terminal's answer is old too.
+    // HQ edits the products since: their answers move off the rows into sync_applied (the orders' stay on theirs).
     const db = f.c.db;
+    await db.query(`UPDATE products SET name = 'Seen at HQ' WHERE sync_change_id = ANY($1::text[])`, [[...changeIds, otherChange]]);
+    expect(Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM sync_applied WHERE change_id = ANY($1::text[])', [[...changeIds, otherChange]])).rows[0]?.n)).toBe(5);
+    // Two of t's answers are old (9 and 8 days), the others recent; the other terminal's answer is old too.
     await db.query(`UPDATE sync_applied SET applied_at = now() - interval '9 days' WHERE change_id = $1`, [changeIds[0]]);
     await db.query(`UPDATE sync_applied SET applied_at = now() - interval '8 days' WHERE change_id = $1`, [changeIds[1]]);
     await db.query(`UPDATE sync_applied SET applied_at = now() - interval '10 days' WHERE change_id = $1`, [otherChange]);
@@ -436,7 +439,11 @@ describe('answers, entries of up tables, triggers', () => {
     const answers = await db.query<{ change_id: string }>('SELECT change_id FROM sync_applied WHERE terminal_id = ANY($1::text[])', [
       [t.terminalId, other.terminalId],
     ]);
-    expect(answers.rows.map((r) => r.change_id).sort()).toEqual([...changeIds.slice(2), ...orderPush.body.results.map((r) => r.changeId)].sort());
+    expect(answers.rows.map((r) => r.change_id).sort()).toEqual([...changeIds.slice(2)].sort());
+    // The answers on rows are the rows' own: they stay as long as the rows hold those changes.
+    expect((await db.query<{ c: string }>('SELECT sync_change_id AS c FROM orders WHERE id = ANY($1::text[]) ORDER BY sync_change_id', [orders])).rows.map((r) => r.c)).toEqual(
+      orderPush.body.results.map((r) => r.changeId).sort(),
+    );
     const terms = await db.query<{ id: string; through: string | null }>(
       'SELECT id, answers_purged_through AS through FROM sync_terminals WHERE id = ANY($1::text[])',
       [[t.terminalId, other.terminalId]],

@@ -244,13 +244,33 @@ describe('idempotency keys are checked', () => {
     const first = { changeId, entityType: 'Customer', entityId: uid(), operation: 'CREATE' as const, data: customer('First') };
     expect((await pushOk(tA, [first])).results[0]).toMatchObject({ status: 'applied', version: 1 });
 
+    // The answer is on the row: the same row with other data is refused.
+    const sameRowOtherData = await pushOk(tA, [{ ...first, data: customer('Changed') }]);
+    expect(sameRowOtherData.results[0]).toMatchObject({ status: 'rejected', error: { code: 'CHANGE_ID_REUSED' } });
+    expect(await rowOf(c, 'customers', first.entityId)).toMatchObject({ name: 'First', sync_version: 1, sync_change_id: changeId });
+
+    // Written again since, the row's answer moved into sync_applied: another row with that id is refused too.
+    await c.db.query(`UPDATE customers SET notes = 'seen at HQ' WHERE id = $1`, [first.entityId]);
     const other = { ...first, entityId: uid(), data: customer('Second') };
     const res = await pushOk(tA, [other]);
     expect(res.results[0]).toMatchObject({ changeId, status: 'rejected', error: { code: 'CHANGE_ID_REUSED' } });
     expect(await rowOf(c, 'customers', other.entityId)).toBeUndefined();
-    const sameRowOtherData = await pushOk(tA, [{ ...first, data: customer('Changed') }]);
-    expect(sameRowOtherData.results[0]).toMatchObject({ status: 'rejected', error: { code: 'CHANGE_ID_REUSED' } });
+    expect((await pushOk(tA, [{ ...first, data: customer('Changed') }])).results[0]).toMatchObject({ error: { code: 'CHANGE_ID_REUSED' } });
+    expect(await rowOf(c, 'customers', first.entityId)).toMatchObject({ name: 'First', sync_version: 2, sync_change_id: null });
+    // A true replay still gets the first answer, from where it moved.
+    expect((await pushOk(tA, [first])).results[0]).toMatchObject({ status: 'duplicate', originalStatus: 'applied', version: 1 });
+  });
+
+  it("while a change's answer is on its row, its id sent for another row is taken as a change of that row (a change id names one change of one row)", async () => {
+    const changeId = uid();
+    const first = { changeId, entityType: 'Customer', entityId: uid(), operation: 'CREATE' as const, data: customer('First') };
+    expect((await pushOk(tA, [first])).results[0]).toMatchObject({ status: 'applied', version: 1 });
+    const other = { ...first, entityId: uid(), data: customer('Second') };
+    expect((await pushOk(tA, [other])).results[0]).toMatchObject({ changeId, status: 'applied', version: 1 });
+    // Each row's replay is answered from its own row, and neither is applied twice.
+    for (const c0 of [first, other]) expect((await pushOk(tA, [c0])).results[0]).toMatchObject({ status: 'duplicate', version: 1 });
     expect(await rowOf(c, 'customers', first.entityId)).toMatchObject({ name: 'First', sync_version: 1 });
+    expect(await rowOf(c, 'customers', other.entityId)).toMatchObject({ name: 'Second', sync_version: 1 });
   });
 
   it('a true replay (same id, same content, keys in another order) gets the same answer as a duplicate', async () => {

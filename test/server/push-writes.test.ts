@@ -1,8 +1,8 @@
 /**
  * What a push costs central, and that the cheaper path keeps invariant 3: a push is
  * one transaction of two statements (read and lock; write) with no authentication
- * query once the key is known; each answer is written to sync_applied once, with its
- * final status and version (never claimed, then updated); a refusal writes nothing;
+ * query once the key is known; each answer is written once, with its final status and
+ * version (never claimed, then updated), on its row or in sync_applied; a refusal writes nothing;
  * and two concurrent pushes of the same change ids apply them once, the other push
  * answering them as duplicates with the same answers.
  */
@@ -13,7 +13,7 @@ import { HORIZON_SQL } from '../../src/server/services/change-hints.js';
 import type { PushResponse } from '../../src/shared/protocol.js';
 import { onPostgres, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
 import { waitUntil } from '../helpers/processes.js';
-import { count, push, pushOk, rowOf, type ChangeIn } from '../helpers/sync.js';
+import { answersKept, count, push, pushOk, rowOf, type ChangeIn } from '../helpers/sync.js';
 
 const uid = () => randomUUID();
 const tag = () => randomBytes(4).toString('hex');
@@ -141,7 +141,7 @@ describe('the cost of a push', () => {
     expect({ outside: rec.outside, transactions: rec.transactions, inside: rec.inside }).toEqual({ outside: 0, transactions: 1, inside: 2 });
   });
 
-  it('each answer is written to sync_applied once, with its final answer; refusals and replays write nothing there', async () => {
+  it("each answer is written once, with its final answer: a row's last plain applied change on the row, the others to sync_applied; refusals and replays write nothing", async () => {
     const stale = uid();
     await pushOk(t, [{ changeId: uid(), entityType: 'Product', entityId: stale, operation: 'CREATE', data: { sku: `S-${tag()}`, name: 'P', price: 1 } }]);
     await td.db.query('UPDATE products SET price = 5 WHERE id = $1', [stale]); // version 2
@@ -176,14 +176,19 @@ describe('the cost of a push', () => {
     expect(res.results[7]).toMatchObject({ resolution: 'CENTRAL_WINS', version: 2 });
 
     const settled = res.results.filter((r, i) => r.status !== 'rejected' && r.status !== 'duplicate' && i !== 5);
-    expect(await writesOf(ids)).toEqual(settled.map((r) => `INSERT ${r.changeId}`).sort());
+    // The sale's rows and the customer's last change hold their answers; the customer's create
+    // (an earlier change of its row) and the conflict are kept in sync_applied.
+    const apart = [res.results[4], res.results[7]] as PushResponse['results'];
+    expect(await writesOf(ids)).toEqual(apart.map((r) => `INSERT ${r.changeId}`).sort());
     const stored = await td.db.query<{ change_id: string; status: string; version: number; result: unknown }>(
       'SELECT change_id, status, version, result FROM sync_applied WHERE change_id = ANY($1::text[])',
       [ids],
     );
     expect(new Map(stored.rows.map((r) => [r.change_id, [r.status, Number(r.version), r.result]]))).toEqual(
-      new Map(settled.map((r) => [r.changeId, [r.status, r.version, r]])),
+      new Map(apart.map((r) => [r.changeId, [r.status, r.version, r]])),
     );
+    expect(await answersKept({ db: td.db }, ids)).toBe(settled.length);
+    expect(await rowOf({ db: td.db }, 'customers', customer)).toMatchObject({ sync_change_id: res.results[6]?.changeId });
 
     // A replay gets the same answers and writes nothing to sync_applied.
     await td.db.query('DELETE FROM test_applied_writes');
@@ -234,7 +239,7 @@ describe('two pushes of the same changes at once', () => {
     expect(second.results).toEqual(first.results.map((r) => ({ ...r, status: 'duplicate', originalStatus: 'applied' })));
     const ids = batch.map((b) => b.entityId);
     expect(await count({ db: td.db }, 'sync_changes WHERE entity_id = ANY($1::text[])', [ids])).toBe(0); // a sale's tables are up-only: not logged
-    expect(await count({ db: td.db }, 'sync_applied WHERE entity_id = ANY($1::text[])', [ids])).toBe(4);
+    expect(await answersKept({ db: td.db }, batch.map((b) => b.changeId as string))).toBe(4);
     expect(await rowOf({ db: td.db }, 'orders', batch[0]?.entityId as string)).toMatchObject({ sync_version: 1 });
   });
 

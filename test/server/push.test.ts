@@ -9,7 +9,7 @@ import { CATALOG, entryForEntity, type CatalogEntry } from '../../src/shared/cat
 import { formatHlc } from '../../src/shared/hlc.js';
 import type { PushResponse, PushResult } from '../../src/shared/protocol.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
-import { count, pullAll, push, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
+import { answersKept, count, pullAll, push, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
 
 const c = useCentral();
 let storeA: string;
@@ -75,7 +75,7 @@ describe('push answers', () => {
     expect(res.summary).toEqual({ applied: 1, duplicate: 1, conflict: 1, rejected: 1 });
   });
 
-  it('a batch is applied in one transaction: every row, change log entry and applied id it writes share one transaction id', async () => {
+  it('a batch is applied in one transaction: every row and change log entry it writes share one transaction id; each row holds its answer', async () => {
     const p = uid();
     const cu = uid();
     const o = uid();
@@ -88,12 +88,19 @@ describe('push answers', () => {
     const x = await c.db.query<{ x: string }>(
       `SELECT xmin::text AS x FROM products WHERE id = $1
        UNION ALL SELECT xmin::text FROM customers WHERE id = $2
-       UNION ALL SELECT xmin::text FROM orders WHERE id = $3
-       UNION ALL SELECT xmin::text FROM sync_applied WHERE change_id = ANY($4::text[])`,
-      [p, cu, o, ids],
+       UNION ALL SELECT xmin::text FROM orders WHERE id = $3`,
+      [p, cu, o],
     );
-    expect(x.rows).toHaveLength(6);
+    expect(x.rows).toHaveLength(3);
     expect(new Set(x.rows.map((r) => r.x)).size).toBe(1);
+    // Plain applied answers are kept on their rows, nothing in sync_applied.
+    const held = await c.db.query<{ c: string }>(
+      `SELECT sync_change_id AS c FROM products WHERE id = $1 UNION ALL SELECT sync_change_id FROM customers WHERE id = $2
+       UNION ALL SELECT sync_change_id FROM orders WHERE id = $3`,
+      [p, cu, o],
+    );
+    expect(held.rows.map((r) => r.c)).toEqual(ids);
+    expect(await count(c, 'sync_applied WHERE change_id = ANY($1::text[])', [ids])).toBe(0);
     const tx = await c.db.query<{ t: string }>('SELECT DISTINCT txid::text AS t FROM sync_changes WHERE entity_id = ANY($1::text[])', [[p, cu, o]]);
     expect(tx.rows).toHaveLength(1);
     expect(String(BigInt(tx.rows[0]?.t ?? '0') % 2n ** 32n)).toBe(x.rows[0]?.x);
@@ -152,7 +159,7 @@ describe('push answers', () => {
 describe('idempotency', () => {
   async function snapshot(entityIds: string[], changeIds: string[]) {
     const versions = await c.db.query(
-      `SELECT id, sync_version, sync_hlc, sync_updated_at, price, name FROM products WHERE id = ANY($1::text[]) ORDER BY id`,
+      `SELECT id, sync_version, sync_hlc, sync_updated_at, price, name, sync_change_id, sync_change_hash FROM products WHERE id = ANY($1::text[]) ORDER BY id`,
       [entityIds],
     );
     const applied = await c.db.query(
@@ -191,7 +198,8 @@ describe('idempotency', () => {
     expect(first.results.map((r) => r.status)).toEqual(['applied', 'applied', 'conflict', 'rejected']);
     expect(first.results.map((r) => r.version)).toEqual([1, 2, 2, null]);
     const before = await snapshot(entityIds, changeIds);
-    expect(before.appliedRows).toHaveLength(3); // a refusal is not recorded
+    expect(await answersKept(c, changeIds)).toBe(3); // a refusal is not recorded
+    expect(before.appliedRows).toHaveLength(1); // the conflict's; the two applied changes' answers are on their rows
 
     for (let round = 0; round < 2; round++) {
       const replay = await pushOk(tA, batch);
@@ -233,7 +241,7 @@ describe('idempotency', () => {
     expect(result(res, 0)).toMatchObject({ changeId, status: 'applied', version: 1 });
     expect(result(res, 1)).toMatchObject({ changeId, status: 'duplicate', originalStatus: 'applied', version: 1 });
     expect(await count(c, 'sync_changes WHERE entity_id = $1', [id])).toBe(1);
-    expect(await count(c, 'sync_applied WHERE change_id = $1', [changeId])).toBe(1);
+    expect(await answersKept(c, [changeId])).toBe(1);
     expect(await rowOf(c, 'customers', id)).toMatchObject({ loyalty_points: 1, sync_version: 1 });
   });
 
@@ -242,7 +250,11 @@ describe('idempotency', () => {
     const mine = uid();
     const theirs = uid();
     await pushOk(tA, [{ changeId, entityType: 'Customer', entityId: mine, operation: 'CREATE', data: { name: 'First' } }]);
+    // The row is written again, so its answer moves into sync_applied, where every change id is checked.
+    await c.db.query(`UPDATE customers SET notes = 'seen at HQ' WHERE id = $1`, [mine]);
     const appliedBefore = await c.db.query('SELECT * FROM sync_applied WHERE change_id = $1', [changeId]);
+    expect(appliedBefore.rows).toMatchObject([{ terminal_id: tA.terminalId, status: 'applied' }]);
+    expect(Number(appliedBefore.rows[0]?.version)).toBe(1);
 
     for (const t of [tA2, tB]) {
       const res = await pushOk(t, [{ changeId, entityType: 'Customer', entityId: theirs, operation: 'CREATE', data: { name: 'Second' } }]);

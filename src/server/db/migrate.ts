@@ -56,7 +56,9 @@ export async function migrate(db: Database, migrationsFolder = CENTRAL_MIGRATION
  * Attaches the capture and soft-delete triggers to every catalog table. Derived
  * from the catalog on every start, so the triggers always match it.
  *
- * The version bump is a BEFORE row trigger (it changes the row). The change log is
+ * The version bump is a BEFORE row trigger (it changes the row; given the entity
+ * type, it also moves a push's answer kept on the row into sync_applied when the row
+ * is written again: migration 0007). The change log is
  * written once per statement, from the statement's transition tables, by a function
  * generated per table (it knows the entity type and the store column): one INSERT
  * into sync_changes per statement instead of one per row. PostgreSQL allows a
@@ -71,7 +73,7 @@ export async function installCaptureTriggers(tx: Queryable): Promise<void> {
     const table = ident(e.centralName);
     const log = ident(logFunctionName(e.centralName));
     await tx.query(
-      `CREATE OR REPLACE TRIGGER tillsync_stamp BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_stamp()`,
+      `CREATE OR REPLACE TRIGGER tillsync_stamp BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_stamp(${literal(e.entityType)})`,
     );
     // The row-level log of before migration 0003 (which drops it too): never both.
     await tx.query(
@@ -99,7 +101,7 @@ export async function installCaptureTriggers(tx: Queryable): Promise<void> {
       await tx.query(`DROP FUNCTION IF EXISTS ${log}()`);
     }
     await tx.query(
-      `CREATE OR REPLACE TRIGGER tillsync_soft_delete BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_soft_delete()`,
+      `CREATE OR REPLACE TRIGGER tillsync_soft_delete BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION tillsync_soft_delete(${literal(e.entityType)})`,
     );
   }
 }

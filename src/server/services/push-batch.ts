@@ -32,6 +32,8 @@ export interface Decided {
   /** Indexes of the changes whose answer carries the version their row's upsert returns. */
   readonly wroteRow: Set<number>;
   readonly conflictRows: ConflictInsert[];
+  /** Per row key, the change whose decision wrote the row last (its image is the one written). */
+  readonly lastWriter: Map<string, Work>;
 }
 
 /**
@@ -51,6 +53,7 @@ export function decideBatch(
 ): Decided {
   const wroteRow = new Set<number>();
   const conflictRows: ConflictInsert[] = [];
+  const lastWriter = new Map<string, Work>();
   const undecidedCreates = new Map<string, number>();
   for (const w of todo) {
     if (w.change.operation === 'DELETE') continue;
@@ -83,7 +86,10 @@ export function decideBatch(
           const decided = decideChange(w, slot, acting, clock);
           results[w.index] = decided.result;
           applyToSlot(slot, decided, acting.terminalId, clock.now);
-          if (decided.write) wroteRow.add(w.index);
+          if (decided.write) {
+            wroteRow.add(w.index);
+            lastWriter.set(key, w);
+          }
           if (decided.conflict) conflictRows.push(decided.conflict);
           continue;
         }
@@ -94,7 +100,27 @@ export function decideBatch(
     lastPass = waiting.length === queue.length;
     queue = waiting;
   }
-  return { wroteRow, conflictRows };
+  return { wroteRow, conflictRows, lastWriter };
+}
+
+/**
+ * The changes whose answer lives on their row instead of in sync_applied, and the row
+ * writes made to carry it: a row's last writer in the batch, answered a plain
+ * `applied` (its answer is then its id, its row and the row's new version, all on the
+ * row). Every other answer (a conflict, an earlier change of the same row, a change
+ * that wrote nothing) is kept in sync_applied. The stamp trigger moves a row's answer
+ * there when the row is written again.
+ */
+export function answersOnRows(lastWriter: ReadonlyMap<string, Work>, slots: ReadonlyMap<string, Slot>, results: readonly (PushResult | undefined)[]): Set<number> {
+  const onRow = new Set<number>();
+  for (const [key, w] of lastWriter) {
+    const r = results[w.index];
+    const slot = slots.get(key);
+    if (!r || r.status !== 'applied' || !slot?.write) continue;
+    slot.write = { ...slot.write, changeId: w.changeId, changeHash: w.hash };
+    onRow.add(w.index);
+  }
+  return onRow;
 }
 
 /** A table's writes: rows the read step found (updated) and rows it did not (inserted, if still missing). */

@@ -96,7 +96,17 @@ export async function readBatch(tx: Queryable, acting: Acting, work: readonly Wo
   }
   for (const w of work) {
     const key = keyOf(w.change.entityType, w.change.entityId);
-    if (!slots.has(key)) slots.set(key, freshSlot(undefined));
+    const slot = slots.get(key);
+    if (!slot) slots.set(key, freshSlot(undefined));
+    else if (slot.row?.changeId === w.changeId && !prior.has(w.changeId)) {
+      // The row still holds this change's answer (see answersOnRows): applied, at the row's version.
+      const row = slot.row;
+      prior.set(w.changeId, {
+        terminalId: row.origin ?? '',
+        result: { changeId: w.changeId, entityType: w.change.entityType, entityId: w.change.entityId, status: 'applied', version: row.version },
+        hash: row.changeHash ?? null,
+      });
+    }
   }
   for (const c of openConflicts) {
     const slot = slots.get(c.key);
@@ -114,6 +124,8 @@ export interface BatchWrites {
   readonly results: readonly (PushResult | undefined)[];
   /** Indexes of the changes whose answer carries the version their row's upsert returns. */
   readonly wroteRow: ReadonlySet<number>;
+  /** Indexes of the changes whose answer their row holds (see answersOnRows): not written to sync_applied. */
+  readonly onRow: ReadonlySet<number>;
 }
 
 export interface WrittenRow {
@@ -175,9 +187,10 @@ export async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites):
     );
   }
   let answers = 'SELECT NULL::text WHERE false';
-  if (b.settled.length > 0) {
+  const kept = b.settled.filter((w) => !b.onRow.has(w.index));
+  if (kept.length > 0) {
     // One JSON document of every answer's columns (no array literal with each answer escaped in it).
-    const rows = b.settled.map((w) => {
+    const rows = kept.map((w) => {
       const r = b.results[w.index] as PushResult;
       return { c: w.changeId, e: w.change.entityType, i: w.change.entityId, s: r.status, v: r.version, r, w: b.wroteRow.has(w.index), h: w.hash };
     });
@@ -192,6 +205,26 @@ export async function writeBatch(tx: Queryable, acting: Acting, b: BatchWrites):
     );
     answers = 'SELECT change_id FROM a';
   }
+  // What central accepted from the terminal, counted per table (the status endpoint's synced).
+  const accepted = new Map<string, number>();
+  for (const w of b.settled) {
+    if ((b.results[w.index] as PushResult).resolution === 'PARKED') continue;
+    accepted.set(w.change.entityType, (accepted.get(w.change.entityType) ?? 0) + 1);
+  }
+  if (accepted.size > 0) {
+    const types = [...accepted.keys()].sort(); // one lock order for the counters
+    ctes.push(
+      `n AS (INSERT INTO sync_accepted_counts (terminal_id, entity_type, accepted)
+         SELECT ${p(acting.terminalId)}, u.e, u.n FROM unnest(${p(types)}::text[], ${p(types.map((t) => accepted.get(t)))}::bigint[]) AS u(e, n)
+         ON CONFLICT (terminal_id, entity_type) DO UPDATE SET accepted = sync_accepted_counts.accepted + EXCLUDED.accepted)`,
+    );
+  }
+  // No check is needed that a change id whose answer goes on its row has none in
+  // sync_applied already (moved there by a write this read's snapshot did not see): a
+  // change is answered on its row only when it applied plainly, against the row at the
+  // version it was made on (or to no row), and a change already applied has moved its
+  // row past that version; a row gone with an answer on it held a delete, whose replay
+  // writes nothing and is answered in sync_applied, where the change id is unique.
   const r = await tx.query<WrittenRow>(
     `WITH ${ctes.join(',\n')}
      SELECT 'row' AS kind, entity_type, id, version FROM v

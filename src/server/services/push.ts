@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
 import { changeIdOf, contentHashOf } from './change-ids.js';
 import { parentRefs } from './parents.js';
-import { decideBatch, foldConflicts, keyOf, tableWrites, type Work } from './push-batch.js';
+import { answersOnRows, decideBatch, foldConflicts, keyOf, tableWrites, type Work } from './push-batch.js';
 import { answerRepeat, answerSeen, rejected, staticCheck } from './push-decide.js';
 import { readBatch, writeBatch } from './push-statements.js';
 
@@ -101,13 +101,16 @@ export class PushService {
    *    touches (locked, table by table in catalog order, by id), the terminal's open
    *    conflicts on them, and the writer's identity set for the capture triggers.
    * 2. Write: every table's upsert, the conflict records and the answers, in one
-   *    statement; each answer is inserted once, with its final status and version.
+   *    statement; each answer is written once, with its final status and version: a
+   *    row's last plain `applied` change on the row itself (sync_change_id), every
+   *    other answer in sync_applied.
    *
    * Between them every change is decided in memory (push-batch.ts, push-decide.ts).
-   * A change id found in step 1 is answered from its stored answer and not applied
-   * again. A change id that a concurrent push committed after step 1 read (its
-   * answer insert finds the id taken) rolls this whole transaction back; the retry
-   * then finds it in step 1 and answers it as a duplicate: a change is applied once.
+   * A change id found in step 1 (in sync_applied or on its locked row) is answered
+   * from its stored answer and not applied again. A change id that a concurrent push
+   * committed after step 1 read (its answer insert finds the id taken, or its new row
+   * exists) rolls this whole transaction back; the retry then finds it in step 1 and answers
+   * it as a duplicate: a change is applied once.
    */
   private async applyBatch(tx: Queryable, acting: Acting, work: Work[], results: (PushResult | undefined)[]): Promise<void> {
     // 1. Read and lock.
@@ -124,13 +127,15 @@ export class PushService {
     // Changes made before the newest answer the purge removed may be replays (push-decide's maybeReplay).
     const replayHorizonMs = answersPurgedThrough === null ? undefined : Date.parse(answersPurgedThrough) + this.opts.maxClockDriftMs;
     const clock = { now: new Date().toISOString(), newId: randomUUID, replayHorizonMs, purgedTypes };
-    const { wroteRow, conflictRows } = decideBatch(todo, slots, parents, acting, clock, results);
+    const { wroteRow, conflictRows, lastWriter } = decideBatch(todo, slots, parents, acting, clock, results);
+    // A row's last plain `applied` change keeps its answer on the row (no sync_applied record).
+    const onRow = answersOnRows(lastWriter, slots, results);
 
     // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
     const { writesByType, inserted } = tableWrites(types, byType, slots);
     const settled = todo.filter((w) => (results[w.index] as PushResult).status !== 'rejected');
     if (settled.length === 0 && writesByType.size === 0 && conflictRows.length === 0) return;
-    const written = await writeBatch(tx, acting, { writesByType, conflicts: foldConflicts(conflictRows), settled, results, wroteRow });
+    const written = await writeBatch(tx, acting, { writesByType, conflicts: foldConflicts(conflictRows), settled, results, wroteRow, onRow });
 
     const versions = new Map<string, number>();
     const recorded = new Set<string>();
@@ -138,7 +143,7 @@ export class PushService {
       if (r.kind === 'row') versions.set(keyOf(r.entity_type as string, r.id), Number(r.version));
       else recorded.add(r.id);
     }
-    if (settled.some((w) => !recorded.has(w.changeId))) throw new WrittenMeanwhile('a change id of this batch was applied by a concurrent push');
+    if (settled.some((w) => !onRow.has(w.index) && !recorded.has(w.changeId))) throw new WrittenMeanwhile('a change id of this batch was applied by a concurrent push');
     // A row this batch found missing that a concurrent write created first: judge the batch again against it.
     if (inserted.some((k) => !versions.has(k))) throw new WrittenMeanwhile('a row this batch creates was created by a concurrent write');
     for (const w of settled) {

@@ -11,6 +11,9 @@ export interface CentralRow {
   readonly origin: string | null;
   readonly deletedAt: string | null;
   readonly updatedAt: string;
+  /** The terminal change whose `applied` answer the row holds (see CENTRAL_SYNC_COLUMNS.changeId), and its content hash. */
+  readonly changeId?: string | null;
+  readonly changeHash?: string | null;
 }
 
 export function toCentralRow(entry: CatalogEntry, db: Record<string, unknown>): CentralRow {
@@ -23,6 +26,8 @@ export function toCentralRow(entry: CatalogEntry, db: Record<string, unknown>): 
     origin: (db[S.origin] as string | null) ?? null,
     deletedAt: (db[S.deletedAt] as string | null) ?? null,
     updatedAt: db[S.updatedAt] as string,
+    changeId: (db[S.changeId] as string | null | undefined) ?? null,
+    changeHash: (db[S.changeHash] as string | null | undefined) ?? null,
   };
 }
 
@@ -92,6 +97,9 @@ export interface RowWrite {
   readonly wire: WireRow;
   readonly hlc: string | null;
   readonly deletedAt: string | null;
+  /** The change whose plain `applied` answer the row is to hold, and its content hash (none: the row holds no answer). */
+  readonly changeId?: string;
+  readonly changeHash?: string;
 }
 
 /**
@@ -101,7 +109,7 @@ export interface RowWrite {
  * are (and not returned); the statement then fires no UPDATE trigger.
  */
 export function upsertStatement(entry: CatalogEntry, param: string, mode: 'upsert' | 'insert' = 'upsert'): string {
-  const cols = ['id', ...entry.wireColumns.map((c) => c.name), S.hlc, S.deletedAt];
+  const cols = ['id', ...entry.wireColumns.map((c) => c.name), S.hlc, S.deletedAt, S.changeId, S.changeHash];
   const list = cols.map(ident).join(', ');
   const updates = cols
     .filter((c) => c !== 'id')
@@ -114,9 +122,9 @@ export function upsertStatement(entry: CatalogEntry, param: string, mode: 'upser
 
 /**
  * The jsonb parameter of upsertStatement: sorted by id, so concurrent batches lock rows
- * in one order and cannot deadlock. Each row is its image's JSON with the clock and
- * tombstone appended (no copy of the image per row); were the image to carry either
- * key too, the appended one wins, as jsonb keeps a duplicate key's last value.
+ * in one order and cannot deadlock. Each row is its image's JSON with the clock,
+ * tombstone and answer (change id and hash) appended (no copy of the image per row); were the image to carry one
+ * of those keys too, the appended one wins, as jsonb keeps a duplicate key's last value.
  */
 export function upsertRecords(writes: readonly RowWrite[]): string {
   const sorted = [...writes].sort((a, b) => {
@@ -126,13 +134,17 @@ export function upsertRecords(writes: readonly RowWrite[]): string {
   });
   const parts = sorted.map((w) => {
     const image = JSON.stringify(w.wire);
-    const sync = `${HLC_KEY}:${JSON.stringify(w.hlc ?? null)},${DELETED_KEY}:${JSON.stringify(w.deletedAt ?? null)}}`;
+    // Always written (null: no answer), so no key of the image itself can set them.
+    const answer = `,${CHANGE_KEY}:${JSON.stringify(w.changeId ?? null)},${HASH_KEY}:${JSON.stringify(w.changeHash ?? null)}`;
+    const sync = `${HLC_KEY}:${JSON.stringify(w.hlc ?? null)},${DELETED_KEY}:${JSON.stringify(w.deletedAt ?? null)}${answer}}`;
     return image.length > 2 ? `${image.slice(0, -1)},${sync}` : `{${sync}`;
   });
   return `[${parts.join(',')}]`;
 }
 const HLC_KEY = JSON.stringify(S.hlc);
 const DELETED_KEY = JSON.stringify(S.deletedAt);
+const CHANGE_KEY = JSON.stringify(S.changeId);
+const HASH_KEY = JSON.stringify(S.changeHash);
 
 /**
  * Upserts full row images in one statement; the capture trigger bumps versions and

@@ -14,20 +14,22 @@ export class StatusService {
 
   /**
    * pending and failed: what the terminal reported in its last heartbeat (only it
-   * knows its outbox). synced: changes central accepted from it (safe at HQ); a
-   * change parked for a supervisor is not accepted, it is a conflict.
+   * knows its outbox). synced: changes central accepted from it (safe at HQ), as
+   * counted when each was settled (the purge does not lower it); a change parked
+   * for a supervisor is not accepted, it is a conflict.
    * conflicts: open at central, or as many as the terminal reports if more.
    * Without a terminal id: the sums over the fleet.
    */
   async status(terminalId: string | undefined): Promise<StatusResponse> {
     const reported = await this.fleet.reportedOutbox(terminalId);
+    // Counted by each push as it settles its changes (most answers live on their rows).
     const accepted = terminalId
       ? await this.db.query<{ entity_type: string; n: number }>(
-          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE terminal_id = $1 AND status <> 'pending' AND (result ->> 'resolution') IS DISTINCT FROM 'PARKED' GROUP BY entity_type`,
+          `SELECT entity_type, accepted::int AS n FROM sync_accepted_counts WHERE terminal_id = $1`,
           [terminalId],
         )
       : await this.db.query<{ entity_type: string; n: number }>(
-          `SELECT entity_type, count(*)::int AS n FROM sync_applied WHERE status <> 'pending' AND (result ->> 'resolution') IS DISTINCT FROM 'PARKED' GROUP BY entity_type`,
+          `SELECT entity_type, sum(accepted)::int AS n FROM sync_accepted_counts GROUP BY entity_type`,
         );
     const acceptedBy = new Map(accepted.rows.map((x) => [x.entity_type, x.n]));
     const open = await this.conflicts.openCounts(terminalId);

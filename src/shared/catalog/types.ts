@@ -112,4 +112,11 @@ export const CENTRAL_SYNC_COLUMNS = {
   origin: 'sync_origin',
   updatedAt: 'sync_updated_at',
   deletedAt: 'sync_deleted_at',
+  /**
+   * The terminal change last applied to the row as a plain `applied` (its change id and
+   * content hash): the answer to that change, kept on the row instead of in
+   * sync_applied until the row is written again (the stamp trigger then moves it there).
+   */
+  changeId: 'sync_change_id',
+  changeHash: 'sync_change_hash',
 } as const;
