@@ -1,13 +1,23 @@
 /**
- * One load-generator process of the fleet benchmark (bench/fleet.ts forks it with
- * `--import tsx`): a slice of simulated terminals, each a socket.io connection
- * authenticated and registered as the engine does it, a heartbeat every 30 s and one
- * completed sale a second pushed through POST /api/sync/push. No SQLite: a sale is
- * the push body the engine would build for it (an order, one or two lines and a
- * payment in one transaction group).
+ * One load-generator process of the fleet benchmark (bench/fleet.ts starts it with
+ * `node --import tsx`, through `prlimit` when it raises the open-file limit): a slice
+ * of simulated terminals, each a socket.io connection authenticated and registered as
+ * the engine does it, a heartbeat every 30 s and one completed sale every
+ * `saleIntervalMs` (a second for the selling fleet, a minute for the connected one)
+ * pushed through POST /api/sync/push. No SQLite: a sale is the push body the engine
+ * would build for it (an order, one or two lines and a payment in one transaction
+ * group).
  *
  * A terminal pushes as the engine's push lane does: one request at a time; sales
  * rung up while a push is in flight go together in the next one.
+ *
+ * HTTP connections: the engine's fetch keeps its connection to central open between
+ * requests for as long as central announces (fastify: `Keep-Alive: timeout=72`), so
+ * a terminal that heartbeats every 30 s holds one for good. The first `holdHttp`
+ * terminals of a slice do the same (an agent without an idle timeout); the others
+ * close an idle connection after `idleCloseMs` (undici's default when a server
+ * announces nothing), for when central's open-file limit cannot hold two descriptors
+ * per terminal.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -24,7 +34,16 @@ export interface FleetTerminal {
 }
 
 export type ToWorker =
-  | { readonly type: 'connect'; readonly url: string; readonly terminals: readonly FleetTerminal[]; readonly concurrency: number; readonly timeoutMs: number }
+  | {
+      readonly type: 'connect';
+      readonly url: string;
+      readonly terminals: readonly FleetTerminal[];
+      readonly concurrency: number;
+      readonly timeoutMs: number;
+      /** The first `holdHttp` terminals keep their idle HTTP connection (as the engine does); the rest close it after `idleCloseMs`. */
+      readonly holdHttp: number;
+      readonly idleCloseMs: number;
+    }
   | {
       readonly type: 'run';
       /** Epoch ms at which the terminals start (each at its own offset in the first interval). */
@@ -33,11 +52,14 @@ export type ToWorker =
       readonly steadyMs: number;
       readonly saleIntervalMs: number;
       readonly heartbeatIntervalMs: number;
-      /** How long to wait for pushes in flight after the steady phase. */
+      /**
+       * How long after the steady phase the terminals go on pushing the sales they rang
+       * up before its end (no new sales, no heartbeats), so that every one can be
+       * acknowledged.
+       */
       readonly drainMs: number;
-      /** False: sockets and heartbeats only (an idle fleet). */
-      readonly sales: boolean;
     }
+  | { readonly type: 'hello' }
   | { readonly type: 'close' };
 
 export interface ConnectReport {
@@ -46,6 +68,11 @@ export interface ConnectReport {
   readonly failed: number;
   readonly ms: number;
   readonly firstError?: string;
+  /** Event-loop delay while connecting, ms. */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  readonly rssMb: number;
+  readonly heapUsedMb: number;
 }
 
 export interface RunReport {
@@ -54,13 +81,15 @@ export interface RunReport {
   readonly pushMs: number[];
   /** Latency of every heartbeat started in the steady phase, ms. */
   readonly heartbeatMs: number[];
-  /** Ring-up to acknowledgement of every sale rung up in the steady phase and acknowledged, ms. */
+  /** Ring-up to acknowledgement of every sale rung up in the steady phase and acknowledged (by the end of the drain), ms. */
   readonly saleMs: number[];
   /** Sales rung up in the steady phase. */
   readonly rung: number;
   /** Sales acknowledged (all their changes applied) during the steady phase. */
   readonly acked: number;
   readonly pushes: number;
+  /** Requests (pushes and heartbeats) started in the steady phase that opened a new TCP connection. */
+  readonly newConnections: number;
   readonly heartbeats: number;
   readonly heartbeatErrors: number;
   /** Pushes answered with a non-2xx status, by status. */
@@ -71,15 +100,19 @@ export interface RunReport {
   readonly firstError?: string;
   /** Sales still waiting at the end of the steady phase (pending or in flight). */
   readonly backlog: number;
+  /** Sales rung up in the steady phase still not acknowledged after the drain (a failed push's sales included). */
+  readonly unacked: number;
   readonly socketsAtEnd: number;
   readonly disconnects: number;
   /** This process's CPU time during the steady phase / its wall time. */
   readonly cpuShare: number;
   readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
   readonly rssMb: number;
+  readonly heapUsedMb: number;
 }
 
-export type FromWorker = ConnectReport | RunReport | { readonly type: 'closed' } | { readonly type: 'error'; readonly error: string };
+export type FromWorker = ConnectReport | RunReport | { readonly type: 'ready' } | { readonly type: 'closed' } | { readonly type: 'error'; readonly error: string };
 
 const ENTRIES = {
   order: entryForEntity('SaleOrder') as CatalogEntry,
@@ -205,6 +238,8 @@ function ringUp(s: Sim): Sale {
 interface HttpAnswer {
   readonly status: number;
   readonly body: string;
+  /** Whether the request went out on a connection kept from an earlier one. */
+  readonly reused: boolean;
 }
 
 function post(s: Sim, path: string, body: unknown): Promise<HttpAnswer> {
@@ -221,7 +256,7 @@ function post(s: Sim, path: string, body: unknown): Promise<HttpAnswer> {
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), reused: req.reusedSocket }));
         res.on('error', reject);
       },
     );
@@ -273,9 +308,10 @@ function connectOne(s: Sim, timeoutMs: number): Promise<void> {
 
 async function connectAll(msg: Extract<ToWorker, { type: 'connect' }>): Promise<ConnectReport> {
   baseUrl = msg.url.replace(/\/+$/, '');
-  sims = msg.terminals.map((t) => ({
+  sims = msg.terminals.map((t, i) => ({
     t,
-    agent: new Agent({ keepAlive: true, maxSockets: 1 }),
+    // An agent's `timeout` is the idle timeout of its free (kept) sockets; a request's own timeout replaces it while it runs.
+    agent: new Agent({ keepAlive: true, maxSockets: 1, ...(i < msg.holdHttp ? {} : { timeout: msg.idleCloseMs }) }),
     socket: undefined,
     registered: false,
     pending: [],
@@ -284,6 +320,8 @@ async function connectAll(msg: Extract<ToWorker, { type: 'connect' }>): Promise<
     clock: { physical: 0, counter: 0 },
     synced: 0,
   }));
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const started = Date.now();
   let connected = 0;
   let failed = 0;
@@ -302,7 +340,20 @@ async function connectAll(msg: Extract<ToWorker, { type: 'connect' }>): Promise<
     }
   };
   await Promise.all(Array.from({ length: Math.min(msg.concurrency, sims.length) }, lane));
-  return { type: 'connected', connected, failed, ms: Date.now() - started, ...(firstError ? { firstError } : {}) };
+  const ms = Date.now() - started;
+  loop.disable();
+  const mem = process.memoryUsage();
+  return {
+    type: 'connected',
+    connected,
+    failed,
+    ms,
+    ...(firstError ? { firstError } : {}),
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loop.max / 1e6,
+    rssMb: mem.rss / 1024 / 1024,
+    heapUsedMb: mem.heapUsed / 1024 / 1024,
+  };
 }
 
 // ------------------------------------------------------------------ running
@@ -318,12 +369,15 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
   let rung = 0;
   let acked = 0;
   let pushes = 0;
+  let newConnections = 0;
   let heartbeats = 0;
   let heartbeatErrors = 0;
   let networkErrors = 0;
   let notApplied = 0;
   let firstError: string | undefined;
+  /** New sales and heartbeats only while running; pushes of the sales already rung up until `draining` ends. */
   let running = true;
+  let draining = true;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   let cpuFrom: NodeJS.CpuUsage | undefined;
   let cpuShare = NaN;
@@ -349,6 +403,7 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
         if (inSteady(startedAt)) {
           pushMs.push(ms);
           pushes++;
+          if (!r.reused) newConnections++;
         }
         if (r.status < 200 || r.status >= 300) {
           if (inSteady(startedAt)) httpErrors[String(r.status)] = (httpErrors[String(r.status)] ?? 0) + 1;
@@ -374,7 +429,7 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
       })
       .finally(() => {
         s.inflight = false;
-        if (running) pushNow(s);
+        if (draining) pushNow(s);
       });
   };
 
@@ -394,6 +449,7 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
         if (steady) {
           heartbeatMs.push(performance.now() - t0);
           heartbeats++;
+          if (!r.reused) newConnections++;
         }
         if (r.status !== 200) {
           if (steady) heartbeatErrors++;
@@ -428,7 +484,7 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
       h++;
       later(msg.startAt + hbOffset + h * msg.heartbeatIntervalMs - Date.now(), beat);
     };
-    if (msg.sales) later(msg.startAt + saleOffset - Date.now(), sale);
+    later(msg.startAt + saleOffset - Date.now(), sale);
     later(msg.startAt + hbOffset - Date.now(), beat);
   });
 
@@ -449,6 +505,8 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
       const endDisconnects = disconnects - disconnectsFrom;
       const drainUntil = Date.now() + msg.drainMs;
       const finish = () => {
+        draining = false;
+        const mem = process.memoryUsage();
         resolve({
           type: 'result',
           pushMs,
@@ -457,6 +515,7 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
           rung,
           acked,
           pushes,
+          newConnections,
           heartbeats,
           heartbeatErrors,
           httpErrors,
@@ -464,16 +523,23 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
           notApplied,
           ...(firstError ? { firstError } : {}),
           backlog,
+          unacked: rung - saleMs.length,
           socketsAtEnd,
           disconnects: endDisconnects,
           cpuShare,
           loopDelayP99Ms: loop.percentile(99) / 1e6,
-          rssMb: process.memoryUsage().rss / 1024 / 1024,
+          loopDelayMaxMs: loop.max / 1e6,
+          rssMb: mem.rss / 1024 / 1024,
+          heapUsedMb: mem.heapUsed / 1024 / 1024,
         });
       };
-      // Pushes still in flight finish (their answers are not counted) before the report.
+      // The sales rung up before the end are pushed until every one is answered or the
+      // drain's time is up (their pushes' latencies are not counted, their acknowledgements
+      // are, as `unacked`). Pushes start only from a push's end here: a terminal with a
+      // pending sale and nothing in flight starts one now.
+      for (const s of sims) pushNow(s);
       const drain = () => {
-        if (Date.now() >= drainUntil || !sims.some((s) => s.inflight)) finish();
+        if (Date.now() >= drainUntil || !sims.some((s) => s.inflight || s.pending.length > 0)) finish();
         else later(50, drain);
       };
       drain();
@@ -493,7 +559,9 @@ function closeAll(): void {
 
 process.on('message', (raw: unknown) => {
   const msg = raw as ToWorker;
-  if (msg.type === 'connect') {
+  if (msg.type === 'hello') {
+    send({ type: 'ready' });
+  } else if (msg.type === 'connect') {
     connectAll(msg).then(send, (err: unknown) => send({ type: 'error', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   } else if (msg.type === 'run') {
     run(msg).then(send, (err: unknown) => send({ type: 'error', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
