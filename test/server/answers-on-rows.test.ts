@@ -115,6 +115,30 @@ async function freshPurge() {
   return report;
 }
 
+describe('a change id used for two rows', () => {
+  it('when both answers move into sync_applied, the one that cannot be kept moves its terminal past it: a replay is never applied again, even after the purge', async () => {
+    const t1 = await f.c.provision('s1');
+    const t2 = await f.c.provision('s2');
+    const x = uid();
+    const a: ChangeIn = { changeId: x, entityType: 'SaleOrder', entityId: uid(), operation: 'CREATE', data: { order_number: 'A', status: 'completed', total: 10 } };
+    const b: ChangeIn = { changeId: x, entityType: 'SaleOrder', entityId: uid(), operation: 'CREATE', data: { order_number: 'B', status: 'completed' } };
+    expect((await pushOk(t1, [a])).results[0]).toMatchObject({ status: 'applied' });
+    expect((await pushOk(t2, [b])).results[0]).toMatchObject({ status: 'applied' }); // its answer is on A's row: not seen
+    await f.c.db.query(`UPDATE orders SET notes = 'hq' WHERE id = $1`, [b.entityId]);
+    await f.c.db.query(`UPDATE orders SET status = 'refunded', total = 0 WHERE id = $1`, [a.entityId]);
+    const kept = await f.c.db.query<{ terminal_id: string }>('SELECT terminal_id FROM sync_applied WHERE change_id = $1', [x]);
+    expect(kept.rows.map((r) => r.terminal_id)).toEqual([t2.terminalId]);
+    const through = await f.c.db.query<{ at: string | null }>('SELECT answers_purged_through AS at FROM sync_terminals WHERE id = $1', [t1.terminalId]);
+    expect(through.rows[0]?.at).not.toBeNull();
+    // Within the retention the id is found as the other terminal's: refused, nothing written.
+    expect((await pushOk(t1, [a])).results[0]).toMatchObject({ status: 'rejected', error: { code: 'CHANGE_ID_TAKEN' } });
+    await freshPurge();
+    // After the purge: judged as a possible replay, central keeps HQ's refund.
+    expect((await pushOk(t1, [a])).results[0]?.status).not.toBe('applied');
+    expect(await rowOf(f.c, 'orders', a.entityId)).toMatchObject({ status: 'refunded', total: 0 });
+  });
+});
+
 describe.runIf(onPostgres)('a replay racing with a write that moves its answer (PostgreSQL)', () => {
   it('the replay, which waited for the row and read no answer on it, still answers a duplicate and writes nothing (its answer insert meets the moved one)', async () => {
     const t = await f.c.provision('s1');

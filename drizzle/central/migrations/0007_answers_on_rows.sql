@@ -58,11 +58,20 @@ GROUP BY terminal_id, entity_type;
 -- the answer moves into sync_applied, as the push would have written it then: a replay
 -- of the change still finds it, and is answered as a duplicate.
 -- $1 entity type, $2 row id, $3 change id, $4 content hash, $5 writer, $6 version, $7 when.
-CREATE OR REPLACE FUNCTION tillsync_keep_answer(text, text, text, text, text, bigint, timestamptz) RETURNS void LANGUAGE sql AS $$
+-- An id that already has an answer there was used for another row too: this answer
+-- cannot be kept. It then counts as one the purge removed: the writer's
+-- answers_purged_through passes it, so a later replay is judged by version
+-- (push-decide's maybeReplay) and never applied again.
+CREATE OR REPLACE FUNCTION tillsync_keep_answer(text, text, text, text, text, bigint, timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO sync_applied (change_id, terminal_id, entity_type, entity_id, status, version, result, content_hash, applied_at)
   VALUES ($3, coalesce($5, 'central'), $1, $2, 'applied', $6,
           jsonb_build_object('changeId', $3, 'entityType', $1, 'entityId', $2, 'status', 'applied', 'version', $6), $4, $7)
-  ON CONFLICT (change_id) DO NOTHING
+  ON CONFLICT (change_id) DO NOTHING;
+  IF NOT FOUND THEN
+    UPDATE sync_terminals SET answers_purged_through = greatest(coalesce(answers_purged_through, $7), $7) WHERE id = $5;
+  END IF;
+END
 $$;
 --> statement-breakpoint
 -- BEFORE INSERT OR UPDATE: stamps the row (version, clock, writer), as in 0001; an
