@@ -153,7 +153,15 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     (id) => realtime?.isConnected(id) ?? false,
     (id) => auth.forget(id),
   );
-  const push = new PushService(db, { maxClockDriftMs: config.maxClockDriftMs }, metrics);
+  const push = new PushService(
+    db,
+    {
+      maxClockDriftMs: config.maxClockDriftMs,
+      groupsInFlight: config.pushTransactions === undefined ? undefined : Math.min(config.pushTransactions, db.kind === 'pglite' ? 1 : config.pgPoolSize),
+      groupMaxMembers: config.pushGroupMax,
+    },
+    metrics,
+  );
   const positions = new PullPositions(db, (err) => app.log.warn({ err }, 'pull positions not written (kept for the next write)'));
   const pull = new PullService(db, metrics, positions);
   const purge = new PurgeService(db, metrics, app.log, { retentionSeconds: config.retentionSeconds }, () => positions.flush());

@@ -14,15 +14,22 @@ export const ServerConfig = z.object({
     .optional(),
   dataDir: z.string().min(1).default('./data/central'),
   /**
-   * Connections of the PostgreSQL pool (plus one for LISTEN). A push holds one for its
-   * four round trips (BEGIN, read and lock, write, COMMIT), about 5 ms with the commit's
-   * flush on a nearby server, so a pool carries about (size / 5 ms) pushes a second:
-   * the default 20, about 4,000, a fleet of several thousand terminals selling once a
-   * second (10 capped it near 2,000). More only helps while PostgreSQL has cores to
-   * spare; fewer queue pushes in the pool. Keep instances x (pool + 1) below the
-   * server's max_connections (100 by default: four instances at 20).
+   * Connections of the PostgreSQL pool (plus one for LISTEN). Pushes take at most
+   * pushTransactions of them (each carries a group of pushes); pulls, heartbeats and the
+   * admin API the rest. Keep instances x (pool + 1) below the server's max_connections
+   * (100 by default: four instances at 20).
    */
   pgPoolSize: positiveInt.max(500).default(20),
+  /**
+   * Push transactions run at once. Pushes that arrive while they are busy wait and the
+   * next transaction carries them together (group commit: one read, one write, one
+   * commit for many terminals' sales; services/push-group.ts). Default 2 on PostgreSQL
+   * (a transaction waiting on its commit's flush leaves PostgreSQL's CPU to the other),
+   * 1 on PGlite (its one connection runs one at a time). At most the pool's size.
+   */
+  pushTransactions: positiveInt.max(500).optional(),
+  /** Most pushes one transaction carries; 1 turns group commit off (every push its own transaction). */
+  pushGroupMax: positiveInt.max(1000).default(100),
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   bodyLimitBytes: positiveInt.default(10 * 1024 * 1024),
   heartbeatIntervalSeconds: positiveInt.default(30),
@@ -61,6 +68,8 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   databaseUrl: 'POSTGRES_URL_REMOTE (or DATABASE_URL)',
   dataDir: 'TILLSYNC_DATA_DIR',
   pgPoolSize: 'TILLSYNC_PG_POOL',
+  pushTransactions: 'TILLSYNC_PUSH_TRANSACTIONS',
+  pushGroupMax: 'TILLSYNC_PUSH_GROUP_MAX',
   adminToken: 'TILLSYNC_ADMIN_TOKEN',
   bodyLimitBytes: 'TILLSYNC_BODY_LIMIT',
   heartbeatIntervalSeconds: 'TILLSYNC_HEARTBEAT_INTERVAL',
@@ -90,6 +99,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     databaseUrl: empty(env.POSTGRES_URL_REMOTE) ?? (env.DATABASE_URL?.startsWith('file:') ? undefined : empty(env.DATABASE_URL)),
     dataDir: empty(env.TILLSYNC_DATA_DIR),
     pgPoolSize: empty(env.TILLSYNC_PG_POOL),
+    pushTransactions: empty(env.TILLSYNC_PUSH_TRANSACTIONS),
+    pushGroupMax: empty(env.TILLSYNC_PUSH_GROUP_MAX),
     adminToken: empty(env.TILLSYNC_ADMIN_TOKEN),
     bodyLimitBytes: empty(env.TILLSYNC_BODY_LIMIT),
     heartbeatIntervalSeconds: empty(env.TILLSYNC_HEARTBEAT_INTERVAL),

@@ -21,6 +21,12 @@ export class Metrics {
     help: 'Push requests handled',
     registers: [this.registry],
   });
+  readonly pushGroups = new Histogram({
+    name: 'tillsync_push_group_size',
+    help: 'Pushes carried by one push transaction (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 100],
+    registers: [this.registry],
+  });
   readonly pushedChanges = new Counter({
     name: 'tillsync_pushed_changes_total',
     help: 'Pushed changes by entity type and result',

@@ -19,20 +19,65 @@ import { changeIdOf, contentHashOf } from './change-ids.js';
 import { parentRefs } from './parents.js';
 import { answersOnRows, decideBatch, foldConflicts, keyOf, tableWrites, type Work } from './push-batch.js';
 import { answerRepeat, answerSeen, rejected, staticCheck } from './push-decide.js';
-import { readBatch, writeBatch } from './push-statements.js';
+import { GroupCommit } from './push-group.js';
+import { readBatch, writeBatch, type OwnedConflict, type SettledAnswer } from './push-statements.js';
 
 export { changeIdOf } from './change-ids.js';
 
 export interface PushOptions {
   readonly maxClockDriftMs: number;
+  /**
+   * Push transactions run at once (each carries a group of pushes: push-group.ts);
+   * default 2 on PostgreSQL, 1 on PGlite (its one connection runs one at a time).
+   */
+  readonly groupsInFlight?: number;
+  /** Most changes in one group (a larger push runs alone); default 1,000. */
+  readonly groupMaxChanges?: number;
+  /** Most pushes in one group; default 100 (1: every push its own transaction). */
+  readonly groupMaxMembers?: number;
+}
+
+/** One terminal's push waiting for, or in, a group transaction. */
+interface Member {
+  readonly acting: Acting;
+  readonly work: readonly Work[];
+  /** Its answers, by the change's index in the request. */
+  readonly results: (PushResult | undefined)[];
+  /** Answers given before any transaction (refusals); put back when a transaction runs again. */
+  readonly upfront: readonly { index: number; result: PushResult }[];
 }
 
 export class PushService {
+  private readonly groups: GroupCommit<Member>;
+
   constructor(
     private readonly db: Database,
     private readonly opts: PushOptions,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.groups = new GroupCommit<Member>({
+      inFlight: opts.groupsInFlight ?? (db.kind === 'pglite' ? 1 : 2),
+      maxChanges: opts.groupMaxChanges ?? 1000,
+      maxMembers: opts.groupMaxMembers ?? 100,
+      keysOf: (m) => ({
+        terminalId: m.acting.terminalId,
+        rows: m.work.map((w) => keyOf(w.change.entityType, w.change.entityId)),
+        changeIds: m.work.map((w) => w.changeId),
+        size: m.work.length,
+      }),
+      run: (members) =>
+        retryOnContention(() =>
+          this.db.transaction(async (tx) => {
+            for (const m of members) {
+              m.results.fill(undefined, 0, m.results.length);
+              for (const r of m.upfront) m.results[r.index] = r.result;
+            }
+            await this.applyGroup(tx, members);
+          }),
+        ),
+      onGroup: (size) => this.metrics.pushGroups.observe(size),
+    });
+  }
 
   async push(acting: Acting, req: PushRequest): Promise<PushResponse> {
     const results: (PushResult | undefined)[] = new Array(req.changes.length);
@@ -62,15 +107,7 @@ export class PushService {
       work.push({ index, changeId, hash, change, entry, parents });
     });
 
-    if (work.length > 0) {
-      await retryOnContention(() =>
-        this.db.transaction(async (tx) => {
-          results.fill(undefined, 0, results.length);
-          for (const r of rejectedUpfront) results[r.index] = r.result;
-          await this.applyBatch(tx, acting, work, results);
-        }),
-      );
-    }
+    if (work.length > 0) await this.groups.submit({ acting, work, results, upfront: rejectedUpfront });
 
     for (const { index, first, hash } of repeats) {
       const r = results[first] as PushResult;
@@ -95,47 +132,68 @@ export class PushService {
   }
 
   /**
-   * Two statements between BEGIN and COMMIT, whatever the batch holds:
+   * Two statements between BEGIN and COMMIT, whatever the group of pushes holds:
    *
-   * 1. Read: the answers already given to these change ids, the rows the batch
-   *    touches (locked, table by table in catalog order, by id), the terminal's open
-   *    conflicts on them, and the writer's identity set for the capture triggers.
-   * 2. Write: every table's upsert, the conflict records and the answers, in one
-   *    statement; each answer is written once, with its final status and version: a
-   *    row's last plain `applied` change on the row itself (sync_change_id), every
-   *    other answer in sync_applied.
+   * 1. Read: the answers already given to these change ids, the rows the group touches
+   *    (locked, table by table in catalog order, by id), its terminals' open conflicts
+   *    on them, and the writer's identity set per row for the capture triggers.
+   * 2. Write: every table's upsert (each row with its writer), the conflict records and
+   *    the answers, in one statement; each answer is written once, with its final
+   *    status and version: a row's last plain `applied` change on the row itself
+   *    (sync_change_id), every other answer in sync_applied.
    *
-   * Between them every change is decided in memory (push-batch.ts, push-decide.ts).
-   * A change id found in step 1 (in sync_applied or on its locked row) is answered
-   * from its stored answer and not applied again. A change id that a concurrent push
-   * committed after step 1 read (its answer insert finds the id taken, or its new row
-   * exists) rolls this whole transaction back; the retry then finds it in step 1 and answers
-   * it as a duplicate: a change is applied once.
+   * Between them every change is decided in memory (push-batch.ts, push-decide.ts),
+   * push by push: the members write disjoint rows (push-group.ts), so this is deciding
+   * them one after the other. A change id found in step 1 (in sync_applied or on its
+   * locked row) is answered from its stored answer and not applied again. A change id
+   * that a concurrent push committed after step 1 read (its answer insert finds the id
+   * taken, or its new row exists) rolls this whole transaction back; the retry then
+   * finds it in step 1 and answers it as a duplicate: a change is applied once.
    */
-  private async applyBatch(tx: Queryable, acting: Acting, work: Work[], results: (PushResult | undefined)[]): Promise<void> {
+  private async applyGroup(tx: Queryable, members: readonly Member[]): Promise<void> {
     // 1. Read and lock.
-    const { types, byType, slots, prior, parents, answersPurgedThrough, purgedTypes } = await readBatch(tx, acting, work);
-    const todo: Work[] = [];
-    for (const w of work) {
-      const p = prior.get(w.changeId);
-      if (p) results[w.index] = answerSeen(w, p, acting);
-      else todo.push(w);
+    const { types, byType, slots, prior, parents, answersPurgedThrough, purgedTypes } = await readBatch(tx, members);
+    const now = new Date().toISOString();
+    const answers: SettledAnswer[] = [];
+    const conflicts: OwnedConflict[] = [];
+    const decided: { member: Member; wroteRow: ReadonlySet<number> }[] = [];
+    for (const m of members) {
+      const { acting, results } = m;
+      const todo: Work[] = [];
+      for (const w of m.work) {
+        const p = prior.get(w.changeId);
+        if (p) results[w.index] = answerSeen(w, p, acting);
+        else todo.push(w);
+      }
+      if (todo.length === 0) continue;
+
+      // 2. Decide every change in batch order (pure), remembering the writes.
+      // Changes made before the newest answer the purge removed may be replays (push-decide's maybeReplay).
+      const purgedThrough = answersPurgedThrough.get(acting.terminalId);
+      const replayHorizonMs = purgedThrough === undefined ? undefined : Date.parse(purgedThrough) + this.opts.maxClockDriftMs;
+      const clock = { now, newId: randomUUID, replayHorizonMs, purgedTypes };
+      const { wroteRow, conflictRows, lastWriter } = decideBatch(todo, slots, parents, acting, clock, results);
+      // A row's last plain `applied` change keeps its answer on the row (no sync_applied record).
+      const onRow = answersOnRows(lastWriter, slots, results);
+      // Each row carries its writer (the stamp trigger takes it: migration 0008).
+      for (const key of lastWriter.keys()) {
+        const slot = slots.get(key);
+        if (slot?.write) slot.write = { ...slot.write, origin: acting.terminalId };
+      }
+      for (const c of foldConflicts(conflictRows)) conflicts.push({ ...c, terminalId: acting.terminalId, storeId: acting.storeId });
+      for (const w of todo) {
+        const r = results[w.index] as PushResult;
+        // A refusal writes nothing (a replay is judged afresh).
+        if (r.status === 'rejected') continue;
+        answers.push({ work: w, terminalId: acting.terminalId, result: r, wroteRow: wroteRow.has(w.index), onRow: onRow.has(w.index) });
+      }
+      decided.push({ member: m, wroteRow });
     }
-    if (todo.length === 0) return;
 
-    // 2. Decide every change in batch order (pure), remembering the writes.
-    // Changes made before the newest answer the purge removed may be replays (push-decide's maybeReplay).
-    const replayHorizonMs = answersPurgedThrough === null ? undefined : Date.parse(answersPurgedThrough) + this.opts.maxClockDriftMs;
-    const clock = { now: new Date().toISOString(), newId: randomUUID, replayHorizonMs, purgedTypes };
-    const { wroteRow, conflictRows, lastWriter } = decideBatch(todo, slots, parents, acting, clock, results);
-    // A row's last plain `applied` change keeps its answer on the row (no sync_applied record).
-    const onRow = answersOnRows(lastWriter, slots, results);
-
-    // 3. Write everything in one statement. A refusal writes nothing (a replay is judged afresh).
+    // 3. Write everything in one statement.
     const { writesByType, inserted } = tableWrites(types, byType, slots);
-    const settled = todo.filter((w) => (results[w.index] as PushResult).status !== 'rejected');
-    if (settled.length === 0 && writesByType.size === 0 && conflictRows.length === 0) return;
-    const written = await writeBatch(tx, acting, { writesByType, conflicts: foldConflicts(conflictRows), settled, results, wroteRow, onRow });
+    if (answers.length === 0 && writesByType.size === 0 && conflicts.length === 0) return;
+    const written = await writeBatch(tx, { writesByType, conflicts, answers });
 
     const versions = new Map<string, number>();
     const recorded = new Set<string>();
@@ -143,13 +201,15 @@ export class PushService {
       if (r.kind === 'row') versions.set(keyOf(r.entity_type as string, r.id), Number(r.version));
       else recorded.add(r.id);
     }
-    if (settled.some((w) => !onRow.has(w.index) && !recorded.has(w.changeId))) throw new WrittenMeanwhile('a change id of this batch was applied by a concurrent push');
+    if (answers.some((a) => !a.onRow && !recorded.has(a.work.changeId))) throw new WrittenMeanwhile('a change id of this batch was applied by a concurrent push');
     // A row this batch found missing that a concurrent write created first: judge the batch again against it.
     if (inserted.some((k) => !versions.has(k))) throw new WrittenMeanwhile('a row this batch creates was created by a concurrent write');
-    for (const w of settled) {
-      if (!wroteRow.has(w.index)) continue;
-      const r = results[w.index] as PushResult;
-      results[w.index] = { ...r, version: versions.get(keyOf(w.change.entityType, w.change.entityId)) ?? r.version };
+    for (const { member, wroteRow } of decided) {
+      for (const w of member.work) {
+        if (!wroteRow.has(w.index)) continue;
+        const r = member.results[w.index] as PushResult;
+        member.results[w.index] = { ...r, version: versions.get(keyOf(w.change.entityType, w.change.entityId)) ?? r.version };
+      }
     }
   }
 }

@@ -100,6 +100,12 @@ export interface RowWrite {
   /** The change whose plain `applied` answer the row is to hold, and its content hash (none: the row holds no answer). */
   readonly changeId?: string;
   readonly changeHash?: string;
+  /**
+   * The terminal that wrote it, taken by the stamp trigger only from a push (which sets
+   * tillsync.origin to '*row*', migration 0008: one transaction may carry several
+   * terminals' rows); any other writer is stamped as itself.
+   */
+  readonly origin?: string;
 }
 
 /**
@@ -109,7 +115,7 @@ export interface RowWrite {
  * are (and not returned); the statement then fires no UPDATE trigger.
  */
 export function upsertStatement(entry: CatalogEntry, param: string, mode: 'upsert' | 'insert' = 'upsert'): string {
-  const cols = ['id', ...entry.wireColumns.map((c) => c.name), S.hlc, S.deletedAt, S.changeId, S.changeHash];
+  const cols = ['id', ...entry.wireColumns.map((c) => c.name), S.hlc, S.deletedAt, S.changeId, S.changeHash, S.origin];
   const list = cols.map(ident).join(', ');
   const updates = cols
     .filter((c) => c !== 'id')
@@ -123,7 +129,7 @@ export function upsertStatement(entry: CatalogEntry, param: string, mode: 'upser
 /**
  * The jsonb parameter of upsertStatement: sorted by id, so concurrent batches lock rows
  * in one order and cannot deadlock. Each row is its image's JSON with the clock,
- * tombstone and answer (change id and hash) appended (no copy of the image per row); were the image to carry one
+ * tombstone, answer (change id and hash) and writer appended (no copy of the image per row); were the image to carry one
  * of those keys too, the appended one wins, as jsonb keeps a duplicate key's last value.
  */
 export function upsertRecords(writes: readonly RowWrite[]): string {
@@ -135,7 +141,7 @@ export function upsertRecords(writes: readonly RowWrite[]): string {
   const parts = sorted.map((w) => {
     const image = JSON.stringify(w.wire);
     // Always written (null: no answer), so no key of the image itself can set them.
-    const answer = `,${CHANGE_KEY}:${JSON.stringify(w.changeId ?? null)},${HASH_KEY}:${JSON.stringify(w.changeHash ?? null)}`;
+    const answer = `,${CHANGE_KEY}:${JSON.stringify(w.changeId ?? null)},${HASH_KEY}:${JSON.stringify(w.changeHash ?? null)},${ORIGIN_KEY}:${JSON.stringify(w.origin ?? null)}`;
     const sync = `${HLC_KEY}:${JSON.stringify(w.hlc ?? null)},${DELETED_KEY}:${JSON.stringify(w.deletedAt ?? null)}${answer}}`;
     return image.length > 2 ? `${image.slice(0, -1)},${sync}` : `{${sync}`;
   });
@@ -145,6 +151,7 @@ const HLC_KEY = JSON.stringify(S.hlc);
 const DELETED_KEY = JSON.stringify(S.deletedAt);
 const CHANGE_KEY = JSON.stringify(S.changeId);
 const HASH_KEY = JSON.stringify(S.changeHash);
+const ORIGIN_KEY = JSON.stringify(S.origin);
 
 /**
  * Upserts full row images in one statement; the capture trigger bumps versions and
