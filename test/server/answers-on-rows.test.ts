@@ -167,6 +167,33 @@ describe.runIf(onPostgres)('a replay racing with a write that moves its answer (
     expect(await rowOf(f.c, 'customers', change.entityId)).toMatchObject({ name: 'HQ meanwhile', sync_version: 2, sync_change_id: null });
     expect(await count(f.c, 'sync_conflicts WHERE change_id = $1', [change.changeId])).toBe(0);
   });
+
+  it('a replay racing HQ moving its row to another store answers a duplicate, not FORBIDDEN_STORE (the refusal is checked against the answers committed meanwhile)', async () => {
+    const t = await f.c.provision('s1');
+    await f.c.provision('s2');
+    const order: ChangeIn = { changeId: uid(), entityType: 'SaleOrder', entityId: uid(), operation: 'CREATE', data: { order_number: `MOVED-${uid()}`, status: 'completed' } };
+    const first = await pushOk(t, [order]);
+    expect(first.results[0]).toMatchObject({ status: 'applied', version: 1 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let wrote!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const hq = f.c.db.transaction(async (tx) => {
+      await tx.query(`UPDATE orders SET store_id = 's2' WHERE id = $1`, [order.entityId]);
+      wrote();
+      await gate;
+    });
+    await written;
+    const waits = async () =>
+      Number((await f.c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
+    const replay = pushOk(t, [order]);
+    await waitUntil('the replay to wait for the row', async () => (await waits()) > 0, { timeout: 10_000 });
+    release();
+    await hq;
+    const again = await replay;
+    expect(again.results[0]).toEqual({ ...first.results[0], status: 'duplicate', originalStatus: 'applied' });
+    expect(await rowOf(f.c, 'orders', order.entityId)).toMatchObject({ store_id: 's2', sync_version: 2 });
+  });
 });
 
 describe('the status endpoint counts what central accepted', () => {

@@ -157,6 +157,7 @@ export class PushService {
     const answers: SettledAnswer[] = [];
     const conflicts: OwnedConflict[] = [];
     const decided: { member: Member; wroteRow: ReadonlySet<number> }[] = [];
+    const refusedHere: string[] = [];
     for (const m of members) {
       const { acting, results } = m;
       const todo: Work[] = [];
@@ -184,10 +185,23 @@ export class PushService {
       for (const w of todo) {
         const r = results[w.index] as PushResult;
         // A refusal writes nothing (a replay is judged afresh).
-        if (r.status === 'rejected') continue;
+        if (r.status === 'rejected') {
+          refusedHere.push(w.changeId);
+          continue;
+        }
         answers.push({ work: w, terminalId: acting.terminalId, result: r, wroteRow: wroteRow.has(w.index), onRow: onRow.has(w.index) });
       }
       decided.push({ member: m, wroteRow });
+    }
+
+    // A refusal decided here writes nothing, so no unique id would tell it that its change
+    // was answered meanwhile: a replay that waited for its row's lock while another write
+    // moved its answer off the row into sync_applied (HQ moving an order to another store)
+    // would be refused against the moved row. A new statement sees what committed since
+    // the read; an answer found there runs the group again, which answers it a duplicate.
+    if (refusedHere.length > 0) {
+      const seen = await tx.query('SELECT 1 FROM sync_applied WHERE change_id = ANY($1::text[]) LIMIT 1', [refusedHere]);
+      if (seen.rows.length > 0) throw new WrittenMeanwhile('a change refused here was answered by a concurrent write');
     }
 
     // 3. Write everything in one statement.
