@@ -157,7 +157,10 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     db,
     {
       maxClockDriftMs: config.maxClockDriftMs,
-      groupsInFlight: config.pushTransactions === undefined ? undefined : Math.min(config.pushTransactions, db.kind === 'pglite' ? 1 : config.pgPoolSize),
+      groupsInFlight: db.kind === 'pglite' ? 1 : Math.min(config.pushTransactions ?? 2, config.pgPoolSize),
+      // Transactions stuck longer than pushStallMs let others start, leaving two connections to pulls and heartbeats.
+      groupsMaxInFlight: db.kind === 'pglite' ? 1 : Math.max(1, config.pgPoolSize - 2),
+      groupStallMs: config.pushStallMs,
       groupMaxMembers: config.pushGroupMax,
     },
     metrics,

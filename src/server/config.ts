@@ -30,6 +30,13 @@ export const ServerConfig = z.object({
   pushTransactions: positiveInt.max(500).optional(),
   /** Most pushes one transaction carries; 1 turns group commit off (every push its own transaction). */
   pushGroupMax: positiveInt.max(1000).default(100),
+  /**
+   * Milliseconds a push transaction runs before it stops counting against
+   * pushTransactions: one waiting for a row lock (an open back-office transaction) then
+   * lets the next group start beside it, up to the pool's size less two, so one stuck
+   * row does not hold up every terminal's sales.
+   */
+  pushStallMs: positiveInt.max(60_000).default(200),
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   bodyLimitBytes: positiveInt.default(10 * 1024 * 1024),
   heartbeatIntervalSeconds: positiveInt.default(30),
@@ -70,6 +77,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   pgPoolSize: 'TILLSYNC_PG_POOL',
   pushTransactions: 'TILLSYNC_PUSH_TRANSACTIONS',
   pushGroupMax: 'TILLSYNC_PUSH_GROUP_MAX',
+  pushStallMs: 'TILLSYNC_PUSH_STALL_MS',
   adminToken: 'TILLSYNC_ADMIN_TOKEN',
   bodyLimitBytes: 'TILLSYNC_BODY_LIMIT',
   heartbeatIntervalSeconds: 'TILLSYNC_HEARTBEAT_INTERVAL',
@@ -101,6 +109,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     pgPoolSize: empty(env.TILLSYNC_PG_POOL),
     pushTransactions: empty(env.TILLSYNC_PUSH_TRANSACTIONS),
     pushGroupMax: empty(env.TILLSYNC_PUSH_GROUP_MAX),
+    pushStallMs: empty(env.TILLSYNC_PUSH_STALL_MS),
     adminToken: empty(env.TILLSYNC_ADMIN_TOKEN),
     bodyLimitBytes: empty(env.TILLSYNC_BODY_LIMIT),
     heartbeatIntervalSeconds: empty(env.TILLSYNC_HEARTBEAT_INTERVAL),

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installCaptureTriggers } from '../../src/server/db/migrate.js';
+import { CHANGES_CHANNEL, installCaptureTriggers } from '../../src/server/db/migrate.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 import { pushOk } from '../helpers/sync.js';
 
@@ -158,6 +158,37 @@ describe('what is logged', () => {
     expect(await loggedAfter(from)).toEqual([
       { entity_type: 'Discount', entity_id: disc, store_id: storeB, op: 'UPDATE', version: 3, origin: 'central' },
     ]);
+  });
+
+  it("one statement carrying two terminals' rows (group commit) announces each store with its own rows' writer only; a move announces the old store with the mover", async () => {
+    const [sa, sb] = [uid(), uid()];
+    await c.db.query(`INSERT INTO settings (id, store_id, key, value) VALUES ($1, $3, 'k', '1'), ($2, $4, 'k', '1')`, [sa, sb, storeA, storeB]);
+    const heard: { t: string; s: string | null; o: string }[] = [];
+    const stop = await c.db.listen(CHANGES_CHANNEL, (p) => heard.push(JSON.parse(p) as { t: string; s: string | null; o: string }));
+    try {
+      const settled = async (n: number) => {
+        for (let i = 0; i < 100 && heard.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 100));
+      };
+      await c.db.transaction(async (tx) => {
+        await tx.query(`SELECT set_config('tillsync.origin', '*row*', true)`);
+        await tx.query(
+          `INSERT INTO settings (id, store_id, key, value, sync_origin) VALUES ($1, $3, 'k', '2', 'till-a'), ($2, $4, 'k', '2', 'till-b')
+           ON CONFLICT (id) DO UPDATE SET value = EXCLUDED.value, sync_origin = EXCLUDED.sync_origin`,
+          [sa, sb, storeA, storeB],
+        );
+      });
+      await settled(2);
+      const pairs = (from: number) => [...new Set(heard.slice(from).filter((h) => h.t === 'Setting').map((h) => `${h.s}/${h.o}`))].sort();
+      expect(pairs(0)).toEqual([`${storeA}/till-a`, `${storeB}/till-b`].sort());
+      // HQ moves A's row to store B: store A hears of it too (its terminals drop the row), from HQ.
+      const before = heard.length;
+      await c.db.query(`UPDATE settings SET store_id = $2 WHERE id = $1`, [sa, storeB]);
+      await settled(before + 2);
+      expect(pairs(before)).toEqual([`${storeA}/central`, `${storeB}/central`].sort());
+    } finally {
+      await stop();
+    }
   });
 
   it('an UPDATE that changes keys pairs each row with its own old image (by position, not by the new key)', async () => {

@@ -36,7 +36,7 @@ import type { ServerConfigInput } from '../../src/server/config.js';
 import type { Database, Queryable } from '../../src/server/db/database.js';
 import { CHANGES_CHANNEL } from '../../src/server/db/migrate.js';
 import type { PushResponse, PushResult } from '../../src/shared/protocol.js';
-import { startCentral, testDatabase, type HttpResult, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { onPostgres, startCentral, testDatabase, type HttpResult, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
 import { waitUntil } from '../helpers/processes.js';
 import { answersKept, count, pullAll, push, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
 
@@ -102,7 +102,8 @@ async function groupingCentral(config: Partial<ServerConfigInput> = {}): Promise
   const c = await startCentral({
     db: gate.db,
     // Keys stay cached through a test: a push then touches the database only in its transaction.
-    config: { purgeIntervalSeconds: 0, authCacheTtlMs: 60_000, pushTransactions: 1, ...config },
+    // A held transaction never counts as stalled here: the pushes sent meanwhile must wait for it.
+    config: { purgeIntervalSeconds: 0, authCacheTtlMs: 60_000, pushTransactions: 1, pushStallMs: 60_000, ...config },
   });
   let received = 0;
   c.central.app.server.on('request', (req: IncomingMessage) => {
@@ -569,5 +570,67 @@ describe('one central grouping pushes', () => {
     expect(rows.get(two.po)?.xmin).toBe(rows.get(bChanges[0]?.entityId as string)?.xmin);
     expect((await f.c.db.query<Row>('SELECT * FROM sync_conflicts WHERE id = $1', [two.conflictId])).rows[0]).toEqual(two.record);
     expect(await count(f.c, 'sync_conflicts WHERE entity_id = $1', [two.po])).toBe(1);
+  });
+});
+
+// ----------------------------------------------------------------- f
+
+describe.runIf(onPostgres)('f. a push transaction stuck on a row lock does not hold up other terminals (PostgreSQL)', () => {
+  let f: Fixture;
+  beforeAll(async () => {
+    // As deployed on PostgreSQL: two push transactions at once, a stuck one stops counting after 200 ms.
+    f = await groupingCentral({ pushTransactions: 2, pushStallMs: 200 });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('with both push transactions waiting for rows an open back-office transaction holds, a third terminal’s sale is still applied at once', async () => {
+    const store = `gc-f-${tag()}`;
+    const [a, b, c] = [await f.c.provision(store), await f.c.provision(store), await f.c.provision(store)];
+    const x = uid();
+    const y = uid();
+    await pushOk(a, [
+      { changeId: uid(), entityType: 'Customer', entityId: x, operation: 'CREATE', data: { name: 'X', loyalty_points: 0 } },
+      { changeId: uid(), entityType: 'Customer', entityId: y, operation: 'CREATE', data: { name: 'Y', loyalty_points: 0 } },
+    ]);
+    // Back office: an open transaction holding both customers' rows.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const backOffice = f.td.db.transaction(async (tx) => {
+      await tx.query(`UPDATE customers SET notes = 'back office' WHERE id = ANY($1::text[])`, [[x, y]]);
+      locked();
+      await gate;
+    });
+    try {
+      await holding;
+      const lockWaits = async () =>
+        Number((await f.td.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
+      // A's and B's pushes (one row each) wait for those rows, in both push transactions.
+      const pa = push(a, [{ changeId: uid(), entityType: 'Customer', entityId: x, operation: 'UPDATE', syncVersion: 1, data: { name: 'X by A' } }]);
+      await waitUntil('A to wait for its row', async () => (await lockWaits()) >= 1, { timeout: 10_000 });
+      const pb = push(b, [{ changeId: uid(), entityType: 'Customer', entityId: y, operation: 'UPDATE', syncVersion: 1, data: { name: 'Y by B' } }]);
+      await waitUntil('B to wait for its row', async () => (await lockWaits()) >= 2, { timeout: 10_000 });
+      // C's sale touches neither row: it is answered while the back office still holds them.
+      const changes = sale(`not-held-up-${tag()}`);
+      const answered = await Promise.race([
+        push(c, changes),
+        new Promise<'held up'>((r) => setTimeout(() => r('held up'), 10_000).unref()),
+      ]);
+      expect(answered, 'C waited for the back office').not.toBe('held up');
+      if (answered !== 'held up') expectAnswered(answered, c, changes, 'applied');
+      release();
+      await backOffice;
+      // A and B are answered once the rows are free.
+      for (const [res, t] of [[await pa, a], [await pb, b]] as const) {
+        expect(res.status, res.text).toBe(200);
+        expect(res.body.terminalId).toBe(t.terminalId);
+      }
+    } finally {
+      release();
+      await backOffice.catch(() => undefined);
+    }
   });
 });

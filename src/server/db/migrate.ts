@@ -169,9 +169,14 @@ function logFunction(e: CatalogEntry): string {
       ELSE
         ${update};
         ${announce(
-          // A row moved to another store is announced to its old store too (its terminals drop it).
-          `SELECT DISTINCT ${storeOf('n')} AS s, n.sync_origin AS o FROM tillsync_new n
-           UNION SELECT ${storeOf('p')}, (SELECT max(sync_origin) FROM tillsync_new) FROM tillsync_old p`,
+          // A row moved to another store is announced to its old store too (its terminals
+          // drop it), with the row's own writer: one statement may carry several terminals'
+          // rows (group commit), and a pairing no row has would hint a terminal of its own change.
+          storeCol
+            ? `SELECT DISTINCT ${storeOf('n')} AS s, n.sync_origin AS o FROM tillsync_new n
+           UNION SELECT ${storeOf('p')}, n.sync_origin FROM tillsync_old p JOIN tillsync_new n ON n.id = p.id
+             WHERE ${storeOf('p')} IS DISTINCT FROM ${storeOf('n')}`
+            : `SELECT DISTINCT NULL::text AS s, n.sync_origin AS o FROM tillsync_new n`,
         )}
       END IF;
       RETURN NULL;

@@ -7,8 +7,12 @@
  * A group's members write disjoint rows and use disjoint change ids, and each
  * terminal has at most one push in a group, so deciding them together is deciding
  * them one after the other; a member that overlaps one already taken waits for the
- * next group. If a group's transaction fails, each of its members runs again alone,
- * so one terminal's bad push fails only that push.
+ * next group. If a group's transaction fails, each of its members goes back to the
+ * head of the queue to run alone, so one terminal's bad push fails only that push.
+ *
+ * A transaction that runs longer than `stallMs` (it waits for a row lock a back-office
+ * transaction holds, say) stops counting against `inFlight`: the next group starts
+ * beside it, up to `maxInFlight`, so one stuck row does not hold up every terminal.
  *
  * `takeGroup` (which members go together) is pure; the class holds the queue.
  */
@@ -21,12 +25,14 @@ export interface GroupKeys {
   readonly changeIds: readonly string[];
   /** How many changes it applies (a group holds at most maxChanges, or one push). */
   readonly size: number;
+  /** It runs in a transaction of its own (its group failed). */
+  readonly alone?: boolean;
 }
 
 /**
- * The members of the next group, in arrival order: the first waiting push, then every
- * later one that fits (another terminal, no row or change id in common, within
- * maxChanges). Returns the indexes taken, in order.
+ * The members of the next group, in arrival order: the first waiting push (alone if it
+ * must be), then every later one that fits (not alone, another terminal, no row or
+ * change id in common, within maxChanges). Returns the indexes taken, in order.
  */
 export function takeGroup(waiting: readonly GroupKeys[], maxChanges: number, maxMembers: number): number[] {
   const taken: number[] = [];
@@ -37,10 +43,11 @@ export function takeGroup(waiting: readonly GroupKeys[], maxChanges: number, max
   for (let i = 0; i < waiting.length && taken.length < maxMembers; i++) {
     const m = waiting[i] as GroupKeys;
     if (taken.length > 0) {
-      if (size + m.size > maxChanges || terminals.has(m.terminalId)) continue;
+      if (m.alone || size + m.size > maxChanges || terminals.has(m.terminalId)) continue;
       if (m.rows.some((r) => rows.has(r)) || m.changeIds.some((c) => ids.has(c))) continue;
     }
     taken.push(i);
+    if (m.alone) break;
     terminals.add(m.terminalId);
     for (const r of m.rows) rows.add(r);
     for (const c of m.changeIds) ids.add(c);
@@ -50,8 +57,12 @@ export function takeGroup(waiting: readonly GroupKeys[], maxChanges: number, max
 }
 
 export interface GroupCommitOptions<M> {
-  /** Transactions run at once (each carries one group). */
+  /** Transactions run at once (each carries one group), not counting those running longer than stallMs. */
   readonly inFlight: number;
+  /** Most transactions at once, however long they run (default inFlight). */
+  readonly maxInFlight?: number;
+  /** How long a transaction runs before the next group may start beside it (default 200 ms). */
+  readonly stallMs?: number;
   /** Most changes in one group (a larger push runs alone). */
   readonly maxChanges: number;
   /** Most pushes in one group. */
@@ -72,7 +83,9 @@ interface Waiting<M> {
 
 export class GroupCommit<M> {
   private readonly waiting: Waiting<M>[] = [];
-  private running = 0;
+  /** When each running transaction started. */
+  private readonly running = new Set<{ readonly startedAt: number }>();
+  private recheck: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: GroupCommitOptions<M>) {}
 
@@ -84,8 +97,24 @@ export class GroupCommit<M> {
     });
   }
 
+  private get stallMs(): number {
+    return this.opts.stallMs ?? 200;
+  }
+
+  private get maxInFlight(): number {
+    return Math.max(this.opts.inFlight, this.opts.maxInFlight ?? this.opts.inFlight);
+  }
+
+  /** Transactions running for less than stallMs. */
+  private fresh(now: number): number {
+    let n = 0;
+    for (const r of this.running) if (now - r.startedAt < this.stallMs) n++;
+    return n;
+  }
+
   private pump(): void {
-    while (this.running < this.opts.inFlight && this.waiting.length > 0) {
+    const now = Date.now();
+    while (this.waiting.length > 0 && this.running.size < this.maxInFlight && this.fresh(now) < this.opts.inFlight) {
       const taken = takeGroup(
         this.waiting.map((w) => w.keys),
         this.opts.maxChanges,
@@ -93,35 +122,38 @@ export class GroupCommit<M> {
       );
       const group: Waiting<M>[] = [];
       for (let k = taken.length - 1; k >= 0; k--) group.unshift(...this.waiting.splice(taken[k] as number, 1));
-      this.running++;
+      const slot = { startedAt: now };
+      this.running.add(slot);
       void this.runGroup(group).finally(() => {
-        this.running--;
+        this.running.delete(slot);
         this.pump();
       });
+    }
+    // Pushes wait behind transactions that may stall: look again when the oldest would.
+    if (this.waiting.length > 0 && this.running.size < this.maxInFlight && this.recheck === undefined && this.running.size > 0) {
+      let oldest = now;
+      for (const r of this.running) oldest = Math.min(oldest, r.startedAt);
+      this.recheck = setTimeout(() => {
+        this.recheck = undefined;
+        this.pump();
+      }, Math.max(1, oldest + this.stallMs - now));
+      this.recheck.unref();
     }
   }
 
   private async runGroup(group: readonly Waiting<M>[]): Promise<void> {
-    this.opts.onGroup?.(group.length);
     try {
+      this.opts.onGroup?.(group.length);
       await this.opts.run(group.map((g) => g.member));
       for (const g of group) g.resolve();
-      return;
     } catch (err) {
       if (group.length === 1) {
         (group[0] as Waiting<M>).reject(err);
         return;
       }
-    }
-    // The group failed: each member alone, so only a member that fails by itself fails.
-    for (const g of group) {
-      try {
-        this.opts.onGroup?.(1);
-        await this.opts.run([g.member]);
-        g.resolve();
-      } catch (err) {
-        g.reject(err);
-      }
+      // The group failed: its members go back to the head of the queue, each to run alone,
+      // so only a member that fails by itself fails.
+      this.waiting.unshift(...group.map((g) => ({ ...g, keys: { ...g.keys, alone: true } })));
     }
   }
 }

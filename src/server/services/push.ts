@@ -9,10 +9,11 @@
  * writes; the read and write statements are in push-statements.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { entryForEntity, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
+import { CENTRAL_SYNC_COLUMNS, entryForEntity, type CatalogEntry, type WireRow } from '../../shared/catalog/index.js';
 import type { PushChange, PushRequest, PushResponse, PushResult } from '../../shared/protocol.js';
 import type { Database, Queryable } from '../db/database.js';
 import { retryTransient } from '../db/retry.js';
+import { ident } from '../db/sql.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
 import { changeIdOf, contentHashOf } from './change-ids.js';
@@ -31,6 +32,10 @@ export interface PushOptions {
    * default 2 on PostgreSQL, 1 on PGlite (its one connection runs one at a time).
    */
   readonly groupsInFlight?: number;
+  /** Most transactions at once, counting those running longer than groupStallMs; default groupsInFlight. */
+  readonly groupsMaxInFlight?: number;
+  /** How long a push transaction runs before the next group may start beside it; default 200 ms. */
+  readonly groupStallMs?: number;
   /** Most changes in one group (a larger push runs alone); default 1,000. */
   readonly groupMaxChanges?: number;
   /** Most pushes in one group; default 100 (1: every push its own transaction). */
@@ -57,6 +62,8 @@ export class PushService {
   ) {
     this.groups = new GroupCommit<Member>({
       inFlight: opts.groupsInFlight ?? (db.kind === 'pglite' ? 1 : 2),
+      maxInFlight: opts.groupsMaxInFlight,
+      stallMs: opts.groupStallMs,
       maxChanges: opts.groupMaxChanges ?? 1000,
       maxMembers: opts.groupMaxMembers ?? 100,
       keysOf: (m) => ({
@@ -157,7 +164,7 @@ export class PushService {
     const answers: SettledAnswer[] = [];
     const conflicts: OwnedConflict[] = [];
     const decided: { member: Member; wroteRow: ReadonlySet<number> }[] = [];
-    const refusedHere: string[] = [];
+    const refusedHere: Work[] = [];
     for (const m of members) {
       const { acting, results } = m;
       const todo: Work[] = [];
@@ -186,7 +193,7 @@ export class PushService {
         const r = results[w.index] as PushResult;
         // A refusal writes nothing (a replay is judged afresh).
         if (r.status === 'rejected') {
-          refusedHere.push(w.changeId);
+          refusedHere.push(w);
           continue;
         }
         answers.push({ work: w, terminalId: acting.terminalId, result: r, wroteRow: wroteRow.has(w.index), onRow: onRow.has(w.index) });
@@ -196,12 +203,12 @@ export class PushService {
 
     // A refusal decided here writes nothing, so no unique id would tell it that its change
     // was answered meanwhile: a replay that waited for its row's lock while another write
-    // moved its answer off the row into sync_applied (HQ moving an order to another store)
-    // would be refused against the moved row. A new statement sees what committed since
-    // the read; an answer found there runs the group again, which answers it a duplicate.
-    if (refusedHere.length > 0) {
-      const seen = await tx.query('SELECT 1 FROM sync_applied WHERE change_id = ANY($1::text[]) LIMIT 1', [refusedHere]);
-      if (seen.rows.length > 0) throw new WrittenMeanwhile('a change refused here was answered by a concurrent write');
+    // moved its answer off the row into sync_applied (HQ moving an order to another store),
+    // or a resend refused while the push that first sent it commits it, would be refused.
+    // A new statement sees what committed since the read; an answer found there (in
+    // sync_applied or on its row) runs the group again, which answers it a duplicate.
+    if (refusedHere.length > 0 && (await answeredMeanwhile(tx, refusedHere))) {
+      throw new WrittenMeanwhile('a change refused here was answered by a concurrent write');
     }
 
     // 3. Write everything in one statement.
@@ -235,6 +242,21 @@ export class PushService {
  */
 class WrittenMeanwhile extends Error {
   override name = 'WrittenMeanwhile';
+}
+
+/** Whether any of these changes has an answer now (in sync_applied, or on its row), in a statement of its own. */
+async function answeredMeanwhile(tx: Queryable, changes: readonly Work[]): Promise<boolean> {
+  const ids = changes.map((w) => w.changeId);
+  const byEntry = new Map<CatalogEntry, string[]>();
+  for (const w of changes) byEntry.set(w.entry, [...(byEntry.get(w.entry) ?? []), w.change.entityId]);
+  const params: unknown[] = [ids];
+  const branches = ['SELECT 1 FROM sync_applied WHERE change_id = ANY($1::text[])'];
+  for (const [entry, rowIds] of byEntry) {
+    params.push(rowIds);
+    branches.push(`SELECT 1 FROM ${ident(entry.centralName)} WHERE id = ANY($${params.length}::text[]) AND ${CENTRAL_SYNC_COLUMNS.changeId} = ANY($1::text[])`);
+  }
+  const r = await tx.query(`SELECT 1 FROM (${branches.join(' UNION ALL ')}) x LIMIT 1`, params);
+  return r.rows.length > 0;
 }
 
 /** Runs a push's transaction again: at once when a concurrent push wrote first, after a pause on a deadlock. */
