@@ -470,9 +470,11 @@ function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<RunReport> {
     let k = 0;
     const sale = () => {
       if (!running) return;
-      const now = Date.now();
-      s.pending.push(ringUp(s));
-      if (inSteady(now)) rung++;
+      const rungUp = ringUp(s);
+      s.pending.push(rungUp);
+      // Counted by the sale's own time, as its acknowledgement is (a sale rung up on the
+      // steady phase's last millisecond was once counted here and not there).
+      if (inSteady(rungUp.rungAt)) rung++;
       pushNow(s);
       k++;
       later(msg.startAt + saleOffset + k * msg.saleIntervalMs - Date.now(), sale);
