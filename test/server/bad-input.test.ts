@@ -52,7 +52,8 @@ async function snapshot(): Promise<string> {
             (SELECT count(*) FROM sync_terminals)::int AS sync_terminals, (SELECT count(*) FROM stores)::int AS stores,
             (SELECT count(*) FROM terminals)::int AS terminals, (SELECT count(*) FROM sync_conflicts)::int AS sync_conflicts,
             (SELECT count(*) FROM sync_triggers)::int AS sync_triggers, (SELECT count(*) FROM orders)::int AS orders,
-            (SELECT count(*) FROM products)::int AS products, (SELECT count(*) FROM audit_logs)::int AS audit_logs`,
+            (SELECT count(*) FROM products)::int AS products, (SELECT count(*) FROM audit_logs)::int AS audit_logs,
+            (SELECT coalesce(sum(accepted), 0) FROM sync_accepted_counts)::int AS accepted`,
   );
   const terminals = await c.db.query('SELECT * FROM sync_terminals ORDER BY id');
   const conflicts = await c.db.query('SELECT id, status, resolution FROM sync_conflicts ORDER BY id');
