@@ -86,6 +86,11 @@ describe.each(TABLES)('$strategy ($entityType): a batch replayed after its answe
       status: 'applied',
       version: 1,
     });
+    // That create's answer stays on its row; a row of its own gives the purge an answer of
+    // this terminal's to remove (its create's answer, moved into sync_applied by its update).
+    const other = randomUUID();
+    await pushOk(t, [{ changeId: randomUUID(), entityType, entityId: other, operation: 'CREATE', data: first(t.storeId), hlc: hlcAt(t0) }]);
+    await pushOk(t, [{ changeId: randomUUID(), entityType, entityId: other, operation: 'UPDATE', data: second, syncVersion: 1, hlc: hlcAt(t0 + 500) }]);
     await purgeAnswers();
     // Made before the newest purged answer (it waited at the till), built on the row's version: applied.
     const waited: ChangeIn = { changeId: randomUUID(), entityType, entityId: id, operation: 'UPDATE', data: second, syncVersion: 1, hlc: hlcAt(t0 + 1000) };
