@@ -40,37 +40,30 @@ export async function count(c: WithDb, sql: string, params: unknown[] = []): Pro
 }
 
 /**
- * How many answers central keeps for these change ids: in sync_applied, or on the row
- * that still holds the change (sync_change_id, issue 17). A change settled once has one.
+ * How many answers central keeps, wherever they live: in sync_applied, or on the row
+ * that still holds its latest change (sync_change_id, issue 17). `where` picks them: by
+ * change id, by the row they are about, or by the terminal that sent them (on a row:
+ * the row's writer).
  */
-export async function answersKept(c: WithDb, changeIds: readonly string[]): Promise<number> {
+async function answersWhere(c: WithDb, where: 'changeIds' | 'entityIds' | 'terminalId', param: unknown): Promise<number> {
+  const applied = { changeIds: 'change_id = ANY($1::text[])', entityIds: 'entity_id = ANY($1::text[])', terminalId: 'terminal_id = $1' }[where];
+  const onRow = { changeIds: 'sync_change_id = ANY($1::text[])', entityIds: 'id = ANY($1::text[])', terminalId: 'sync_origin = $1' }[where];
   const branches = [
-    'SELECT count(*) AS n FROM sync_applied WHERE change_id = ANY($1::text[])',
-    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE sync_change_id = ANY($1::text[])`),
+    `SELECT count(*) AS n FROM sync_applied WHERE ${applied}`,
+    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE ${onRow} AND sync_change_id IS NOT NULL`),
   ];
-  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [changeIds]);
+  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [param]);
   return Number(r.rows[0]?.n);
 }
 
-/** How many answers central keeps for changes of these rows (any table): in sync_applied or on the rows. */
-export async function answersForRows(c: WithDb, entityIds: readonly string[]): Promise<number> {
-  const branches = [
-    'SELECT count(*) AS n FROM sync_applied WHERE entity_id = ANY($1::text[])',
-    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE id = ANY($1::text[]) AND sync_change_id IS NOT NULL`),
-  ];
-  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [entityIds]);
-  return Number(r.rows[0]?.n);
-}
+/** How many answers central keeps for these change ids. A change settled once has one. */
+export const answersKept = (c: WithDb, changeIds: readonly string[]): Promise<number> => answersWhere(c, 'changeIds', changeIds);
 
-/** How many answers central keeps for a terminal's changes: in sync_applied or on the rows it wrote last. */
-export async function answersOfTerminal(c: WithDb, terminalId: string): Promise<number> {
-  const branches = [
-    'SELECT count(*) AS n FROM sync_applied WHERE terminal_id = $1',
-    ...CATALOG.map((e) => `SELECT count(*) FROM "${e.centralName}" WHERE sync_origin = $1 AND sync_change_id IS NOT NULL`),
-  ];
-  const r = await c.db.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${branches.join(' UNION ALL ')}) x`, [terminalId]);
-  return Number(r.rows[0]?.n);
-}
+/** How many answers central keeps for changes of these rows (any table). */
+export const answersForRows = (c: WithDb, entityIds: readonly string[]): Promise<number> => answersWhere(c, 'entityIds', entityIds);
+
+/** How many answers central keeps for a terminal's changes (on a row: the rows it wrote last). */
+export const answersOfTerminal = (c: WithDb, terminalId: string): Promise<number> => answersWhere(c, 'terminalId', terminalId);
 
 /** Waits until every logged change is older than the oldest running transaction (what a pull may serve). */
 export async function settled(c: WithDb): Promise<void> {
