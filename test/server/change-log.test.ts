@@ -162,14 +162,18 @@ describe('what is logged', () => {
 
   it("one statement carrying two terminals' rows (group commit) announces each store with its own rows' writer only; a move announces the old store with the mover", async () => {
     const [sa, sb] = [uid(), uid()];
-    await c.db.query(`INSERT INTO settings (id, store_id, key, value) VALUES ($1, $3, 'k', '1'), ($2, $4, 'k', '1')`, [sa, sb, storeA, storeB]);
-    const heard: { t: string; s: string | null; o: string }[] = [];
-    const stop = await c.db.listen(CHANGES_CHANNEL, (p) => heard.push(JSON.parse(p) as { t: string; s: string | null; o: string }));
+    const heard: { t: string; s: string | null; o: string; x: string }[] = [];
+    const stop = await c.db.listen(CHANGES_CHANNEL, (p) => heard.push(JSON.parse(p) as { t: string; s: string | null; o: string; x: string }));
     try {
       const settled = async (n: number) => {
         for (let i = 0; i < 100 && heard.length < n; i++) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 100));
       };
+      // The rows, by HQ; once its announcements are heard, what follows is the statement's.
+      await c.db.query(`INSERT INTO settings (id, store_id, key, value) VALUES ($1, $3, 'k', '1'), ($2, $4, 'k', '1')`, [sa, sb, storeA, storeB]);
+      for (let i = 0; i < 200 && heard.filter((h) => h.t === 'Setting' && h.o === 'central').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      await settled(0);
+      const start = heard.length;
       await c.db.transaction(async (tx) => {
         await tx.query(`SELECT set_config('tillsync.origin', '*row*', true)`);
         await tx.query(
@@ -178,9 +182,9 @@ describe('what is logged', () => {
           [sa, sb, storeA, storeB],
         );
       });
-      await settled(2);
+      await settled(start + 2);
       const pairs = (from: number) => [...new Set(heard.slice(from).filter((h) => h.t === 'Setting').map((h) => `${h.s}/${h.o}`))].sort();
-      expect(pairs(0)).toEqual([`${storeA}/till-a`, `${storeB}/till-b`].sort());
+      expect(pairs(start)).toEqual([`${storeA}/till-a`, `${storeB}/till-b`].sort());
       // HQ moves A's row to store B: store A hears of it too (its terminals drop the row), from HQ.
       const before = heard.length;
       await c.db.query(`UPDATE settings SET store_id = $2 WHERE id = $1`, [sa, storeB]);

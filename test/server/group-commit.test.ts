@@ -634,3 +634,61 @@ describe.runIf(onPostgres)('f. a push transaction stuck on a row lock does not h
     }
   });
 });
+
+// ----------------------------------------------------------------- g
+
+describe.runIf(onPostgres)('g. a push takes every lock in one order: by table, then by id, rows it writes and rows it points at alike (PostgreSQL)', () => {
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await groupingCentral({ pushTransactions: 2, pushStallMs: 200 });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('waiting for an order it points at (lower id), the push holds no lock yet on the order it writes (higher id): two groups each writing what the other points at cannot deadlock', async () => {
+    const store = `gc-g-${tag()}`;
+    const t = await f.c.provision(store);
+    const k = tag();
+    const [low, high] = [`order-a-${k}`, `order-b-${k}`];
+    for (const id of [low, high]) {
+      await pushOk(t, [{ changeId: uid(), entityType: 'SaleOrder', entityId: id, operation: 'CREATE', data: { order_number: id, status: 'pending', total: 5 } }]);
+    }
+    // Back office holds the lower order.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const backOffice = f.td.db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [low]);
+      locked();
+      await gate;
+    });
+    try {
+      await holding;
+      // The push completes the higher order and pays the lower one (its parent).
+      const changes: ChangeIn[] = [
+        { changeId: uid(), entityType: 'SaleOrder', entityId: high, operation: 'UPDATE', syncVersion: 1, data: { status: 'completed' } },
+        { changeId: uid(), entityType: 'Payment', entityId: uid(), operation: 'CREATE', data: { order_id: low, method: 'cash', amount: 5 } },
+      ];
+      const pushing = push(t, changes);
+      const lockWaits = async () =>
+        Number((await f.td.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
+      await waitUntil('the push to wait for the lower order', async () => (await lockWaits()) >= 1, { timeout: 10_000 });
+      // Meanwhile the higher order is free: the push locks in id order, so it has not taken it yet.
+      const probe = await f.td.db
+        .transaction(async (tx) => {
+          await tx.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE NOWAIT', [high]);
+          return 'free';
+        })
+        .catch((err: unknown) => `locked: ${err instanceof Error ? err.message : String(err)}`);
+      expect(probe).toBe('free');
+      release();
+      await backOffice;
+      expectAnswered(await pushing, t, changes, 'applied');
+    } finally {
+      release();
+      await backOffice.catch(() => undefined);
+    }
+  });
+});

@@ -11,7 +11,7 @@ import { literal } from '../db/sql.js';
 import type { Acting } from './fleet.js';
 import { keyOf, type TableWrites, type Work } from './push-batch.js';
 import { freshSlot, type ConflictInsert, type Prior, type Slot } from './push-decide.js';
-import { centralRowFromJson, lockedRowsBranch, parentRowsBranch, upsertRecords, upsertStatement } from './rows.js';
+import { centralRowFromJson, lockedRowsAndParentsBranch, lockedRowsBranch, parentRowsBranch, upsertRecords, upsertStatement } from './rows.js';
 
 /** One terminal's changes in a push transaction (several terminals' pushes may share one: push-group.ts). */
 export interface MemberWork {
@@ -77,11 +77,7 @@ export async function readBatch(tx: Queryable, members: readonly MemberWork[]): 
     `SELECT 'open', entity_type, entity_id, jsonb_build_object('c', id, 't', terminal_id) FROM sync_conflicts
          WHERE terminal_id = ANY($4::text[]) AND status = 'open' AND entity_id = ANY($3::text[])`,
   ];
-  for (const entry of types) {
-    params.push([...(byType.get(entry) as Set<string>)]);
-    branches.push(lockedRowsBranch(entry, `$${params.length}`));
-  }
-  // The parents the group points at that it does not write itself: read after the rows it writes.
+  // The parents the group points at that it does not write itself.
   const parentIds = new Map<CatalogEntry, Set<string>>();
   for (const m of members) {
     for (const w of m.work) {
@@ -93,9 +89,22 @@ export async function readBatch(tx: Queryable, members: readonly MemberWork[]): 
       }
     }
   }
-  for (const entry of [...parentIds.keys()].sort(byCatalogOrder)) {
-    params.push([...(parentIds.get(entry) as Set<string>)]);
-    branches.push(parentRowsBranch(entry, `$${params.length}`));
+  // Every lock in one global order, table by table in catalog order and by id within a
+  // table, whether the group writes the row (FOR UPDATE) or points at it (a parent of a
+  // store-scoped table, FOR SHARE): a table holding both locks them in one scan, all FOR
+  // UPDATE. Two groups, each writing a row the other points at, then cannot deadlock.
+  const param = (ids: ReadonlySet<string>) => {
+    params.push([...ids]);
+    return `$${params.length}`;
+  };
+  for (const entry of [...new Set([...types, ...parentIds.keys()])].sort(byCatalogOrder)) {
+    const rows = byType.get(entry);
+    const pointed = parentIds.get(entry);
+    if (rows && pointed && entry.centralStoreColumn !== undefined) branches.push(lockedRowsAndParentsBranch(entry, param(rows), param(pointed)));
+    else {
+      if (rows) branches.push(lockedRowsBranch(entry, param(rows)));
+      if (pointed) branches.push(parentRowsBranch(entry, param(pointed)));
+    }
   }
   const read = await tx.query<{ kind: string; entity_type: string | null; id: string; row: unknown }>(branches.join('\nUNION ALL\n'), params);
 

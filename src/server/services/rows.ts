@@ -65,6 +65,24 @@ export function parentRowsBranch(entry: CatalogEntry, idsParam: string): string 
     FROM (SELECT ${cols} FROM ${table} WHERE id = ANY(${idsParam}::text[]) ORDER BY id${store === undefined ? '' : ' FOR SHARE'}) x`;
 }
 
+/**
+ * One branch that locks, in one scan in id order and FOR UPDATE, both the rows a batch
+ * writes in a store-scoped table and the rows of that table it points at as parents:
+ * `('row', ...)` as lockedRowsBranch for the first, `('parent', ...)` as
+ * parentRowsBranch for the others. Locking both in one id order keeps every lock of a
+ * push in one global order (see readBatch).
+ */
+export function lockedRowsAndParentsBranch(entry: CatalogEntry, rowsParam: string, parentsParam: string): string {
+  const table = ident(entry.centralName);
+  const store = entry.centralStoreColumn;
+  if (store === undefined) throw new Error(`${entry.entityType} has no store column: its parents are not locked`);
+  const written = `x.id = ANY(${rowsParam}::text[])`;
+  return `SELECT CASE WHEN ${written} THEN 'row' ELSE 'parent' END AS kind, ${literal(entry.entityType)}::text AS entity_type, x.id,
+      CASE WHEN ${written} THEN to_jsonb(x)
+           ELSE jsonb_build_object('store', to_jsonb(x.${ident(store)}), 'deleted', x.${S.deletedAt} IS NOT NULL) END AS row
+    FROM (SELECT * FROM ${table} WHERE id = ANY(${rowsParam}::text[] || ${parentsParam}::text[]) ORDER BY id FOR UPDATE) x`;
+}
+
 /** A timestamp as jsonb carries it ("2026-01-02T03:04:05.6+00:00") in the form the drivers give (ISO, UTC). */
 function isoFromJson(v: unknown): unknown {
   if (typeof v !== 'string') return v;
