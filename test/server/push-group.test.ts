@@ -8,7 +8,7 @@
  * together into the next run; a group whose run fails is run again member by member,
  * and only a member that fails alone is rejected; inFlight groups run at once.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { GroupCommit, takeGroup, type GroupKeys } from '../../src/server/services/push-group.js';
 
 /** A push's keys: its terminal, the rows it writes, its change ids (size: one change per row unless told). */
@@ -277,5 +277,56 @@ describe('GroupCommit', () => {
     await Promise.all(all);
     expect(h.mostAtOnce).toBe(2);
     expect(Object.fromEntries(h.outcomes)).toEqual({ a: 'ok', b: 'ok', c: 'ok', d: 'ok', e: 'ok', f: 'ok' });
+  });
+});
+
+describe('GroupCommit with a transaction that stalls', () => {
+  it('a transaction running past stallMs stops counting: the next group starts beside it, up to maxInFlight; a waiting push wakes the queue only when a counted one would stall', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const started: string[][] = [];
+      const settles: (() => void)[] = [];
+      const gc = new GroupCommit<Push>({
+        inFlight: 1,
+        maxInFlight: 3,
+        stallMs: 100,
+        maxChanges: 1000,
+        maxMembers: 100,
+        keysOf: (p) => p.keys,
+        run: (members) =>
+          new Promise<void>((resolve) => {
+            started.push(members.map((m) => m.name));
+            settles.push(resolve);
+          }),
+      });
+      const done = [gc.submit(push('a', 'A')), gc.submit(push('b', 'B'))];
+      expect(started).toEqual([['a']]);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(started).toEqual([['a']]); // a still counts: b waits
+      await vi.advanceTimersByTimeAsync(2);
+      expect(started).toEqual([['a'], ['b']]); // a ran past 100 ms: b starts beside it
+      done.push(gc.submit(push('c', 'C')));
+      // b counts now: c waits for b to stall, and nothing wakes the queue before then
+      // (a, past stallMs already, is no reason to look again every millisecond).
+      const timers = vi.spyOn(globalThis, 'setTimeout');
+      await vi.advanceTimersByTimeAsync(50);
+      expect(started).toEqual([['a'], ['b']]);
+      expect(timers.mock.calls.length).toBeLessThanOrEqual(1);
+      timers.mockRestore();
+      await vi.advanceTimersByTimeAsync(60);
+      expect(started).toEqual([['a'], ['b'], ['c']]); // b stalled too
+      // Three at once is the most, stalled or not: d waits until one ends.
+      done.push(gc.submit(push('d', 'D')));
+      await vi.advanceTimersByTimeAsync(500);
+      expect(started).toHaveLength(3);
+      settles[0]?.();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(started).toEqual([['a'], ['b'], ['c'], ['d']]);
+      for (const s of settles) s();
+      await vi.advanceTimersByTimeAsync(0);
+      await Promise.all(done);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -129,15 +129,18 @@ export class GroupCommit<M> {
         this.pump();
       });
     }
-    // Pushes wait behind transactions that may stall: look again when the oldest would.
-    if (this.waiting.length > 0 && this.running.size < this.maxInFlight && this.recheck === undefined && this.running.size > 0) {
-      let oldest = now;
-      for (const r of this.running) oldest = Math.min(oldest, r.startedAt);
-      this.recheck = setTimeout(() => {
-        this.recheck = undefined;
-        this.pump();
-      }, Math.max(1, oldest + this.stallMs - now));
-      this.recheck.unref();
+    // Pushes wait behind transactions that may stall: look again when the first of those
+    // still counted would (one already past stallMs counts no more and is no reason to).
+    if (this.waiting.length > 0 && this.running.size < this.maxInFlight && this.recheck === undefined) {
+      let due = Infinity;
+      for (const r of this.running) if (now - r.startedAt < this.stallMs) due = Math.min(due, r.startedAt + this.stallMs - now);
+      if (due !== Infinity) {
+        this.recheck = setTimeout(() => {
+          this.recheck = undefined;
+          this.pump();
+        }, Math.max(1, due));
+        this.recheck.unref();
+      }
     }
   }
 
