@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PushResponse } from '../../src/shared/protocol.js';
 import { onPostgres } from '../helpers/central.js';
+import { holdOpen, lockWaits } from '../helpers/locks.js';
 import { waitUntil } from '../helpers/processes.js';
 import { answersKept, count, pushOk, rowOf, settled, type ChangeIn } from '../helpers/sync.js';
 import { freshCentral, type Fixture } from './purge-helpers.js';
@@ -145,23 +146,12 @@ describe.runIf(onPostgres)('a replay racing with a write that moves its answer (
     const change = customer(uid(), uid(), 'Raced');
     const first = await pushOk(t, [change]);
     // HQ's transaction writes the row (moving the answer into sync_applied) and stays open.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let wrote!: () => void;
-    const written = new Promise<void>((r) => (wrote = r));
-    const hq = f.c.db.transaction(async (tx) => {
-      await tx.query(`UPDATE customers SET name = 'HQ meanwhile' WHERE id = $1`, [change.entityId]);
-      wrote();
-      await gate;
-    });
-    await written;
-    const waits = async () =>
-      Number((await f.c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
+    const hq = await holdOpen(f.c.db, (tx) => tx.query(`UPDATE customers SET name = 'HQ meanwhile' WHERE id = $1`, [change.entityId]));
     // The replay reads (its snapshot cannot see HQ's move) and waits for the row's lock.
     const replay = pushOk(t, [change]);
-    await waitUntil('the replay to wait for the row', async () => (await waits()) > 0, { timeout: 10_000 });
-    release();
-    await hq;
+    await waitUntil('the replay to wait for the row', async () => (await lockWaits(f.c.db)) > 0, { timeout: 10_000 });
+    hq.release();
+    await hq.done;
     const again = await replay;
     expect(again.results[0]).toEqual({ ...first.results[0], status: 'duplicate', originalStatus: 'applied' });
     expect(await rowOf(f.c, 'customers', change.entityId)).toMatchObject({ name: 'HQ meanwhile', sync_version: 2, sync_change_id: null });
@@ -174,22 +164,12 @@ describe.runIf(onPostgres)('a replay racing with a write that moves its answer (
     const order: ChangeIn = { changeId: uid(), entityType: 'SaleOrder', entityId: uid(), operation: 'CREATE', data: { order_number: `MOVED-${uid()}`, status: 'completed' } };
     const first = await pushOk(t, [order]);
     expect(first.results[0]).toMatchObject({ status: 'applied', version: 1 });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let wrote!: () => void;
-    const written = new Promise<void>((r) => (wrote = r));
-    const hq = f.c.db.transaction(async (tx) => {
-      await tx.query(`UPDATE orders SET store_id = 's2' WHERE id = $1`, [order.entityId]);
-      wrote();
-      await gate;
-    });
-    await written;
-    const waits = async () =>
-      Number((await f.c.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
+    // HQ's transaction moves the order to store s2 (moving its answer into sync_applied) and stays open.
+    const hq = await holdOpen(f.c.db, (tx) => tx.query(`UPDATE orders SET store_id = 's2' WHERE id = $1`, [order.entityId]));
     const replay = pushOk(t, [order]);
-    await waitUntil('the replay to wait for the row', async () => (await waits()) > 0, { timeout: 10_000 });
-    release();
-    await hq;
+    await waitUntil('the replay to wait for the row', async () => (await lockWaits(f.c.db)) > 0, { timeout: 10_000 });
+    hq.release();
+    await hq.done;
     const again = await replay;
     expect(again.results[0]).toEqual({ ...first.results[0], status: 'duplicate', originalStatus: 'applied' });
     expect(await rowOf(f.c, 'orders', order.entityId)).toMatchObject({ store_id: 's2', sync_version: 2 });

@@ -37,6 +37,7 @@ import type { Database, Queryable } from '../../src/server/db/database.js';
 import { CHANGES_CHANNEL } from '../../src/server/db/migrate.js';
 import type { PushResponse, PushResult } from '../../src/shared/protocol.js';
 import { onPostgres, startCentral, testDatabase, type HttpResult, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { holdOpen, lockWaits } from '../helpers/locks.js';
 import { waitUntil } from '../helpers/processes.js';
 import { answersKept, count, pullAll, push, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
 
@@ -595,24 +596,13 @@ describe.runIf(onPostgres)('f. a push transaction stuck on a row lock does not h
       { changeId: uid(), entityType: 'Customer', entityId: y, operation: 'CREATE', data: { name: 'Y', loyalty_points: 0 } },
     ]);
     // Back office: an open transaction holding both customers' rows.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const holding = new Promise<void>((r) => (locked = r));
-    const backOffice = f.td.db.transaction(async (tx) => {
-      await tx.query(`UPDATE customers SET notes = 'back office' WHERE id = ANY($1::text[])`, [[x, y]]);
-      locked();
-      await gate;
-    });
+    const backOffice = await holdOpen(f.td.db, (tx) => tx.query(`UPDATE customers SET notes = 'back office' WHERE id = ANY($1::text[])`, [[x, y]]));
     try {
-      await holding;
-      const lockWaits = async () =>
-        Number((await f.td.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
       // A's and B's pushes (one row each) wait for those rows, in both push transactions.
       const pa = push(a, [{ changeId: uid(), entityType: 'Customer', entityId: x, operation: 'UPDATE', syncVersion: 1, data: { name: 'X by A' } }]);
-      await waitUntil('A to wait for its row', async () => (await lockWaits()) >= 1, { timeout: 10_000 });
+      await waitUntil('A to wait for its row', async () => (await lockWaits(f.td.db)) >= 1, { timeout: 10_000 });
       const pb = push(b, [{ changeId: uid(), entityType: 'Customer', entityId: y, operation: 'UPDATE', syncVersion: 1, data: { name: 'Y by B' } }]);
-      await waitUntil('B to wait for its row', async () => (await lockWaits()) >= 2, { timeout: 10_000 });
+      await waitUntil('B to wait for its row', async () => (await lockWaits(f.td.db)) >= 2, { timeout: 10_000 });
       // C's sale touches neither row: it is answered while the back office still holds them.
       const changes = sale(`not-held-up-${tag()}`);
       const answered = await Promise.race([
@@ -621,16 +611,16 @@ describe.runIf(onPostgres)('f. a push transaction stuck on a row lock does not h
       ]);
       expect(answered, 'C waited for the back office').not.toBe('held up');
       if (answered !== 'held up') expectAnswered(answered, c, changes, 'applied');
-      release();
-      await backOffice;
+      backOffice.release();
+      await backOffice.done;
       // A and B are answered once the rows are free.
       for (const [res, t] of [[await pa, a], [await pb, b]] as const) {
         expect(res.status, res.text).toBe(200);
         expect(res.body.terminalId).toBe(t.terminalId);
       }
     } finally {
-      release();
-      await backOffice.catch(() => undefined);
+      backOffice.release();
+      await backOffice.done.catch(() => undefined);
     }
   });
 });
@@ -655,26 +645,15 @@ describe.runIf(onPostgres)('g. a push takes every lock in one order: by table, t
       await pushOk(t, [{ changeId: uid(), entityType: 'SaleOrder', entityId: id, operation: 'CREATE', data: { order_number: id, status: 'pending', total: 5 } }]);
     }
     // Back office holds the lower order.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const holding = new Promise<void>((r) => (locked = r));
-    const backOffice = f.td.db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [low]);
-      locked();
-      await gate;
-    });
+    const backOffice = await holdOpen(f.td.db, (tx) => tx.query('SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', [low]));
     try {
-      await holding;
       // The push completes the higher order and pays the lower one (its parent).
       const changes: ChangeIn[] = [
         { changeId: uid(), entityType: 'SaleOrder', entityId: high, operation: 'UPDATE', syncVersion: 1, data: { status: 'completed' } },
         { changeId: uid(), entityType: 'Payment', entityId: uid(), operation: 'CREATE', data: { order_id: low, method: 'cash', amount: 5 } },
       ];
       const pushing = push(t, changes);
-      const lockWaits = async () =>
-        Number((await f.td.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]?.n);
-      await waitUntil('the push to wait for the lower order', async () => (await lockWaits()) >= 1, { timeout: 10_000 });
+      await waitUntil('the push to wait for the lower order', async () => (await lockWaits(f.td.db)) >= 1, { timeout: 10_000 });
       // Meanwhile the higher order is free: the push locks in id order, so it has not taken it yet.
       const probe = await f.td.db
         .transaction(async (tx) => {
@@ -683,12 +662,12 @@ describe.runIf(onPostgres)('g. a push takes every lock in one order: by table, t
         })
         .catch((err: unknown) => `locked: ${err instanceof Error ? err.message : String(err)}`);
       expect(probe).toBe('free');
-      release();
-      await backOffice;
+      backOffice.release();
+      await backOffice.done;
       expectAnswered(await pushing, t, changes, 'applied');
     } finally {
-      release();
-      await backOffice.catch(() => undefined);
+      backOffice.release();
+      await backOffice.done.catch(() => undefined);
     }
   });
 });

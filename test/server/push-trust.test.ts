@@ -16,6 +16,7 @@ import type { Database } from '../../src/server/db/database.js';
 import { checkedForeignKeys } from '../../src/server/services/parents.js';
 import { CATALOG, pushable, type CatalogEntry, type ColumnDef } from '../../src/shared/catalog/index.js';
 import { onPostgres, useCentral, type ProvisionedTerminal } from '../helpers/central.js';
+import { holdOpen, lockWaits } from '../helpers/locks.js';
 import { waitUntil } from '../helpers/processes.js';
 import { count, push, pushOk, rowOf, type ChangeIn, type Row } from '../helpers/sync.js';
 
@@ -174,24 +175,12 @@ describe('no store crossing on push', () => {
     if (onPostgres) {
       // The back office moves the order and holds its transaction open; the push reads
       // the order FOR SHARE, waits on the uncommitted move, then sees it.
-      let release: () => void = () => undefined;
-      let moved: () => void = () => undefined;
-      const movedNow = new Promise<void>((r) => {
-        moved = r;
-      });
-      const office = c.db.transaction(async (tx) => {
-        await tx.query('UPDATE orders SET store_id = $2 WHERE id = $1', [order, storeB]);
-        moved();
-        await new Promise<void>((r) => {
-          release = r;
-        });
-      });
-      await movedNow;
+      const office = await holdOpen(c.db, (tx) => tx.query('UPDATE orders SET store_id = $2 WHERE id = $1', [order, storeB]));
       const waitingBefore = await lockWaits(c.db);
       const pushing = push(tA, [pay]);
       await waitUntil('the push to wait on the uncommitted move', async () => (await lockWaits(c.db)) > waitingBefore, { timeout: 10_000 });
-      release();
-      await office;
+      office.release();
+      await office.done;
       res = await pushing;
     } else {
       // PGlite runs one transaction at a time: the move has committed before the push reads.
@@ -291,8 +280,3 @@ describe('idempotency keys are checked', () => {
   });
 });
 
-/** Sessions of the test database waiting on a lock (PostgreSQL). */
-async function lockWaits(db: Database): Promise<number> {
-  const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-  return Number(r.rows[0]?.n);
-}

@@ -12,6 +12,7 @@ import type { Database, Queryable } from '../../src/server/db/database.js';
 import { HORIZON_SQL } from '../../src/server/services/change-hints.js';
 import type { PushResponse } from '../../src/shared/protocol.js';
 import { onPostgres, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
+import { holdOpen, lockWaits } from '../helpers/locks.js';
 import { waitUntil } from '../helpers/processes.js';
 import { answersKept, count, push, pushOk, rowOf, type ChangeIn } from '../helpers/sync.js';
 
@@ -221,10 +222,10 @@ describe('two pushes of the same changes at once', () => {
     );
     const first = push(t, batch);
     await held;
-    const waitingBefore = await lockWaits();
+    const waitingBefore = await lockWaits(td.db);
     const second = push(t, batch);
     // The second push reaches a row the first has written or locked, and waits on it.
-    await waitUntil('the second push to wait for the first', async () => (await lockWaits()) > waitingBefore, { timeout: 10_000 });
+    await waitUntil('the second push to wait for the first', async () => (await lockWaits(td.db)) > waitingBefore, { timeout: 10_000 });
     release();
     const [a, b] = await Promise.all([first, second]);
     expect(a.status, a.text).toBe(200);
@@ -266,24 +267,12 @@ describe('a row created by another writer while a push creates it', () => {
     if (onPostgres) {
       // The back office inserts the row and holds its transaction open; the push reads
       // the row as missing, its insert waits on the uncommitted one, which then commits.
-      let release: () => void = () => undefined;
-      let inserted: () => void = () => undefined;
-      const insertedNow = new Promise<void>((r) => {
-        inserted = r;
-      });
-      const office = td.db.transaction(async (tx) => {
-        await tx.query(`INSERT INTO customers (id, name, loyalty_points) VALUES ($1, 'Office', 7)`, [customer]);
-        inserted();
-        await new Promise<void>((r) => {
-          release = r;
-        });
-      });
-      await insertedNow;
-      const waitingBefore = await lockWaits();
+      const office = await holdOpen(td.db, (tx) => tx.query(`INSERT INTO customers (id, name, loyalty_points) VALUES ($1, 'Office', 7)`, [customer]));
+      const waitingBefore = await lockWaits(td.db);
       const pushing = push(t, [change]);
-      await waitUntil('the push to wait on the uncommitted row', async () => (await lockWaits()) > waitingBefore, { timeout: 10_000 });
-      release();
-      await office;
+      await waitUntil('the push to wait on the uncommitted row', async () => (await lockWaits(td.db)) > waitingBefore, { timeout: 10_000 });
+      office.release();
+      await office.done;
       res = await pushing;
     } else {
       // PGlite runs one transaction at a time: the other writer's row is there before the push reads.
@@ -299,10 +288,3 @@ describe('a row created by another writer while a push creates it', () => {
   });
 });
 
-/** Sessions of the test database waiting on a lock (PostgreSQL). */
-async function lockWaits(): Promise<number> {
-  const r = await td.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-  );
-  return Number(r.rows[0]?.n);
-}
