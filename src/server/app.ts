@@ -157,7 +157,6 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     db,
     {
       maxClockDriftMs: config.maxClockDriftMs,
-      // PGlite's one connection runs one transaction at a time; on PostgreSQL 2 unless configured, at most the pool.
       groupsInFlight: db.kind === 'pglite' ? 1 : Math.min(config.pushTransactions ?? 2, config.pgPoolSize),
       // Transactions stuck longer than pushStallMs let others start, leaving two connections to pulls and heartbeats.
       groupsMaxInFlight: db.kind === 'pglite' ? 1 : Math.max(1, config.pgPoolSize - 2),

@@ -168,7 +168,7 @@ describe('decideChange: a change at the version central expects', () => {
         const d = decideChange({ changeId: 'change-01', change: c, entry: E(s.type) }, slot, ACTING, CLOCK);
         expect(d.result).toEqual({ changeId: 'change-01', entityType: E(s.type).entityType, entityId: ID, status: 'applied', version: current?.version ?? null });
         expect(d.conflict).toBeUndefined();
-        expect(d.write).toEqual({ wire: filled(E(s.type), s.data), hlc: s.hlc ?? current?.hlc ?? null, deletedAt: null, origin: ACTING.terminalId });
+        expect(d.write).toEqual({ wire: filled(E(s.type), s.data), hlc: s.hlc ?? current?.hlc ?? null, deletedAt: null });
       }),
       RUNS,
     );
@@ -210,7 +210,7 @@ describe('decideChange: a stale change (central moved on)', () => {
         const hlc = s.hlc ?? s.current.hlc;
         switch (resolution) {
           case 'TERMINAL_WINS':
-            expect(d.write).toEqual({ wire: filled(E(s.type), { ...s.current.wire, ...(deleting ? {} : s.data) }), hlc, deletedAt: deleting ? NOW : null, origin: ACTING.terminalId });
+            expect(d.write).toEqual({ wire: filled(E(s.type), { ...s.current.wire, ...(deleting ? {} : s.data) }), hlc, deletedAt: deleting ? NOW : null });
             expect(d.result.data).toBeUndefined();
             break;
           case 'CENTRAL_WINS':
@@ -220,7 +220,7 @@ describe('decideChange: a stale change (central moved on)', () => {
           case 'MERGED':
             expect(outcome.kind).toBe('MERGED');
             if (outcome.kind !== 'MERGED') return;
-            expect(d.write).toEqual({ wire: filled(E(s.type), outcome.row), hlc, deletedAt: null, origin: ACTING.terminalId });
+            expect(d.write).toEqual({ wire: filled(E(s.type), outcome.row), hlc, deletedAt: null });
             expect(d.result.data).toEqual(filled(E(s.type), outcome.row));
             break;
           case 'PARKED':
@@ -288,7 +288,7 @@ describe('decideChange: a delete', () => {
         const c = change({ changeId: 'change-01', entityType: E(s.type).entityType, entityId: ID, operation: 'DELETE', syncVersion: slot.versionBeforeBatch ?? current.version, hlc });
         const d = decideChange({ changeId: 'change-01', change: c, entry: E(s.type) }, slot, ACTING, CLOCK);
         expect(d.result).toMatchObject({ status: 'applied', version: current.version });
-        expect(d.write).toEqual({ wire: filled(E(s.type), current.wire), hlc: hlc ?? current.hlc, deletedAt: NOW, origin: ACTING.terminalId });
+        expect(d.write).toEqual({ wire: filled(E(s.type), current.wire), hlc: hlc ?? current.hlc, deletedAt: NOW });
         applyToSlot(slot, d, ACTING.terminalId, NOW);
         expect(slot.row).toMatchObject({ deletedAt: NOW, version: current.version + 1, origin: ACTING.terminalId });
       }),

@@ -106,9 +106,6 @@ function harness(inFlight: number, decide?: (members: readonly Push[]) => Error 
   let mostAtOnce = 0;
   const gc = new GroupCommit<Push>({
     inFlight,
-    // No transaction here stalls: never more than inFlight at once.
-    maxInFlight: inFlight,
-    stallMs: 200,
     maxChanges: 1000,
     maxMembers,
     keysOf: (p) => p.keys,

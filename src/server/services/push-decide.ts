@@ -259,7 +259,7 @@ export function decideChange(c: ChangeToDecide, slot: Readonly<Slot>, acting: Ac
   const deleting = change.operation === 'DELETE';
 
   if (!current || change.syncVersion === expectedVersion) {
-    return { result: base, write: rowWrite(entry, image, hlc, deleting ? clock.now : null, acting.terminalId) };
+    return { result: base, write: rowWrite(entry, image, hlc, deleting ? clock.now : null) };
   }
 
   // A conflict: central moved on since the terminal last saw the row. The table's
@@ -281,7 +281,7 @@ export function decideChange(c: ChangeToDecide, slot: Readonly<Slot>, acting: Ac
   if (effect.row === null) return { result: answer, conflict }; // parked for a supervisor
   // Central takes the row that stands. The terminal's delete stands only where its change
   // wins outright; a merge keeps the row.
-  const write = effect.toCentral ? rowWrite(entry, effect.row, hlc, deleting && !effect.toTerminal ? clock.now : null, acting.terminalId) : undefined;
+  const write = effect.toCentral ? rowWrite(entry, effect.row, hlc, deleting && !effect.toTerminal ? clock.now : null) : undefined;
   if (!effect.toTerminal) return { result: answer, write, conflict };
   // The terminal takes it too: it comes with the answer (central's own row with its tombstone made visible).
   const taken = write ? write.wire : current.deletedAt ? { ...effect.row, _deleted: true } : effect.row;
@@ -366,9 +366,8 @@ function withDeleted(row: CentralRow): WireRow {
 }
 
 /** A whole row image to write (see fill), with its clock and tombstone. */
-/** The row a push writes, stamped with its writer, the pushing terminal (see RowWrite.origin). */
-function rowWrite(entry: CatalogEntry, row: WireRow, hlc: string | null, deletedAt: string | null, origin: string): RowWrite {
-  return { wire: fill(entry, row), hlc, deletedAt, origin };
+function rowWrite(entry: CatalogEntry, row: WireRow, hlc: string | null, deletedAt: string | null): RowWrite {
+  return { wire: fill(entry, row), hlc, deletedAt };
 }
 
 /** Every wire column present (null where unknown), so an upsert writes a whole row. */

@@ -59,10 +59,10 @@ export function takeGroup(waiting: readonly GroupKeys[], maxChanges: number, max
 export interface GroupCommitOptions<M> {
   /** Transactions run at once (each carries one group), not counting those running longer than stallMs. */
   readonly inFlight: number;
-  /** Most transactions at once, however long they run (at least inFlight). */
-  readonly maxInFlight: number;
-  /** How long a transaction runs before the next group may start beside it. */
-  readonly stallMs: number;
+  /** Most transactions at once, however long they run (default inFlight). */
+  readonly maxInFlight?: number;
+  /** How long a transaction runs before the next group may start beside it (default 200 ms). */
+  readonly stallMs?: number;
   /** Most changes in one group (a larger push runs alone). */
   readonly maxChanges: number;
   /** Most pushes in one group. */
@@ -86,11 +86,8 @@ export class GroupCommit<M> {
   /** When each running transaction started. */
   private readonly running = new Set<{ readonly startedAt: number }>();
   private recheck: NodeJS.Timeout | undefined;
-  private readonly maxInFlight: number;
 
-  constructor(private readonly opts: GroupCommitOptions<M>) {
-    this.maxInFlight = Math.max(opts.inFlight, opts.maxInFlight);
-  }
+  constructor(private readonly opts: GroupCommitOptions<M>) {}
 
   /** Resolves once the member's changes are committed (or rejects with its own failure). */
   submit(member: M): Promise<void> {
@@ -100,10 +97,18 @@ export class GroupCommit<M> {
     });
   }
 
+  private get stallMs(): number {
+    return this.opts.stallMs ?? 200;
+  }
+
+  private get maxInFlight(): number {
+    return Math.max(this.opts.inFlight, this.opts.maxInFlight ?? this.opts.inFlight);
+  }
+
   /** Transactions running for less than stallMs. */
   private fresh(now: number): number {
     let n = 0;
-    for (const r of this.running) if (now - r.startedAt < this.opts.stallMs) n++;
+    for (const r of this.running) if (now - r.startedAt < this.stallMs) n++;
     return n;
   }
 
@@ -128,7 +133,7 @@ export class GroupCommit<M> {
     // still counted would (one already past stallMs counts no more and is no reason to).
     if (this.waiting.length > 0 && this.running.size < this.maxInFlight && this.recheck === undefined) {
       let due = Infinity;
-      for (const r of this.running) if (now - r.startedAt < this.opts.stallMs) due = Math.min(due, r.startedAt + this.opts.stallMs - now);
+      for (const r of this.running) if (now - r.startedAt < this.stallMs) due = Math.min(due, r.startedAt + this.stallMs - now);
       if (due !== Infinity) {
         this.recheck = setTimeout(() => {
           this.recheck = undefined;

@@ -27,18 +27,20 @@ export { changeIdOf } from './change-ids.js';
 
 export interface PushOptions {
   readonly maxClockDriftMs: number;
-  /** Push transactions run at once (each carries a group of pushes: push-group.ts; TILLSYNC_PUSH_TRANSACTIONS). */
-  readonly groupsInFlight: number;
-  /** Most push transactions at once, counting those running longer than groupStallMs. */
-  readonly groupsMaxInFlight: number;
-  /** How long a push transaction runs before the next group may start beside it (TILLSYNC_PUSH_STALL_MS). */
-  readonly groupStallMs: number;
-  /** Most pushes in one group (TILLSYNC_PUSH_GROUP_MAX; 1: every push its own transaction). */
-  readonly groupMaxMembers: number;
+  /**
+   * Push transactions run at once (each carries a group of pushes: push-group.ts);
+   * default 2 on PostgreSQL, 1 on PGlite (its one connection runs one at a time).
+   */
+  readonly groupsInFlight?: number;
+  /** Most transactions at once, counting those running longer than groupStallMs; default groupsInFlight. */
+  readonly groupsMaxInFlight?: number;
+  /** How long a push transaction runs before the next group may start beside it; default 200 ms. */
+  readonly groupStallMs?: number;
+  /** Most changes in one group (a larger push runs alone); default 1,000. */
+  readonly groupMaxChanges?: number;
+  /** Most pushes in one group; default 100 (1: every push its own transaction). */
+  readonly groupMaxMembers?: number;
 }
-
-/** Most changes in one group: a larger push runs alone. */
-const GROUP_MAX_CHANGES = 1000;
 
 /** One terminal's push waiting for, or in, a group transaction. */
 interface Member {
@@ -59,11 +61,11 @@ export class PushService {
     private readonly metrics: Metrics,
   ) {
     this.groups = new GroupCommit<Member>({
-      inFlight: opts.groupsInFlight,
+      inFlight: opts.groupsInFlight ?? (db.kind === 'pglite' ? 1 : 2),
       maxInFlight: opts.groupsMaxInFlight,
       stallMs: opts.groupStallMs,
-      maxChanges: GROUP_MAX_CHANGES,
-      maxMembers: opts.groupMaxMembers,
+      maxChanges: opts.groupMaxChanges ?? 1000,
+      maxMembers: opts.groupMaxMembers ?? 100,
       keysOf: (m) => ({
         terminalId: m.acting.terminalId,
         rows: m.work.map((w) => keyOf(w.change.entityType, w.change.entityId)),
@@ -181,6 +183,11 @@ export class PushService {
       const { wroteRow, conflictRows, lastWriter } = decideBatch(todo, slots, parents, acting, clock, results);
       // A row's last plain `applied` change keeps its answer on the row (no sync_applied record).
       const onRow = answersOnRows(lastWriter, slots, results);
+      // Each row carries its writer (the stamp trigger takes it: migration 0008).
+      for (const key of lastWriter.keys()) {
+        const slot = slots.get(key);
+        if (slot?.write) slot.write = { ...slot.write, origin: acting.terminalId };
+      }
       for (const c of foldConflicts(conflictRows)) conflicts.push({ ...c, terminalId: acting.terminalId, storeId: acting.storeId });
       for (const w of todo) {
         const r = results[w.index] as PushResult;
@@ -241,11 +248,7 @@ class WrittenMeanwhile extends Error {
 async function answeredMeanwhile(tx: Queryable, changes: readonly Work[]): Promise<boolean> {
   const ids = changes.map((w) => w.changeId);
   const byEntry = new Map<CatalogEntry, string[]>();
-  for (const w of changes) {
-    const ids = byEntry.get(w.entry);
-    if (ids) ids.push(w.change.entityId);
-    else byEntry.set(w.entry, [w.change.entityId]);
-  }
+  for (const w of changes) byEntry.set(w.entry, [...(byEntry.get(w.entry) ?? []), w.change.entityId]);
   const params: unknown[] = [ids];
   const branches = ['SELECT 1 FROM sync_applied WHERE change_id = ANY($1::text[])'];
   for (const [entry, rowIds] of byEntry) {
