@@ -3,7 +3,7 @@
  * into schema.ts). Capture functions and triggers live in the custom migrations.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, customType, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** PostgreSQL's 64-bit transaction id; orders the change log by commit horizon. */
 const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
@@ -33,6 +33,22 @@ export const syncTerminals = pgTable(
      * replay of it is refused by version (push-decide's maybeReplay).
      */
     answersPurgedThrough: tstz('answers_purged_through'),
+    /** The till's schema as it reports it (terminal migrations applied / catalog fingerprint). */
+    schemaVersion: text('schema_version'),
+    /** Sums of the reported outbox, kept beside it so the fleet view reads columns, not JSON. */
+    pendingTotal: integer('pending_total'),
+    failedTotal: integer('failed_total'),
+    /** When the till's oldest change not yet at central was made, on central's clock (the till's report moved by its skew). */
+    oldestPendingAt: tstz('oldest_pending_at'),
+    /** Completed sales the till holds that are not at central yet: how many and their value. */
+    unsyncedSalesCount: integer('unsynced_sales_count'),
+    unsyncedSalesTotal: numeric('unsynced_sales_total'),
+    /** The till's clock minus central's when its last heartbeat arrived (ms). */
+    clockSkewMs: integer('clock_skew_ms'),
+    /** The till's pull cursor per entity type (for the fleet view's pull lag). */
+    pullCursors: jsonb('pull_cursors'),
+    /** The till's latest sync runs as its heartbeat reports them. */
+    recentRuns: jsonb('recent_runs'),
   },
   (t) => [uniqueIndex('sync_terminals_key_hash_idx').on(t.keyHash), index('sync_terminals_store_idx').on(t.storeId)],
 );

@@ -23,6 +23,9 @@ import {
   CreateTerminalRequest,
   CreateTerminalResponse,
   ErrorResponse,
+  FleetQuery,
+  FleetResponse,
+  FleetTerminalDetail,
   HeartbeatRequest,
   HeartbeatResponse,
   PullQuery,
@@ -36,6 +39,7 @@ import {
   StatusQuery,
   StatusResponse,
   StoreResponse,
+  StoreRollupResponse,
   SyncAllRequest,
   SyncAllResponse,
   TERMINAL_ID,
@@ -53,6 +57,7 @@ import { Metrics } from './metrics.js';
 import { Realtime } from './realtime.js';
 import { ConflictService } from './services/conflicts.js';
 import { FleetService } from './services/fleet.js';
+import { FleetReport } from './services/fleet-report.js';
 import { PullPositions } from './services/positions.js';
 import { PullService } from './services/pull.js';
 import { PurgeService } from './services/purge.js';
@@ -153,6 +158,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     (id) => realtime?.isConnected(id) ?? false,
     (id) => auth.forget(id),
   );
+  const fleetReport = new FleetReport(db, config.heartbeatIntervalSeconds, (id) => realtime?.isConnected(id) ?? false);
   const push = new PushService(
     db,
     {
@@ -294,6 +300,57 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     async (req) => {
       requireAdmin(await principal(req));
       return { terminals: await fleet.list() };
+    },
+  );
+  app.get(
+    '/api/fleet',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: 'Every till at a glance, most urgent first',
+        description:
+          'Admin token. One row per provisioned terminal as its last heartbeat reported it (pending, failed, unsynced sales and their value, oldest pending change, clock skew, app and schema version) with central\'s open conflicts and how far behind central\'s change log it pulls; sorted by attention (offline tills holding sales first). Filters: storeId, status, attention=true; pages: limit (<= 1000) and offset.',
+        security: secured,
+        querystring: FleetQuery,
+        response: { 200: FleetResponse, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(await principal(req));
+      return fleetReport.page(req.query);
+    },
+  );
+  app.get(
+    '/api/fleet/stores',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: 'The fleet rolled up per store',
+        description: 'Admin token. Per store: tills by status, how many need attention, pending and failed changes, open conflicts, unsynced sales and their value, oldest pending change.',
+        security: secured,
+        response: { 200: StoreRollupResponse, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(await principal(req));
+      return fleetReport.stores();
+    },
+  );
+  app.get(
+    '/api/fleet/:terminalId',
+    {
+      schema: {
+        tags: ['fleet'],
+        summary: 'One till in detail',
+        description: 'Admin token. The fleet row plus the per-table counts and the latest sync runs (with their errors) from its last heartbeat. 404 UNKNOWN_TERMINAL.',
+        security: secured,
+        params: z.object({ terminalId: TERMINAL_ID }),
+        response: { 200: FleetTerminalDetail, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(await principal(req));
+      return fleetReport.detail(req.params.terminalId);
     },
   );
   app.patch(

@@ -19,6 +19,8 @@ import { HttpError } from './errors.js';
 import type { Database } from './db/database.js';
 import type { Metrics } from './metrics.js';
 import { ChangeHints, type HintTargets, type HintTiming } from './services/change-hints.js';
+import { FLEET_CHANNEL } from './services/fleet.js';
+import { FleetNews } from './services/fleet-news.js';
 import type { TriggerService } from './services/triggers.js';
 
 interface SocketData {
@@ -31,12 +33,18 @@ type Reply = (r: SocketReply) => void;
 
 const room = (terminalId: string) => `terminal:${terminalId}`;
 
+/** socket.io namespace of HQ's console (admin token). */
+export const CONSOLE_NAMESPACE = '/console';
+
 export class Realtime {
   readonly io: Server;
   private readonly registered = new Map<string, number>();
   /** Registered terminals by store (for change hints): store -> terminal ids. */
   private readonly byStore = new Map<string, Set<string>>();
   private readonly hints: ChangeHints;
+  /** The console's live view: which tills reported, coalesced, to admin sockets on /console. */
+  private readonly fleetNews: FleetNews;
+  private stopFleetNews: (() => Promise<void>) | undefined;
   private closing = false;
 
   constructor(
@@ -45,7 +53,7 @@ export class Realtime {
     private readonly triggers: TriggerService,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    db: Database,
+    private readonly db: Database,
     hintTiming?: HintTiming,
   ) {
     const targets: HintTargets = {
@@ -93,6 +101,18 @@ export class Realtime {
         .catch((err: unknown) => next(new Error(err instanceof HttpError ? err.message : 'authentication failed')));
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
+    // The console (admin token only): it hears `fleet:changed` and reads what changed.
+    const consoleNs = this.io.of(CONSOLE_NAMESPACE);
+    consoleNs.use((socket, next) => {
+      const token =
+        (typeof socket.handshake.auth.token === 'string' ? socket.handshake.auth.token : undefined) ??
+        bearerToken(socket.handshake.headers.authorization);
+      this.auth
+        .authenticate(token)
+        .then((p) => (p.kind === 'admin' ? next() : next(new Error('the console is for HQ: connect with the admin token'))))
+        .catch((err: unknown) => next(new Error(err instanceof HttpError ? err.message : 'authentication failed')));
+    });
+    this.fleetNews = new FleetNews((news) => consoleNs.emit(SOCKET_EVENTS.fleetChanged, news));
   }
 
   async start(): Promise<void> {
@@ -101,6 +121,11 @@ export class Realtime {
       (err) => this.log.error({ err }, 'delivering a sync trigger failed'),
     );
     await this.hints.start();
+    this.stopFleetNews = await this.db.listen(
+      FLEET_CHANNEL,
+      (terminalId) => this.fleetNews.changed(terminalId),
+      () => this.fleetNews.changedAll(),
+    );
   }
 
   /** Tells a terminal that tables it pulls have changed at central (a hint: it pulls them now). */
@@ -214,6 +239,8 @@ export class Realtime {
     this.closing = true;
     await this.triggers.close();
     await this.hints.close();
+    await this.stopFleetNews?.();
+    this.fleetNews.close();
     // The HTTP server is fastify's to close; only end the sockets here. Their engine.io
     // connections are closed, without socket.io's DISCONNECT packet (which
     // disconnectSockets() sends): a client takes that for a deliberate disconnect and

@@ -250,6 +250,21 @@ const ReportedCounts = z.strictObject({
 
 export const TERMINAL_STATES = ['ONLINE', 'OFFLINE', 'SYNCING', 'ERROR'] as const;
 const MAX_OUTBOX_TYPES = 100;
+export const MAX_REPORTED_RUNS = 10;
+
+/** One sync run as a till's heartbeat reports it (bounded: it is stored as reported). */
+export const ReportedRun = z.strictObject({
+  kind: z.string().min(1).max(32),
+  trigger: z.string().max(100),
+  startedAt: z.iso.datetime({ offset: true }),
+  finishedAt: z.iso.datetime({ offset: true }).nullable(),
+  pushed: REPORTED_COUNT,
+  pulled: REPORTED_COUNT,
+  conflicts: REPORTED_COUNT,
+  failed: REPORTED_COUNT,
+  errors: z.array(z.string().max(500)).max(5),
+});
+export type ReportedRun = z.infer<typeof ReportedRun>;
 
 export const HeartbeatRequest = z.strictObject({
   terminalId: TERMINAL_ID,
@@ -270,6 +285,21 @@ export const HeartbeatRequest = z.strictObject({
    */
   reportedAt: z.iso.datetime({ offset: true }).optional(),
   lastSyncAt: z.iso.datetime({ offset: true }).optional(),
+  /** The till's schema: terminal migrations applied and the catalog's fingerprint (`3/1a2b3c4d`). */
+  schemaVersion: z.string().min(1).max(64).optional(),
+  /** When the oldest change not yet at central was made (the till's clock); null: nothing waits. */
+  oldestPendingAt: z.iso.datetime({ offset: true }).nullable().optional(),
+  /** Completed sales the till holds that are not at central yet. */
+  unsyncedSales: z
+    .strictObject({ count: REPORTED_COUNT, total: z.number().finite().min(0).max(1e13) })
+    .optional(),
+  /** The till's pull cursor per entity type it pulls (as central issued it), for the fleet view's pull lag. */
+  cursors: z
+    .record(z.string().min(1).max(64), z.string().min(1).max(400))
+    .refine((o) => Object.keys(o).length <= MAX_OUTBOX_TYPES, `at most ${MAX_OUTBOX_TYPES} entity types`)
+    .optional(),
+  /** The till's latest sync runs, newest first (what the console's terminal detail shows). */
+  recentRuns: z.array(ReportedRun).max(MAX_REPORTED_RUNS).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 
@@ -361,7 +391,13 @@ export const SOCKET_EVENTS = {
   trigger: 'sync:trigger',
   ack: 'sync:ack',
   changes: 'sync:changes',
+  /** To the console (namespace /console): tills whose report changed. */
+  fleetChanged: 'fleet:changed',
 } as const;
+
+/** `fleet:changed`: these tills reported (or, `all`, anything may have changed: read everything again). */
+export const FleetChanged = z.object({ terminalIds: z.array(z.string()).max(1000), all: z.boolean() });
+export type FleetChanged = z.infer<typeof FleetChanged>;
 
 // ---------------------------------------------------------------- fleet
 
@@ -405,6 +441,100 @@ export const TerminalInfo = z.object({
 });
 export type TerminalInfo = z.infer<typeof TerminalInfo>;
 export const TerminalListResponse = z.object({ terminals: z.array(TerminalInfo) });
+
+// ---------------------------------------------------------------- the fleet view (GET /api/fleet)
+
+export const FLEET_STATUSES = ['ONLINE', 'OFFLINE', 'DISABLED', 'NEVER_SEEN'] as const;
+export const FleetStatus = z.enum(FLEET_STATUSES);
+export type FleetStatus = z.infer<typeof FleetStatus>;
+
+/** Why a till needs someone to look at it, most urgent first (services/fleet-view.ts decides). */
+export const ATTENTION_REASONS = [
+  'OFFLINE_WITH_SALES',
+  'FAILED_CHANGES',
+  'OPEN_CONFLICTS',
+  'PENDING_TOO_LONG',
+  'OFFLINE',
+  'CLOCK_SKEW',
+  'PULL_BEHIND',
+] as const;
+export const AttentionReason = z.enum(ATTENTION_REASONS);
+export type AttentionReason = z.infer<typeof AttentionReason>;
+
+/** One till in the fleet view. Counts are as its last heartbeat reported them; conflicts are central's open ones. */
+export const FleetTerminal = z.object({
+  terminalId: z.string(),
+  storeId: z.string(),
+  name: z.string(),
+  status: FleetStatus,
+  lastSeenAt: z.string().nullable(),
+  appVersion: z.string().nullable(),
+  schemaVersion: z.string().nullable(),
+  pending: z.number().int(),
+  failed: z.number().int(),
+  conflicts: z.number().int(),
+  /** Age of the oldest change not yet at central, on central's clock; null: nothing waits (or not reported). */
+  oldestPendingSeconds: z.number().int().nullable(),
+  /** Value of completed sales not yet at central, in the store's currency (`currency`). */
+  unsyncedSalesTotal: z.number(),
+  unsyncedSalesCount: z.number().int(),
+  currency: z.string().nullable(),
+  /** The till's clock minus central's at its last heartbeat (ms; within the request's transit time). */
+  clockSkewMs: z.number().int().nullable(),
+  /** Age of the oldest change in central's log, for a table the till pulls and in its scope, that it has not pulled; 0: in step; null: unknown. */
+  pullLagSeconds: z.number().int().nullable(),
+  /** Empty when nothing needs looking at. */
+  attention: z.array(AttentionReason),
+});
+export type FleetTerminal = z.infer<typeof FleetTerminal>;
+
+export const FleetQuery = z.strictObject({
+  storeId: z.string().min(1).max(KEY_MAX_LENGTH).optional(),
+  status: FleetStatus.optional(),
+  /** `true`: only tills that need attention. */
+  attention: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export type FleetQuery = z.infer<typeof FleetQuery>;
+
+export const FleetResponse = z.object({
+  /** Sorted by attention: offline tills holding sales first, then by their oldest pending change. */
+  terminals: z.array(FleetTerminal),
+  /** Tills matching the filters (all pages). */
+  total: z.number().int(),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  generatedAt: z.string(),
+});
+export type FleetResponse = z.infer<typeof FleetResponse>;
+
+export const StoreRollup = z.object({
+  storeId: z.string(),
+  name: z.string().nullable(),
+  currency: z.string().nullable(),
+  terminals: z.number().int(),
+  byStatus: z.record(FleetStatus, z.number().int()),
+  needAttention: z.number().int(),
+  pending: z.number().int(),
+  failed: z.number().int(),
+  conflicts: z.number().int(),
+  unsyncedSalesTotal: z.number(),
+  unsyncedSalesCount: z.number().int(),
+  oldestPendingSeconds: z.number().int().nullable(),
+});
+export type StoreRollup = z.infer<typeof StoreRollup>;
+export const StoreRollupResponse = z.object({ stores: z.array(StoreRollup), generatedAt: z.string() });
+
+/** One till in detail: the fleet row plus what its heartbeat reported per table and its latest runs. */
+export const FleetTerminalDetail = FleetTerminal.extend({
+  tables: z.record(z.string(), TableCounts),
+  recentRuns: z.array(ReportedRun),
+  lastSyncAt: z.string().nullable(),
+  disabled: z.boolean(),
+  connected: z.boolean(),
+});
+export type FleetTerminalDetail = z.infer<typeof FleetTerminalDetail>;
 
 export const ErrorResponse = z.object({
   statusCode: z.number().int(),

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
-import { ChangesHint, SOCKET_EVENTS, SyncTrigger, type SocketReply, type TableCounts } from '../../shared/protocol.js';
+import { ChangesHint, SOCKET_EVENTS, SyncTrigger, type ReportedRun, type SocketReply, type TableCounts } from '../../shared/protocol.js';
 import type { EngineStatus } from '../../shared/ipc.js';
 import { nextBackoff } from '../../shared/backoff.js';
 import { failureOf } from './failure.js';
@@ -34,6 +34,12 @@ export interface TillReport {
   readonly syncing: boolean;
   readonly outbox: Record<string, TableCounts>;
   readonly lastSyncAt: string | null;
+  /** For HQ's fleet view (optional: a test's report may leave them out). */
+  readonly oldestPendingAt?: string | null;
+  readonly unsyncedSales?: { readonly count: number; readonly total: number };
+  readonly cursors?: Record<string, string>;
+  readonly schemaVersion?: string;
+  readonly recentRuns?: ReportedRun[];
 }
 
 export interface LinkDeps {
@@ -140,6 +146,11 @@ export class Link {
         outbox: r.outbox,
         reportedAt: new Date().toISOString(),
         ...(r.lastSyncAt ? { lastSyncAt: r.lastSyncAt } : {}),
+        ...(r.oldestPendingAt !== undefined ? { oldestPendingAt: r.oldestPendingAt } : {}),
+        ...(r.unsyncedSales ? { unsyncedSales: r.unsyncedSales } : {}),
+        ...(r.cursors ? { cursors: r.cursors } : {}),
+        ...(r.schemaVersion ? { schemaVersion: r.schemaVersion } : {}),
+        ...(r.recentRuns ? { recentRuns: r.recentRuns } : {}),
       });
       this.markOnline();
       return true;

@@ -24,6 +24,7 @@ import { PullLoop } from './pull-loop.js';
 import { PushLoop, type PushOutcome } from './push-loop.js';
 import { PushScheduler } from './push-scheduler.js';
 import type { SyncConfig } from './sync-config.js';
+import { tillReport } from './till-report.js';
 import type { EngineStatus, SyncKind, SyncRunResult } from '../../shared/ipc.js';
 
 export interface SyncEvents {
@@ -103,7 +104,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       config,
       log,
       terminalId,
-      report: () => ({ syncing: this.activity !== null, outbox: ports.outbox.counts(), lastSyncAt: this.lastSyncAt }),
+      report: () => tillReport(store, { syncing: this.activity !== null, lastSyncAt: this.lastSyncAt }),
       events: {
         online: (wasOffline) => {
           ports.capture.setMode('ONLINE');

@@ -12,6 +12,27 @@ import type { Principal } from '../auth.js';
 import { hashSecret, newApiKey } from '../auth.js';
 import type { Database } from '../db/database.js';
 import { conflict, forbidden, notFound } from '../errors.js';
+import { clockSkew, onCentralClock } from './fleet-view.js';
+
+/**
+ * A heartbeat's report is kept only if it is not older than the one kept ($6: when
+ * the till read it): two requests crossing on the way must not put older counts back.
+ */
+/** NOTIFY channel: a till's report changed (payload: its id); the console's live view listens. */
+export const FLEET_CHANNEL = 'tillsync_fleet';
+
+const FRESH = '($6::timestamptz IS NULL OR outbox_reported_at IS NULL OR $6::timestamptz >= outbox_reported_at)';
+
+/** The outbox's pending and failed changes over every table (bounded counts: the sums fit). */
+function outboxSums(outbox: NonNullable<HeartbeatRequest['outbox']>): { pending: number; failed: number } {
+  let pending = 0;
+  let failed = 0;
+  for (const c of Object.values(outbox)) {
+    pending += c.pending;
+    failed += c.failed;
+  }
+  return { pending: Math.min(pending, 2_147_483_647), failed: Math.min(failed, 2_147_483_647) };
+}
 
 /** The terminal a request acts as. */
 export interface Acting {
@@ -128,23 +149,55 @@ export class FleetService {
   }
 
   async heartbeat(acting: Acting, req: HeartbeatRequest) {
+    const receivedAt = Date.now();
+    const reportedAt = req.reportedAt ? Date.parse(req.reportedAt) : null;
+    const sums = req.outbox ? outboxSums(req.outbox) : null;
+    const oldest =
+      req.oldestPendingAt === undefined ? undefined : req.oldestPendingAt === null ? null : new Date(onCentralClock(Date.parse(req.oldestPendingAt), reportedAt, receivedAt)).toISOString();
     await this.db.query(
       // The newest report wins: counts read before the ones kept (a slower request) are not kept.
-      `UPDATE sync_terminals SET last_heartbeat_at = now(), reported_status = $2,
+      // Every instance's console hears of the report (FLEET_CHANNEL), in the same statement.
+      `WITH reported AS (UPDATE sync_terminals SET last_heartbeat_at = now(), reported_status = $2,
          app_version = coalesce($3, app_version),
-         outbox = CASE WHEN $6::timestamptz IS NULL OR outbox_reported_at IS NULL OR $6::timestamptz >= outbox_reported_at
-                       THEN coalesce($4::jsonb, outbox) ELSE outbox END,
+         outbox = CASE WHEN ${FRESH} THEN coalesce($4::jsonb, outbox) ELSE outbox END,
          outbox_reported_at = CASE WHEN $4::jsonb IS NULL THEN outbox_reported_at
                                    WHEN $6::timestamptz IS NULL THEN NULL
                                    ELSE greatest(outbox_reported_at, $6::timestamptz) END,
-         last_sync_at = coalesce($5::timestamptz, last_sync_at)
-       WHERE id = $1`,
-      [acting.terminalId, req.status, req.appVersion ?? null, req.outbox ? JSON.stringify(req.outbox) : null, req.lastSyncAt ?? null, req.reportedAt ?? null],
+         last_sync_at = coalesce($5::timestamptz, last_sync_at),
+         schema_version = coalesce($7, schema_version),
+         pending_total = CASE WHEN ${FRESH} THEN coalesce($8, pending_total) ELSE pending_total END,
+         failed_total = CASE WHEN ${FRESH} THEN coalesce($9, failed_total) ELSE failed_total END,
+         oldest_pending_at = CASE WHEN ${FRESH} AND $10::boolean THEN $11::timestamptz ELSE oldest_pending_at END,
+         unsynced_sales_count = CASE WHEN ${FRESH} THEN coalesce($12, unsynced_sales_count) ELSE unsynced_sales_count END,
+         unsynced_sales_total = CASE WHEN ${FRESH} THEN coalesce($13::numeric, unsynced_sales_total) ELSE unsynced_sales_total END,
+         clock_skew_ms = coalesce($14, clock_skew_ms),
+         pull_cursors = CASE WHEN ${FRESH} THEN coalesce($15::jsonb, pull_cursors) ELSE pull_cursors END,
+         recent_runs = CASE WHEN ${FRESH} THEN coalesce($16::jsonb, recent_runs) ELSE recent_runs END
+       WHERE id = $1 RETURNING id)
+       SELECT pg_notify('${FLEET_CHANNEL}', id) FROM reported`,
+      [
+        acting.terminalId,
+        req.status,
+        req.appVersion ?? null,
+        req.outbox ? JSON.stringify(req.outbox) : null,
+        req.lastSyncAt ?? null,
+        req.reportedAt ?? null,
+        req.schemaVersion ?? null,
+        sums?.pending ?? null,
+        sums?.failed ?? null,
+        oldest !== undefined,
+        oldest ?? null,
+        req.unsyncedSales?.count ?? null,
+        req.unsyncedSales ? String(req.unsyncedSales.total) : null,
+        clockSkew(reportedAt, receivedAt),
+        req.cursors ? JSON.stringify(req.cursors) : null,
+        req.recentRuns ? JSON.stringify(req.recentRuns) : null,
+      ],
     );
     return {
       terminalId: acting.terminalId,
       status: req.status,
-      serverTime: new Date().toISOString(),
+      serverTime: new Date(receivedAt).toISOString(),
       heartbeatIntervalSeconds: this.heartbeatIntervalSeconds,
     };
   }

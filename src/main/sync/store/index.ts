@@ -8,7 +8,7 @@
  *   outbox-status, batch-rules        (pure)
  *   base <- open
  *   base <- outbox <- capture <- batches
- *   base <- rows, cursors, history
+ *   base <- rows, cursors, history, till-facts
  *   cursors <- resync
  *   capture, outbox, rows <- conflicts <- answers, pages (+ cursors, resync)
  *   rows <- capture (pickImage)
@@ -25,6 +25,7 @@ import { Outbox } from './outbox.js';
 import { PullPages } from './pages.js';
 import { Resync } from './resync.js';
 import { Rows } from './rows.js';
+import { TillFacts } from './till-facts.js';
 
 export class LocalStore {
   readonly base: StoreBase;
@@ -38,6 +39,7 @@ export class LocalStore {
   readonly resync: Resync;
   readonly conflicts: Conflicts;
   readonly history: History;
+  readonly facts: TillFacts;
 
   constructor(path: string, node: string, opts: LocalStoreOptions = {}) {
     const base = openStore(path, node, opts);
@@ -47,6 +49,7 @@ export class LocalStore {
     this.cursors = new Cursors(base);
     this.resync = new Resync(base, this.cursors);
     this.history = new History(base);
+    this.facts = new TillFacts(base);
     this.capture = new Capture(base, this.outbox);
     this.batches = new Batches(base, this.capture, this.outbox);
     this.conflicts = new Conflicts(base, this.capture, this.outbox, this.rows);
