@@ -5,15 +5,21 @@
  * (UI on http://127.0.0.1:4100 with a per-run token) on a sample POS database
  * (./data/demo-pos.db), and a POS simulator ringing up sales into that database
  * from its own process.
+ *
+ * It stops, children first, on SIGINT, SIGTERM or SIGHUP, and when the process that
+ * started it goes away (npm killed). `npm start` execs it from npm's `sh -c`, so the
+ * SIGINT or SIGTERM npm forwards to its script reaches this process: without the exec,
+ * sh would catch it and wait for its child, and nothing would stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { openPosDatabase } from '../main/sync/engine.js';
-import { createCentral } from '../server/app.js';
+import { createCentral, type Central } from '../server/app.js';
 import { ConfigError, configFromEnv } from '../server/config.js';
 import type { Database } from '../server/db/database.js';
 import { FleetService } from '../server/services/fleet.js';
@@ -95,12 +101,90 @@ async function openInBrowser(link: string, probe: string): Promise<void> {
 
 const CLI = fileURLToPath(new URL('../../bin/tillsync.mjs', import.meta.url));
 
-/** Runs `tillsync <args>` as a child process whose output goes to ours. */
-function child(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+/**
+ * Runs `tillsync <args>` as a child process whose output goes to ours; the stdout
+ * lines `drop` picks are not passed on (what the stack's own banner already says).
+ */
+function child(args: string[], env: NodeJS.ProcessEnv, drop?: (line: string) => boolean): ChildProcess {
+  const c = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', drop ? 'pipe' : 'inherit', 'inherit'] });
+  if (drop && c.stdout) {
+    createInterface({ input: c.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      if (!drop(line)) process.stdout.write(`${line}\n`);
+    });
+  }
+  return c;
+}
+
+/** How long a child may take to stop after SIGTERM before it is killed. */
+const CHILD_GRACE_MS = 15_000;
+
+/** SIGTERM, and the exit (SIGKILL after CHILD_GRACE_MS). */
+function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => c.kill('SIGKILL'), CHILD_GRACE_MS);
+    c.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    c.kill('SIGTERM');
+  });
+}
+
+/**
+ * Calls `gone` once the process that started this one has exited (this one is then
+ * handed to init or a subreaper, so its parent pid changes).
+ */
+function watchParent(gone: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    gone();
+  }, 500);
+  timer.unref();
+}
+
+/** What is running, so that a stop at any moment stops what has started so far. */
+interface Running {
+  central?: Central;
+  /** In the order they stop: the simulator (the POS) first, then the companion. */
+  readonly children: { readonly name: string; readonly process: ChildProcess }[];
 }
 
 async function main(): Promise<void> {
+  const running: Running = { children: [] };
+  let stopping = false;
+  let started = false;
+  let stopAsked: string | undefined;
+  // Whoever reads our output may be gone (npm killed): a write that fails must not end the stack before it stops.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+  const stop = (why: string) => {
+    if (!started) {
+      stopAsked ??= why; // central is still starting: stop once it is up
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    const log = running.central?.app.log;
+    log?.info({ why }, 'stopping the local stack');
+    (async () => {
+      // The POS stops writing first (a sale under way commits or rolls back whole), then the
+      // till's engine stops between its transactions, then central, with nothing left talking to it.
+      for (const c of running.children) await stopChild(c.process);
+      await running.central?.close();
+    })().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log?.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+  watchParent(() => stop('the process that started the stack exited'));
+
   const dataDir = process.env.TILLSYNC_DATA_ROOT ?? './data';
   mkdirSync(dataDir, { recursive: true });
   const stackPath = join(dataDir, 'stack.json');
@@ -113,6 +197,7 @@ async function main(): Promise<void> {
     TILLSYNC_ADMIN_TOKEN: process.env.TILLSYNC_ADMIN_TOKEN ?? stack.adminToken,
   });
   const central = await createCentral({ config });
+  running.central = central;
   const log = central.app.log;
   const fleet = new FleetService(central.db, config.heartbeatIntervalSeconds);
 
@@ -146,11 +231,14 @@ async function main(): Promise<void> {
   // The demo till's engine runs inside the companion in web mode, so its UI opens in a browser.
   const uiToken = randomBytes(24).toString('base64url');
   const uiPort = process.env.TILLSYNC_UI_PORT ?? '4100';
-  const agent = child(['ui', '--data-dir', join(dataDir, 'companion')], { ...terminalEnv, TILLSYNC_UI_TOKEN: uiToken, TILLSYNC_UI_PORT: uiPort });
+  // The link (with its token) is printed once, in the banner below: not again by the companion.
+  const agent = child(['ui', '--data-dir', join(dataDir, 'companion')], { ...terminalEnv, TILLSYNC_UI_TOKEN: uiToken, TILLSYNC_UI_PORT: uiPort }, (line) =>
+    line.trim() === '' || line.includes(uiToken),
+  );
   const uiUrl = `http://127.0.0.1:${uiPort}/?token=${uiToken}`;
   const simulator = child(['simulate', '--rate', process.env.TILLSYNC_DEMO_RATE ?? '0.5'], terminalEnv);
-  const children = [agent, simulator];
-  for (const [name, c] of [['companion', agent], ['simulator', simulator]] as const) {
+  running.children.push({ name: 'simulator', process: simulator }, { name: 'companion', process: agent });
+  for (const { name, process: c } of running.children) {
     c.once('exit', (code, signal) => {
       if (!stopping) log.error({ process: name, code, signal }, `the ${name} stopped unexpectedly`);
     });
@@ -161,25 +249,8 @@ async function main(): Promise<void> {
 
   void openInBrowser(uiUrl, `http://127.0.0.1:${uiPort}/`).catch(() => undefined);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping the local stack');
-    const exited = children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()))));
-    for (const c of children) c.kill('SIGTERM');
-    Promise.all(exited)
-      .then(() => central.close())
-      .then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  started = true;
+  if (stopAsked) stop(stopAsked);
 }
 
 main().catch((err: unknown) => {

@@ -90,7 +90,9 @@ export const simulateCommand: Command = {
         elapsedSeconds: Number(elapsedSeconds.toFixed(3)),
         perSecond: Number((result.sales / Math.max(elapsedSeconds, 0.001)).toFixed(2)),
       };
-      log.info(summary, 'simulator finished');
+      // The summary is the one line on stdout; the log only marks the end, so a terminal
+      // showing both streams (npm start) shows the summary once.
+      log.info('simulator finished');
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       return 0;
     } finally {
