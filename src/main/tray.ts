@@ -6,11 +6,14 @@
  * without any new status from the engine, so the tray shows the last status again
  * (on a timer, set for when the age's text next changes) while something waits, and
  * never asks the engine for anything.
+ *
+ * "Save support bundle…" asks where to save (a save dialog in Electron), writes the
+ * bundle there and says how it went; the dialog and the bundle are injected too.
  */
 import type { EngineStatus } from '../shared/ipc.js';
 import { nextAgeChangeMs, trayView, type TrayState } from '../shared/tray-state.js';
 
-export type MenuAction = 'open' | 'sync' | 'pause' | 'quit';
+export type MenuAction = 'open' | 'sync' | 'pause' | 'bundle' | 'quit';
 
 export interface MenuItemSpec {
   readonly action: MenuAction;
@@ -29,9 +32,23 @@ export interface TrayDeps {
   createTray(iconPath: string): TrayLike;
   /** resources/tray/<state>-<theme>-<size>.png for this platform and theme. */
   iconPath(state: TrayState): string;
-  actions: Record<MenuAction, () => void>;
+  actions: Record<Exclude<MenuAction, 'bundle'>, () => void>;
+  /** The "Save support bundle…" item (absent: the menu has none). */
+  supportBundle?: TrayBundleDeps;
   /** The time and a one-shot timer (default: the real ones). */
   clock?: TrayClock;
+}
+
+/** What the tray's support bundle item needs: a save dialog, the bundle, and a way to tell the person. */
+export interface TrayBundleDeps {
+  /** The file name the dialog proposes. */
+  defaultName(): string;
+  /** Asks where to save (Electron's save dialog, which asks before replacing a file); null when cancelled. */
+  chooseSavePath(defaultName: string): Promise<string | null>;
+  /** Builds and writes the bundle at `path`; what could not be collected is in `problems`. */
+  save(path: string): Promise<{ path: string | null; problems: readonly string[] }>;
+  /** Tells the person how it went (a message box in Electron). */
+  showResult(result: { ok: boolean; message: string }): void;
 }
 
 export interface TrayClock {
@@ -58,6 +75,8 @@ const AGE_REFRESH_MIN_MS = 250;
 const AGE_REFRESH_SLACK_MS = 20;
 
 type MenuKind = 'running' | 'paused' | 'not-running';
+
+const BUNDLE_ITEM: MenuItemSpec = { action: 'bundle', label: 'Save support bundle…' };
 
 const MENUS: Record<MenuKind, readonly MenuItemSpec[]> = {
   running: [
@@ -87,6 +106,8 @@ export class TrayService {
   private status: EngineStatus | undefined;
   private ageTimer: unknown;
   private readonly clock: TrayClock;
+  /** The support bundle being saved (one at a time: a second click while it runs does nothing). */
+  private saving: Promise<void> | undefined;
 
   constructor(private readonly deps: TrayDeps) {
     this.clock = deps.clock ?? realClock;
@@ -141,8 +162,29 @@ export class TrayService {
     }
     if (menu !== this.menu) {
       this.menu = menu;
-      this.tray.setMenu(MENUS[menu], (action) => this.deps.actions[action]());
+      const items = this.deps.supportBundle ? [...MENUS[menu].slice(0, -1), BUNDLE_ITEM, ...MENUS[menu].slice(-1)] : MENUS[menu];
+      this.tray.setMenu(items, (action) => (action === 'bundle' ? void this.saveSupportBundle() : this.deps.actions[action]()));
     }
+  }
+
+  /** The support bundle item: asks where, writes, tells the person; resolves when done (never rejects). */
+  saveSupportBundle(): Promise<void> {
+    const deps = this.deps.supportBundle;
+    if (!deps) return Promise.resolve();
+    this.saving ??= (async () => {
+      try {
+        const path = await deps.chooseSavePath(deps.defaultName());
+        if (path === null) return;
+        const saved = await deps.save(path);
+        const notes = saved.problems.length > 0 ? `\n\nNot collected:\n${saved.problems.join('\n')}` : '';
+        deps.showResult({ ok: true, message: `Support bundle saved to ${saved.path ?? path}${notes}` });
+      } catch (err) {
+        deps.showResult({ ok: false, message: `The support bundle could not be saved: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    })().finally(() => {
+      this.saving = undefined;
+    });
+    return this.saving;
   }
 
   get currentState(): TrayState | undefined {
