@@ -2,7 +2,7 @@
 /**
  * Lint rules, including the environment boundaries of DESIGN.md: src/shared is
  * pure; src/main/sync, src/agent and src/server are Node; only src/main (outside sync)
- * and src/preload touch Electron; only src/renderer touches the DOM. The engine
+ * and src/preload touch Electron; only src/renderer and src/console (HQ's console) touch the DOM. The engine
  * (src/main/sync) imports nothing outside itself but src/shared; nothing but the
  * agent imports src/agent. (Import cycles anywhere in src/ fail test/shared/no-cycles.test.ts.)
  */
@@ -80,6 +80,14 @@ export default tseslint.config(
     rules: forbid(
       ['electron', 'electron/*', ...NODE_BUILTINS, ...NODE_LIBS, '**/main/**', '**/server/**', '**/preload/**'],
       'the renderer talks to the engine only through the bridge typed in src/shared',
+    ),
+  },
+  {
+    files: ['src/console/**'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: forbid(
+      ['electron', 'electron/*', ...NODE_BUILTINS, ...NODE_LIBS, '**/main/**', '**/server/**', '**/preload/**', '**/agent/**'],
+      "HQ's console is a web page: it talks to central only over HTTP and socket.io, typed by src/shared",
     ),
   },
   {
