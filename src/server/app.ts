@@ -23,9 +23,6 @@ import {
   CreateTerminalRequest,
   CreateTerminalResponse,
   ErrorResponse,
-  FleetQuery,
-  FleetResponse,
-  FleetTerminalDetail,
   HeartbeatRequest,
   HeartbeatResponse,
   PullQuery,
@@ -39,7 +36,6 @@ import {
   StatusQuery,
   StatusResponse,
   StoreResponse,
-  StoreRollupResponse,
   SyncAllRequest,
   SyncAllResponse,
   TERMINAL_ID,
@@ -55,9 +51,11 @@ import { conflict, errorBody, HttpError, notFound, validationBody, type ErrorBod
 import { clientErrorHandler, frameworkErrorHandler, installJsonBodyParser, installServerGuards } from './http-guards.js';
 import { Metrics } from './metrics.js';
 import { Realtime } from './realtime.js';
+import { ConflictAnalyticsService } from './services/conflict-analytics.js';
 import { ConflictService } from './services/conflicts.js';
 import { FleetService } from './services/fleet.js';
 import { FleetReport } from './services/fleet-report.js';
+import { registerFleetView } from './fleet-routes.js';
 import { PullPositions } from './services/positions.js';
 import { PullService } from './services/pull.js';
 import { PurgeService } from './services/purge.js';
@@ -158,6 +156,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     (id) => realtime?.isConnected(id) ?? false,
     (id) => auth.forget(id),
   );
+  const conflictAnalytics = new ConflictAnalyticsService(db);
   const fleetReport = new FleetReport(db, config.heartbeatIntervalSeconds, (id) => realtime?.isConnected(id) ?? false);
   const push = new PushService(
     db,
@@ -302,57 +301,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       return { terminals: await fleet.list() };
     },
   );
-  app.get(
-    '/api/fleet',
-    {
-      schema: {
-        tags: ['fleet'],
-        summary: 'Every till at a glance, most urgent first',
-        description:
-          'Admin token. One row per provisioned terminal as its last heartbeat reported it (pending, failed, unsynced sales and their value, oldest pending change, clock skew, app and schema version) with central\'s open conflicts and how far behind central\'s change log it pulls; sorted by attention (offline tills holding sales first). Filters: storeId, status, attention=true; pages: limit (<= 1000) and offset.',
-        security: secured,
-        querystring: FleetQuery,
-        response: { 200: FleetResponse, ...errors },
-      },
-    },
-    async (req) => {
-      requireAdmin(await principal(req));
-      return fleetReport.page(req.query);
-    },
-  );
-  app.get(
-    '/api/fleet/stores',
-    {
-      schema: {
-        tags: ['fleet'],
-        summary: 'The fleet rolled up per store',
-        description: 'Admin token. Per store: tills by status, how many need attention, pending and failed changes, open conflicts, unsynced sales and their value, oldest pending change.',
-        security: secured,
-        response: { 200: StoreRollupResponse, ...errors },
-      },
-    },
-    async (req) => {
-      requireAdmin(await principal(req));
-      return fleetReport.stores();
-    },
-  );
-  app.get(
-    '/api/fleet/:terminalId',
-    {
-      schema: {
-        tags: ['fleet'],
-        summary: 'One till in detail',
-        description: 'Admin token. The fleet row plus the per-table counts and the latest sync runs (with their errors) from its last heartbeat. 404 UNKNOWN_TERMINAL.',
-        security: secured,
-        params: z.object({ terminalId: TERMINAL_ID }),
-        response: { 200: FleetTerminalDetail, ...errors },
-      },
-    },
-    async (req) => {
-      requireAdmin(await principal(req));
-      return fleetReport.detail(req.params.terminalId);
-    },
-  );
+  registerFleetView(app, { principal, report: fleetReport, analytics: conflictAnalytics, errors, secured });
   app.patch(
     '/api/terminals/:terminalId',
     {
@@ -427,6 +376,9 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       if (req.body.allTerminals) {
         requireAdmin(p);
         ids = await fleet.activeIds();
+      } else if (req.body.storeId !== undefined) {
+        requireAdmin(p);
+        ids = await fleet.activeIdsInStore(req.body.storeId);
       } else {
         const acting = await fleet.acting(p, req.body.terminalId as string);
         const row = await fleet.find(acting.terminalId);

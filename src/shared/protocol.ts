@@ -225,46 +225,15 @@ export const ConflictListQuery = z.strictObject({
 
 export const ConflictListResponse = z.object({ conflicts: z.array(ConflictRecord) });
 
+
 // ---------------------------------------------------------------- heartbeat and status
 
-export const TableCounts = z.strictObject({
-  pending: z.number().int().min(0),
-  failed: z.number().int().min(0),
-  synced: z.number().int().min(0),
-  conflicts: z.number().int().min(0),
-});
-export type TableCounts = z.infer<typeof TableCounts>;
-
-/**
- * A count a terminal reports in its heartbeat. /api/sync/status sums them over the
- * fleet: bounded, so the sums stay exact integers (an unbounded 1e308 would sum to
- * Infinity and break every later status answer). The sums themselves are not bounded.
- */
-const REPORTED_COUNT = z.number().int().min(0).max(1_000_000_000);
-const ReportedCounts = z.strictObject({
-  pending: REPORTED_COUNT,
-  failed: REPORTED_COUNT,
-  synced: REPORTED_COUNT,
-  conflicts: REPORTED_COUNT,
-});
+// What a till reports and the fleet view shows: report-protocol.ts (fleet-protocol.ts builds on it, not on this file).
+export { MAX_REPORTED_RUNS, ReportedRun, TableCounts } from './report-protocol.js';
+import { MAX_REPORTED_RUNS, REPORTED_COUNT, ReportedCounts, ReportedRun, TableCounts } from './report-protocol.js';
 
 export const TERMINAL_STATES = ['ONLINE', 'OFFLINE', 'SYNCING', 'ERROR'] as const;
 const MAX_OUTBOX_TYPES = 100;
-export const MAX_REPORTED_RUNS = 10;
-
-/** One sync run as a till's heartbeat reports it (bounded: it is stored as reported). */
-export const ReportedRun = z.strictObject({
-  kind: z.string().min(1).max(32),
-  trigger: z.string().max(100),
-  startedAt: z.iso.datetime({ offset: true }),
-  finishedAt: z.iso.datetime({ offset: true }).nullable(),
-  pushed: REPORTED_COUNT,
-  pulled: REPORTED_COUNT,
-  conflicts: REPORTED_COUNT,
-  failed: REPORTED_COUNT,
-  errors: z.array(z.string().max(500)).max(5),
-});
-export type ReportedRun = z.infer<typeof ReportedRun>;
 
 export const HeartbeatRequest = z.strictObject({
   terminalId: TERMINAL_ID,
@@ -336,12 +305,14 @@ export type SyncType = z.infer<typeof SyncType>;
 export const SyncAllRequest = z
   .strictObject({
     terminalId: TERMINAL_ID.optional(),
+    /** Every active terminal of this store (admin). */
+    storeId: z.string().min(1).max(KEY_MAX_LENGTH).optional(),
     allTerminals: z.boolean().optional(),
     type: SyncType.default('FULL'),
     reason: z.string().min(1).max(64).default('MANUAL'),
   })
-  .refine((r) => (r.terminalId !== undefined) !== (r.allTerminals === true), {
-    message: 'give either terminalId or allTerminals: true',
+  .refine((r) => [r.terminalId !== undefined, r.storeId !== undefined, r.allTerminals === true].filter(Boolean).length === 1, {
+    message: 'give one of terminalId, storeId or allTerminals: true',
   });
 export type SyncAllRequest = z.infer<typeof SyncAllRequest>;
 
@@ -395,9 +366,6 @@ export const SOCKET_EVENTS = {
   fleetChanged: 'fleet:changed',
 } as const;
 
-/** `fleet:changed`: these tills reported (or, `all`, anything may have changed: read everything again). */
-export const FleetChanged = z.object({ terminalIds: z.array(z.string()).max(1000), all: z.boolean() });
-export type FleetChanged = z.infer<typeof FleetChanged>;
 
 // ---------------------------------------------------------------- fleet
 
@@ -441,100 +409,6 @@ export const TerminalInfo = z.object({
 });
 export type TerminalInfo = z.infer<typeof TerminalInfo>;
 export const TerminalListResponse = z.object({ terminals: z.array(TerminalInfo) });
-
-// ---------------------------------------------------------------- the fleet view (GET /api/fleet)
-
-export const FLEET_STATUSES = ['ONLINE', 'OFFLINE', 'DISABLED', 'NEVER_SEEN'] as const;
-export const FleetStatus = z.enum(FLEET_STATUSES);
-export type FleetStatus = z.infer<typeof FleetStatus>;
-
-/** Why a till needs someone to look at it, most urgent first (services/fleet-view.ts decides). */
-export const ATTENTION_REASONS = [
-  'OFFLINE_WITH_SALES',
-  'FAILED_CHANGES',
-  'OPEN_CONFLICTS',
-  'PENDING_TOO_LONG',
-  'OFFLINE',
-  'CLOCK_SKEW',
-  'PULL_BEHIND',
-] as const;
-export const AttentionReason = z.enum(ATTENTION_REASONS);
-export type AttentionReason = z.infer<typeof AttentionReason>;
-
-/** One till in the fleet view. Counts are as its last heartbeat reported them; conflicts are central's open ones. */
-export const FleetTerminal = z.object({
-  terminalId: z.string(),
-  storeId: z.string(),
-  name: z.string(),
-  status: FleetStatus,
-  lastSeenAt: z.string().nullable(),
-  appVersion: z.string().nullable(),
-  schemaVersion: z.string().nullable(),
-  pending: z.number().int(),
-  failed: z.number().int(),
-  conflicts: z.number().int(),
-  /** Age of the oldest change not yet at central, on central's clock; null: nothing waits (or not reported). */
-  oldestPendingSeconds: z.number().int().nullable(),
-  /** Value of completed sales not yet at central, in the store's currency (`currency`). */
-  unsyncedSalesTotal: z.number(),
-  unsyncedSalesCount: z.number().int(),
-  currency: z.string().nullable(),
-  /** The till's clock minus central's at its last heartbeat (ms; within the request's transit time). */
-  clockSkewMs: z.number().int().nullable(),
-  /** Age of the oldest change in central's log, for a table the till pulls and in its scope, that it has not pulled; 0: in step; null: unknown. */
-  pullLagSeconds: z.number().int().nullable(),
-  /** Empty when nothing needs looking at. */
-  attention: z.array(AttentionReason),
-});
-export type FleetTerminal = z.infer<typeof FleetTerminal>;
-
-export const FleetQuery = z.strictObject({
-  storeId: z.string().min(1).max(KEY_MAX_LENGTH).optional(),
-  status: FleetStatus.optional(),
-  /** `true`: only tills that need attention. */
-  attention: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
-export type FleetQuery = z.infer<typeof FleetQuery>;
-
-export const FleetResponse = z.object({
-  /** Sorted by attention: offline tills holding sales first, then by their oldest pending change. */
-  terminals: z.array(FleetTerminal),
-  /** Tills matching the filters (all pages). */
-  total: z.number().int(),
-  offset: z.number().int(),
-  limit: z.number().int(),
-  generatedAt: z.string(),
-});
-export type FleetResponse = z.infer<typeof FleetResponse>;
-
-export const StoreRollup = z.object({
-  storeId: z.string(),
-  name: z.string().nullable(),
-  currency: z.string().nullable(),
-  terminals: z.number().int(),
-  byStatus: z.record(FleetStatus, z.number().int()),
-  needAttention: z.number().int(),
-  pending: z.number().int(),
-  failed: z.number().int(),
-  conflicts: z.number().int(),
-  unsyncedSalesTotal: z.number(),
-  unsyncedSalesCount: z.number().int(),
-  oldestPendingSeconds: z.number().int().nullable(),
-});
-export type StoreRollup = z.infer<typeof StoreRollup>;
-export const StoreRollupResponse = z.object({ stores: z.array(StoreRollup), generatedAt: z.string() });
-
-/** One till in detail: the fleet row plus what its heartbeat reported per table and its latest runs. */
-export const FleetTerminalDetail = FleetTerminal.extend({
-  tables: z.record(z.string(), TableCounts),
-  recentRuns: z.array(ReportedRun),
-  lastSyncAt: z.string().nullable(),
-  disabled: z.boolean(),
-  connected: z.boolean(),
-});
-export type FleetTerminalDetail = z.infer<typeof FleetTerminalDetail>;
 
 export const ErrorResponse = z.object({
   statusCode: z.number().int(),
@@ -580,30 +454,10 @@ export const SchemaResponse = z.object({
 });
 export type SchemaResponse = z.infer<typeof SchemaResponse>;
 
-// ---------------------------------------------------------------- purge (admin)
+// ---------------------------------------------------------------- the fleet view and console: fleet-protocol.ts
 
-const PurgeCounts = z.object({
-  /** Tombstoned rows removed (with their change-log entries). */
-  tombstones: z.number().int(),
-  /** Change-log entries superseded by a later entry of the same row. */
-  compacted: z.number().int(),
-  /** Change-log entries of tables no terminal pulls (direction up), older than the retention. */
-  unpulled: z.number().int(),
-  /** Push answers (idempotency records) older than the retention. */
-  answers: z.number().int(),
-  /** Sync triggers older than the retention. */
-  triggers: z.number().int(),
-});
+export * from './fleet-protocol.js';
 
-/** What one purge run removed (POST /api/admin/purge). */
-export const PurgeReport = z.object({
-  ranAt: z.string(),
-  /** Rows deleted, answers given and entries of up tables logged before this instant were due. */
-  cutoff: z.string(),
-  retentionSeconds: z.number().int(),
-  ms: z.number().int(),
-  removed: PurgeCounts,
-  /** Per entity type: what went, and the lowest position of an active terminal that held the purge back (null: none did). */
-  tables: z.record(z.string(), z.object({ compacted: z.number().int(), tombstones: z.number().int(), heldBackAt: z.string().nullable() })),
-});
-export type PurgeReport = z.infer<typeof PurgeReport>;
+// ---------------------------------------------------------------- purge (admin): purge-protocol.ts
+
+export { PurgeReport } from './purge-protocol.js';

@@ -567,6 +567,27 @@ const ENDPOINTS: readonly BodyEndpoint[] = [
       ],
       ['outbox key bad', setField('outbox', (ctx) => ({ [ctx.rng.chance(0.5) ? '' : longText(ctx, 64)]: { pending: 0, failed: 0, synced: 0, conflicts: 0 } }))],
       ['outbox too many types', setField('outbox', () => Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`T${i}`, { pending: 0, failed: 0, synced: 0, conflicts: 0 }])))],
+      ['schemaVersion bad', setField('schemaVersion', (ctx) => ctx.rng.pick(['', longText(ctx, 64), wrongType(ctx, 'string')]))],
+      ['oldestPendingAt bad', setField('oldestPendingAt', (ctx) => ctx.rng.pick(['yesterday', '2026-01-01', wrongType(ctx, 'string')]))],
+      [
+        'unsyncedSales bad',
+        setField('unsyncedSales', (ctx) =>
+          ctx.rng.pick<unknown>([{ count: -1, total: 0 }, { count: 1.5, total: 0 }, { count: 1, total: -0.01 }, { count: 1, total: 1e300 }, { count: 1 }, { count: 1, total: 1, extra: 1 }, 'lots']),
+        ),
+      ],
+      ['cursors bad', setField('cursors', (ctx) => ctx.rng.pick<unknown>([{ SaleOrder: 7 }, { SaleOrder: '' }, { '': 'x' }, { Product: longText(ctx, 400) }, wrongType(ctx, 'object')]))],
+      [
+        'recentRuns bad',
+        setField('recentRuns', (ctx) =>
+          ctx.rng.pick<unknown>([
+            Array.from({ length: 11 }, () => ({ kind: 'FULL', trigger: 't', startedAt: '2026-01-01T00:00:00Z', finishedAt: null, pushed: 0, pulled: 0, conflicts: 0, failed: 0, errors: [] })),
+            [{ kind: 'FULL' }],
+            [{ kind: 'FULL', trigger: 't', startedAt: 'then', finishedAt: null, pushed: 0, pulled: 0, conflicts: 0, failed: 0, errors: [] }],
+            [{ kind: 'FULL', trigger: 't', startedAt: '2026-01-01T00:00:00Z', finishedAt: null, pushed: -1, pulled: 0, conflicts: 0, failed: 0, errors: [longText(ctx, 500)] }],
+            wrongType(ctx, 'array'),
+          ]),
+        ),
+      ],
       ['unknown field', (ctx, body) => void (body[unknownKey(ctx)] = anyValue(ctx))],
     ],
     semantic: [
@@ -921,6 +942,9 @@ function refusedNoInputRequest(ctx: Ctx, fx: Fixture, n: number): Fuzzed {
   const [path, refused] = rng.pick([
     ['/api/sync/schema', ['D', 'none', 'wrong', 'malformed']],
     ['/api/terminals', ['A', 'B', 'D', 'none', 'wrong', 'malformed']],
+    ['/api/fleet', ['A', 'B', 'D', 'none', 'wrong', 'malformed']],
+    ['/api/fleet/stores', ['A', 'B', 'D', 'none', 'wrong', 'malformed']],
+    ['/api/conflicts/analytics', ['A', 'B', 'D', 'none', 'wrong', 'malformed']],
   ] as const);
   const who = rng.pick(refused);
   ctx.labels.push(`GET ${path}`, `as ${who}`);
@@ -1152,6 +1176,35 @@ function acceptedPhaseRequest(rng: Rng, fx: Fixture, n: number): Fuzzed {
         status: rng.pick(['ONLINE', 'OFFLINE', 'SYNCING', 'ERROR']),
         ...(rng.chance(0.5) ? { appVersion: text(rng, rng.pick([0, 1, 64])) } : {}),
         ...(rng.chance(0.5) ? { lastSyncAt: edgeTimestamp(rng) } : {}),
+        // What the fleet view reads back (GET /api/fleet in `read`): edge values it must show without failing.
+        ...(rng.chance(0.5) ? { reportedAt: edgeTimestamp(rng), oldestPendingAt: rng.chance(0.2) ? null : edgeTimestamp(rng) } : {}),
+        ...(rng.chance(0.5) ? { unsyncedSales: { count: rng.pick([0, 1, 1_000_000_000]), total: rng.pick([0, 0.01, 1e13, 123456.789]) } } : {}),
+        ...(rng.chance(0.5) ? { schemaVersion: text(rng, rng.pick([1, 64])) } : {}),
+        ...(rng.chance(0.5)
+          ? {
+              cursors: Object.fromEntries(
+                Array.from({ length: rng.range(0, 100) }, () => [
+                  rng.chance(0.5) ? rng.pick(CATALOG).entityType : text(rng, rng.pick([1, 64])),
+                  rng.pick([text(rng, rng.pick([1, 400])), Buffer.from(JSON.stringify(rng.pick<unknown[]>([['0', 0], ['18446744073709551615', 9007199254740991], ['s', '5', null]]))).toString('base64url')]),
+                ]),
+              ),
+            }
+          : {}),
+        ...(rng.chance(0.5)
+          ? {
+              recentRuns: Array.from({ length: rng.range(0, 10) }, () => ({
+                kind: text(rng, rng.pick([1, 32])),
+                trigger: text(rng, rng.pick([0, 100])),
+                startedAt: edgeTimestamp(rng),
+                finishedAt: rng.chance(0.5) ? null : edgeTimestamp(rng),
+                pushed: rng.pick([0, 1_000_000_000]),
+                pulled: 0,
+                conflicts: 0,
+                failed: 0,
+                errors: Array.from({ length: rng.range(0, 5) }, () => text(rng, rng.pick([0, 500]))),
+              })),
+            }
+          : {}),
         ...(rng.chance(0.5)
           ? {
               outbox: Object.fromEntries(
@@ -1199,6 +1252,10 @@ function acceptedPhaseRequest(rng: Rng, fx: Fixture, n: number): Fuzzed {
         ['/api/sync/conflicts?status=resolved', 'A'],
         ['/api/terminals', 'admin'],
         ['/api/sync/schema', 'A'],
+        ['/api/fleet?limit=1000', 'admin'],
+        ['/api/fleet/stores', 'admin'],
+        [`/api/fleet/${fx.a.terminalId}`, 'admin'],
+        ['/api/conflicts/analytics?weeks=52', 'admin'],
       ]);
       ctx.labels.push(path, `as ${by}`);
       return { n, label: ctx.labels.join(' / '), server: 'main', method: 'GET', path, headers: authHeaders(ctx, fx, by) };

@@ -148,6 +148,14 @@ export class FleetService {
     return r.rows.map((x) => x.id);
   }
 
+  /** A store's active terminals (404 UNKNOWN_STORE for a store that does not exist). */
+  async activeIdsInStore(storeId: string): Promise<string[]> {
+    const store = await this.db.query('SELECT 1 FROM stores WHERE id = $1 AND sync_deleted_at IS NULL', [storeId]);
+    if (!store.rows[0]) throw notFound('UNKNOWN_STORE', `no store ${storeId}`);
+    const r = await this.db.query<{ id: string }>('SELECT id FROM sync_terminals WHERE store_id = $1 AND disabled_at IS NULL ORDER BY id', [storeId]);
+    return r.rows.map((x) => x.id);
+  }
+
   async heartbeat(acting: Acting, req: HeartbeatRequest) {
     const receivedAt = Date.now();
     const reportedAt = req.reportedAt ? Date.parse(req.reportedAt) : null;
