@@ -83,6 +83,25 @@ export interface RunOptions {
   readonly onError?: (err: unknown) => void;
 }
 
+/** A purchase order the till drafted (`tillsync simulate --conflict` follows it to a conflict). */
+export interface PurchaseOrderRecord {
+  /** Local id of the purchase_orders row. */
+  readonly id: number;
+  readonly poNumber: string;
+}
+
+/**
+ * Where the engine has a row, as a POS may ask (README: a row's sync state is its
+ * latest outbox entry): its central id once given, and that entry's status (none while
+ * the engine has not taken the write from the capture log yet).
+ */
+export interface RowSyncState {
+  readonly serverId: string | null;
+  readonly outboxStatus: string | null;
+  /** Central's conflict, when central parked the entry for a supervisor. */
+  readonly conflictId: string | null;
+}
+
 export interface RunResult {
   readonly sales: number;
   readonly skipped: number;
@@ -359,6 +378,59 @@ export class PosSimulator {
       ).run(pointsEarned, fromCents(totalCents), nowIso, customer.id);
     }
     return { ...base, status, payments, stockUpdates, ...(customer ? { customer: { ...customer, pointsEarned } } : {}) };
+  }
+
+  /**
+   * Drafts a purchase order at the till, in one transaction. Null when there is no
+   * store row yet (the terminal has not pulled it).
+   */
+  draftPurchaseOrder(): PurchaseOrderRecord | null {
+    return this.db
+      .transaction((): PurchaseOrderRecord | null => {
+        const store = this.store();
+        if (!store) return null;
+        const nowIso = new Date().toISOString();
+        const poNumber = `PO-${store.code ?? store.id}-${this.tag}-${String(this.int(1, 999_999)).padStart(6, '0')}`;
+        const r = this.stmt(
+          `INSERT INTO purchase_orders (store_id, po_number, status, total, notes, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?, ?)`,
+        ).run(store.id, poNumber, fromCents(this.int(5_000, 50_000)), 'drafted at the till', nowIso, nowIso);
+        return { id: Number(r.lastInsertRowid), poNumber };
+      })
+      .immediate();
+  }
+
+  /** The sync state of a row of this database (see RowSyncState). */
+  syncState(table: 'purchase_orders', id: number): RowSyncState {
+    const row = this.stmt(`SELECT server_id FROM "${table}" WHERE id = ?`).get(id) as { server_id: string | null } | undefined;
+    const entry = this.stmt(`SELECT status, conflict_id FROM tillsync_outbox WHERE table_name = ? AND local_id = ? ORDER BY id DESC LIMIT 1`).get(table, id) as
+      | { status: string; conflict_id: string | null }
+      | undefined;
+    return { serverId: row?.server_id ?? null, outboxStatus: entry?.status ?? null, conflictId: entry?.conflict_id ?? null };
+  }
+
+  /**
+   * Edits a purchase order's notes and status as a cashier does, holding the
+   * database's write lock from before the edit until `meanwhile` has finished: the
+   * engine can neither push the edit nor apply anything pulled until then, so what
+   * happens at central meanwhile happened before the till's edit reached it. Rolled
+   * back if `meanwhile` fails.
+   */
+  async editPurchaseOrderWhile(id: number, notes: string, meanwhile: () => Promise<void>): Promise<void> {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = this.stmt(`UPDATE purchase_orders SET notes = ?, status = 'ordered', ordered_at = ?, updated_at = ? WHERE id = ?`).run(
+        notes,
+        new Date().toISOString(),
+        new Date().toISOString(),
+        id,
+      );
+      if (r.changes !== 1) throw new Error(`purchase order ${id} is not in this database`);
+      await meanwhile();
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   /**

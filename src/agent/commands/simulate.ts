@@ -1,10 +1,27 @@
-/** `tillsync simulate`: the POS simulator (../simulator.ts) as a process of its own, ringing up sales at a steady rate. */
+/**
+ * `tillsync simulate`: the POS simulator (../simulator.ts) as a process of its own,
+ * ringing up sales at a steady rate; `--conflict` instead makes one real conflict for
+ * the merge editor (../conflict-demo.ts) and exits.
+ */
 import pino from 'pino';
 import { agentConfig, AgentConfigError } from '../../main/engine-settings.js';
 import { missingPart } from '../../main/sync/store/index.js';
 import type { Command } from '../command.js';
+import { makeConflict } from '../conflict-demo.js';
 import { missingDatabaseError } from '../errors.js';
 import { fromCents, PosSimulator, toCents } from '../simulator.js';
+
+/** HQ's half of `--conflict`: central's admin token (a flag, or the variable central itself reads). */
+function adminToken(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): string {
+  const raw = flags['admin-token'] ?? env.TILLSYNC_ADMIN_TOKEN;
+  const token = typeof raw === 'string' ? raw.trim() : '';
+  if (token.length < 16) {
+    throw new AgentConfigError(
+      `--admin-token (TILLSYNC_ADMIN_TOKEN): --conflict changes central's copy as HQ does, through the admin path, and needs central's admin token (16+ characters; npm start keeps it in ./data/stack.json)`,
+    );
+  }
+  return token;
+}
 
 /** A positive number flag; a clear error naming the flag otherwise. */
 function numberFlag(flags: Record<string, string | boolean | undefined>, name: string, what: string, opts: { integer?: boolean } = {}): number | undefined {
@@ -25,8 +42,40 @@ export const simulateCommand: Command = {
     duration: { type: 'string', help: 'seconds to run (default: until SIGINT or SIGTERM)' },
     count: { type: 'string', help: 'number of sales to ring up, then stop' },
     seed: { type: 'string', help: 'random seed, for a repeatable run' },
+    conflict: { type: 'boolean', help: 'make one real conflict instead (a purchase order edited at the till and by HQ), then exit; needs a running engine' },
+    'admin-token': { type: 'string', help: "with --conflict: central's admin token, for HQ's change (or TILLSYNC_ADMIN_TOKEN)" },
   },
   async run({ flags, env }) {
+    if (flags.conflict === true) {
+      const extra = ['rate', 'duration', 'count'].filter((f) => flags[f] !== undefined);
+      if (extra.length > 0) throw new AgentConfigError(`--conflict makes one conflict and exits; it takes no --${extra.join(', --')}`);
+      const config = agentConfig(flags, env, ['databasePath', 'centralUrl', 'terminalId']);
+      const token = adminToken(flags, env);
+      const missing = missingPart(config.databasePath);
+      if (missing) throw missingDatabaseError(config.databasePath, missing, 'run the engine on it first (tillsync agent --create, or npm start)');
+      const log = pino({ level: config.logLevel, base: { app: 'tillsync-simulate' } }, pino.destination(2));
+      const sim = new PosSimulator(config.databasePath);
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      process.once('SIGINT', abort);
+      process.once('SIGTERM', abort);
+      try {
+        const made = await makeConflict(sim, {
+          centralUrl: config.centralUrl as string,
+          adminToken: token,
+          terminalId: config.terminalId as string,
+          signal: controller.signal,
+          onStep: (step, detail) => log.info(detail, step),
+        });
+        log.info(made, 'one open conflict: see the Conflicts screen of the companion, or GET /api/sync/conflicts?status=open');
+        process.stdout.write(`${JSON.stringify(made)}\n`);
+        return 0;
+      } finally {
+        process.removeListener('SIGINT', abort);
+        process.removeListener('SIGTERM', abort);
+        sim.close();
+      }
+    }
     const rate = numberFlag(flags, 'rate', 'sales per second') ?? 1;
     const durationSeconds = numberFlag(flags, 'duration', 'seconds');
     const count = numberFlag(flags, 'count', 'sales', { integer: true });
