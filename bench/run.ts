@@ -14,6 +14,7 @@ import { captureBench } from './capture.js';
 import { downLatencyBench } from './down-latency.js';
 import { firstSyncBench } from './first-sync.js';
 import { fleetBench } from './fleet.js';
+import { fleetViewBench } from './fleet-view.js';
 import { latencyBench } from './latency.js';
 import type { Benchmark, BenchContext, Row } from './lib.js';
 import { table, tempDirs } from './lib.js';
@@ -22,7 +23,7 @@ import { peerBench } from './peer.js';
 import { purgeBench } from './purge.js';
 import { pushBench } from './push.js';
 
-const BENCHMARKS: readonly Benchmark[] = [captureBench, pushBench, latencyBench, downLatencyBench, firstSyncBench, fleetBench, naiveBench, peerBench, purgeBench];
+const BENCHMARKS: readonly Benchmark[] = [captureBench, pushBench, latencyBench, downLatencyBench, firstSyncBench, fleetBench, fleetViewBench, naiveBench, peerBench, purgeBench];
 
 async function reachable(url: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });

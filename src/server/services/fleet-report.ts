@@ -108,7 +108,8 @@ export class FleetReport {
   }
 
   async page(q: FleetQuery): Promise<FleetResponse> {
-    const all = await this.all();
+    // One store's tills are read alone (fleetPage filters again, by the same rule).
+    const all = await this.all(q.storeId);
     const { terminals, total } = fleetPage(all, q);
     return { terminals, total, offset: q.offset, limit: q.limit, generatedAt: new Date().toISOString() };
   }
@@ -140,9 +141,9 @@ export class FleetReport {
     };
   }
 
-  /** Every till as the fleet view shows it (central's clock). */
-  private async all(): Promise<FleetTerminal[]> {
-    const r = await this.db.query<FleetRow>(FLEET_SQL);
+  /** Every till (or one store's) as the fleet view shows it (central's clock). */
+  private async all(storeId?: string): Promise<FleetTerminal[]> {
+    const r = storeId === undefined ? await this.db.query<FleetRow>(FLEET_SQL) : await this.db.query<FleetRow>(`${FLEET_SQL} WHERE t.store_id = $1`, [storeId]);
     const lags = await this.pullLags(r.rows);
     const now = Date.now();
     return r.rows.map((row) => fleetTerminal(facts(row, lags.get(row.id) ?? null), now, this.rules));
