@@ -89,11 +89,14 @@ export interface ConflictsPort {
   applyResolution(entity: { table: string; serverId: string }, data: WireRow, version: number, deleted: boolean, resolution: string): void;
 }
 
-/** store.history: the record of sync runs. */
+type RunCountsOf = { pushed: number; pulled: number; conflicts: number; failed: number; errors: string[] };
+
+/** store.history: the record of sync runs (each new run keeps only the newest `keep`). */
 export interface HistoryPort {
   closeInterruptedRuns(): number;
-  startRun(kind: string, trigger: string): number;
-  finishRun(id: number, r: { pushed: number; pulled: number; conflicts: number; failed: number; errors: string[] }): void;
+  startRun(kind: string, trigger: string, keep: number): number;
+  finishRun(id: number, r: RunCountsOf): void;
+  recordRun(kind: string, trigger: string, startedAt: string, r: RunCountsOf, keep: number): number;
 }
 
 /** Every room the engine uses, by the name the store will give it. */

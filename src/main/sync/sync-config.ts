@@ -43,6 +43,8 @@ export interface SyncConfig {
    */
   readonly reconnectMaxDelayMs: number;
   readonly appVersion: string;
+  /** Sync runs kept in History (the oldest are removed as new ones are recorded). */
+  readonly historyRuns: number;
 }
 
 export const DEFAULT_SYNC_CONFIG = {
@@ -62,5 +64,6 @@ export const DEFAULT_SYNC_CONFIG = {
   realtime: true,
   reconnectMaxDelayMs: 5000,
   appVersion: '0.1.0',
+  historyRuns: 1000,
 } as const;
 

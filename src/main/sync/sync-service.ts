@@ -55,6 +55,11 @@ export function portsOf(store: LocalStore): StorePorts {
   };
 }
 
+/** A push central answered, with nothing refused and nothing left for lack of it: the till is synced as of now. */
+export function pushReachedCentral(p: PushOutcome): boolean {
+  return !p.offline && p.refused === undefined && p.errors.length === 0 && p.pushed + p.conflicts > 0;
+}
+
 /** Serializes async work on one lane; a request while busy waits its turn. */
 class Lane {
   private tail: Promise<unknown> = Promise.resolve();
@@ -269,14 +274,30 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return this.pushOnly(PRIORITY.CRITICAL, 'CRITICAL', trigger);
   }
 
-  /** A push of what is pending from `minPriority` up, on the push lane, without a pull. */
+  /**
+   * A push of what is pending from `minPriority` up, on the push lane, without a pull.
+   * A push that did something is a run in History (the commit watcher's sales are the
+   * CRITICAL runs there), and one that central took without an error is the last sync.
+   */
   private pushOnly(minPriority: number, kind: SyncKind, trigger: string): Promise<SyncRunResult> {
     const started = Date.now();
     return this.pushLane.run(async () => {
+      const startedAt = new Date().toISOString();
       const r = await this.pushLoop.pushAll(minPriority, kind);
+      const result: SyncRunResult = { kind, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
+      if (r.pushed + r.conflicts + r.failed > 0 || r.errors.length > 0) {
+        this.ports.history.recordRun(kind, trigger, startedAt, result, this.config.historyRuns);
+      }
+      if (pushReachedCentral(r)) this.markSynced();
       this.emitStatus();
-      return { kind, trigger, pushed: r.pushed, pulled: 0, conflicts: r.conflicts, failed: r.failed, durationMs: Date.now() - started, errors: r.errors };
+      return result;
     });
+  }
+
+  /** Central took this till's changes (or a whole pass) just now: the status's "last sync". */
+  private markSynced(): void {
+    this.lastSyncAt = new Date().toISOString();
+    this.ports.base.setMeta('last_sync_at', this.lastSyncAt);
   }
 
   private pushAll(minPriority: number, kind: SyncKind): Promise<PushOutcome> {
@@ -290,11 +311,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
     let pulled = 0;
     let conflicts = 0;
     let failed = 0;
+    /** The push loop's reason to stop, already among `errors`. */
+    let pushStop: unknown;
     if (this.paused || this.stopped) {
       return { kind, trigger, pushed, pulled, conflicts, failed, durationMs: 0, errors: [this.stopped ? 'stopped' : 'paused'] };
     }
-    const { base, outbox, cursors, history } = this.ports;
-    const run = history.startRun(kind, trigger);
+    const { outbox, cursors, history } = this.ports;
+    const run = history.startRun(kind, trigger, this.config.historyRuns);
     this.emit('syncStarted', { kind, trigger });
     this.activity = { kind, pulled: 0, pushed: 0 };
     this.emitStatus();
@@ -308,8 +331,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
       conflicts += p.conflicts;
       failed += p.failed;
       errors.push(...p.errors);
-      if (p.offline) throw new NetworkError(p.errors[p.errors.length - 1] ?? 'offline');
-      if (p.refused) throw p.refused;
+      // The push loop has listed why it stopped among its errors: thrown to end the pass, not listed again.
+      if (p.offline) throw (pushStop = new NetworkError(p.errors[p.errors.length - 1] ?? 'offline'));
+      if (p.refused) throw (pushStop = p.refused);
       if (kind === 'FULL') conflicts += await this.pullLoop.refreshConflicts();
       for (const entry of this.pullLoop.due(minPriority)) {
         const r = await this.pullLoop.pullTable(entry, kind);
@@ -318,13 +342,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
         if (r.error) errors.push(r.error);
       }
       this.link.markOnline();
-      this.lastSyncAt = new Date().toISOString();
-      base.setMeta('last_sync_at', this.lastSyncAt);
+      this.markSynced();
       this.lastError = errors[0] ?? null;
       this.keyRefusal = null;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      errors.push(message);
+      if (err !== pushStop) errors.push(message);
       this.lastError = message;
       const failure = failureOf(err);
       if (failure === 'unreachable') this.link.markOffline(message);

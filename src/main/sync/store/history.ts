@@ -1,4 +1,9 @@
-/** The record of sync runs, as the IPC contract's HistoryEntry. */
+/**
+ * The record of sync runs, as the IPC contract's HistoryEntry: passes (started, then
+ * finished) and pushes on their own (the commit watcher's, recorded when they end).
+ * Bounded: each new run removes those beyond the newest `keep`, so a busy till's many
+ * small pushes cannot grow the file without limit.
+ */
 import type { HistoryEntry } from '../../../shared/ipc.js';
 import { nowIso, type StoreBase } from './base.js';
 
@@ -23,6 +28,8 @@ export interface RunCounts {
   readonly errors: string[];
 }
 
+const errorsJson = (errors: readonly string[]) => (errors.length ? JSON.stringify(errors) : null);
+
 export class History {
   constructor(private readonly base: StoreBase) {}
 
@@ -33,14 +40,35 @@ export class History {
       .run(nowIso()).changes;
   }
 
-  startRun(kind: string, trigger: string): number {
-    return Number(this.base.stmt(`INSERT INTO tillsync_history (kind, trigger, started_at) VALUES (?, ?, ?)`).run(kind, trigger, nowIso()).lastInsertRowid);
+  /** A run that begins now (finished by finishRun); the oldest runs beyond the newest `keep` are removed. */
+  startRun(kind: string, trigger: string, keep: number): number {
+    const id = Number(this.base.stmt(`INSERT INTO tillsync_history (kind, trigger, started_at) VALUES (?, ?, ?)`).run(kind, trigger, nowIso()).lastInsertRowid);
+    this.prune(keep);
+    return id;
+  }
+
+  /** A run already over (a push on its own), in one write; pruned as startRun. */
+  recordRun(kind: string, trigger: string, startedAt: string, r: RunCounts, keep: number): number {
+    const id = Number(
+      this.base
+        .stmt(`INSERT INTO tillsync_history (kind, trigger, started_at, finished_at, pushed, pulled, conflicts, failed, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(kind, trigger, startedAt, nowIso(), r.pushed, r.pulled, r.conflicts, r.failed, errorsJson(r.errors)).lastInsertRowid,
+    );
+    this.prune(keep);
+    return id;
   }
 
   finishRun(id: number, r: RunCounts): void {
     this.base
       .stmt(`UPDATE tillsync_history SET finished_at = ?, pushed = ?, pulled = ?, conflicts = ?, failed = ?, errors = ? WHERE id = ?`)
-      .run(nowIso(), r.pushed, r.pulled, r.conflicts, r.failed, r.errors.length ? JSON.stringify(r.errors) : null, id);
+      .run(nowIso(), r.pushed, r.pulled, r.conflicts, r.failed, errorsJson(r.errors), id);
+  }
+
+  /** Removes every run older than the newest `keep` (ids only grow: the oldest have the lowest). */
+  private prune(keep: number): number {
+    return this.base
+      .stmt(`DELETE FROM tillsync_history WHERE id <= (SELECT id FROM tillsync_history ORDER BY id DESC LIMIT 1 OFFSET ?)`)
+      .run(Math.max(1, Math.floor(keep))).changes;
   }
 
   /** The latest runs, newest first. */
