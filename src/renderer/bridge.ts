@@ -8,7 +8,8 @@ import { createWebBridge } from './bridge-web.js';
 
 const TOKEN_KEY = 'tillsync.token';
 
-export function connectBridge(): TillSyncBridge | { error: string } {
+/** The bridge, or why there is none: a web-mode page opened without its token (main.tsx says what to open instead). */
+export function connectBridge(): TillSyncBridge | { readonly missingToken: true } {
   if (window.tillsync) return window.tillsync;
   const url = new URL(window.location.href);
   const fromUrl = url.searchParams.get('token');
@@ -18,6 +19,6 @@ export function connectBridge(): TillSyncBridge | { error: string } {
     window.history.replaceState(null, '', url.pathname + url.search + url.hash);
   }
   const token = fromUrl ?? sessionStorage.getItem(TOKEN_KEY);
-  if (!token) return { error: 'This page needs the link printed by `tillsync ui` (or `npm start`), which carries its access token.' };
+  if (!token) return { missingToken: true };
   return createWebBridge(window.location.origin, token);
 }

@@ -8,11 +8,13 @@ import './styles.css';
 
 const root = createRoot(document.getElementById('root') as HTMLElement);
 const bridge = connectBridge();
-if ('error' in bridge) {
+if ('missingToken' in bridge) {
   root.render(
     <main className="fatal" role="alert">
       <h1>TillSync</h1>
-      <p>{bridge.error}</p>
+      <p>
+        This page needs the link printed by <code>tillsync ui</code> (or <code>npm start</code>), which carries its access token.
+      </p>
     </main>,
   );
 } else {

@@ -1,8 +1,23 @@
-import { useMemo, useState } from 'react';
+import { Fragment, useMemo, useState } from 'react';
 import { when } from '../format.js';
 import { useApp } from '../hooks.js';
 
 const KINDS = ['all', 'FULL', 'INCREMENTAL', 'CRITICAL'] as const;
+
+/** A trigger such as "trigger:SERVER_RESTART", which may wrap after its colons and nowhere else. */
+function Breakable({ text }: { text: string }) {
+  const parts = text.split(/(?<=:)/);
+  return (
+    <>
+      {parts.map((p, i) => (
+        <Fragment key={i}>
+          {i > 0 ? <wbr /> : null}
+          {p}
+        </Fragment>
+      ))}
+    </>
+  );
+}
 
 export function HistoryView() {
   const history = useApp((s) => s.history);
@@ -49,8 +64,10 @@ export function HistoryView() {
       <p className="muted" data-testid="history-count">
         {shown.length} of {history.length} runs
       </p>
+      {/* One body per run: its counts on one line, its errors (if any) on a line of their own below,
+          the width of the table, so nothing is squeezed into a narrow last column on a small screen. */}
       <div className="table-wrap">
-        <table className="grid" data-testid="history">
+        <table className="grid history-grid" data-testid="history">
           <thead>
             <tr>
               <th scope="col">Started</th>
@@ -60,23 +77,33 @@ export function HistoryView() {
               <th scope="col" className="num">Pulled</th>
               <th scope="col" className="num">Conflicts</th>
               <th scope="col" className="num">Failed</th>
-              <th scope="col">Errors</th>
             </tr>
           </thead>
-          <tbody>
-            {shown.map((h) => (
-              <tr key={h.id} className={h.errors.length > 0 || h.failed > 0 ? 'attention' : undefined}>
+          {shown.map((h) => (
+            <tbody key={h.id} data-run={h.id} className={h.errors.length > 0 || h.failed > 0 ? 'run attention' : 'run'}>
+              <tr>
                 <td>{when(h.startedAt)}</td>
                 <td>{h.kind.toLowerCase()}</td>
-                <td>{h.trigger}</td>
+                <td data-col="trigger">
+                  <Breakable text={h.trigger} />
+                </td>
                 <td className="num">{h.pushed}</td>
                 <td className="num">{h.pulled}</td>
                 <td className="num">{h.conflicts}</td>
                 <td className="num">{h.failed}</td>
-                <td className="wrap">{h.errors.join('; ')}</td>
               </tr>
-            ))}
-          </tbody>
+              {h.errors.length > 0 ? (
+                <tr className="run-errors">
+                  <td colSpan={7}>
+                    <span className="visually-hidden">Errors: </span>
+                    <span className="wrap" data-col="errors">
+                      {h.errors.join('; ')}
+                    </span>
+                  </td>
+                </tr>
+              ) : null}
+            </tbody>
+          ))}
         </table>
       </div>
     </section>
