@@ -16,6 +16,10 @@ import {
   type PushRequest,
   type ResolveRequest,
 } from '../../shared/protocol.js';
+import { AuditResponse, type AuditRequest } from '../../shared/audit-protocol.js';
+
+/** An audit request as sent (fanOut and listUpTo may be left to central's defaults). */
+export type AuditRequestInput = Omit<AuditRequest, 'fanOut' | 'listUpTo'> & Partial<Pick<AuditRequest, 'fanOut' | 'listUpTo'>>;
 
 /** Central could not be reached (or answered garbage): the terminal is offline. */
 export class NetworkError extends Error {
@@ -130,6 +134,11 @@ export class CentralClient {
 
   status(terminalId: string) {
     return this.call(StatusResponse, 'GET', `/api/sync/status?terminalId=${encodeURIComponent(terminalId)}`);
+  }
+
+  /** Digests of ranges of one table's rows in this terminal's scope (the convergence audit). */
+  audit(req: AuditRequestInput) {
+    return this.call(AuditResponse, 'POST', '/api/sync/audit', req);
   }
 
   /** The columns of every catalog table at central (for the parity check). */

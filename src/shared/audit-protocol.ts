@@ -1,0 +1,112 @@
+/**
+ * The convergence audit on the wire and in reports: `POST /api/sync/audit` (request and
+ * answer), and the report `tillsync audit`, the companion and the console show. Kept
+ * beside protocol.ts (which it builds on) so that file keeps one job per room.
+ */
+import { z } from 'zod';
+import { KEY_MAX_LENGTH } from './catalog/index.js';
+import { rangeIsValid } from './audit.js';
+import { ENTITY_TYPE, TERMINAL_ID } from './protocol.js';
+
+/** Most ranges one audit request may ask about. */
+export const AUDIT_MAX_RANGES = 64;
+/** Most parts a range may be split into. */
+export const AUDIT_MAX_FAN_OUT = 64;
+/** Most rows central lists for one range instead of splitting it. */
+export const AUDIT_MAX_LIST = 256;
+
+const BOUND = z
+  .string()
+  .min(1)
+  .max(KEY_MAX_LENGTH)
+  .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters')
+  .nullable();
+
+export const AuditRange = z
+  .strictObject({
+    /** Ids after this one (exclusive); null: from the first. */
+    after: BOUND,
+    /** Ids up to this one (inclusive); null: to the last. */
+    upTo: BOUND,
+  })
+  .refine(rangeIsValid, 'after must sort before upTo (ids are ordered by their UTF-8 bytes)');
+
+export const AuditRequest = z.strictObject({
+  terminalId: TERMINAL_ID,
+  entityType: ENTITY_TYPE,
+  ranges: z.array(AuditRange).min(1).max(AUDIT_MAX_RANGES, `at most ${AUDIT_MAX_RANGES} ranges a request`),
+  /** A range holding more than `listUpTo` rows is answered in this many parts. */
+  fanOut: z.number().int().min(2).max(AUDIT_MAX_FAN_OUT).default(16),
+  /** A range holding at most this many rows is answered with its rows (id, version, hash). */
+  listUpTo: z.number().int().min(0).max(AUDIT_MAX_LIST).default(64),
+  schemaHash: z.string().max(64).optional(),
+});
+export type AuditRequest = z.infer<typeof AuditRequest>;
+
+const Range = z.object({ after: z.string().nullable(), upTo: z.string().nullable() });
+const Digest = { count: z.number().int().min(0), digest: z.string() };
+export const AuditRowSchema = z.object({ id: z.string(), version: z.number().int().nullable(), hash: z.string() });
+
+export const AuditRangeAnswer = z.object({
+  range: Range,
+  complete: z.boolean(),
+  ...Digest,
+  parts: z.array(z.object({ range: Range, ...Digest })).optional(),
+  rows: z.array(AuditRowSchema).optional(),
+});
+
+export const AuditResponse = z.object({
+  terminalId: z.string(),
+  entityType: z.string(),
+  schemaHash: z.string(),
+  /** One answer per range asked, in order. */
+  ranges: z.array(AuditRangeAnswer),
+});
+export type AuditResponse = z.infer<typeof AuditResponse>;
+
+// ---------------------------------------------------------------- the report
+
+export const DIFFERENCE_KINDS = ['missing_at_till', 'missing_at_central', 'different_content', 'different_version'] as const;
+
+/** One row that is not the same on both sides. */
+export const AuditDifference = z.object({
+  id: z.string(),
+  kind: z.enum(DIFFERENCE_KINDS),
+  tillVersion: z.number().nullable(),
+  centralVersion: z.number().nullable(),
+});
+export type AuditDifference = z.infer<typeof AuditDifference>;
+
+export const AuditTableReport = z.object({
+  table: z.string(),
+  entityType: z.string(),
+  /** in_step: every synced row is the same; differs: rows listed; not_compared: `reason` says why; failed: `reason` says what went wrong. */
+  outcome: z.enum(['in_step', 'differs', 'not_compared', 'failed']),
+  reason: z.string().nullable(),
+  /** Rows the till holds with a central id, and rows central holds for this till (live, in its scope). */
+  tillRows: z.number(),
+  centralRows: z.number(),
+  /** Rows with changes on the till not at central yet (outbox or capture log): not compared. */
+  pending: z.number(),
+  /** Differing rows that have changes not at central yet (so not counted as differences). */
+  pendingIds: z.array(z.string()),
+  /** Rows without a central id yet (never sent): not compared. */
+  unsent: z.number(),
+  differences: z.array(AuditDifference),
+  /** Every differing row found (the list above stops at a limit). */
+  differencesTotal: z.number(),
+  /** Audit requests this table took. */
+  requests: z.number(),
+});
+export type AuditTableReport = z.infer<typeof AuditTableReport>;
+
+export const AuditReport = z.object({
+  terminalId: z.string(),
+  centralUrl: z.string(),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  /** Every compared table in step (and none failed). */
+  inStep: z.boolean(),
+  tables: z.array(AuditTableReport),
+});
+export type AuditReport = z.infer<typeof AuditReport>;
