@@ -6,8 +6,11 @@
  *   tillsync status [--json]     outbox counts, cursors, conflicts of this terminal
  *   tillsync bootstrap           give legacy rows central ids and queue them
  *   tillsync parity [--json]     compare SQLite, the catalog and central's PostgreSQL columns
+ *   tillsync audit [--table T] [--json]  compare this till's synced rows with central's (exit 0 in step, 3 not)
  *   tillsync simulate            a POS simulator ringing up sales into a terminal database
  *   tillsync ui                  the engine with the companion UI in a browser (web mode)
+ *   tillsync support-bundle --out FILE   status, settings, outbox, versions, history, parity and logs in one
+ *                                .tar.gz, secrets redacted
  *
  * Each command is one module under ./commands; bin/tillsync.mjs is the only importer
  * of this file.
@@ -16,10 +19,12 @@ import { parseArgs } from 'node:util';
 import { AgentConfigError, SETTINGS } from '../main/engine-settings.js';
 import type { Command } from './command.js';
 import { agentCommand } from './commands/agent.js';
+import { auditCommand } from './commands/audit.js';
 import { bootstrapCommand } from './commands/bootstrap.js';
 import { parityCommand } from './commands/parity.js';
 import { simulateCommand } from './commands/simulate.js';
 import { statusCommand } from './commands/status.js';
+import { supportBundleCommand } from './commands/support-bundle.js';
 import { syncCommand } from './commands/sync.js';
 import { uiCommand } from './commands/ui.js';
 
@@ -30,8 +35,10 @@ export const COMMANDS: Record<string, Command> = {
   status: statusCommand,
   bootstrap: bootstrapCommand,
   parity: parityCommand,
+  audit: auditCommand,
   simulate: simulateCommand,
   ui: uiCommand,
+  'support-bundle': supportBundleCommand,
 };
 
 export function usage(): string {

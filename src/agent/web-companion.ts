@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { startWebBridge, type WebBridge } from '../main/bridge/web-host.js';
+import { COMPANION_LOGS_NOTE } from '../main/companion-bundle.js';
 import { Companion, type KeyStore } from '../main/companion.js';
 import { defaultsFromEnv } from '../main/engine-settings.js';
 import { SettingsStore } from '../main/settings.js';
@@ -51,7 +52,24 @@ export async function startWebCompanion(opts: {
   if (!existsSync(join(rendererDir, 'index.html'))) throw new Error(`the companion UI is not built (${rendererDir}/index.html is missing); run npm run build`);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const settings = new SettingsStore(join(opts.dataDir, 'settings.json'), fs);
-  const companion = new Companion({ settings, keys: envOnlyKeys, defaults: defaultsFromEnv(opts.env), log: opts.log, tuning: opts.tuning });
+  const companion = new Companion({
+    settings,
+    keys: envOnlyKeys,
+    defaults: defaultsFromEnv(opts.env),
+    log: opts.log,
+    tuning: opts.tuning,
+    // The bridge host runs on this machine (127.0.0.1 only): a bundle is written into the
+    // data folder, under a new timestamped name, and the Settings screen shows its path.
+    supportBundle: {
+      source: 'companion-web',
+      chooseTarget: async (name) => {
+        const folder = join(opts.dataDir, 'support-bundles');
+        fs.mkdirSync(folder, { recursive: true });
+        return { path: join(folder, name), replace: false };
+      },
+      recentLogs: () => ({ files: [], note: `${COMPANION_LOGS_NOTE} (tillsync ui and npm start print them where they run); none are included` }),
+    },
+  });
   await companion.start();
   if (companion.setupProblem) opts.log.warn({ problem: companion.setupProblem }, 'the engine is not running yet');
   let bridge: WebBridge;

@@ -15,7 +15,9 @@ import { createEngine, type Engine } from './sync/engine.js';
 import type { SyncService } from './sync/sync-service.js';
 import type { SyncConfig } from './sync/sync-config.js';
 import { EngineHost } from './bridge/engine-host.js';
-import type { SettingsPatch, SettingsView } from '../shared/ipc.js';
+import type { SavedSupportBundle, SettingsPatch, SettingsView } from '../shared/ipc.js';
+import { writeCompanionBundle, type CompanionBundleOptions } from './companion-bundle.js';
+import { bundleBaseName } from './sync/support-bundle.js';
 import { DEFAULT_SYNC_INTERVAL, type SettingsStore } from './settings.js';
 
 /** Where the terminal key lives (SecretStore over safeStorage in Electron). */
@@ -44,6 +46,8 @@ export interface CompanionOptions {
   readonly tuning?: Partial<SyncConfig> | undefined;
   /** The terminal's migrations folder (the Electron bundle passes its app path's; default: next to the sources). */
   readonly migrationsDir?: string | undefined;
+  /** Support bundles: where the Settings screen's go, and this process's recent logs (companion-bundle.ts). */
+  readonly supportBundle?: CompanionBundleOptions | undefined;
 }
 
 /** The settings an engine is built from; a change to one of them restarts it. */
@@ -64,6 +68,7 @@ export class Companion {
     this.host = new EngineHost(undefined, {
       pin: { isSet: () => opts.settings.get().supervisorPinHash !== undefined, verify: (pin) => opts.settings.verifyPin(pin) },
       settings: { get: () => this.view(), set: (patch) => this.serial(() => this.apply(patch)) },
+      supportBundle: { save: () => this.saveSupportBundle() },
     });
   }
 
@@ -86,6 +91,28 @@ export class Companion {
     return this.service;
   }
 
+  /** Writes a support bundle of this till at `path` (the tray's item, after its save dialog); `replace`: over an existing file. */
+  writeSupportBundle(path: string, replace: boolean): Promise<SavedSupportBundle> {
+    // In turn with settings changes: the engine is not swapped while the bundle reads it.
+    return this.serial(() =>
+      writeCompanionBundle(
+        { engine: this.current, problem: this.problem, inForce: this.engineSettings(), saved: this.opts.settings.get(), defaults: this.opts.defaults },
+        this.opts.supportBundle,
+        path,
+        replace,
+      ),
+    );
+  }
+
+  /** The Settings screen's "Save support bundle": asks where (Electron: a dialog), then writes it there. */
+  async saveSupportBundle(): Promise<SavedSupportBundle> {
+    const chooser = this.opts.supportBundle;
+    if (!chooser) throw new Error('support bundles are not set up in this companion');
+    const target = await chooser.chooseTarget(`${bundleBaseName(this.engineSettings().terminalId ?? null, new Date())}.tar.gz`);
+    if (!target) return { saved: false, path: null, files: 0, bytes: 0, problems: [] };
+    return this.writeSupportBundle(target.path, target.replace);
+  }
+
   /** What is missing or wrong, when the engine is not running. */
   get setupProblem(): string | null {
     return this.problem;
@@ -102,7 +129,8 @@ export class Companion {
       databasePath: e.databasePath,
       syncInterval: e.syncInterval,
       ...(e.cron !== undefined ? { cron: e.cron } : {}),
-      autoStart: this.opts.autoStart ? this.opts.autoStart.isEnabled() : s.autoStart,
+      // Without a login item (web mode, a run from a checkout) there is nothing to start: never reported as on.
+      autoStart: this.opts.autoStart ? this.opts.autoStart.isEnabled() : null,
     };
   }
 

@@ -23,9 +23,20 @@ import { SecretStore } from './secret-store.js';
 import { SettingsStore } from './settings.js';
 import { TrayService, type TrayLike } from './tray.js';
 import { defaultsFromEnv } from './engine-settings.js';
+import { COMPANION_LOGS_NOTE } from './companion-bundle.js';
+import { RecentLogs } from './sync/support-bundle-logs.js';
+import { bundleBaseName } from './sync/support-bundle.js';
 import { launchMode, rendererCsp, secureSession, secureWebContents, trayIconPath } from './window-security.js';
 
-const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'tillsync-companion' } });
+// Logs go to standard output, and the last lines are kept in memory for support bundles.
+const recentLogs = new RecentLogs();
+const log = pino(
+  { level: process.env.LOG_LEVEL ?? 'info', base: { app: 'tillsync-companion' } },
+  pino.multistream([
+    { level: 'trace', stream: process.stdout },
+    { level: 'trace', stream: recentLogs },
+  ]),
+);
 const devUrl = process.env.ELECTRON_RENDERER_URL;
 const rendererFile = join(import.meta.dirname, '../renderer/index.html');
 const rendererUrl = devUrl ?? pathToFileURL(rendererFile).href;
@@ -73,6 +84,17 @@ function showWindow(): void {
   if (win.isMinimized()) win.restore();
   win.show();
   win.focus();
+}
+
+/** Electron's save dialog for a support bundle (it asks before replacing a file); null when cancelled. */
+async function chooseBundlePath(defaultName: string): Promise<string | null> {
+  const options = {
+    title: 'Save support bundle',
+    defaultPath: join(app.getPath('documents'), defaultName),
+    filters: [{ name: 'Support bundle', extensions: ['tar.gz', 'gz'] }],
+  };
+  const r = win && !win.isDestroyed() ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
+  return r.canceled || !r.filePath ? null : r.filePath;
 }
 
 function electronTray(iconPath: string): TrayLike {
@@ -126,6 +148,17 @@ async function main(): Promise<void> {
     log,
     // The bundle's own copy of the terminal's migrations (electron-builder.yml ships them).
     migrationsDir: join(app.getAppPath(), 'drizzle', 'terminal', 'migrations'),
+    supportBundle: {
+      source: 'companion',
+      chooseTarget: async (name) => {
+        const path = await chooseBundlePath(name);
+        return path === null ? null : { path, replace: true };
+      },
+      recentLogs: () => ({
+        files: [{ name: 'companion.log', text: recentLogs.text() }],
+        note: `${COMPANION_LOGS_NOTE}; logs/companion.log holds the last lines this run kept in memory (up to 5,000)`,
+      }),
+    },
   });
   if (app.isPackaged) companion.applyAutoStart();
 
@@ -142,6 +175,12 @@ async function main(): Promise<void> {
         else e?.pause();
       },
       quit: () => app.quit(),
+    },
+    supportBundle: {
+      defaultName: () => `${bundleBaseName(companion.view().terminalId ?? null, new Date())}.tar.gz`,
+      chooseSavePath: chooseBundlePath,
+      save: (path) => companion.writeSupportBundle(path, true),
+      showResult: ({ ok, message }) => void dialog.showMessageBox({ type: ok ? 'info' : 'error', title: 'TillSync', message }),
     },
   });
   const stopEvents = forwardEvents(companion.host, (channel, payload) => {

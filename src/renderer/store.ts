@@ -9,11 +9,13 @@ import type {
   HistoryEntry,
   IpcError,
   IpcResult,
+  SavedSupportBundle,
   SettingsPatch,
   SettingsView,
   SyncRunResult,
   TillSyncBridge,
 } from '../shared/ipc.js';
+import type { AuditReport } from '../shared/audit-protocol.js';
 import { plural } from './format.js';
 
 export const VIEWS = ['status', 'conflicts', 'history', 'settings'] as const;
@@ -22,6 +24,8 @@ export type Action = 'now' | 'full' | 'pause' | 'resume' | 'retry';
 
 export interface ControlResult {
   readonly ok: boolean;
+  /** Done, and what it left needs attention (sync paused): shown amber, not green. */
+  readonly warn?: boolean;
   readonly text: string;
   readonly at: string;
 }
@@ -51,6 +55,10 @@ export interface AppState {
   loadHistory(): Promise<void>;
   loadSettings(): Promise<void>;
   saveSettings(patch: SettingsPatch): Promise<IpcResult<SettingsView>>;
+  /** Saves a support bundle (Electron asks where; web mode writes it into its data folder). */
+  saveSupportBundle(): Promise<IpcResult<SavedSupportBundle>>;
+  /** Runs the convergence audit (this till's synced rows against central's). */
+  runAudit(): Promise<IpcResult<AuditReport>>;
   /** Subscribes to the engine's events and loads the first status; returns the unsubscribe. */
   start(): () => void;
 }
@@ -88,7 +96,7 @@ export function createAppStore(bridge: TillSyncBridge): StoreApi<AppState> {
         const r = await bridge['sync:pause']();
         if (!r.ok) return (failed(r.error), { ok: false, text: `Pause failed: ${r.error.message}`, at: now() });
         set({ status: r.value });
-        return { ok: true, text: 'Sync paused: sales stay on this till until you resume', at: now() };
+        return { ok: true, warn: true, text: 'Sync paused: sales stay on this till until you resume', at: now() };
       },
       resume: async () => {
         const r = await bridge['sync:resume']();
@@ -185,6 +193,18 @@ export function createAppStore(bridge: TillSyncBridge): StoreApi<AppState> {
           set({ settings: r.value });
           void get().refreshStatus();
         } else failed(r.error);
+        return r;
+      },
+
+      async saveSupportBundle() {
+        const r = await bridge['app:saveSupportBundle']();
+        if (!r.ok) failed(r.error);
+        return r;
+      },
+
+      async runAudit() {
+        const r = await bridge['audit:run']({});
+        if (!r.ok) failed(r.error);
         return r;
       },
 

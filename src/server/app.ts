@@ -43,7 +43,10 @@ import {
   TerminalListResponse,
   UpdateTerminalRequest,
 } from '../shared/protocol.js';
+import { documentRoutes, HealthResponse, MetricsResponse } from './api-docs.js';
+import { registerAuditRoute } from './audit-route.js';
 import { Authenticator, bearerToken, requireAdmin, setupAdminToken, type Principal } from './auth.js';
+import { registerConsole } from './console-route.js';
 import type { ServerConfig } from './config.js';
 import { openPglite, openPostgres, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
@@ -61,7 +64,7 @@ import { PullService } from './services/pull.js';
 import { PurgeService } from './services/purge.js';
 import { PushService } from './services/push.js';
 import { centralSchema } from './services/schema.js';
-import { StatusService } from './services/status.js';
+import { StatusService, statusTerminalId } from './services/status.js';
 import { TriggerService } from './services/triggers.js';
 
 export interface CentralOptions {
@@ -264,12 +267,15 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api-docs' });
+  documentRoutes(app);
+  // HQ's fleet console (the page; it calls the /api routes below with the admin token).
+  registerConsole(app);
 
-  app.get('/healthz', { schema: { hide: true } }, async () => {
+  app.get('/healthz', { schema: { tags: ['ops'], response: { 200: HealthResponse, 500: ErrorResponse } } }, async () => {
     await db.query('SELECT 1');
-    return { status: 'ok', database: db.kind };
+    return { status: 'ok' as const, database: db.kind };
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { tags: ['ops'], produces: [metrics.registry.contentType], response: { 200: MetricsResponse } } }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -393,13 +399,11 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     { schema: { tags: ['sync'], security: secured, querystring: StatusQuery, response: { 200: StatusResponse, ...errors } } },
     async (req) => {
       const p = await principal(req);
-      if (req.query.terminalId) {
-        const acting = await fleet.acting(p, req.query.terminalId);
-        return status.status(acting.terminalId);
-      }
-      return status.status(p.kind === 'terminal' ? p.terminalId : undefined);
+      const acting = await fleet.acting(p, statusTerminalId(p, req.query.terminalId));
+      return status.status(acting.terminalId);
     },
   );
+  registerAuditRoute(app, { db, fleet, principal });
   app.get(
     '/api/sync/schema',
     { schema: { tags: ['sync'], security: secured, response: { 200: SchemaResponse, ...errors } } },

@@ -6,6 +6,7 @@
  * message.
  */
 import { z } from 'zod';
+import { AuditReport } from './audit-protocol.js';
 import { TERMINAL_ID, TableCounts } from './protocol.js';
 
 const Row = z.record(z.string(), z.unknown());
@@ -80,7 +81,8 @@ export const SettingsView = z.object({
   databasePath: z.string().optional(),
   syncInterval: z.number(),
   cron: z.string().optional(),
-  autoStart: z.boolean(),
+  /** Starts at login (installed desktop app); null where auto-start does not apply (web mode, a run from a checkout). */
+  autoStart: z.boolean().nullable(),
   hasPin: z.boolean(),
   hasKey: z.boolean(),
 });
@@ -99,6 +101,20 @@ export const SettingsPatch = z.strictObject({
   supervisorPin: z.string().regex(/^\d{4,8}$/, 'must be 4 to 8 digits').optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
+
+/**
+ * A support bundle the companion saved (Electron: where the person chose in a save
+ * dialog; web mode: in the companion's data folder). `saved` false: the dialog was cancelled.
+ */
+export const SavedSupportBundle = z.object({
+  saved: z.boolean(),
+  path: z.string().nullable(),
+  files: z.number(),
+  bytes: z.number(),
+  /** What could not be collected (central unreachable for the parity report, no engine ...). */
+  problems: z.array(z.string()),
+});
+export type SavedSupportBundle = z.infer<typeof SavedSupportBundle>;
 
 /** Channel -> arguments (a tuple) and result. Channels are prefixed by domain. */
 export const IPC = {
@@ -121,8 +137,11 @@ export const IPC = {
     result: z.object({ conflictId: z.string(), version: z.number(), data: Row }),
   },
   'history:list': { args: z.tuple([z.strictObject({ limit: z.number().int().min(1).max(500) })]), result: z.array(HistoryEntry) },
+  /** The convergence audit (`tillsync audit`): this till's synced rows against central's, one table or all. */
+  'audit:run': { args: z.tuple([z.strictObject({ table: z.string().min(1).max(64).optional() })]), result: AuditReport },
   'settings:get': { args: z.tuple([]), result: SettingsView },
   'settings:set': { args: z.tuple([SettingsPatch]), result: SettingsView },
+  'app:saveSupportBundle': { args: z.tuple([]), result: SavedSupportBundle },
 } as const;
 
 export type Channel = keyof typeof IPC;

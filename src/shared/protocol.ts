@@ -281,9 +281,9 @@ export const HeartbeatResponse = z.object({
 
 export const StatusQuery = z.strictObject({ terminalId: TERMINAL_ID.optional() });
 
-/** `GET /api/sync/status`: exactly the seed's shape. */
+/** `GET /api/sync/status`: exactly the seed's shape, always for one terminal. */
 export const StatusResponse = z.object({
-  terminalId: z.string().nullable(),
+  terminalId: z.string(),
   tables: z.record(z.string(), TableCounts),
   totals: TableCounts,
   summary: z.object({

@@ -201,7 +201,8 @@ describe('a companion that is not set up', () => {
       const r = await h.call(channel, [...args]);
       expect(r, channel).toEqual({ ok: false, error: { code: 'NOT_CONFIGURED', message: problem } });
     }
-    expect(await h.ok<SettingsView>('settings:get')).toEqual({ syncInterval: 300, autoStart: true, hasPin: false, hasKey: false });
+    // No login item here (web mode, a run from a checkout): auto-start does not apply, and is never reported as on.
+    expect(await h.ok<SettingsView>('settings:get')).toEqual({ syncInterval: 300, autoStart: null, hasPin: false, hasKey: false });
     expect(setupEvents(h)).toEqual([{ configured: false, problem }]);
 
     // Part of the set-up: what is still missing is named, and only that.
@@ -240,7 +241,7 @@ describe('configuring through settings:set', () => {
     expect(h.companion.engine).toBeUndefined();
 
     const view = await h.ok<SettingsView>('settings:set', [fullSetup(t, db)]);
-    expect(view).toEqual({ centralUrl: c.url, terminalId: t.terminalId, databasePath: db, syncInterval: 300, autoStart: true, hasPin: false, hasKey: true });
+    expect(view).toEqual({ centralUrl: c.url, terminalId: t.terminalId, databasePath: db, syncInterval: 300, autoStart: null, hasPin: false, hasKey: true });
     expect(h.companion.engine).toBeDefined();
     expect(h.companion.setupProblem).toBeNull();
     expect(setupEvents(h).at(-1)).toEqual({ configured: true, problem: null });
@@ -516,7 +517,7 @@ describe('defaults from the environment', () => {
     const h = harness({ keys, defaults });
     await h.companion.start();
     expect(h.companion.setupProblem).toBeNull();
-    expect(await h.ok<SettingsView>('settings:get')).toEqual({ centralUrl: c.url, terminalId: t.terminalId, databasePath: db, syncInterval: 300, autoStart: true, hasPin: false, hasKey: true });
+    expect(await h.ok<SettingsView>('settings:get')).toEqual({ centralUrl: c.url, terminalId: t.terminalId, databasePath: db, syncInterval: 300, autoStart: null, hasPin: false, hasKey: true });
     expect(h.file()).toBeUndefined();
     expect(keys.saves).toBe(0);
     expect(await h.ok<EngineStatus>('sync:status')).toMatchObject({ terminalId: t.terminalId, centralUrl: c.url });

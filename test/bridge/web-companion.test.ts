@@ -142,7 +142,7 @@ describe('startWebCompanion', () => {
     expect(status.status).toBe(200);
     expect(status.body).toMatchObject({ ok: false, error: { code: 'NOT_CONFIGURED', message: expect.stringContaining('Not set up yet') } });
     const settings = await ipc(w, 'settings:get', []);
-    expect(settings.body).toEqual({ ok: true, value: { syncInterval: 300, autoStart: true, hasPin: false, hasKey: false } });
+    expect(settings.body).toEqual({ ok: true, value: { syncInterval: 300, autoStart: null, hasPin: false, hasKey: false } });
   });
 
   it('configured by the environment: the engine runs; settings are saved in the data directory; a key is refused (no keyring)', async () => {

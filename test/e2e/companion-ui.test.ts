@@ -231,7 +231,7 @@ describe('Conflicts', () => {
     await tab(page, 'Settings').click();
     await expect.poll(() => page.locator('#supervisorPin-hint').textContent()).toContain('Not set');
     await page.locator('#supervisorPin').fill('2468');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => text(page, 'settings-result')).toBe('Settings saved');
     await expect.poll(() => page.locator('#supervisorPin-hint').textContent()).toContain('A PIN is set');
     expect((await ipc<SettingsView>(t.web, 'settings:get')).hasPin).toBe(true);
@@ -310,7 +310,7 @@ describe('Settings', () => {
     await page.waitForTimeout(300);
     expect(await url.inputValue()).toBe('central.example.com');
     expect(await page.locator('#syncInterval').inputValue()).toBe('5');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => text(page, 'settings-result')).toBe('Please correct the fields marked above; nothing was saved');
     expect(await page.locator('#centralUrl-error').textContent()).toBe('must be an http:// or https:// URL');
     expect(await page.locator('#syncInterval-error').textContent()).toBe('must be at least 10 seconds');
@@ -326,7 +326,7 @@ describe('Settings', () => {
     await url.fill(c.url);
     await page.locator('#syncInterval').fill('60');
     await page.locator('#supervisorPin').fill('');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => text(page, 'settings-result')).toBe('Settings saved');
     expect(await page.locator('#syncInterval-error').textContent()).toBe('');
     expect(await page.locator('#syncInterval').inputValue()).toBe('60');
@@ -354,7 +354,7 @@ describe('Settings', () => {
     await page.locator('#centralUrl').fill(c.url);
     await page.locator('#terminalId').fill(t.terminal.terminalId);
     await page.locator('#databasePath').fill(t.dbPath);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => text(page, 'settings-result'), { timeout: 15_000 }).toBe('Settings saved');
     expect(t.web.companion.engine).toBeDefined();
     expect(t.web.companion.setupProblem).toBeNull();

@@ -1246,7 +1246,7 @@ function acceptedPhaseRequest(rng: Rng, fx: Fixture, n: number): Fuzzed {
     case 'read': {
       // What earlier requests stored is read back: a stored value must not break a later answer.
       const [path, by] = rng.pick<[string, Who]>([
-        ['/api/sync/status', 'admin'],
+        [`/api/sync/status?terminalId=${fx.b.terminalId}`, 'admin'],
         [`/api/sync/status?terminalId=${fx.a.terminalId}`, 'A'],
         ['/api/sync/conflicts', 'admin'],
         ['/api/sync/conflicts?status=resolved', 'A'],

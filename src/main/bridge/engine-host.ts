@@ -15,10 +15,12 @@ import {
   type EventOf,
   type IpcResult,
   type ResultOf,
+  type SavedSupportBundle,
   type SettingsPatch,
   type SettingsView,
 } from '../../shared/ipc.js';
 import type { WireRow } from '../../shared/catalog/index.js';
+import { runAudit, UnknownAuditTableError } from '../sync/audit.js';
 import type { SyncService } from '../sync/sync-service.js';
 import { sameSecret } from './same-secret.js';
 
@@ -34,6 +36,11 @@ export interface SettingsPort {
   get(): SettingsView;
   /** Validates, saves and applies a change; throws an Error with a clear message on a bad value. */
   set(patch: SettingsPatch): Promise<SettingsView>;
+}
+
+/** Saves a support bundle where the companion keeps them (the Electron main process asks with a dialog). */
+export interface SupportBundlePort {
+  save(): Promise<SavedSupportBundle>;
 }
 
 /** A PIN check against one PIN held in memory (tests, simple set-ups). */
@@ -69,7 +76,7 @@ export class EngineHost {
    */
   constructor(
     service: SyncService | undefined,
-    private readonly opts: { pin?: PinCheck | undefined; settings?: SettingsPort | undefined } = {},
+    private readonly opts: { pin?: PinCheck | undefined; settings?: SettingsPort | undefined; supportBundle?: SupportBundlePort | undefined } = {},
   ) {
     const engine = (): SyncService => {
       if (!this.service) throw new IpcFailure(NOT_CONFIGURED, this.missing);
@@ -111,6 +118,20 @@ export class EngineHost {
         }
       },
       'history:list': async ({ limit }) => engine().store.history.history(limit),
+      'audit:run': async ({ table }) => {
+        const s = engine();
+        try {
+          return await runAudit({ store: s.store, client: s.client, terminalId: s.status().terminalId, table });
+        } catch (err) {
+          if (err instanceof UnknownAuditTableError) throw new IpcFailure('UNKNOWN_TABLE', err.message);
+          throw err;
+        }
+      },
+      // Works without an engine too: a till that is not running is when a bundle is needed most.
+      'app:saveSupportBundle': async () => {
+        if (!this.opts.supportBundle) throw new IpcFailure('NO_SUPPORT_BUNDLE', 'support bundles are made with tillsync support-bundle here');
+        return this.opts.supportBundle.save();
+      },
     };
     this.attach(service);
   }

@@ -24,7 +24,7 @@ function fromView(v: Settings): Form {
     apiKey: '',
     syncInterval: String(v.syncInterval),
     cron: v.cron ?? '',
-    autoStart: v.autoStart,
+    autoStart: v.autoStart ?? false,
     supervisorPin: '',
   };
 }
@@ -53,6 +53,44 @@ function Field({ id, label, hint, error, children }: { id: string; label: string
       <p className="field-error" id={`${id}-error`} role={error ? 'alert' : undefined}>
         {error ?? ''}
       </p>
+    </div>
+  );
+}
+
+/**
+ * "Save support bundle": status, settings, outbox, versions, history, parity and logs in
+ * one archive for IT, secrets redacted. The desktop app asks where to save it; web mode
+ * writes it into the companion's data folder. Either way the path is shown.
+ */
+function SupportBundleButton() {
+  const saveBundle = useApp((s) => s.saveSupportBundle);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const onClick = async () => {
+    setBusy(true);
+    setResult(null);
+    const r = await saveBundle();
+    setBusy(false);
+    if (!r.ok) return setResult({ ok: false, text: `The support bundle could not be saved: ${r.error.message}` });
+    if (!r.value.saved) return setResult({ ok: true, text: 'Not saved' });
+    const missing = r.value.problems.length > 0 ? ` (not collected: ${r.value.problems.join('; ')})` : '';
+    setResult({ ok: true, text: `Support bundle saved to ${r.value.path ?? ''}${missing}` });
+  };
+  return (
+    <div className="field">
+      <p className="hint" id="support-bundle-hint">
+        For IT: status, settings, outbox, versions, history, schema parity and logs in one file. The terminal key and PIN are never included.
+      </p>
+      <div className="controls">
+        <button type="button" onClick={() => void onClick()} disabled={busy} aria-describedby="support-bundle-hint">
+          {busy ? 'Saving support bundle…' : 'Save support bundle'}
+        </button>
+      </div>
+      {result ? (
+        <p className={result.ok ? 'result ok' : 'result bad'} role="status" data-testid="support-bundle-result">
+          {result.text}
+        </p>
+      ) : null}
     </div>
   );
 }
@@ -140,8 +178,21 @@ export function SettingsView() {
       </Field>
       <div className="field">
         <label className="check">
-          <input type="checkbox" checked={form.autoStart} onChange={(e) => set('autoStart', e.target.checked)} /> Start TillSync when this computer starts
+          <input
+            id="autoStart"
+            type="checkbox"
+            checked={form.autoStart}
+            disabled={settings.autoStart === null}
+            onChange={(e) => set('autoStart', e.target.checked)}
+            aria-describedby={settings.autoStart === null ? 'autoStart-hint' : undefined}
+          />{' '}
+          Start TillSync when this computer starts
         </label>
+        {settings.autoStart === null ? (
+          <p className="hint" id="autoStart-hint">
+            Applies to the installed app only: web mode (and a run from a checkout) never starts at login.
+          </p>
+        ) : null}
       </div>
       <Field id="supervisorPin" label="Supervisor PIN" hint={settings.hasPin ? 'A PIN is set. Type a new one to change it.' : 'Not set: conflicts cannot be resolved until it is.'} error={errors.supervisorPin}>
         <input id="supervisorPin" type="password" inputMode="numeric" autoComplete="off" value={form.supervisorPin} onChange={(e) => set('supervisorPin', e.target.value)} aria-invalid={errors.supervisorPin !== undefined} aria-describedby="supervisorPin-hint supervisorPin-error" />
@@ -156,6 +207,7 @@ export function SettingsView() {
           {message.text}
         </p>
       ) : null}
+      <SupportBundleButton />
     </form>
   );
 }

@@ -1,7 +1,8 @@
 import { formatAge, oldestAgeMs } from '../../shared/tray-state.js';
 import { useApp, useNow } from '../hooks.js';
-import { when } from '../format.js';
+import { ago, when } from '../format.js';
 import type { Action } from '../store.js';
+import { AuditPanel } from './AuditPanel.js';
 
 const CONNECTION: Record<string, string> = { online: 'Online', offline: 'Offline', connecting: 'Connecting' };
 
@@ -13,6 +14,17 @@ function Control({ action, label, hint }: { action: Action; label: string; hint:
     <button type="button" className="control" onClick={() => void run(action)} disabled={busy || disabled} aria-busy={busy} title={hint}>
       {busy ? `${label}…` : label}
     </button>
+  );
+}
+
+/** A time in a table cell: how long ago (it keeps moving), the exact time in its title. */
+function Ago({ iso, now }: { iso: string | null; now: number }) {
+  return iso ? (
+    <time dateTime={iso} title={when(iso)}>
+      {ago(iso, now)}
+    </time>
+  ) : (
+    <>never</>
   );
 }
 
@@ -41,6 +53,7 @@ function WaitingFact() {
 export function StatusView() {
   const status = useApp((s) => s.status);
   const result = useApp((s) => s.result);
+  const now = useNow(status !== null);
   if (!status) return <p className="muted">No engine status yet.</p>;
   const tables = Object.entries(status.tables).sort(([a], [b]) => a.localeCompare(b));
   const a = status.activity;
@@ -52,7 +65,8 @@ export function StatusView() {
       <dl className="facts">
         <div>
           <dt>Connection</dt>
-          <dd data-testid="connection" className={`conn conn-${status.connection}`}>
+          {/* Paused needs a supervisor's attention: amber, whatever the connection. */}
+          <dd data-testid="connection" className={`conn conn-${status.paused ? 'paused' : status.connection}`}>
             {CONNECTION[status.connection]}
             {status.paused ? ' · paused' : ''}
           </dd>
@@ -61,9 +75,12 @@ export function StatusView() {
           <dt>Terminal</dt>
           <dd data-testid="terminal-id">{status.terminalId}</dd>
         </div>
-        <div>
+        {/* Never broken inside the host and port: one line, the whole URL in the title when it does not fit. */}
+        <div className="fact-wide">
           <dt>Central</dt>
-          <dd className="wrap">{status.centralUrl}</dd>
+          <dd className="url" data-testid="central-url" title={status.centralUrl}>
+            {status.centralUrl}
+          </dd>
         </div>
         <div>
           <dt>Last sync</dt>
@@ -108,7 +125,7 @@ export function StatusView() {
         <Control action="retry" label="Retry failed" hint="Send failed changes again" />
       </div>
       {result ? (
-        <p className={result.ok ? 'result ok' : 'result bad'} data-testid="control-result" role="status">
+        <p className={result.ok ? (result.warn ? 'result warn' : 'result ok') : 'result bad'} data-testid="control-result" role="status">
           {result.text}
         </p>
       ) : null}
@@ -139,13 +156,18 @@ export function StatusView() {
                 <td className="num" data-col="failed">{t.failed}</td>
                 <td className="num" data-col="synced">{t.synced}</td>
                 <td className="num" data-col="conflicts">{t.conflicts}</td>
-                <td>{when(t.lastPushAt)}</td>
-                <td>{when(t.lastPullAt)}</td>
+                <td className="age-cell">
+                  <Ago iso={t.lastPushAt} now={now} />
+                </td>
+                <td className="age-cell">
+                  <Ago iso={t.lastPullAt} now={now} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      <AuditPanel />
     </section>
   );
 }

@@ -1,9 +1,23 @@
 /** `GET /api/sync/status`: counts per table in exactly the seed's shape. */
 import { CATALOG } from '../../shared/catalog/index.js';
 import type { StatusResponse, TableCounts } from '../../shared/protocol.js';
+import type { Principal } from '../auth.js';
 import type { Database } from '../db/database.js';
+import { HttpError } from '../errors.js';
 import type { ConflictService } from './conflicts.js';
 import type { FleetService } from './fleet.js';
+
+/**
+ * The terminal `GET /api/sync/status` answers for: the one named; without a name, a
+ * terminal's key answers for its own terminal. The admin token must name one (400
+ * VALIDATION_ERROR on `querystring.terminalId`): the whole fleet is `GET /api/fleet`.
+ */
+export function statusTerminalId(p: Principal, named: string | undefined): string {
+  if (named !== undefined) return named;
+  if (p.kind === 'terminal') return p.terminalId;
+  const message = 'required with the admin token (GET /api/sync/status?terminalId=<id>); every terminal at once is GET /api/fleet';
+  throw new HttpError(400, 'VALIDATION_ERROR', `querystring.terminalId: ${message}`, [{ path: 'querystring.terminalId', message }]);
+}
 
 export class StatusService {
   constructor(
@@ -18,19 +32,16 @@ export class StatusService {
    * counted when each was settled (the purge does not lower it); a change parked
    * for a supervisor is not accepted, it is a conflict.
    * conflicts: open at central, or as many as the terminal reports if more.
-   * Without a terminal id: the sums over the fleet.
+   * One terminal at a time, as in the seed (`?terminalId=terminal-123`); the whole
+   * fleet is `GET /api/fleet`.
    */
-  async status(terminalId: string | undefined): Promise<StatusResponse> {
+  async status(terminalId: string): Promise<StatusResponse> {
     const reported = await this.fleet.reportedOutbox(terminalId);
     // Counted by each push as it settles its changes (most answers live on their rows).
-    const accepted = terminalId
-      ? await this.db.query<{ entity_type: string; n: number }>(
-          `SELECT entity_type, accepted::int AS n FROM sync_accepted_counts WHERE terminal_id = $1`,
-          [terminalId],
-        )
-      : await this.db.query<{ entity_type: string; n: number }>(
-          `SELECT entity_type, sum(accepted)::int AS n FROM sync_accepted_counts GROUP BY entity_type`,
-        );
+    const accepted = await this.db.query<{ entity_type: string; n: number }>(
+      `SELECT entity_type, accepted::int AS n FROM sync_accepted_counts WHERE terminal_id = $1`,
+      [terminalId],
+    );
     const acceptedBy = new Map(accepted.rows.map((x) => [x.entity_type, x.n]));
     const open = await this.conflicts.openCounts(terminalId);
 
@@ -65,6 +76,6 @@ export class StatusService {
       if (counts.synced > 0) summary.tablesWithSynced++;
       if (counts.conflicts > 0) summary.tablesWithConflicts++;
     }
-    return { terminalId: terminalId ?? null, tables, totals, summary };
+    return { terminalId, tables, totals, summary };
   }
 }
