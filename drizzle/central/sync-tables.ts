@@ -49,6 +49,9 @@ export const syncTerminals = pgTable(
     pullCursors: jsonb('pull_cursors'),
     /** The till's latest sync runs as its heartbeat reports them. */
     recentRuns: jsonb('recent_runs'),
+    /** The till's latest convergence audit as it reported it (trimmed), and when central received it. */
+    lastAudit: jsonb('last_audit'),
+    lastAuditAt: tstz('last_audit_at'),
   },
   (t) => [uniqueIndex('sync_terminals_key_hash_idx').on(t.keyHash), index('sync_terminals_store_idx').on(t.storeId)],
 );

@@ -16,6 +16,7 @@ import {
   SyncAllResponse,
   type FleetStatus,
 } from '../shared/protocol.js';
+import { AUDIT_TRIGGER_REASON, LastAuditResponse } from '../shared/audit-protocol.js';
 import type { Resolution } from '../renderer/views/MergeEditor.js';
 
 export class ApiError extends Error {
@@ -108,6 +109,16 @@ export class ConsoleApi {
   /** "Sync now" for one till or every active till of a store. */
   syncNow(target: { terminalId: string } | { storeId: string }) {
     return this.call(SyncAllResponse, 'POST', '/api/sync/all', { ...target, type: 'FULL', reason: SYNC_REASON });
+  }
+
+  /** The till's latest convergence audit, as it reported it. */
+  lastAudit(terminalId: string) {
+    return this.call(LastAuditResponse, 'GET', `/api/fleet/${encodeURIComponent(terminalId)}/audit`);
+  }
+
+  /** Asks the till to sync, audit against central and report (a sync trigger with reason AUDIT). */
+  auditNow(terminalId: string) {
+    return this.call(SyncAllResponse, 'POST', '/api/sync/all', { terminalId, type: 'FULL', reason: AUDIT_TRIGGER_REASON });
   }
 
   analytics(weeks = 12) {

@@ -4,9 +4,10 @@
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { AuditRequest, AuditResponse } from '../shared/audit-protocol.js';
-import { ErrorResponse } from '../shared/protocol.js';
-import type { Principal } from './auth.js';
+import { AuditReportRequest, AuditReportResponse, AuditRequest, AuditResponse, LastAuditResponse, trimAudit } from '../shared/audit-protocol.js';
+import { z } from 'zod';
+import { ErrorResponse, TERMINAL_ID } from '../shared/protocol.js';
+import { requireAdmin, type Principal } from './auth.js';
 import type { Database } from './db/database.js';
 import { AuditService } from './services/audit.js';
 import type { FleetService } from './services/fleet.js';
@@ -33,6 +34,42 @@ export function registerAuditRoute(app: App, deps: { db: Database; fleet: FleetS
     async (req) => {
       const acting = await deps.fleet.acting(await deps.principal(req), req.body.terminalId);
       return audit.audit(acting, req.body);
+    },
+  );
+  app.post(
+    '/api/sync/audit-report',
+    {
+      schema: {
+        tags: ['sync'],
+        security: [{ bearerAuth: [] }],
+        summary: "A till's convergence audit, reported to HQ",
+        description:
+          "A terminal key for its own terminal (403 WRONG_TERMINAL otherwise), or the admin token naming one. The till sends the report of an audit it ran (after a sync trigger with reason AUDIT, the console's Audit button, or its own Audit button); central keeps the latest, every count whole and at most 20 listed rows per table, and the console shows it (GET /api/fleet/:terminalId/audit). At most 200 tables.",
+        body: AuditReportRequest,
+        response: { 200: AuditReportResponse, ...errors },
+      },
+    },
+    async (req) => {
+      const acting = await deps.fleet.acting(await deps.principal(req), req.body.terminalId);
+      const receivedAt = await deps.fleet.recordAudit(acting, trimAudit({ ...req.body.report, terminalId: acting.terminalId }));
+      return { terminalId: acting.terminalId, receivedAt };
+    },
+  );
+  app.get(
+    '/api/fleet/:terminalId/audit',
+    {
+      schema: {
+        tags: ['fleet'],
+        security: [{ bearerAuth: [] }],
+        summary: "A till's latest convergence audit",
+        description: 'Admin token. The latest audit the till reported (null before its first) and when central received it. 404 UNKNOWN_TERMINAL. Ask for a new one with POST /api/sync/all { terminalId, reason: "AUDIT" }.',
+        params: z.object({ terminalId: TERMINAL_ID }),
+        response: { 200: LastAuditResponse, ...errors },
+      },
+    },
+    async (req) => {
+      requireAdmin(await deps.principal(req));
+      return deps.fleet.lastAudit(req.params.terminalId);
     },
   );
 }

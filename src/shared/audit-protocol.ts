@@ -110,3 +110,32 @@ export const AuditReport = z.object({
   tables: z.array(AuditTableReport),
 });
 export type AuditReport = z.infer<typeof AuditReport>;
+
+// ---------------------------------------------------------------- audits reported to HQ
+
+/** A sync trigger with this reason asks the till to sync, then audit and report (the console's Audit button). */
+export const AUDIT_TRIGGER_REASON = 'AUDIT';
+
+/** Differing rows (and pending ids) kept per table of a reported audit; the counts stay whole. */
+export const REPORTED_DIFFERENCES = 20;
+
+/** `POST /api/sync/audit-report`: a till's audit, for HQ (kept trimmed: `trimAudit`). */
+export const AuditReportRequest = z.strictObject({
+  terminalId: TERMINAL_ID,
+  report: AuditReport.extend({ tables: z.array(AuditTableReport).max(200) }),
+});
+export type AuditReportRequest = z.infer<typeof AuditReportRequest>;
+
+export const AuditReportResponse = z.object({ terminalId: z.string(), receivedAt: z.string() });
+
+/** `GET /api/fleet/:terminalId/audit` (admin): the till's latest audit, null before its first. */
+export const LastAuditResponse = z.object({ terminalId: z.string(), receivedAt: z.string().nullable(), report: AuditReport.nullable() });
+export type LastAuditResponse = z.infer<typeof LastAuditResponse>;
+
+/** A report as central keeps it: every count, at most `keep` listed rows per table (pure). */
+export function trimAudit(report: AuditReport, keep = REPORTED_DIFFERENCES): AuditReport {
+  return {
+    ...report,
+    tables: report.tables.map((t) => ({ ...t, differences: t.differences.slice(0, keep), pendingIds: t.pendingIds.slice(0, keep) })),
+  };
+}

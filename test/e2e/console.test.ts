@@ -16,8 +16,9 @@ import { money } from '../../src/console/format.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { ADMIN_TOKEN, useCentral } from '../helpers/central.js';
 import { useConsoleBuild } from '../helpers/console-build.js';
-import { closeAll, startEngine, type TerminalEngine } from '../helpers/engine.js';
-import { ringUpSales } from '../helpers/processes.js';
+import { SyncService } from '../../src/main/sync/sync-service.js';
+import { closeAll, engineConfig, startEngine, testLogger, type TerminalEngine } from '../helpers/engine.js';
+import { ringUpSales, waitUntil } from '../helpers/processes.js';
 import { count, rowOf, settled } from '../helpers/sync.js';
 
 const built = useConsoleBuild();
@@ -267,6 +268,36 @@ describe('the console in Chromium', () => {
     expect(await offline.service.heartbeat()).toBe(true);
     await expect.poll(() => page.getByTestId('terminal-unsynced').textContent(), { timeout: 10_000 }).toBe(`${money(0, 'EUR', 'en-US')} (0)`);
     expect(await tables.locator('tr[data-table="SaleOrder"] td[data-col="synced"]').textContent()).toBe('3');
+  });
+
+  it('audits a till from HQ: the till syncs, compares its rows with central and the page shows what differs', async () => {
+    // The till listens for HQ's requests on its socket, as a running till does.
+    await inStep.service.stop();
+    const live = new SyncService(inStep.store, engineConfig(c.url, inStep.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
+    await live.initialize(inStep.terminal.terminalId);
+    try {
+      const id = inStep.terminal.terminalId;
+      await waitUntil('the socket registered', async () => (await c.admin.get<{ terminals: { terminalId: string; connected: boolean }[] }>('/api/terminals')).body.terminals.some((t) => t.terminalId === id && t.connected), {
+        timeout: 10_000,
+      });
+      await tab('Fleet').click();
+      await row(id).getByRole('button').first().click();
+      const audit = page.getByTestId('terminal-audit');
+      await audit.waitFor();
+      await expect.poll(() => audit.textContent()).toContain('No audit reported yet.');
+      await audit.getByRole('button', { name: 'Audit now' }).click();
+      await expect.poll(() => page.getByTestId('audit-verdict').textContent(), { timeout: 20_000 }).toMatch(/^In step with HQ · audited/);
+
+      // Its copy of the store's row changed behind sync (capture off): the next audit names that row.
+      inStep.store.base.applying(() => inStep.store.base.db.prepare(`UPDATE stores SET name = 'Tampered' WHERE server_id = ?`).run(storeA));
+      await audit.getByRole('button', { name: 'Audit now' }).click();
+      await expect.poll(() => page.getByTestId('audit-verdict').textContent(), { timeout: 20_000 }).toMatch(/^1 row differs · audited/);
+      const differing = page.getByTestId('audit-differences').locator(`tr[data-row="${storeA}"]`);
+      expect(await differing.textContent()).toContain('different content');
+      await screenshot(page, 'console-audit');
+    } finally {
+      await live.stop();
+    }
   });
 
   it("resolves a till's conflict at HQ in the merge editor; central holds the merge and the inbox empties", async () => {

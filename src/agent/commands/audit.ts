@@ -94,6 +94,10 @@ export const auditCommand: Command = {
         }
         throw err;
       }
+      // HQ's console shows each till's latest audit; a report it cannot take changes no answer here.
+      await service.client.auditReport(config.terminalId, report).catch((err: unknown) => {
+        process.stderr.write(`tillsync audit: the report was not handed to HQ (${err instanceof Error ? err.message : String(err)})\n`);
+      });
       process.stdout.write(`${flags.json ? JSON.stringify(report, null, 2) : formatAudit(report)}\n`);
       return auditExitCode(report);
     } finally {

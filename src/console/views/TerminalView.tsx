@@ -1,6 +1,7 @@
 import { age, lag, money, seen, skew } from '../format.js';
 import { useAction, useLoad } from '../hooks.js';
 import { concerns } from '../live.js';
+import { AuditSection } from './AuditSection.js';
 import { AttentionBadges, ErrorBanner, OutcomeLine, StatusText, triggeredText } from './parts.js';
 
 /** One till: its fleet row, what its heartbeat reported per table, its latest runs with their errors, and "Sync now". */
@@ -80,6 +81,8 @@ export function TerminalView({ terminalId, back }: { terminalId: string; back: (
               </dd>
             </div>
           </dl>
+
+          <AuditSection terminalId={terminalId} disabled={t.disabled} />
 
           <h3>Tables</h3>
           {tables.length === 0 ? (

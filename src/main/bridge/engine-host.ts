@@ -20,7 +20,7 @@ import {
   type SettingsView,
 } from '../../shared/ipc.js';
 import type { WireRow } from '../../shared/catalog/index.js';
-import { runAudit, UnknownAuditTableError } from '../sync/audit.js';
+import { UnknownAuditTableError } from '../sync/audit.js';
 import type { SyncService } from '../sync/sync-service.js';
 import { sameSecret } from './same-secret.js';
 
@@ -121,7 +121,7 @@ export class EngineHost {
       'audit:run': async ({ table }) => {
         const s = engine();
         try {
-          return await runAudit({ store: s.store, client: s.client, terminalId: s.status().terminalId, table });
+          return await s.audit(table);
         } catch (err) {
           if (err instanceof UnknownAuditTableError) throw new IpcFailure('UNKNOWN_TABLE', err.message);
           throw err;

@@ -16,7 +16,7 @@ import {
   type PushRequest,
   type ResolveRequest,
 } from '../../shared/protocol.js';
-import { AuditResponse, type AuditRequest } from '../../shared/audit-protocol.js';
+import { AuditReportResponse, AuditResponse, type AuditReport, type AuditRequest } from '../../shared/audit-protocol.js';
 
 /** An audit request as sent (fanOut and listUpTo may be left to central's defaults). */
 export type AuditRequestInput = Omit<AuditRequest, 'fanOut' | 'listUpTo'> & Partial<Pick<AuditRequest, 'fanOut' | 'listUpTo'>>;
@@ -139,6 +139,11 @@ export class CentralClient {
   /** Digests of ranges of one table's rows in this terminal's scope (the convergence audit). */
   audit(req: AuditRequestInput) {
     return this.call(AuditResponse, 'POST', '/api/sync/audit', req);
+  }
+
+  /** Hands an audit's report to HQ (the console shows the latest). */
+  auditReport(terminalId: string, report: AuditReport) {
+    return this.call(AuditReportResponse, 'POST', '/api/sync/audit-report', { terminalId, report });
   }
 
   /** The columns of every catalog table at central (for the parity check). */

@@ -25,6 +25,8 @@ import { PushLoop, type PushOutcome } from './push-loop.js';
 import { PushScheduler } from './push-scheduler.js';
 import type { SyncConfig } from './sync-config.js';
 import { tillReport } from './till-report.js';
+import { runAudit } from './audit.js';
+import { AUDIT_TRIGGER_REASON, type AuditReport } from '../../shared/audit-protocol.js';
 import type { EngineStatus, SyncKind, SyncRunResult } from '../../shared/ipc.js';
 
 export interface SyncEvents {
@@ -127,6 +129,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
         reconnected: () => void this.performFullSync('reconnect').catch(() => undefined),
         trigger: (t) => {
           this.emit('triggerReceived', t);
+          // HQ's Audit button: sync first (so what is compared is what should be in step), then audit and report.
+          if (t.reason === AUDIT_TRIGGER_REASON) {
+            return this.performFullSync(`trigger:${t.reason}`)
+              .catch(() => undefined)
+              .then(() => this.audit())
+              .catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : err }, 'the audit HQ asked for failed'));
+          }
           return t.type === 'FULL' ? this.performFullSync(`trigger:${t.reason}`) : this.performIncrementalSync(`trigger:${t.reason}`);
         },
         hinted: (entityTypes) => this.pullLoop.pullHinted(entityTypes),
@@ -384,6 +393,18 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.emitStatus();
     if (n > 0) void this.performIncrementalSync('retry-failed').catch(() => undefined);
     return n;
+  }
+
+  /**
+   * The convergence audit (audit.ts), of every table or one, and its report handed to
+   * HQ. A report HQ cannot take is logged; the audit's answer stands (the next one is sent).
+   */
+  async audit(table?: string): Promise<AuditReport> {
+    const report = await runAudit({ store: this.store, client: this.client, terminalId: this.terminalId, table });
+    await this.client.auditReport(this.terminalId, report).catch((err: unknown) => {
+      this.log.warn({ err: err instanceof Error ? err.message : err }, 'could not hand the audit report to HQ');
+    });
+    return report;
   }
 
   heartbeat(): Promise<boolean> {

@@ -8,6 +8,7 @@ import type {
   TerminalInfo,
   UpdateTerminalRequest,
 } from '../../shared/protocol.js';
+import type { AuditReport, LastAuditResponse } from '../../shared/audit-protocol.js';
 import type { Principal } from '../auth.js';
 import { hashSecret, newApiKey } from '../auth.js';
 import type { Database } from '../db/database.js';
@@ -208,6 +209,28 @@ export class FleetService {
       serverTime: new Date(receivedAt).toISOString(),
       heartbeatIntervalSeconds: this.heartbeatIntervalSeconds,
     };
+  }
+
+  /** Keeps a till's latest audit report (already trimmed); the console hears of it. Returns when central received it. */
+  async recordAudit(acting: Acting, report: AuditReport): Promise<string> {
+    const r = await this.db.query<{ at: string }>(
+      `WITH kept AS (UPDATE sync_terminals SET last_audit = $2::jsonb, last_audit_at = now() WHERE id = $1 RETURNING id, last_audit_at)
+       SELECT pg_notify('${FLEET_CHANNEL}', id), last_audit_at AS at FROM kept`,
+      [acting.terminalId, JSON.stringify(report)],
+    );
+    const at = r.rows[0]?.at;
+    if (!at) throw notFound('UNKNOWN_TERMINAL', `no terminal ${acting.terminalId}`);
+    return new Date(at).toISOString();
+  }
+
+  async lastAudit(terminalId: string): Promise<LastAuditResponse> {
+    const r = await this.db.query<{ last_audit: AuditReport | null; last_audit_at: string | null }>(
+      'SELECT last_audit, last_audit_at FROM sync_terminals WHERE id = $1',
+      [terminalId],
+    );
+    const row = r.rows[0];
+    if (!row) throw notFound('UNKNOWN_TERMINAL', `no terminal ${terminalId}`);
+    return { terminalId, receivedAt: row.last_audit_at === null ? null : new Date(row.last_audit_at).toISOString(), report: row.last_audit };
   }
 
   /** Reported outbox counts per entity type, for one terminal or summed over the fleet. */
