@@ -73,7 +73,7 @@ async function measure(kind: DbKind, ctx: BenchContext): Promise<Row[]> {
       attention: () => '/api/fleet?attention=true&limit=100',
       store: () => '/api/fleet?storeId=store-7&limit=100',
       rollup: () => '/api/fleet/stores',
-      detail: () => `/api/fleet/${ids[Math.floor(Math.random() * ids.length)] ?? 'till-0'}`,
+      detail: () => `/api/fleet/terminals/${ids[Math.floor(Math.random() * ids.length)] ?? 'till-0'}`,
     };
     for (const p of Object.values(paths)) await get(c.url, p()); // warm: plans, connections
     for (let r = 0; r < runs; r++) {
@@ -90,7 +90,7 @@ async function measure(kind: DbKind, ctx: BenchContext): Promise<Row[]> {
       row('attention', 'GET /api/fleet?attention=true, first page'),
       row('store', "GET /api/fleet?storeId=, one store's tills"),
       row('rollup', 'GET /api/fleet/stores, the roll-up of every store'),
-      row('detail', "GET /api/fleet/:terminalId, one till's detail"),
+      row('detail', "GET /api/fleet/terminals/:terminalId, one till's detail"),
     ];
   } finally {
     await c.close();

@@ -95,7 +95,7 @@ export class ConsoleApi {
   }
 
   terminal(terminalId: string) {
-    return this.call(FleetTerminalDetail, 'GET', `/api/fleet/${encodeURIComponent(terminalId)}`);
+    return this.call(FleetTerminalDetail, 'GET', `/api/fleet/terminals/${encodeURIComponent(terminalId)}`);
   }
 
   openConflicts(limit = 200) {
@@ -113,7 +113,7 @@ export class ConsoleApi {
 
   /** The till's latest convergence audit, as it reported it. */
   lastAudit(terminalId: string) {
-    return this.call(LastAuditResponse, 'GET', `/api/fleet/${encodeURIComponent(terminalId)}/audit`);
+    return this.call(LastAuditResponse, 'GET', `/api/fleet/terminals/${encodeURIComponent(terminalId)}/audit`);
   }
 
   /** Asks the till to sync, audit against central and report (a sync trigger with reason AUDIT). */

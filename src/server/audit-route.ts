@@ -44,7 +44,7 @@ export function registerAuditRoute(app: App, deps: { db: Database; fleet: FleetS
         security: [{ bearerAuth: [] }],
         summary: "A till's convergence audit, reported to HQ",
         description:
-          "A terminal key for its own terminal (403 WRONG_TERMINAL otherwise), or the admin token naming one. The till sends the report of an audit it ran (after a sync trigger with reason AUDIT, the console's Audit button, or its own Audit button); central keeps the latest, every count whole and at most 20 listed rows per table, and the console shows it (GET /api/fleet/:terminalId/audit). At most 200 tables.",
+          "A terminal key for its own terminal (403 WRONG_TERMINAL otherwise), or the admin token naming one. The till sends the report of an audit it ran (after a sync trigger with reason AUDIT, the console's Audit button, or its own Audit button); central keeps the latest, every count whole and at most 20 listed rows per table, and the console shows it (GET /api/fleet/terminals/:terminalId/audit). At most 200 tables.",
         body: AuditReportRequest,
         response: { 200: AuditReportResponse, ...errors },
       },
@@ -56,7 +56,7 @@ export function registerAuditRoute(app: App, deps: { db: Database; fleet: FleetS
     },
   );
   app.get(
-    '/api/fleet/:terminalId/audit',
+    '/api/fleet/terminals/:terminalId/audit',
     {
       schema: {
         tags: ['fleet'],

@@ -1,6 +1,6 @@
 /**
  * HQ's fleet view over HTTP (admin token): GET /api/fleet, /api/fleet/stores,
- * /api/fleet/:terminalId and GET /api/conflicts/analytics. The reads are
+ * /api/fleet/terminals/:terminalId and GET /api/conflicts/analytics. The reads are
  * FleetReport's and ConflictAnalyticsService's; this file only routes.
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
@@ -62,7 +62,7 @@ export function registerFleetView(app: App, deps: FleetViewDeps): void {
     },
   );
   app.get(
-    '/api/fleet/:terminalId',
+    '/api/fleet/terminals/:terminalId',
     {
       schema: {
         tags: ['fleet'],

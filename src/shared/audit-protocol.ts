@@ -66,45 +66,50 @@ export type AuditResponse = z.infer<typeof AuditResponse>;
 
 // ---------------------------------------------------------------- the report
 
+/** A count in a report: whole, not negative. */
+const COUNT = z.number().int().min(0);
+/** Rows a report lists per table at most (the audit lists 1,000 by default; central keeps 20). */
+export const AUDIT_MAX_LISTED = 1000;
+
 export const DIFFERENCE_KINDS = ['missing_at_till', 'missing_at_central', 'different_content', 'different_version'] as const;
 
 /** One row that is not the same on both sides. */
 export const AuditDifference = z.object({
-  id: z.string(),
+  id: z.string().max(KEY_MAX_LENGTH),
   kind: z.enum(DIFFERENCE_KINDS),
-  tillVersion: z.number().nullable(),
-  centralVersion: z.number().nullable(),
+  tillVersion: z.number().int().nullable(),
+  centralVersion: z.number().int().nullable(),
 });
 export type AuditDifference = z.infer<typeof AuditDifference>;
 
 export const AuditTableReport = z.object({
-  table: z.string(),
-  entityType: z.string(),
+  table: z.string().max(64),
+  entityType: z.string().max(64),
   /** in_step: every synced row is the same; differs: rows listed; not_compared: `reason` says why; failed: `reason` says what went wrong. */
   outcome: z.enum(['in_step', 'differs', 'not_compared', 'failed']),
-  reason: z.string().nullable(),
+  reason: z.string().max(2000).nullable(),
   /** Rows the till holds with a central id, and rows central holds for this till (live, in its scope). */
-  tillRows: z.number(),
-  centralRows: z.number(),
+  tillRows: COUNT,
+  centralRows: COUNT,
   /** Rows with changes on the till not at central yet (outbox or capture log): not compared. */
-  pending: z.number(),
+  pending: COUNT,
   /** Differing rows that have changes not at central yet (so not counted as differences). */
-  pendingIds: z.array(z.string()),
+  pendingIds: z.array(z.string().max(KEY_MAX_LENGTH)).max(AUDIT_MAX_LISTED),
   /** Rows without a central id yet (never sent): not compared. */
-  unsent: z.number(),
-  differences: z.array(AuditDifference),
+  unsent: COUNT,
+  differences: z.array(AuditDifference).max(AUDIT_MAX_LISTED),
   /** Every differing row found (the list above stops at a limit). */
-  differencesTotal: z.number(),
+  differencesTotal: COUNT,
   /** Audit requests this table took. */
-  requests: z.number(),
+  requests: COUNT,
 });
 export type AuditTableReport = z.infer<typeof AuditTableReport>;
 
 export const AuditReport = z.object({
-  terminalId: z.string(),
-  centralUrl: z.string(),
-  startedAt: z.string(),
-  durationMs: z.number(),
+  terminalId: z.string().max(KEY_MAX_LENGTH),
+  centralUrl: z.string().max(2000),
+  startedAt: z.iso.datetime({ offset: true }),
+  durationMs: z.number().min(0),
   /** Every compared table in step (and none failed). */
   inStep: z.boolean(),
   tables: z.array(AuditTableReport),
@@ -128,7 +133,7 @@ export type AuditReportRequest = z.infer<typeof AuditReportRequest>;
 
 export const AuditReportResponse = z.object({ terminalId: z.string(), receivedAt: z.string() });
 
-/** `GET /api/fleet/:terminalId/audit` (admin): the till's latest audit, null before its first. */
+/** `GET /api/fleet/terminals/:terminalId/audit` (admin): the till's latest audit, null before its first. */
 export const LastAuditResponse = z.object({ terminalId: z.string(), receivedAt: z.string().nullable(), report: AuditReport.nullable() });
 export type LastAuditResponse = z.infer<typeof LastAuditResponse>;
 

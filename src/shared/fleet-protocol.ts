@@ -1,6 +1,6 @@
 /**
  * HQ's fleet view and console, on the wire: GET /api/fleet, /api/fleet/stores,
- * /api/fleet/:terminalId, GET /api/conflicts/analytics, and the console's
+ * /api/fleet/terminals/:terminalId, GET /api/conflicts/analytics, and the console's
  * `fleet:changed` (socket.io namespace /console). What a till reports for it is the
  * heartbeat's (protocol.ts).
  */

@@ -124,6 +124,32 @@ describe('web bridge host', () => {
     expect(plainPin('1234').verify('1234')).toBe(true);
   });
 
+  it("opens the event stream with the engine's status now, so a page that connects after a change still sees it", async () => {
+    const e = await startEngine(c);
+    const b = await startWebBridge(new EngineHost(e.service));
+    bridges.push(b);
+    // A pass ends before the page's stream opens (no subscriber hears its statusChanged).
+    await e.service.performFullSync('test');
+    // Nothing happens after the stream opens: the status must come with it (the read gives up after 5 s).
+    const res = await fetch(`${b.url}/events?token=${encodeURIComponent(b.token)}`, { signal: AbortSignal.timeout(5_000) });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let seen = '';
+    try {
+      while (!/event: statusChanged\ndata: .*\n\n/.test(seen)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += decoder.decode(value);
+      }
+    } catch {
+      // timed out: `seen` holds what came
+    }
+    await reader.cancel().catch(() => undefined);
+    const frame = /event: statusChanged\ndata: (.*)\n\n/.exec(seen);
+    expect(frame, seen).not.toBeNull();
+    expect(JSON.parse(frame?.[1] ?? '{}')).toMatchObject({ terminalId: e.terminal.terminalId, activity: null, lastSyncAt: expect.any(String) });
+  });
+
   it('streams status as events, not by polling: pausing the engine reaches a subscriber as statusChanged', async () => {
     const e = await startEngine(c);
     const b = await startWebBridge(new EngineHost(e.service));
@@ -144,7 +170,8 @@ describe('web bridge host', () => {
     await paused;
     await reader.cancel();
     expect(seen).toMatch(/event: statusChanged\ndata: .*"paused":true/);
-    const frame = /data: (.*)\n/.exec(seen.slice(seen.indexOf('event: statusChanged')));
+    // The stream opens with the status as it was (not paused); the pause follows as its own event.
+    const frame = /event: statusChanged\ndata: (.*"paused":true.*)\n/.exec(seen);
     expect(JSON.parse(frame?.[1] ?? '{}')).toMatchObject({ terminalId: e.terminal.terminalId, paused: true });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The console runs the audit too: HQ asks a till (a sync trigger with reason AUDIT,
  * POST /api/sync/all), the till syncs, audits and hands its report to central, and
- * GET /api/fleet/:terminalId/audit shows it. A report is the till's own: another
+ * GET /api/fleet/terminals/:terminalId/audit shows it. A report is the till's own: another
  * terminal's key cannot file one, and an oversized one is refused.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 async function lastAudit(terminalId: string): Promise<LastAuditResponse> {
-  const r = await c.admin.get(`/api/fleet/${terminalId}/audit`);
+  const r = await c.admin.get(`/api/fleet/terminals/${terminalId}/audit`);
   expect(r.status, r.text).toBe(200);
   return LastAuditResponse.parse(r.body);
 }
@@ -108,7 +108,7 @@ describe('POST /api/sync/audit-report', () => {
       expect((await a.api.post('/api/sync/audit-report', body)).status).toBe(400);
     }
     expect(await lastAudit(a.terminalId)).toEqual(kept);
-    expect((await a.api.get(`/api/fleet/${a.terminalId}/audit`)).status).toBe(403);
-    expect((await c.admin.get('/api/fleet/no-such-till/audit')).status).toBe(404);
+    expect((await a.api.get(`/api/fleet/terminals/${a.terminalId}/audit`)).status).toBe(403);
+    expect((await c.admin.get('/api/fleet/terminals/no-such-till/audit')).status).toBe(404);
   });
 });

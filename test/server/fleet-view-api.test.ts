@@ -24,7 +24,7 @@ async function fleet(query = ''): Promise<FleetResponse> {
 }
 
 async function detail(terminalId: string): Promise<FleetTerminalDetail> {
-  const r = await c.admin.get(`/api/fleet/${terminalId}`);
+  const r = await c.admin.get(`/api/fleet/terminals/${terminalId}`);
   expect(r.status, r.text).toBe(200);
   return FleetTerminalDetail.parse(r.body);
 }
@@ -169,7 +169,42 @@ describe('GET /api/fleet', () => {
     }
     expect((await inStep.terminal.api.get('/api/fleet')).status).toBe(403);
     expect((await inStep.terminal.api.get('/api/fleet/stores')).status).toBe(403);
-    expect((await c.admin.get('/api/fleet/no-such-till')).status).toBe(404);
+    expect((await c.admin.get('/api/fleet/terminals/no-such-till')).status).toBe(404);
+  });
+
+  it("keeps a report after the till's clock was set back, but not one that crossed a newer one on the way", async () => {
+    const till = await c.provision(uid('fleet-clock'), uid('till-clock'));
+    const beat = (at: number, pending: number) =>
+      till.api.post('/api/sync/heartbeat', {
+        terminalId: till.terminalId,
+        status: 'ONLINE',
+        reportedAt: new Date(at).toISOString(),
+        outbox: { SaleOrder: { pending, failed: 0, synced: 0, conflicts: 0 } },
+      });
+    const pending = async () => (await fleet(`?storeId=${till.storeId}`)).terminals[0]?.pending;
+    expect((await beat(Date.now() + 86_400_000, 5)).status).toBe(200); // a clock a day fast
+    expect(await pending()).toBe(5);
+    expect((await beat(Date.now() + 86_400_000 - 10_000, 9)).status).toBe(200); // an older request arriving late
+    expect(await pending()).toBe(5);
+    expect((await beat(Date.now(), 0)).status).toBe(200); // NTP set the clock right
+    expect(await pending()).toBe(0);
+    expect((await beat(Date.now() + 1000, 2)).status).toBe(200);
+    expect(await pending()).toBe(2);
+  });
+
+  it('does not call a till reading a table from a snapshot (a first sync under way) in step', async () => {
+    const till = await c.provision(uid('fleet-snap'), uid('till-snap'));
+    const snapshot = Buffer.from(JSON.stringify(['s', '5', null])).toString('base64url');
+    const r = await till.api.post('/api/sync/heartbeat', { terminalId: till.terminalId, status: 'ONLINE', cursors: { Product: snapshot } });
+    expect(r.status, r.text).toBe(200);
+    expect((await fleet(`?storeId=${till.storeId}`)).terminals[0]).toMatchObject({ terminalId: till.terminalId, pullLagSeconds: null });
+    expect((await detail(till.terminalId)).pullLagSeconds).toBeNull();
+  });
+
+  it("shows the detail of a till whatever its id, 'stores' included", async () => {
+    const till = await c.provision(uid('fleet-named'), 'stores');
+    expect((await detail('stores')).terminalId).toBe('stores');
+    expect(till.terminalId).toBe('stores');
   });
 
   it("refuses a heartbeat whose fleet report is out of bounds, and keeps the till's last report", async () => {

@@ -1254,7 +1254,7 @@ function acceptedPhaseRequest(rng: Rng, fx: Fixture, n: number): Fuzzed {
         ['/api/sync/schema', 'A'],
         ['/api/fleet?limit=1000', 'admin'],
         ['/api/fleet/stores', 'admin'],
-        [`/api/fleet/${fx.a.terminalId}`, 'admin'],
+        [`/api/fleet/terminals/${fx.a.terminalId}`, 'admin'],
         ['/api/conflicts/analytics?weeks=52', 'admin'],
       ]);
       ctx.labels.push(path, `as ${by}`);

@@ -10,7 +10,7 @@
 import { AgentConfigError, agentConfig } from '../../main/engine-settings.js';
 import { runAudit, UnknownAuditTableError } from '../../main/sync/audit.js';
 import { CentralError, NetworkError } from '../../main/sync/central-client.js';
-import type { AuditReport, AuditTableReport } from '../../shared/audit-protocol.js';
+import { trimAudit, type AuditReport, type AuditTableReport } from '../../shared/audit-protocol.js';
 import { logger, type Command } from '../command.js';
 import { keyRefusedError } from '../errors.js';
 import { openEngine } from '../open-engine.js';
@@ -95,7 +95,7 @@ export const auditCommand: Command = {
         throw err;
       }
       // HQ's console shows each till's latest audit; a report it cannot take changes no answer here.
-      await service.client.auditReport(config.terminalId, report).catch((err: unknown) => {
+      await service.client.auditReport(config.terminalId, trimAudit(report)).catch((err: unknown) => {
         process.stderr.write(`tillsync audit: the report was not handed to HQ (${err instanceof Error ? err.message : String(err)})\n`);
       });
       process.stdout.write(`${flags.json ? JSON.stringify(report, null, 2) : formatAudit(report)}\n`);

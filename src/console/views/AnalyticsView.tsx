@@ -11,7 +11,8 @@ const resClass = (r: string | null) => `res-${(r ?? 'open').toLowerCase().replac
 /** Which tables and fields conflict, how they were resolved, per week. Bars in plain CSS. */
 export function AnalyticsView() {
   const [weeks, setWeeks] = useState<number>(12);
-  const a = useLoad((api) => api.analytics(weeks), String(weeks));
+  // Conflicts are counted per week: a heartbeat changes nothing here (reload or switch views to read again).
+  const a = useLoad((api) => api.analytics(weeks), String(weeks), () => false);
   const fields = a.data ? byField(a.data.weeks) : [];
   const perWeek = a.data ? byWeek(a.data.weeks) : [];
   const most = Math.max(1, ...fields.map((f) => f.total));

@@ -9,7 +9,7 @@ import { ErrorBanner, OutcomeLine } from './parts.js';
 /** HQ's conflict inbox: every till's open conflicts, resolved at HQ in the companion's merge editor. */
 export function ConflictsView() {
   const { api } = useConsole();
-  const list = useLoad((a) => a.openConflicts(), 'open');
+  const list = useLoad((a) => a.openConflicts(), 'open', () => true, 5000);
   const [selected, setSelected] = useState<ConflictRecord | null>(null);
   const [busy, setBusy] = useState(false);
   const [editorError, setEditorError] = useState<string | null>(null);

@@ -20,8 +20,9 @@ export function FleetView({ open, initialStoreId = '' }: { open: (terminalId: st
     limit: PAGE_SIZE,
     offset,
   };
-  const fleet = useLoad((api) => api.fleet(filter), JSON.stringify(filter));
-  const stores = useLoad((api) => api.stores(), 'stores');
+  // The list follows the fleet's news every few seconds; the store names for the filter do not change with heartbeats.
+  const fleet = useLoad((api) => api.fleet(filter), JSON.stringify(filter), () => true, 3000);
+  const stores = useLoad((api) => api.stores(), 'stores', () => false);
   const page = fleet.data;
   const refilter = <T,>(set: (v: T) => void) => (v: T) => {
     set(v);

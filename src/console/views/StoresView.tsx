@@ -5,7 +5,7 @@ import { ErrorBanner, OutcomeLine, triggeredText } from './parts.js';
 
 /** The fleet rolled up per store, with "Sync now" for every active till of a store. */
 export function StoresView({ showStore }: { showStore: (storeId: string) => void }) {
-  const stores = useLoad((api) => api.stores(), 'stores');
+  const stores = useLoad((api) => api.stores(), 'stores', () => true, 3000);
   const [outcome, busy, run] = useAction();
   return (
     <section aria-labelledby="stores-title">

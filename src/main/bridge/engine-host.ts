@@ -158,6 +158,13 @@ export class EngineHost {
     return this.service;
   }
 
+  /** The engine's status now, as a statusChanged event carries it (undefined: no engine). */
+  currentStatus(): EventOf<'statusChanged'> | undefined {
+    if (!this.service) return undefined;
+    const parsed = EVENTS.statusChanged.safeParse(this.service.status());
+    return parsed.success ? parsed.data : undefined;
+  }
+
   /** Tells the renderer the engine started (problem null) or why it is not running. */
   publishSetup(problem: string | null): void {
     this.publish('setupChanged', { configured: problem === null && this.service !== undefined, problem });

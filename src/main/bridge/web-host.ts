@@ -62,6 +62,9 @@ async function serveStatic(root: string, pathname: string, res: ServerResponse):
   }
 }
 
+/** One server-sent event. */
+const frame = (event: string, payload: unknown): string => `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -116,6 +119,11 @@ export async function startWebBridge(host: EngineHost, opts: { port?: number; to
     if (req.method === 'GET' && url.pathname === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       res.write(': connected\n\n');
+      // The engine's status as the stream opens: a page reads its first status over
+      // /ipc while this stream is still connecting, and what changed in between (a pass
+      // ending) would otherwise never reach it.
+      const status = host.currentStatus();
+      if (status) res.write(frame('statusChanged', status));
       streams.add(res);
       req.on('close', () => streams.delete(res));
       return;
@@ -137,8 +145,8 @@ export async function startWebBridge(host: EngineHost, opts: { port?: number; to
   }
 
   const unsubscribe = host.subscribe((event, payload) => {
-    const frame = `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
-    for (const s of streams) s.write(frame);
+    const text = frame(event, payload);
+    for (const s of streams) s.write(text);
   });
 
   await new Promise<void>((resolve, reject) => {

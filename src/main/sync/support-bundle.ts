@@ -225,7 +225,8 @@ export async function buildSupportBundle(input: SupportBundleInput): Promise<Sup
 
   const included: string[] = [];
   for (const log of input.logs.files) {
-    const name = `logs/${log.name.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+    // A tar header holds a name of at most 100 bytes (with the bundle's folder in front): long ones are cut.
+    const name = `logs/${log.name.replace(/[^A-Za-z0-9._-]/g, '_').slice(-60)}`;
     included.push(name);
     files.push({ name, description: 'recent log lines, redacted', text: redactLog(log.text, secrets) });
   }

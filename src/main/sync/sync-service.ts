@@ -26,7 +26,7 @@ import { PushScheduler } from './push-scheduler.js';
 import type { SyncConfig } from './sync-config.js';
 import { tillReport } from './till-report.js';
 import { runAudit } from './audit.js';
-import { AUDIT_TRIGGER_REASON, type AuditReport } from '../../shared/audit-protocol.js';
+import { AUDIT_TRIGGER_REASON, trimAudit, type AuditReport } from '../../shared/audit-protocol.js';
 import type { EngineStatus, SyncKind, SyncRunResult } from '../../shared/ipc.js';
 
 export interface SyncEvents {
@@ -401,7 +401,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
    */
   async audit(table?: string): Promise<AuditReport> {
     const report = await runAudit({ store: this.store, client: this.client, terminalId: this.terminalId, table });
-    await this.client.auditReport(this.terminalId, report).catch((err: unknown) => {
+    await this.client.auditReport(this.terminalId, trimAudit(report)).catch((err: unknown) => {
       this.log.warn({ err: err instanceof Error ? err.message : err }, 'could not hand the audit report to HQ');
     });
     return report;

@@ -69,7 +69,7 @@ export class ConflictAnalyticsService {
   async weeks(weeks: number): Promise<ConflictAnalyticsResponse> {
     const r = await this.db.query<{ entity_type: string; created_at: string; resolution: string | null; terminal: Image; central: Image }>(
       `SELECT entity_type, created_at, CASE WHEN status = 'open' THEN NULL ELSE resolution END AS resolution, terminal, central
-         FROM sync_conflicts WHERE created_at >= date_trunc('week', now()) - make_interval(weeks => $1)
+         FROM sync_conflicts WHERE created_at >= (date_trunc('week', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - make_interval(weeks => $1)
          ORDER BY created_at DESC LIMIT $2`,
       [weeks - 1, MAX_COUNTED + 1],
     );

@@ -1,5 +1,5 @@
 /**
- * The fleet view's reads (GET /api/fleet, /api/fleet/stores, /api/fleet/:terminalId):
+ * The fleet view's reads (GET /api/fleet, /api/fleet/stores, /api/fleet/terminals/:terminalId):
  * every till's last report from sync_terminals, central's open conflicts per till, and
  * how far behind central's change log each till pulls. The decisions (status,
  * attention, order, pages, roll-ups) are fleet-view.ts's.
@@ -80,7 +80,7 @@ function facts(r: FleetRow, pullLagSeconds: number | null): FleetFacts {
   };
 }
 
-/** A cursor as the till reported it, as a log position (null: a snapshot read under way, or not one of ours). */
+/** A cursor as the till reported it, as a log position (null: a snapshot read under way, or not one of ours: its lag is not known). */
 function position(cursor: string): { txid: string; seq: number } | null {
   try {
     const c = decodeCursor(cursor);
@@ -151,7 +151,7 @@ export class FleetReport {
 
   /**
    * Per till that reported cursors: the age of the oldest change it has not pulled (0:
-   * in step). Only (till, table) pairs behind the table's newest change are looked up,
+   * in step; none for a till still reading a table from a snapshot). Only (till, table) pairs behind the table's newest change are looked up,
    * so a fleet in step costs one look-up per table.
    */
   private async pullLags(rows: readonly FleetRow[]): Promise<Map<string, number>> {
@@ -162,11 +162,14 @@ export class FleetReport {
     const heads = await this.db.query<{ entity_type: string; txid: string; seq: string | number }>(HEADS_SQL, [types]);
     const head = new Map(heads.rows.map((h) => [h.entity_type, { txid: h.txid, seq: Number(h.seq) }]));
     const probe = { t: [] as string[], store: [] as string[], e: [] as string[], x: [] as string[], s: [] as number[] };
+    const unknown = new Set<string>();
     for (const r of reported) {
       lags.set(r.id, 0);
       for (const [type, cursor] of Object.entries(r.pull_cursors ?? {})) {
         const h = head.get(type);
         const p = position(cursor);
+        // A table still read from a snapshot (a first sync under way): how far behind is not known.
+        if (!p) unknown.add(r.id);
         if (!h || !p || !after(h, p)) continue;
         probe.t.push(r.id);
         probe.store.push(r.store_id);
@@ -175,9 +178,11 @@ export class FleetReport {
         probe.s.push(p.seq);
       }
     }
-    if (probe.t.length === 0) return lags;
-    const found = await this.db.query<{ terminal_id: string; lag: number }>(LAG_SQL, [probe.t, probe.store, probe.e, probe.x, probe.s]);
-    for (const f of found.rows) lags.set(f.terminal_id, Math.max(lags.get(f.terminal_id) ?? 0, Math.max(0, Math.floor(f.lag))));
+    if (probe.t.length > 0) {
+      const found = await this.db.query<{ terminal_id: string; lag: number }>(LAG_SQL, [probe.t, probe.store, probe.e, probe.x, probe.s]);
+      for (const f of found.rows) lags.set(f.terminal_id, Math.max(lags.get(f.terminal_id) ?? 0, Math.max(0, Math.floor(f.lag))));
+    }
+    for (const id of unknown) lags.delete(id);
     return lags;
   }
 }

@@ -15,14 +15,19 @@ import type { Database } from '../db/database.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { clockSkew, onCentralClock } from './fleet-view.js';
 
-/**
- * A heartbeat's report is kept only if it is not older than the one kept ($6: when
- * the till read it): two requests crossing on the way must not put older counts back.
- */
 /** NOTIFY channel: a till's report changed (payload: its id); the console's live view listens. */
 export const FLEET_CHANNEL = 'tillsync_fleet';
 
-const FRESH = '($6::timestamptz IS NULL OR outbox_reported_at IS NULL OR $6::timestamptz >= outbox_reported_at)';
+/**
+ * A heartbeat's report is kept only if it is not older than the one kept ($6: when
+ * the till read it): two requests crossing on the way must not put older counts back.
+ * A report more than CLOCK_SET_BACK older than the one kept is no crossing request (a
+ * heartbeat gives up after 30 s): the till's clock was set back (NTP correcting a fast
+ * clock), and it is kept, or the till's counts would freeze until its clock caught up.
+ */
+export const CLOCK_SET_BACK = '2 minutes';
+const FRESH = `($6::timestamptz IS NULL OR outbox_reported_at IS NULL OR $6::timestamptz >= outbox_reported_at
+  OR $6::timestamptz < outbox_reported_at - interval '${CLOCK_SET_BACK}')`;
 
 /** The outbox's pending and failed changes over every table (bounded counts: the sums fit). */
 function outboxSums(outbox: NonNullable<HeartbeatRequest['outbox']>): { pending: number; failed: number } {
@@ -171,7 +176,8 @@ export class FleetService {
          outbox = CASE WHEN ${FRESH} THEN coalesce($4::jsonb, outbox) ELSE outbox END,
          outbox_reported_at = CASE WHEN $4::jsonb IS NULL THEN outbox_reported_at
                                    WHEN $6::timestamptz IS NULL THEN NULL
-                                   ELSE greatest(outbox_reported_at, $6::timestamptz) END,
+                                   WHEN ${FRESH} THEN $6::timestamptz
+                                   ELSE outbox_reported_at END,
          last_sync_at = coalesce($5::timestamptz, last_sync_at),
          schema_version = coalesce($7, schema_version),
          pending_total = CASE WHEN ${FRESH} THEN coalesce($8, pending_total) ELSE pending_total END,

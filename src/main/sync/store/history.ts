@@ -64,10 +64,10 @@ export class History {
       .run(nowIso(), r.pushed, r.pulled, r.conflicts, r.failed, errorsJson(r.errors), id);
   }
 
-  /** Removes every run older than the newest `keep` (ids only grow: the oldest have the lowest). */
+  /** Removes every finished run older than the newest `keep` (ids only grow: the oldest have the lowest); a run under way stays. */
   private prune(keep: number): number {
     return this.base
-      .stmt(`DELETE FROM tillsync_history WHERE id <= (SELECT id FROM tillsync_history ORDER BY id DESC LIMIT 1 OFFSET ?)`)
+      .stmt(`DELETE FROM tillsync_history WHERE finished_at IS NOT NULL AND id <= (SELECT id FROM tillsync_history ORDER BY id DESC LIMIT 1 OFFSET ?)`)
       .run(Math.max(1, Math.floor(keep))).changes;
   }
 

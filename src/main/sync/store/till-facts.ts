@@ -22,8 +22,9 @@ export class TillFacts {
 
   /**
    * Completed sales whose latest change has not reached central: captured and not yet
-   * moved into the outbox, or waiting, failed or in conflict there. A sale central
-   * holds is not counted again when the till changes it later (a refund is its own change).
+   * moved into the outbox, or waiting, failed or in conflict there. A completed sale
+   * central holds and the till then edits counts again until the edit is at central (a
+   * refund moves it out of `completed`, so it is not counted).
    */
   unsyncedSales(): UnsyncedSales {
     const orders = this.base.tables.get('orders');
