@@ -111,6 +111,9 @@ export function createAppStore(bridge: TillSyncBridge): StoreApi<AppState> {
       },
     };
 
+    /** Status events received so far (a status read answered after one of them is stale). */
+    let statusEvents = 0;
+
     return {
       view: 'status',
       status: null,
@@ -133,9 +136,13 @@ export function createAppStore(bridge: TillSyncBridge): StoreApi<AppState> {
       },
 
       async refreshStatus() {
+        // An answer read before a status event that has arrived since is older than what
+        // is shown (the two come over different connections in web mode): it is dropped.
+        const asked = statusEvents;
         const r = await bridge['sync:status']();
-        if (r.ok) set({ status: r.value, setupProblem: null, bridgeError: null });
-        else failed(r.error);
+        if (r.ok) {
+          if (asked === statusEvents) set({ status: r.value, setupProblem: null, bridgeError: null });
+        } else failed(r.error);
       },
 
       async run(action) {
@@ -210,7 +217,10 @@ export function createAppStore(bridge: TillSyncBridge): StoreApi<AppState> {
 
       start() {
         const offs = [
-          bridge.on('statusChanged', (status) => set({ status, setupProblem: null, bridgeError: null })),
+          bridge.on('statusChanged', (status) => {
+            statusEvents++;
+            set({ status, setupProblem: null, bridgeError: null });
+          }),
           bridge.on('syncFinished', (run) => {
             set({ lastRun: run });
             if (get().view === 'history') void get().loadHistory();
