@@ -244,7 +244,7 @@ async function main(): Promise<void> {
     });
   }
   process.stdout.write(
-    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}, POS database ${posPath}\n  companion: ${uiUrl}  (the till's sync engine and its UI, in web mode)\n  POS simulator running (sales every ${1 / Number(process.env.TILLSYNC_DEMO_RATE ?? '0.5')} s)\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
+    `\nTillSync local stack\n  central:   ${url}  (API docs: ${url}/api-docs, metrics: ${url}/metrics)\n  database:  ${central.db.kind} (${config.databaseUrl ? 'DATABASE_URL' : config.dataDir})\n  terminal:  ${stack.terminal.terminalId} in store ${DEMO_STORE}, POS database ${posPath}\n  companion: ${uiUrl}  (the till's sync engine and its UI, in web mode)\n  console:   ${url}/console  (HQ's fleet console: sign in with the admin token)\n  POS simulator running (sales every ${1 / Number(process.env.TILLSYNC_DEMO_RATE ?? '0.5')} s)\n  admin token and terminal key: ${stackPath}\n  stop with Ctrl-C\n\n`,
   );
 
   void openInBrowser(uiUrl, `http://127.0.0.1:${uiPort}/`).catch(() => undefined);
