@@ -18,7 +18,8 @@ import { ADMIN_TOKEN, useCentral } from '../helpers/central.js';
 import { useConsoleBuild } from '../helpers/console-build.js';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import { closeAll, engineConfig, startEngine, testLogger, type TerminalEngine } from '../helpers/engine.js';
-import { ringUpSales, waitUntil } from '../helpers/processes.js';
+import { completedTotal, localStoreId, socketRegistered } from '../helpers/fleet.js';
+import { ringUpSales } from '../helpers/processes.js';
 import { count, rowOf, settled } from '../helpers/sync.js';
 
 const built = useConsoleBuild();
@@ -34,18 +35,6 @@ let offline: TerminalEngine;
 let inStep: TerminalEngine;
 let other: TerminalEngine;
 let offlineTotal = 0;
-
-/** The local id of the store row the engine pulled (sales reference it). */
-function localStoreId(e: TerminalEngine): number {
-  const r = e.pos().prepare('SELECT id FROM stores WHERE server_id = ?').get(e.terminal.storeId) as { id: number } | undefined;
-  if (!r) throw new Error('the store row was not pulled');
-  return r.id;
-}
-
-function completedTotal(e: TerminalEngine, prefix: string): number {
-  const r = e.pos().prepare(`SELECT sum(total) AS t FROM orders WHERE status = 'completed' AND order_number LIKE ?`).get(`${prefix}%`) as { t: number };
-  return Math.round(r.t * 100) / 100;
-}
 
 const triggers = (terminalId: string) => count(c, `sync_triggers WHERE terminal_id = $1 AND reason = 'HQ_CONSOLE'`, [terminalId]);
 const row = (terminalId: string) => page.locator(`[data-testid="fleet-table"] tr[data-terminal="${terminalId}"]`);
@@ -277,9 +266,7 @@ describe('the console in Chromium', () => {
     await live.initialize(inStep.terminal.terminalId);
     try {
       const id = inStep.terminal.terminalId;
-      await waitUntil('the socket registered', async () => (await c.admin.get<{ terminals: { terminalId: string; connected: boolean }[] }>('/api/terminals')).body.terminals.some((t) => t.terminalId === id && t.connected), {
-        timeout: 10_000,
-      });
+      await socketRegistered(c, id);
       await tab('Fleet').click();
       await row(id).getByRole('button').first().click();
       const audit = page.getByTestId('terminal-audit');

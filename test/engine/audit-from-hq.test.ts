@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import { LastAuditResponse, REPORTED_DIFFERENCES, trimAudit, type AuditReport } from '../../src/shared/audit-protocol.js';
+import { socketRegistered } from '../helpers/fleet.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, engineConfig, startEngine, testLogger } from '../helpers/engine.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -34,11 +35,7 @@ describe('an audit HQ asks for', () => {
     const service = new SyncService(e.store, engineConfig(c.url, e.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
     running.push(service);
     await service.initialize(e.terminal.terminalId);
-    await waitUntil(
-      'the socket registered',
-      async () => (await c.admin.get('/api/terminals')).body.terminals?.some((t: { terminalId: string; connected: boolean }) => t.terminalId === e.terminal.terminalId && t.connected),
-      { timeout: 10_000 },
-    );
+    await socketRegistered(c, e.terminal.terminalId);
     expect(await lastAudit(e.terminal.terminalId)).toEqual({ terminalId: e.terminal.terminalId, receivedAt: null, report: null });
 
     const ask = async () => {

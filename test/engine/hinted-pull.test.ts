@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import { onPostgres, useCentral } from '../helpers/central.js';
 import { closeAll, engineConfig, startEngine, testLogger } from '../helpers/engine.js';
+import { socketRegistered } from '../helpers/fleet.js';
 import { waitUntil } from '../helpers/processes.js';
 
 afterAll(closeAll);
@@ -31,11 +32,7 @@ describe('HQ change at the till', () => {
     running.push(service);
     await service.initialize(e.terminal.terminalId);
     await waitUntil('the start-up sync', () => service.status().lastSyncAt !== null, { timeout: 10_000 });
-    await waitUntil(
-      'the socket registered',
-      async () => (await c.admin.get('/api/terminals')).body.terminals?.some((t: { terminalId: string; connected: boolean }) => t.terminalId === e.terminal.terminalId && t.connected),
-      { timeout: 10_000 },
-    );
+    await socketRegistered(c, e.terminal.terminalId);
 
     for (const price of [4.5, 5.25]) {
       const started = Date.now();
@@ -62,11 +59,7 @@ describe('HQ change at the till', () => {
     const service = new SyncService(e.store, engineConfig(c.url, e.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
     running.push(service);
     await service.initialize(e.terminal.terminalId);
-    await waitUntil(
-      'the socket registered',
-      async () => (await c.admin.get('/api/terminals')).body.terminals?.some((t: { terminalId: string; connected: boolean }) => t.terminalId === e.terminal.terminalId && t.connected),
-      { timeout: 10_000 },
-    );
+    await socketRegistered(c, e.terminal.terminalId);
     // A back-office transaction begins (and takes a transaction id) and stays open: pulls
     // serve nothing committed after it began until it ends (the gapless cursor).
     let release: () => void = () => undefined;

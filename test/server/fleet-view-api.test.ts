@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FleetChanged, FleetResponse, FleetTerminalDetail, StoreRollupResponse } from '../../src/shared/protocol.js';
 import { ADMIN_TOKEN, useCentral } from '../helpers/central.js';
 import { closeAll, startEngine, type TerminalEngine } from '../helpers/engine.js';
+import { completedTotal, localStoreId } from '../helpers/fleet.js';
 import { ringUpSales } from '../helpers/processes.js';
 
 const c = useCentral();
@@ -27,19 +28,6 @@ async function detail(terminalId: string): Promise<FleetTerminalDetail> {
   const r = await c.admin.get(`/api/fleet/terminals/${terminalId}`);
   expect(r.status, r.text).toBe(200);
   return FleetTerminalDetail.parse(r.body);
-}
-
-/** The local id of the store row the engine pulled (sales reference it). */
-function localStoreId(e: TerminalEngine): number {
-  const r = e.pos().prepare('SELECT id FROM stores WHERE server_id = ?').get(e.terminal.storeId) as { id: number } | undefined;
-  if (!r) throw new Error('the store row was not pulled');
-  return r.id;
-}
-
-/** Sum of the till's completed orders' totals (what the fleet view must report while none is at central). */
-function completedTotal(e: TerminalEngine, prefix: string): number {
-  const r = e.pos().prepare(`SELECT sum(total) AS t FROM orders WHERE status = 'completed' AND order_number LIKE ?`).get(`${prefix}%`) as { t: number };
-  return Math.round(r.t * 100) / 100;
 }
 
 describe('GET /api/fleet', () => {
