@@ -1,4 +1,5 @@
 /** The console's display helpers and the analytics' grouping (pure). */
+import { when } from '../renderer/format.js';
 import type { AttentionReason, ConflictAnalyticsRow, FleetStatus } from '../shared/protocol.js';
 
 /** "€14.40" in the store's currency; a plain number when the currency is unknown. */
@@ -40,15 +41,8 @@ export function lag(seconds: number | null): string {
   return seconds === 0 ? 'in step' : `${age(seconds)} behind`;
 }
 
-/** "12:03:04" today, else "3 Nov 12:03"; "never" for null. */
-export function seen(iso: string | null, now = new Date()): string {
-  if (!iso) return 'never';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  if (d.toDateString() === now.toDateString()) return time;
-  return `${d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} ${time}`;
-}
+/** "12:03:04" today, else "3 Nov 12:03"; "never" for null: the companion's own wording. */
+export const seen = when;
 
 export const ATTENTION_LABELS: Readonly<Record<AttentionReason, { readonly label: string; readonly why: string; readonly severity: 'bad' | 'warn' }>> = {
   OFFLINE_WITH_SALES: { label: 'Offline with sales', why: 'offline while holding completed sales not yet at HQ', severity: 'bad' },
