@@ -3,7 +3,7 @@
  * into schema.ts). Capture functions and triggers live in the custom migrations.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, customType, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, customType, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** PostgreSQL's 64-bit transaction id; orders the change log by commit horizon. */
 const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
@@ -193,3 +193,59 @@ export const syncAcceptedCounts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.terminalId, t.entityType] })],
 );
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
+
+/** Companion releases an admin uploaded (services in src/server/updates). */
+export const syncReleases = pgTable('sync_releases', {
+  version: text('version').primaryKey(),
+  notes: text('notes'),
+  createdAt: tstz('created_at').notNull().defaultNow(),
+});
+
+/**
+ * A release's files: channel files (latest.yml ...) and the artifacts they name. A
+ * file is its chunks of the upload that completed (`upload_id`); an upload under way
+ * or abandoned writes chunks of another id, never seen by the feed.
+ */
+export const syncReleaseFiles = pgTable(
+  'sync_release_files',
+  {
+    version: text('version').notNull(),
+    name: text('name').notNull(),
+    uploadId: text('upload_id').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    /** base64, as latest.yml writes it. */
+    sha512: text('sha512').notNull(),
+    /** A channel file's text (it is small and parsed on every feed request). */
+    content: text('content'),
+    uploadedAt: tstz('uploaded_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.version, t.name] })],
+);
+
+/** The bytes of uploads, in chunks of 1 MiB (the last one shorter). */
+export const syncReleaseChunks = pgTable(
+  'sync_release_chunks',
+  {
+    uploadId: text('upload_id').notNull(),
+    seq: integer('seq').notNull(),
+    version: text('version').notNull(),
+    name: text('name').notNull(),
+    data: bytea('data').notNull(),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.seq] }), index('sync_release_chunks_file_idx').on(t.version, t.name)],
+);
+
+/** The fleet's rollout (one row). */
+export const syncUpdateRollout = pgTable('sync_update_rollout', {
+  id: integer('id').primaryKey(),
+  version: text('version'),
+  previous: text('previous'),
+  percentage: integer('percentage').notNull().default(0),
+  paused: boolean('paused').notNull().default(false),
+  rolledBackFrom: text('rolled_back_from'),
+  stores: jsonb('stores').notNull().default(sql`'{}'::jsonb`),
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+});
