@@ -5,7 +5,9 @@ export interface Command {
   readonly summary: string;
   /** Extra boolean/string flags of this command (beyond the settings). */
   readonly options?: Record<string, { type: 'boolean' | 'string'; help: string }>;
-  run(args: { flags: Record<string, string | boolean | undefined>; env: NodeJS.ProcessEnv }): Promise<number>;
+  /** The positional arguments this command takes, for help (e.g. `<central|agent>`); without it, none are allowed. */
+  readonly positionals?: string;
+  run(args: { flags: Record<string, string | boolean | undefined>; env: NodeJS.ProcessEnv; positionals?: readonly string[] }): Promise<number>;
 }
 
 /** Structured logs: the agent's on stdout; one-shot commands log to stderr and print results on stdout. */
