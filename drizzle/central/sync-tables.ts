@@ -249,3 +249,24 @@ export const syncUpdateRollout = pgTable('sync_update_rollout', {
   stores: jsonb('stores').notNull().default(sql`'{}'::jsonb`),
   updatedAt: tstz('updated_at').notNull().defaultNow(),
 });
+
+/**
+ * Central's restore generation (one row): `epoch` moves on each time the database is
+ * restored from a backup (detected at start from the database's identity, or told by
+ * an admin: POST /api/admin/restored). Pull cursors carry the epoch they were issued
+ * in; one of an older epoch is refused (CENTRAL_RESTORED) and the till re-reads.
+ */
+export const syncEpoch = pgTable('sync_epoch', {
+  id: integer('id').primaryKey().default(1),
+  /** 0 at first; each move sets it to the time of the move (seconds), or one more if the clock is behind: never a number a backup can bring back. */
+  epoch: bigint('epoch', { mode: 'number' }).notNull().default(0),
+  /** pg_control_system().system_identifier when central last looked (null: never, or unreadable). */
+  systemIdentifier: text('system_identifier'),
+  /** pg_control_checkpoint().timeline_id when central last looked. */
+  timeline: integer('timeline'),
+  /** The admin's name for the restore that moved the epoch last (its repeat changes nothing). */
+  restoreId: text('restore_id'),
+  /** What moved it last: 'detected' or 'admin' (null: never moved). */
+  reason: text('reason'),
+  changedAt: tstz('changed_at').notNull().defaultNow(),
+});

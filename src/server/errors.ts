@@ -14,6 +14,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: ErrorDetail[],
+    /** CENTRAL_RESTORED: central's restore generation now. */
+    readonly epoch?: number,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -49,6 +51,7 @@ export interface ErrorBody {
   code: string;
   message: string;
   details?: ErrorDetail[];
+  epoch?: number;
 }
 
 export function httpReason(status: number): string {
@@ -56,7 +59,7 @@ export function httpReason(status: number): string {
 }
 
 /** An error answer in the documented shape, every part cut to ERROR_LIMITS. */
-export function errorBody(statusCode: number, code: string, message: string, details?: readonly ErrorDetail[]): ErrorBody {
+export function errorBody(statusCode: number, code: string, message: string, details?: readonly ErrorDetail[], epoch?: number): ErrorBody {
   const body: ErrorBody = {
     statusCode,
     error: httpReason(statusCode),
@@ -64,6 +67,7 @@ export function errorBody(statusCode: number, code: string, message: string, det
     message: clip(message, ERROR_LIMITS.message),
   };
   if (details && details.length > 0) body.details = details.slice(0, ERROR_LIMITS.details).map(clipDetail);
+  if (epoch !== undefined) body.epoch = epoch;
   return body;
 }
 

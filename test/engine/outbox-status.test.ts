@@ -29,13 +29,13 @@ describe('outbox status transitions', () => {
     );
   });
 
-  it('only "retry" brings an entry back to pending, and only from failed, with fresh attempts', () => {
+  it('only "retry" (from failed) and "resend" (from synced, after central was restored) bring an entry back to pending, with fresh attempts', () => {
     fc.assert(
       fc.property(entry, transition, (e, t) => {
         const after = step(e, t);
         if (e.status !== 'pending' && after.status === 'pending') {
-          expect(t).toBe('retry');
-          expect(e.status).toBe('failed');
+          expect(['retry', 'resend']).toContain(t);
+          expect(e.status).toBe(t === 'retry' ? 'failed' : 'synced');
           expect(after.attempts).toBe(0);
         }
       }),
@@ -67,7 +67,7 @@ describe('outbox status transitions', () => {
     );
   });
 
-  it('a synced entry is never pending again without first failing and being retried', () => {
+  it('a synced entry is never pending again without first failing and being retried, or central being restored (resend)', () => {
     fc.assert(
       fc.property(fc.array(transition, { maxLength: 30 }), (ts) => {
         let s: EntryState = { status: 'synced', attempts: 1 };
@@ -76,7 +76,7 @@ describe('outbox status transitions', () => {
           const next = step(s, t);
           if (next.status === 'failed') failedSince = true;
           // Becoming pending again (not staying pending) is only ever a retry of a failed entry.
-          if (next.status === 'pending' && s.status !== 'pending') expect(failedSince && t === 'retry').toBe(true);
+          if (next.status === 'pending' && s.status !== 'pending') expect((failedSince && t === 'retry') || (s.status === 'synced' && t === 'resend')).toBe(true);
           s = next;
         }
       }),

@@ -27,12 +27,21 @@ export class NetworkError extends Error {
 }
 
 /** Central answered with an error status. */
+/** The restore generation a 409 CENTRAL_RESTORED answer carries (`epoch`), if it does (pure). */
+export function restoredEpoch(body: unknown): number | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const { code, epoch } = body as { code?: unknown; epoch?: unknown };
+  return code === 'CENTRAL_RESTORED' && typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch >= 0 ? epoch : undefined;
+}
+
 export class CentralError extends Error {
   override name = 'CentralError';
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** With CENTRAL_RESTORED: central's restore generation now. */
+    readonly epoch?: number,
   ) {
     super(message);
   }
@@ -100,7 +109,7 @@ export class CentralClient {
     }
     if (!res.ok) {
       const e = ErrorResponse.safeParse(json);
-      throw new CentralError(res.status, e.success ? e.data.code : 'HTTP_ERROR', e.success ? e.data.message : `${method} ${path}: HTTP ${res.status}`);
+      throw new CentralError(res.status, e.success ? e.data.code : 'HTTP_ERROR', e.success ? e.data.message : `${method} ${path}: HTTP ${res.status}`, restoredEpoch(json));
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new NetworkError(`central's answer to ${method} ${path} does not match the protocol: ${parsed.error.issues[0]?.message}`);

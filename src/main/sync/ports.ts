@@ -79,7 +79,13 @@ export interface CursorsPort {
 /** store.resync: re-reading a table from a snapshot after central purged past its cursor. */
 export interface ResyncPort {
   /** Begins the re-read (notes the rows held from central, forgets the cursor); returns how many rows it noted. */
-  start(table: string): number;
+  start(table: string, opts?: { forgetVersions?: boolean }): number;
+}
+
+/** store.restored: catching up after central was restored from a backup (CENTRAL_RESTORED). */
+export interface RestoredPort {
+  /** Re-reads every pulled table and sends the kept sales again, once per epoch; null when already caught up with it. */
+  catchUp(epoch: number): { epoch: number; tables: number; resent: number } | null;
 }
 
 /** store.conflicts: conflicts seen here, and a resolution applied locally. */
@@ -109,6 +115,7 @@ export interface StorePorts {
   readonly pages: PagesPort;
   readonly cursors: CursorsPort;
   readonly resync: ResyncPort;
+  readonly restored: RestoredPort;
   readonly conflicts: ConflictsPort;
   readonly history: HistoryPort;
 }

@@ -11,7 +11,7 @@ import type { SyncKind } from '../../shared/ipc.js';
 import { CentralError } from './central-client.js';
 import { tablePriority } from './cadence.js';
 import { failureOf } from './failure.js';
-import type { BasePort, CapturePort, CentralPort, ConflictsPort, CursorsPort, PagesPort, ResyncPort } from './ports.js';
+import type { BasePort, CapturePort, CentralPort, ConflictsPort, CursorsPort, PagesPort, RestoredPort, ResyncPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
 export interface PullLoopPorts {
@@ -20,6 +20,7 @@ export interface PullLoopPorts {
   readonly pages: PagesPort;
   readonly cursors: Pick<CursorsPort, 'cursor' | 'pausedTables' | 'pauseTable' | 'resetCursor' | 'holdsSyncedRows' | 'resyncing'>;
   readonly resync: ResyncPort;
+  readonly restored: RestoredPort;
   readonly conflicts: Pick<ConflictsPort, 'openConflicts' | 'applyResolution'>;
 }
 
@@ -38,6 +39,8 @@ export interface PullLoopHost {
   unreachable(reason: string): void;
   /** Hinted pulls changed what the store holds. */
   changed(): void;
+  /** Central was restored and changes it accepted were queued again: push them. */
+  resent(): void;
 }
 
 export interface TablePull {
@@ -61,10 +64,12 @@ export function hintedTables(entries: Iterable<CatalogEntry>, wanted: ReadonlySe
  * from central's: sync of it stops, no data touched), `restart` (the cursor is ahead of
  * central: pull it again from the start), `resync` (central purged deleted rows past
  * the cursor: read the table again from a snapshot and drop what it does not bring),
- * or `fail` (the pull fails).
+ * `restored` (central's database was restored from a backup since the cursor was
+ * issued: store/restored.ts catches up), or `fail` (the pull fails).
  */
-export function afterPullFailure(err: unknown): 'pause' | 'restart' | 'resync' | 'fail' {
+export function afterPullFailure(err: unknown): 'pause' | 'restart' | 'resync' | 'restored' | 'fail' {
   if (err instanceof CentralError && err.code === 'SCHEMA_MISMATCH') return 'pause';
+  if (err instanceof CentralError && err.code === 'CENTRAL_RESTORED' && err.epoch !== undefined) return 'restored';
   if (err instanceof CentralError && err.code === 'CURSOR_AHEAD') return 'restart';
   if (err instanceof CentralError && err.code === 'CURSOR_EXPIRED') return 'resync';
   return 'fail';
@@ -144,6 +149,20 @@ export class PullLoop {
         if (then === 'restart') {
           this.log.warn({ table: entry.table }, 'cursor ahead of central; pulling the table again from the start');
           cursors.resetCursor(entry.table);
+          continue;
+        }
+        if (then === 'restored' && err instanceof CentralError && err.epoch !== undefined) {
+          // Refused again in the same pull: the epoch moved again meanwhile; the next pass goes on.
+          if (resyncStarted) return { pulled, conflicts, error: err.message };
+          resyncStarted = true;
+          const caught = this.ports.restored.catchUp(err.epoch);
+          if (caught) {
+            this.log.warn(caught, 'central was restored from a backup: re-reading every table from a snapshot and sending the kept sales again');
+            if (caught.resent > 0) this.host.resent();
+          } else {
+            // Caught up with this epoch already: a cursor of before it was still about (a page in flight).
+            this.ports.resync.start(entry.table, { forgetVersions: true });
+          }
           continue;
         }
         if (then === 'resync' && err instanceof Error) {

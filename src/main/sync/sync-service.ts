@@ -52,6 +52,7 @@ export function portsOf(store: LocalStore): StorePorts {
     pages: store.pages,
     cursors: store.cursors,
     resync: store.resync,
+    restored: store.restored,
     conflicts: store.conflicts,
     history: store.history,
   };
@@ -165,6 +166,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       reached: () => this.link.markOnline(),
       unreachable: (reason) => this.link.markOffline(reason),
       changed: () => this.emitStatus(),
+      resent: () => void this.pushPending('central-restored').catch(() => undefined),
     });
     this.pushes = new PushScheduler(config.pushMode, config.promptDelayMs, {
       ready: () => !this.stopped && !this.paused && this.link.connection !== 'offline',

@@ -18,7 +18,7 @@ import { CENTRAL_SYNC_COLUMNS, entryForEntity, pullable, type CatalogEntry } fro
 import type { PulledChange, PullQuery, PullResponse } from '../../shared/protocol.js';
 import type { Database } from '../db/database.js';
 import { ident } from '../db/sql.js';
-import { badRequest, conflict } from '../errors.js';
+import { badRequest, conflict, HttpError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Acting } from './fleet.js';
 import type { PullPositions } from './positions.js';
@@ -29,6 +29,8 @@ export interface Cursor {
   readonly txid: string;
   readonly seq: number;
   readonly since?: string;
+  /** Central's restore generation it was issued in (services/epoch.ts); absent: 0. */
+  readonly epoch?: number;
 }
 
 /** A snapshot read under way: rows after `after` (key order) are still to come, then the log from `resume` (a txid). */
@@ -36,18 +38,50 @@ export interface SnapshotCursor {
   /** Null until the read's first page is served. */
   readonly resume: string | null;
   readonly after: string | null;
+  /** Central's restore generation it was issued in; absent: 0. */
+  readonly epoch?: number;
 }
 
 export const START: Cursor = { txid: '0', seq: 0 };
+/** Central's restore generation now (services/epoch.ts), read with each page's snapshot. */
+const EPOCH_NOW = `(SELECT epoch FROM sync_epoch WHERE id = 1)::text AS epoch`;
+
+/**
+ * Whether a cursor is of another restore generation than central's now (pure): central
+ * was restored from a backup since it was issued (or, for one of a later epoch, the
+ * backup is older than the epoch). Cursors of before epochs existed are epoch 0.
+ */
+export function ofAnotherEpoch(from: Cursor | SnapshotCursor, epoch: number): boolean {
+  return (from.epoch ?? 0) !== epoch;
+}
+
+export const RESTORED_MESSAGE =
+  "central's database was restored from a backup since this cursor was issued; read every table again from a snapshot (start=snapshot) and send again the changes central may have lost";
 const XID8_MAX = 2n ** 64n - 1n;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const TXID = /^\d{1,20}$/;
 
 export const isSnapshot = (c: Cursor | SnapshotCursor): c is SnapshotCursor => 'resume' in c;
 
+/**
+ * A cursor as the opaque text handed out. In epoch 0 (a database never restored) it is
+ * what it always was; in a later epoch the position comes wrapped with its epoch.
+ */
 export function encodeCursor(c: Cursor | SnapshotCursor): string {
   const v = isSnapshot(c) ? ['s', c.resume, c.after] : c.since ? [c.txid, c.seq, c.since] : [c.txid, c.seq];
-  return Buffer.from(JSON.stringify(v)).toString('base64url');
+  return Buffer.from(JSON.stringify(c.epoch ? { e: c.epoch, c: v } : v)).toString('base64url');
+}
+
+/** The position of a decoded cursor's JSON (pure; undefined: not one). */
+function position(v: unknown): Cursor | SnapshotCursor | undefined {
+  if (Array.isArray(v) && v.length === 3 && v[0] === 's' && isTxid(v[1]) && (v[2] === null || (typeof v[2] === 'string' && v[2].length <= 200))) {
+    return { resume: v[1], after: v[2] };
+  }
+  if (Array.isArray(v) && (v.length === 2 || v.length === 3) && isTxid(v[0]) && Number.isSafeInteger(v[1]) && v[1] >= 0) {
+    if (v.length === 2) return { txid: v[0], seq: v[1] };
+    if (typeof v[2] === 'string' && ISO_INSTANT.test(v[2])) return { txid: v[0], seq: v[1], since: v[2] };
+  }
+  return undefined;
 }
 
 const isTxid = (v: unknown): v is string => typeof v === 'string' && TXID.test(v) && BigInt(v) <= XID8_MAX;
@@ -55,12 +89,13 @@ const isTxid = (v: unknown): v is string => typeof v === 'string' && TXID.test(v
 export function decodeCursor(text: string): Cursor | SnapshotCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 3 && v[0] === 's' && isTxid(v[1]) && (v[2] === null || (typeof v[2] === 'string' && v[2].length <= 200))) {
-      return { resume: v[1], after: v[2] };
-    }
-    if (Array.isArray(v) && (v.length === 2 || v.length === 3) && isTxid(v[0]) && Number.isSafeInteger(v[1]) && v[1] >= 0) {
-      if (v.length === 2) return { txid: v[0], seq: v[1] };
-      if (typeof v[2] === 'string' && ISO_INSTANT.test(v[2])) return { txid: v[0], seq: v[1], since: v[2] };
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const { e, c } = v as { e?: unknown; c?: unknown };
+      const p = position(c);
+      if (p && typeof e === 'number' && Number.isSafeInteger(e) && e > 0) return { ...p, epoch: e };
+    } else {
+      const p = position(v);
+      if (p) return p;
     }
   } catch {
     // fall through
@@ -100,7 +135,7 @@ export function pullPageSql(scoped: boolean): string {
  * xmax, which a cursor must be behind.
  */
 export const PULL_PLAN_HINTS = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
+  pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, ${EPOCH_NOW}`;
 
 /**
  * A page of the change log and the table's purge horizon, in one statement: both as of
@@ -161,7 +196,10 @@ export function snapshotPageSql(entry: CatalogEntry, after: boolean): string {
  * scanned and sorted for every page, a quadratic first sync).
  */
 export const SNAPSHOT_PLAN = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-  pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;
+  pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, ${EPOCH_NOW}`;
+
+/** 409 CENTRAL_RESTORED, saying central's epoch now (the till notes it once it has re-read and re-sent). */
+export const restored = (epoch: number) => new HttpError(409, 'CENTRAL_RESTORED', RESTORED_MESSAGE, undefined, epoch);
 
 export class PullService {
   constructor(
@@ -197,9 +235,12 @@ export class PullService {
       this.metrics.expiredCursors.inc({ entity_type: entry.entityType });
       return conflict('CURSOR_EXPIRED', `${entry.entityType}: ${EXPIRED_MESSAGE}`);
     };
+    let epoch = 0;
     const read = await this.db.transaction(async (tx) => {
       // The planner hints and the snapshot's xmax in one round trip.
-      const h = await tx.query<{ xmax: string }>(PULL_PLAN_HINTS);
+      const h = await tx.query<{ xmax: string; epoch: string | null }>(PULL_PLAN_HINTS);
+      epoch = Number(h.rows[0]?.epoch ?? 0);
+      if (q.cursor && ofAnotherEpoch(from, epoch)) throw restored(epoch);
       // Every change served is below the snapshot's xmin, so a real cursor is behind its
       // xmax. One ahead of it was forged, or central's database was restored from a backup:
       // following it would silently serve nothing until the ids catch up.
@@ -212,7 +253,7 @@ export class PullService {
     if (horizonRow && cursorExpired(from, { txid: horizonRow.txid_text, seq: Number(horizonRow.seq), changedAt: horizonRow.changed_at })) throw expired();
     const page = horizonRow ? read.rows.filter((r) => r !== horizonRow) : read.rows;
     const last = page.at(-1);
-    const next: Cursor = last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from;
+    const next: Cursor = { ...(last ? { txid: last.txid_text, seq: Number(last.seq), ...(from.since ? { since: from.since } : {}) } : from), epoch };
 
     // Each row once per page, as it is now (its latest version), at its last change's place.
     const lastChange = new Map<string, ChangeRow>();
@@ -277,9 +318,11 @@ export class PullService {
     const params: unknown[] = [q.limit];
     if (from.after !== null) params.push(from.after);
     if (scoped) params.push(acting.storeId);
-    const { resume, rows } = await this.db.transaction(async (tx) => {
-      const s = await tx.query<{ xmin: string; xmax: string }>(SNAPSHOT_PLAN);
-      const snap = s.rows[0] as { xmin: string; xmax: string };
+    const { resume, rows, epoch } = await this.db.transaction(async (tx) => {
+      const s = await tx.query<{ xmin: string; xmax: string; epoch: string | null }>(SNAPSHOT_PLAN);
+      const snap = s.rows[0] as { xmin: string; xmax: string; epoch: string | null };
+      const now = Number(snap.epoch ?? 0);
+      if (q.cursor && ofAnotherEpoch(from, now)) throw restored(now);
       // A resume point is an xmin, which is at most the xmax of its time (equal when nothing runs).
       if (from.resume !== null && BigInt(from.resume) > BigInt(snap.xmax)) {
         throw conflict('CURSOR_AHEAD', 'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start');
@@ -287,7 +330,7 @@ export class PullService {
       // Read after the xmin above, in a later snapshot of the same transaction: it shows
       // every write of every transaction below that xmin.
       const r = await tx.query(snapshotPageSql(entry, from.after !== null), params);
-      return { resume: from.resume ?? snap.xmin, rows: r.rows };
+      return { resume: from.resume ?? snap.xmin, rows: r.rows, epoch: now };
     });
     // The read hands over to the log at its resume point: the terminal is there already.
     this.positions?.record(acting.terminalId, entry.entityType, (BigInt(resume) - 1n).toString(), Number.MAX_SAFE_INTEGER);
@@ -309,7 +352,7 @@ export class PullService {
     // log follows from the read's xmin, as the position after every change of the
     // transaction before it (so the cursor is behind xmax even when nothing ran since).
     const next: Cursor | SnapshotCursor =
-      last && changes.length === q.limit ? { resume, after: last.entityId } : { txid: (BigInt(resume) - 1n).toString(), seq: Number.MAX_SAFE_INTEGER };
+      last && changes.length === q.limit ? { resume, after: last.entityId, epoch } : { txid: (BigInt(resume) - 1n).toString(), seq: Number.MAX_SAFE_INTEGER, epoch };
     this.metrics.pulls.inc({ entity_type: entry.entityType });
     this.metrics.pulledChanges.inc({ entity_type: entry.entityType }, changes.length);
     return {

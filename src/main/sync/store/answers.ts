@@ -64,9 +64,19 @@ export class Answers {
       const waitingForParent: number[] = [];
       let lastWhy = '';
       const settledRows: [string, string, number][] = [];
+      /** Entries sent again after central was restored (store/restored.ts). */
+      const resent = response.results.some((r) => r.status === 'duplicate') ? this.outbox.resentAmong(batch.changes.flatMap((c) => c.entryIds)) : new Set<number>();
       for (const out of batch.changes) {
         const raw = byId.get(out.change.changeId as string);
         if (!raw) continue;
+        if (raw.status === 'duplicate' && out.entryIds.every((id) => resent.has(id))) {
+          // Sent again after central's restore, and central still has it: its answer is the
+          // one this till recorded when it was first sent (and has built on since: later
+          // versions, central's row taken). Nothing but the entry's status changes.
+          for (const id of out.entryIds) settled.push([id, raw.version ?? 0, 'duplicate: central still had it after its restore']);
+          synced += out.entryIds.length;
+          continue;
+        }
         const r: PushResult = raw.status === 'duplicate' && raw.originalStatus ? { ...raw, status: raw.originalStatus } : raw;
         const table = out.entry.table;
         const serverId = out.change.entityId;

@@ -10,6 +10,7 @@
  *   base <- outbox <- capture <- batches
  *   base <- rows, cursors, history, till-facts
  *   cursors <- resync
+ *   outbox, resync <- restored
  *   capture, outbox, rows <- conflicts <- answers, pages (+ cursors, resync)
  *   rows <- capture (pickImage)
  */
@@ -23,6 +24,7 @@ import { History } from './history.js';
 import { openStore, type LocalStoreOptions } from './open.js';
 import { Outbox } from './outbox.js';
 import { PullPages } from './pages.js';
+import { Restored } from './restored.js';
 import { Resync } from './resync.js';
 import { Rows } from './rows.js';
 import { TillFacts } from './till-facts.js';
@@ -37,6 +39,7 @@ export class LocalStore {
   readonly pages: PullPages;
   readonly cursors: Cursors;
   readonly resync: Resync;
+  readonly restored: Restored;
   readonly conflicts: Conflicts;
   readonly history: History;
   readonly facts: TillFacts;
@@ -51,6 +54,7 @@ export class LocalStore {
     this.history = new History(base);
     this.facts = new TillFacts(base);
     this.capture = new Capture(base, this.outbox);
+    this.restored = new Restored(base, this.outbox, this.resync);
     this.batches = new Batches(base, this.capture, this.outbox);
     this.conflicts = new Conflicts(base, this.capture, this.outbox, this.rows);
     this.answers = new Answers(base, this.capture, this.outbox, this.rows, this.conflicts, this.cursors);

@@ -70,6 +70,11 @@ export const TRANSITIONS = {
   resolve: { from: ['pending', 'failed', 'conflict'], to: 'synced', attempts: 'keep' },
   /** "Retry failed" (or the retry timer): back to the queue with fresh attempts. */
   retry: { from: ['failed'], to: 'pending', attempts: 'reset' },
+  /**
+   * Central was restored from a backup that may predate central's answer: a change it
+   * accepted goes again, as it was sent (same change id), with fresh attempts.
+   */
+  resend: { from: ['synced'], to: 'pending', attempts: 'reset' },
   /** The entry's content changes (a new base version, an image rebased on central's row); its status does not. */
   rewrite: { from: 'any', to: 'same', attempts: 'keep' },
 } as const satisfies Record<string, Transition>;

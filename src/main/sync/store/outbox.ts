@@ -165,6 +165,28 @@ export class Outbox {
     this.takeBack(ids);
   }
 
+  /**
+   * Central was restored from a backup (store/restored.ts): every change of `tables`
+   * it accepted that the till still keeps goes again as it was sent (same change id,
+   * same content, in capture order), so central answers `duplicate` for what it still
+   * has and applies what it lost. Only accepted entries (`result_version` set: never a
+   * cancelled, superseded or resolved one); a pending entry with `result_version` set is
+   * one sent again (answers.ts). Returns how many.
+   */
+  resendAccepted(tables: readonly string[], note: string): number {
+    if (tables.length === 0) return 0;
+    return this.base
+      .stmt(update('resend', 'last_error = ?, next_attempt_at = NULL', 'sent_as IS NOT NULL AND result_version IS NOT NULL AND table_name IN (SELECT value FROM json_each(?))'))
+      .run(note, JSON.stringify(tables)).changes;
+  }
+
+  /** Of these entries, those sent again after central was restored (pending with central's earlier answer kept). */
+  resentAmong(ids: readonly number[]): Set<number> {
+    if (ids.length === 0) return new Set();
+    const rows = this.base.stmt(`SELECT id FROM tillsync_outbox WHERE ${IDS} AND status = 'pending' AND result_version IS NOT NULL`).all(JSON.stringify(ids)) as { id: number }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Failed entries go back to the queue (the retry timer, or "Retry failed"). */
   retryFailed(): number {
     return this.base.stmt(update('retry', 'next_attempt_at = NULL', '1 = 1')).run().changes;

@@ -24,11 +24,17 @@ export class Resync {
    * Begins re-reading `table` (again, if a resync was under way): notes every row the
    * terminal holds from central (it has a row state) at the version it holds, and
    * forgets the cursor, so the next pull reads a snapshot. Returns how many rows it noted.
+   *
+   * `forgetVersions` (central was restored from a backup, store/restored.ts): the
+   * versions held are forgotten first (0), as central hands the lost versions out again
+   * to other contents; every row the read brings is then written, whatever version it
+   * has, except over changes of ours not at central yet (the table's strategy decides).
    */
-  start(table: string): number {
+  start(table: string, opts: { forgetVersions?: boolean } = {}): number {
     return this.base.db
       .transaction(() => {
         this.base.stmt('DELETE FROM tillsync_resync WHERE table_name = ?').run(table);
+        if (opts.forgetVersions === true) this.base.stmt('UPDATE tillsync_row_state SET version = 0 WHERE table_name = ?').run(table);
         const r = this.base
           .stmt('INSERT INTO tillsync_resync (table_name, server_id, version) SELECT table_name, server_id, version FROM tillsync_row_state WHERE table_name = ?')
           .run(table);

@@ -1,0 +1,289 @@
+/**
+ * Central restored from a backup (issue 19, operations): its database goes back to an
+ * earlier point, loses what came after it, and hands the lost transaction ids and row
+ * versions out again. Without the restore generation (src/server/services/epoch.ts) a
+ * till's cursor from before the restore silently skips HQ's new changes whose
+ * transaction ids are below it (once central has run more transactions than it lost,
+ * the cursor is no longer "ahead"), HQ's changes the restore lost stay on the till, and
+ * sales central acknowledged after the backup are gone at central while the till has
+ * them as synced.
+ *
+ * The restore is real: on PGlite the data directory is copied while central is
+ * stopped; on PostgreSQL the database is copied with CREATE DATABASE ... TEMPLATE
+ * while central is stopped. Later, a new central starts on the copy. (On a PostgreSQL
+ * server the copy shares the cluster's transaction counter, so its new ids are above
+ * every id the original handed out: the silent skip itself only happens on PGlite
+ * here, as after a real point-in-time recovery; the lost HQ change and the lost sale
+ * fail without the fix on both.)
+ */
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openPglite, openPostgres, type Database } from '../../src/server/db/database.js';
+import { ADMIN_TOKEN, ApiClient, onPostgres, startCentral, TEST_DATABASE_URL, type TestCentral } from '../helpers/central.js';
+import { closeAll, startEngine, tempDir, type TerminalEngine } from '../helpers/engine.js';
+import { localStoreId } from '../helpers/fleet.js';
+import { count, settled } from '../helpers/sync.js';
+
+afterAll(closeAll);
+
+/** A database central runs on that can be stopped, copied (the backup) and opened again. */
+interface Place {
+  open(): Promise<Database>;
+  /** A copy of it as it is now (it must be closed). */
+  copy(): Promise<Place>;
+  drop(): Promise<void>;
+}
+
+function pglitePlace(dir: string): Place {
+  return {
+    open: () => openPglite(dir),
+    async copy() {
+      const to = join(tempDir('tillsync-backup-'), 'pgdata');
+      cpSync(dir, to, { recursive: true });
+      return pglitePlace(to);
+    },
+    drop: async () => undefined,
+  };
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+function postgresPlace(name: string): Place {
+  const url = new URL(TEST_DATABASE_URL as string);
+  url.pathname = `/${name}`;
+  return {
+    open: async () => openPostgres({ connectionString: url.toString() }),
+    async copy() {
+      const to = `tillsync_backup_${randomBytes(5).toString('hex')}`;
+      await adminQuery(`CREATE DATABASE ${to} TEMPLATE ${name}`);
+      return postgresPlace(to);
+    },
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+async function newPlace(): Promise<Place> {
+  if (!onPostgres) return pglitePlace(join(tempDir('tillsync-central-'), 'pgdata'));
+  const name = `tillsync_t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  return postgresPlace(name);
+}
+
+/** A central on a place; `stop()` closes it and its database. */
+async function centralOn(place: Place): Promise<TestCentral & { stop(): Promise<void> }> {
+  const db = await place.open();
+  const c = await startCentral({ db });
+  return Object.assign(c, {
+    async stop() {
+      await c.close();
+      await db.close();
+    },
+  });
+}
+
+/** A completed sale with one line and its payment, as the POS writes it; its order number. */
+function ringUp(e: TerminalEngine, number: string, total: number): string {
+  const pos = e.pos();
+  const store = localStoreId(e);
+  pos.transaction(() => {
+    const o = pos.prepare(`INSERT INTO orders (order_number, status, total, store_id) VALUES (?, 'completed', ?, ?)`).run(number, total, store);
+    pos.prepare('INSERT INTO order_items (order_id, quantity, unit_price, line_total) VALUES (?, 1, ?, ?)').run(o.lastInsertRowid, total, total);
+    pos.prepare(`INSERT INTO payments (order_id, method, amount) VALUES (?, 'cash', ?)`).run(o.lastInsertRowid, total);
+  })();
+  return number;
+}
+
+/** A full pass of the engine against central `c` (its change log settled first). */
+async function syncWith(e: TerminalEngine, c: Pick<TestCentral, 'db'>) {
+  await settled(c);
+  return e.service.performFullSync('test');
+}
+
+const price = (e: TerminalEngine, id: string) => Number(e.row('products', id)?.price);
+const txidNow = async (db: Database) => BigInt((await db.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]?.x ?? '0');
+
+/** Runs transactions (each takes an id) until central's next id is past `past`. */
+async function burnXids(db: Database, past: bigint): Promise<void> {
+  while ((await txidNow(db)) <= past) {
+    for (let i = 0; i < 200; i++) await db.query('SELECT pg_current_xact_id()');
+  }
+}
+
+/** The highest transaction id of a pull cursor the till holds (the cursor's first number, whatever its wrapping). */
+function cursorTxid(e: TerminalEngine, table: string): bigint {
+  const r = e.store.base.db.prepare('SELECT cursor FROM tillsync_cursors WHERE table_name = ?').get(table) as { cursor: string | null } | undefined;
+  const text = Buffer.from(r?.cursor ?? '', 'base64url').toString('utf8');
+  const m = /"?(\d+)"?/.exec(text.replace(/"s",/, ''));
+  return BigInt(m?.[1] ?? '0');
+}
+
+describe('central restored from a backup', () => {
+  it('the till converges to the restored central, sees every new HQ change, and every sale it rang up is at central exactly once', async () => {
+    const place = await newPlace();
+    const places: Place[] = [place];
+    let a = await centralOn(place);
+    try {
+      await a.db.query(`INSERT INTO products (id, sku, name, price) VALUES ('rp-1', 'RP1', 'One', 10), ('rp-2', 'RP2', 'Two', 20), ('rp-3', 'RP3', 'Three', 30)`);
+      const e = await startEngine(a, { storeId: `restore-${randomBytes(3).toString('hex')}` });
+      await syncWith(e, a);
+      expect(price(e, 'rp-1')).toBe(10);
+      const s1 = ringUp(e, 'R-S1', 11);
+      await syncWith(e, a);
+      expect(await count(a, `orders WHERE order_number = 'R-S1'`)).toBe(1);
+
+      // The backup: central stopped, its database copied, central started again.
+      await a.stop();
+      const backup = await place.copy();
+      places.push(backup);
+      a = await centralOn(place);
+      await e.restart({ centralUrl: a.url });
+
+      // After the backup: HQ changes a price, the till pulls it; the till sells, central takes it.
+      await a.db.query(`UPDATE products SET price = 99 WHERE id = 'rp-1'`);
+      await syncWith(e, a);
+      expect(price(e, 'rp-1')).toBe(99);
+      const s2 = ringUp(e, 'R-S2', 22);
+      await syncWith(e, a);
+      expect(await count(a, `orders WHERE order_number = 'R-S2'`)).toBe(1);
+      expect(e.outbox({ status: 'pending' })).toHaveLength(0);
+      const cursor = cursorTxid(e, 'products');
+      expect(cursor).toBeGreaterThan(0n);
+
+      // The restore: central on the backup. HQ changes another price there at once
+      // (on PGlite with a transaction id below the till's cursor), then central runs
+      // more transactions than it lost, so the cursor is no longer ahead of it.
+      await a.stop();
+      const b = await centralOn(backup);
+      try {
+        expect(await count(b, `orders WHERE order_number = 'R-S2'`)).toBe(0); // lost in the restore
+        await b.db.query(`UPDATE products SET price = 55 WHERE id = 'rp-2'`);
+        await burnXids(b.db, cursor + 10n);
+
+        // The restore procedure's step: central is told (nothing could see this restore).
+        const marked = await b.admin.post('/api/admin/restored', { restoreId: 'test backup' });
+        expect(marked.status).toBe(200);
+        expect(marked.body.moved).toBe(true);
+        expect(marked.body.epoch).toBeGreaterThan(0);
+
+        await e.restart({ centralUrl: b.url });
+        await syncWith(e, b);
+        await syncWith(e, b);
+
+        // HQ's new change reached the till; the change the restore lost is undone there.
+        expect(price(e, 'rp-2')).toBe(55);
+        expect(price(e, 'rp-1')).toBe(10);
+        expect(price(e, 'rp-3')).toBe(30);
+        // Every sale at central exactly once: the lost one applied again, the kept one answered duplicate.
+        for (const n of [s1, s2]) {
+          expect(await count(b, `orders WHERE order_number = $1`, [n])).toBe(1);
+          expect(await count(b, `order_items WHERE order_id IN (SELECT id FROM orders WHERE order_number = $1)`, [n])).toBe(1);
+          expect(await count(b, `payments WHERE order_id IN (SELECT id FROM orders WHERE order_number = $1)`, [n])).toBe(1);
+        }
+        expect(e.outbox({ status: 'pending' })).toHaveLength(0);
+        expect(e.outbox({ status: 'failed' })).toHaveLength(0);
+        const s1Order = e.outbox({ table: 'orders' }).find((o) => (o.new_image ?? '').includes('R-S1'));
+        expect(s1Order?.last_error).toMatch(/duplicate/);
+
+        // And on from there as usual: a new HQ change and a new sale.
+        await b.db.query(`UPDATE products SET price = 77 WHERE id = 'rp-3'`);
+        const s3 = ringUp(e, 'R-S3', 33);
+        await syncWith(e, b);
+        expect(price(e, 'rp-3')).toBe(77);
+        expect(await count(b, `orders WHERE order_number = $1`, [s3])).toBe(1);
+        expect(await count(b, `orders WHERE order_number LIKE 'R-S%'`)).toBe(3);
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      await closeAll();
+      await a.stop().catch(() => undefined);
+      for (const p of places) await p.drop();
+    }
+  });
+});
+
+describe('POST /api/admin/restored', () => {
+  it('needs the admin token, a restoreId, and moves the epoch once per restore', async () => {
+    const place = await newPlace();
+    const c = await centralOn(place);
+    try {
+      const t = await c.provision(`restore-admin-${randomBytes(3).toString('hex')}`);
+      expect((await new ApiClient(c.url, undefined).post('/api/admin/restored', { restoreId: 'x' })).status).toBe(401);
+      expect((await t.api.post('/api/admin/restored', { restoreId: 'x' })).status).toBe(403);
+      expect((await c.admin.post('/api/admin/restored', {})).status).toBe(400);
+      expect((await c.admin.post('/api/admin/restored', { restoreId: '' })).status).toBe(400);
+      expect((await c.admin.post('/api/admin/restored', { restoreId: 'x', more: 1 })).status).toBe(400);
+      const before = await c.admin.get('/api/admin/restored');
+      expect(before.status).toBe(200);
+      expect(before.body.epoch).toBe(0);
+
+      // A cursor handed out now (epoch 0: today's shape) is good until the epoch moves.
+      const page = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product' });
+      expect(page.status).toBe(200);
+      const first = await c.admin.post('/api/admin/restored', { restoreId: 'nightly 2026-12-06' });
+      expect(first.body).toMatchObject({ moved: true, restoreId: 'nightly 2026-12-06', reason: 'admin' });
+      const again = await c.admin.post('/api/admin/restored', { restoreId: 'nightly 2026-12-06' });
+      expect(again.body).toMatchObject({ moved: false, epoch: first.body.epoch });
+      expect((await c.admin.get('/api/admin/restored')).body.epoch).toBe(first.body.epoch);
+
+      const refused = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: page.body.cursor });
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({ code: 'CENTRAL_RESTORED', epoch: first.body.epoch });
+      // A fresh start gets a cursor of the new epoch, which is served.
+      const fresh = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product' });
+      const next = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: fresh.body.cursor });
+      expect(next.status).toBe(200);
+
+      // Another restore moves it again.
+      const second = await c.admin.post('/api/admin/restored', { restoreId: 'nightly 2026-12-07' });
+      expect(second.body.moved).toBe(true);
+      expect(second.body.epoch).toBeGreaterThan(first.body.epoch);
+      expect(ADMIN_TOKEN).toBeTruthy();
+    } finally {
+      await c.stop();
+      await place.drop();
+    }
+  });
+
+  it('at start, a database whose identity is not the one central last saw (another timeline or cluster) moves the epoch', async () => {
+    const place = await newPlace();
+    let c = await centralOn(place);
+    try {
+      const seen = (await c.admin.get('/api/admin/restored')).body;
+      expect(seen.systemIdentifier).toMatch(/^\d+$/);
+      expect(seen.timeline).toBeGreaterThanOrEqual(1);
+      expect(seen.epoch).toBe(0);
+      // Restarted on the same database: nothing moves.
+      await c.stop();
+      c = await centralOn(place);
+      expect((await c.admin.get('/api/admin/restored')).body.epoch).toBe(0);
+      // What a point-in-time recovery leaves: the row, restored with the database, names
+      // the timeline before the recovery. (The timeline itself cannot be moved here.)
+      await c.db.query('UPDATE sync_epoch SET timeline = timeline + 1');
+      await c.stop();
+      c = await centralOn(place);
+      const after = (await c.admin.get('/api/admin/restored')).body;
+      expect(after.epoch).toBeGreaterThan(0);
+      expect(after.reason).toBe('detected');
+      expect(after.timeline).toBe(seen.timeline);
+      // Once: the next start sees its own identity again.
+      await c.stop();
+      c = await centralOn(place);
+      expect((await c.admin.get('/api/admin/restored')).body.epoch).toBe(after.epoch);
+    } finally {
+      await c.stop();
+      await place.drop();
+    }
+  });
+});
