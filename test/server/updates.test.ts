@@ -77,7 +77,7 @@ function build(version: string, size = 2 * 1024 * 1024 + 12345) {
 }
 
 function put(path: string, body: Buffer | string, token = c.admin.token, type = 'application/octet-stream') {
-  return fetch(c.url + path, { method: 'PUT', headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': type }, body });
+  return fetch(c.url + path, { method: 'PUT', headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body) });
 }
 
 async function upload(r: ReturnType<typeof build>, opts: { create?: boolean } = {}) {
