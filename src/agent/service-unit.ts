@@ -201,7 +201,7 @@ export function serviceUnit(input: ServiceUnitInput): string {
   add('RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX');
   add('RestrictNamespaces=yes', 'RestrictRealtime=yes', 'LockPersonality=yes', 'RemoveIPC=yes', 'SystemCallArchitectures=native');
   comment(
-    "MemoryDenyWriteExecute= is deliberately not set: V8's JIT compiler writes machine code to memory\nit then executes (W+X mappings); with it V8 cannot map the code it compiles and node crashes.",
+    "MemoryDenyWriteExecute= is deliberately not set: V8's JIT compiler writes machine code to memory\nit then executes (W+X mappings); with it node dumps core at start (V8's isolate cannot set up\nits code pages).",
   );
   comment(
     "SystemCallFilter= is deliberately not set either: node needs system calls outside\n@system-service on some systemd versions (pkey_alloc, io_uring_*), and a call the filter\nmisses kills the process with SIGSYS.",

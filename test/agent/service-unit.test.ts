@@ -5,8 +5,8 @@
  * `systemd-analyze verify` on the shipped units and on `tillsync service-unit`'s output
  * (with a control that the check can fail), and the command's argument errors.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -319,6 +319,24 @@ describe('tillsync service-unit (a separate process)', () => {
       expect(verifiedClean(v), showVerify(v)).toBe(true);
     });
   }
+
+  it('names the node that runs it (a node at another path)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tillsync-node-'));
+    try {
+      const node = join(dir, 'node');
+      // A hard link is another path to the same node (a copy where linking is not allowed).
+      try {
+        linkSync(process.execPath, node);
+      } catch {
+        copyFileSync(process.execPath, node);
+      }
+      const r = spawnSync(node, [join(ROOT, 'bin', 'tillsync.mjs'), 'service-unit', 'central'], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(one(r.stdout, 'ExecStart')).toBe(`${node} ${ROOT}/build/server/main.js`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('takes --user, --group, --environment-file, --install-dir and --node', async () => {
     const r = await runTillsync(
