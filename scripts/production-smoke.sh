@@ -127,6 +127,19 @@ done
 for f in build/server/main.js build/agent/cli.js out/console/index.html out/renderer/index.html; do
   [ -f "$f" ] || fail "$f is missing after npm run build"
 done
+# What the built code finds relative to itself (import.meta.url), as the source does.
+node --input-type=module -e '
+  import { existsSync } from "node:fs";
+  const found = {
+    "the companion page (tillsync ui)": (await import("./build/agent/web-companion.js")).DEFAULT_RENDERER_DIR,
+    "the console": (await import("./build/server/console-route.js")).DEFAULT_CONSOLE_DIR,
+    "central migrations": (await import("./build/server/db/migrate.js")).CENTRAL_MIGRATIONS,
+    "terminal migrations": (await import("./build/main/sync/schema.js")).TERMINAL_MIGRATIONS,
+  };
+  const missing = Object.entries(found).filter(([, dir]) => !existsSync(dir));
+  for (const [what, dir] of missing) console.error(`the build looks for ${what} in ${dir}, which does not exist`);
+  process.exit(missing.length ? 1 : 0);
+' || fail "the build does not find the files it reads at runtime"
 
 say "database $DB_NAME"
 psql -X -q -d "$PG_ADMIN_URL" -c "CREATE DATABASE $DB_NAME" || fail "cannot create a database at $PG_ADMIN_URL"
