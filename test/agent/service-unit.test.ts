@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { packageRoot } from '../../src/agent/commands/service-unit.js';
 import {
   CENTRAL_DRAIN_SECONDS,
@@ -136,6 +137,12 @@ describe('serviceUnit (pure)', () => {
     for (const key of ['Requires', 'Wants', 'BindsTo', 'Requisite']) expect(values(unit, key).join(' ')).not.toMatch(/postgresql/);
     expect(Number(one(unit, 'LimitNOFILE'))).toBeGreaterThanOrEqual(65536);
     expect(Number(one(unit, 'TimeoutStopSec'))).toBeGreaterThan(CENTRAL_DRAIN_SECONDS);
+  });
+
+  it("central's TimeoutStopSec outlasts central's own drain (TILLSYNC_DRAIN_TIMEOUT_MS's default) by 10 s or more, for closing the database", () => {
+    const { drainTimeoutMs } = z.object({ drainTimeoutMs: z.number().int().positive() }).parse(configFromEnv({}));
+    expect(drainTimeoutMs).toBeLessThanOrEqual(CENTRAL_DRAIN_SECONDS * 1000);
+    expect(Number(one(unitFor('central'), 'TimeoutStopSec')) * 1000 - drainTimeoutMs).toBeGreaterThanOrEqual(10_000);
   });
 
   it('the agent: no PostgreSQL ordering, and the default open-file limit', () => {
