@@ -5,45 +5,12 @@
  * reads its own feed with electron-updater's own GenericProvider (it runs without
  * Electron: only its HTTP executor is Electron's, replaced here by one over node:http).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { FEED_TARGET_FIELD, Release, Rollout, type FeedTarget } from '../../src/shared/update-protocol.js';
+import { FEED_TARGET_FIELD, Release, Rollout } from '../../src/shared/update-protocol.js';
 import { rolloutBucket } from '../../src/server/updates/target.js';
 import { startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
-
-const require = createRequire(import.meta.url);
-const { GenericProvider } = require('electron-updater/out/providers/GenericProvider.js') as {
-  GenericProvider: new (
-    config: { provider: 'generic'; url: string },
-    updater: { channel: string | null; isAddNoCacheQuery: boolean },
-    runtime: { executor: unknown; platform: string; isUseMultipleRangeRequest: boolean },
-  ) => {
-    setRequestHeaders(h: Record<string, string>): void;
-    getLatestVersion(): Promise<UpdateInfo>;
-    resolveFiles(info: UpdateInfo): { url: URL; info: { sha512: string; size?: number } }[];
-  };
-};
-const { HttpExecutor } = require('builder-util-runtime') as { HttpExecutor: new () => object };
-
-interface UpdateInfo {
-  version: string;
-  files: { url: string; sha512: string; size?: number }[];
-  stagingPercentage?: number;
-  [FEED_TARGET_FIELD]?: FeedTarget;
-}
-
-/** builder-util-runtime's executor over node's http (electron-updater's own is Electron's net module). */
-class NodeExecutor extends (HttpExecutor as unknown as new () => { request(o: object): Promise<string | null> }) {
-  createRequest(options: http.RequestOptions & { protocol?: string }, callback: (res: http.IncomingMessage) => void): http.ClientRequest {
-    const req = (options.protocol === 'https:' ? https : http).request(options);
-    req.on('response', callback);
-    return req;
-  }
-}
+import { buildRelease as build, feedProvider, putFile, readFeed, setRollout, sha512, uploadRelease, type UpdateInfo } from '../helpers/updates.js';
 
 const MAX_BYTES = 3 * 1024 * 1024;
 let tdb: TestDatabase;
@@ -57,50 +24,11 @@ afterAll(async () => {
   await tdb?.close();
 });
 
-const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('base64');
 const uid = (p: string) => `${p}-${randomBytes(3).toString('hex')}`;
-
-/** A release as electron-builder would write it for Windows: the installer, its blockmap and latest.yml. */
-function build(version: string, size = 2 * 1024 * 1024 + 12345) {
-  const exe = randomBytes(size);
-  const blockmap = randomBytes(900);
-  const name = `TillSync-Setup-${version}.exe`;
-  const yml = stringify({
-    version,
-    files: [{ url: name, sha512: sha512(exe), size: exe.length }],
-    path: name,
-    sha512: sha512(exe),
-    releaseDate: '2026-12-06T10:00:00.000Z',
-    stagingPercentage: 10,
-  });
-  return { version, exe, name, blockmap, yml };
-}
-
-function put(path: string, body: Buffer | string, token = c.admin.token, type = 'application/octet-stream') {
-  return fetch(c.url + path, { method: 'PUT', headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body) });
-}
-
-async function upload(r: ReturnType<typeof build>, opts: { create?: boolean } = {}) {
-  if (opts.create !== false) expect((await c.admin.post('/api/admin/updates/releases', { version: r.version, notes: `notes ${r.version}` })).status).toBe(201);
-  const base = `/api/admin/updates/releases/${r.version}/files/`;
-  for (const [name, body] of [['latest.yml', r.yml], [r.name, r.exe], [`${r.name}.blockmap`, r.blockmap]] as const) {
-    const res = await put(base + encodeURIComponent(name), body);
-    expect(res.status, await res.clone().text()).toBe(201);
-  }
-}
-
-async function rollout(patch: object) {
-  const r = await c.admin.patch('/api/admin/updates/rollout', patch);
-  expect(r.status, r.text).toBe(200);
-  return Rollout.parse(r.body);
-}
-
-/** What electron-updater's generic provider reads from this till's feed. */
-async function feed(t: ProvisionedTerminal, running = '1.0.0'): Promise<UpdateInfo> {
-  const p = new GenericProvider({ provider: 'generic', url: `${c.url}/api/updates/feed` }, { channel: null, isAddNoCacheQuery: false }, { executor: new NodeExecutor(), platform: 'win32', isUseMultipleRangeRequest: true });
-  p.setRequestHeaders({ authorization: `Bearer ${t.apiKey}`, 'x-tillsync-app-version': running });
-  return p.getLatestVersion();
-}
+const put = (path: string, body: Uint8Array | string, token = c.admin.token, type?: string) => putFile(c.admin, path, body, token, type);
+const upload = (r: ReturnType<typeof build>) => uploadRelease(c.admin, r);
+const rollout = (patch: object) => setRollout(c.admin, patch);
+const feed = (t: ProvisionedTerminal, running = '1.0.0'): Promise<UpdateInfo> => readFeed(c.url, t.apiKey, running);
 
 async function chunkRows(): Promise<number> {
   const r = await c.db.query<{ n: string }>('SELECT count(*)::text AS n FROM sync_release_chunks');
@@ -234,8 +162,7 @@ describe("a till's feed", () => {
     expect(info.stagingPercentage).toBeUndefined();
     expect(info[FEED_TARGET_FIELD]).toEqual({ allowDowngrade: false, reason: 'ROLLOUT' });
     // electron-updater resolves the files against the feed URL, as it would download them.
-    const p = new GenericProvider({ provider: 'generic', url: `${c.url}/api/updates/feed` }, { channel: null, isAddNoCacheQuery: false }, { executor: new NodeExecutor(), platform: 'win32', isUseMultipleRangeRequest: true });
-    const [file] = p.resolveFiles(info);
+    const [file] = feedProvider(`${c.url}/api/updates/feed`).resolveFiles(info);
     expect(file?.url.pathname).toBe(`/api/updates/feed/1.1.0/${r2.name}`);
     const auth = { authorization: `Bearer ${t.apiKey}` };
     const whole = await fetch(file?.url ?? '', { headers: auth });
@@ -260,9 +187,7 @@ describe("a till's feed", () => {
     expect((await fetch(`${c.url}/api/updates/feed/${r2.name}`, { headers: auth })).status).toBe(200);
     expect((await fetch(`${c.url}/api/updates/feed/1.1.0/nothing.exe`, { headers: auth })).status).toBe(404);
     // No channel file for macOS in this release: the Mac till is told its own version.
-    const mac = new GenericProvider({ provider: 'generic', url: `${c.url}/api/updates/feed` }, { channel: null, isAddNoCacheQuery: false }, { executor: new NodeExecutor(), platform: 'darwin', isUseMultipleRangeRequest: true });
-    mac.setRequestHeaders({ authorization: `Bearer ${t.apiKey}`, 'x-tillsync-app-version': '1.0.0' });
-    expect((await mac.getLatestVersion()).version).toBe('1.0.0');
+    expect((await readFeed(c.url, t.apiKey, '1.0.0', 'darwin')).version).toBe('1.0.0');
   });
 
   it('a percentage rollout: the tills in are those whose bucket is below it, stable, and only more join as it grows', async () => {
