@@ -16,6 +16,9 @@ import { EpochService, type EpochState } from './services/epoch.js';
 
 type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
+/** The reason of the sync trigger a restore sends every till. */
+export const RESTORED_REASON = 'CENTRAL_RESTORED';
+
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse };
 
 export const RestoredRequest = z
@@ -37,10 +40,12 @@ export const RestoredResponse = z.object({
   /** The database's identity central last saw (null: it cannot read it). */
   systemIdentifier: z.string().nullable(),
   timeline: z.number().int().nullable(),
+  /** Tills asked to sync now (a FULL sync trigger, reason CENTRAL_RESTORED), so they catch up at once: every active one when the epoch moved, none otherwise. */
+  triggered: z.number().int().nonnegative(),
 });
 export type RestoredResponse = z.infer<typeof RestoredResponse>;
 
-const answer = (s: EpochState, moved: boolean): RestoredResponse => ({
+const answer = (s: EpochState, moved: boolean, triggered = 0): RestoredResponse => ({
   epoch: s.epoch,
   moved,
   restoreId: s.restoreId,
@@ -48,13 +53,22 @@ const answer = (s: EpochState, moved: boolean): RestoredResponse => ({
   changedAt: s.changedAt,
   systemIdentifier: s.systemIdentifier,
   timeline: s.timeline,
+  triggered,
 });
 
 const DESCRIPTION =
-  "The admin token only (401 without credentials, 403 ADMIN_ONLY for a terminal key; 400 VALIDATION_ERROR without a restoreId). Tells central its database was restored from a backup, for restores central cannot see at start (a cold copy of the data directory or a PGlite directory, a dump restored into the same cluster; a point-in-time recovery, a promoted standby or another cluster are seen by themselves). The restore generation (`epoch`) moves on: every till's next pull is refused with 409 CENTRAL_RESTORED, and the till reads every table again from a snapshot (HQ's changes the restore lost are undone at the till) and sends again the sales it still keeps (central answers `duplicate` for those it has, applies those it lost). `restoreId` names the restore: the same one again changes nothing (`moved: false`), so the call can be retried. Call it after central started on the restored database, before the tills are let in, if possible.";
+  "The admin token only (401 without credentials, 403 ADMIN_ONLY for a terminal key; 400 VALIDATION_ERROR without a restoreId). Tells central its database was restored from a backup, for restores central cannot see at start (a cold copy of the data directory or a PGlite directory, a dump restored into the same cluster; a point-in-time recovery, a promoted standby or another cluster are seen by themselves). The restore generation (`epoch`) moves on: every till's next pull is refused with 409 CENTRAL_RESTORED, and the till reads every table again from a snapshot (HQ's changes the restore lost are undone at the till) and sends again the sales it still keeps (central answers `duplicate` for those it has, applies those it lost). Every active till is asked to sync now (a FULL sync trigger with reason CENTRAL_RESTORED; `triggered` counts them), so they catch up at once. `restoreId` names the restore: the same one again changes nothing (`moved: false`, nobody triggered), so the call can be retried. Call it after central started on the restored database, before the tills are let in, if possible.";
 
 /** Checks the database's identity (moving the epoch on after a restore it shows), then declares the routes. */
-export async function registerRestoreRoute(app: App, deps: { db: Database; principal: (req: FastifyRequest) => Promise<Principal> }): Promise<EpochService> {
+export async function registerRestoreRoute(
+  app: App,
+  deps: {
+    db: Database;
+    principal: (req: FastifyRequest) => Promise<Principal>;
+    /** Asks every active till for a FULL sync with this reason; how many were asked. */
+    triggerAll?: (reason: string) => Promise<number>;
+  },
+): Promise<EpochService> {
   const epochs = new EpochService(deps.db);
   const checked = await epochs.checkIdentity();
   if (checked.verdict === 'restored') {
@@ -80,8 +94,9 @@ export async function registerRestoreRoute(app: App, deps: { db: Database; princ
     async (req) => {
       requireAdmin(await deps.principal(req));
       const r = await epochs.markRestored(req.body.restoreId);
-      if (r.moved) req.log.warn({ epoch: r.state.epoch, restoreId: r.state.restoreId }, 'central marked as restored by an admin: the restore generation moved on');
-      return answer(r.state, r.moved);
+      if (!r.moved) return answer(r.state, false);
+      req.log.warn({ epoch: r.state.epoch, restoreId: r.state.restoreId }, 'central marked as restored by an admin: the restore generation moved on');
+      return answer(r.state, true, deps.triggerAll ? await deps.triggerAll(RESTORED_REASON) : 0);
     },
   );
   app.get(

@@ -310,8 +310,11 @@ describe('POST /api/admin/restored', () => {
       expect(page.status).toBe(200);
       const first = await c.admin.post('/api/admin/restored', { restoreId: 'nightly 2026-12-06' });
       expect(first.body).toMatchObject({ moved: true, restoreId: 'nightly 2026-12-06', reason: 'admin' });
+      // Every active till is asked to sync now, so it catches up at once.
+      expect(first.body.triggered).toBeGreaterThanOrEqual(1);
+      expect(await count(c, `sync_triggers WHERE terminal_id = $1 AND type = 'FULL' AND reason = 'CENTRAL_RESTORED'`, [t.terminalId])).toBe(1);
       const again = await c.admin.post('/api/admin/restored', { restoreId: 'nightly 2026-12-06' });
-      expect(again.body).toMatchObject({ moved: false, epoch: first.body.epoch });
+      expect(again.body).toMatchObject({ moved: false, epoch: first.body.epoch, triggered: 0 });
       expect((await c.admin.get('/api/admin/restored')).body.epoch).toBe(first.body.epoch);
 
       const refused = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: page.body.cursor });
