@@ -75,6 +75,12 @@ export class Metrics {
     labelNames: ['entity_type'] as const,
     registers: [this.registry],
   });
+  readonly restoredCursors = new Counter({
+    name: 'tillsync_restored_cursors_total',
+    help: "Pulls refused with CENTRAL_RESTORED (a cursor of before central's database was restored: the terminal re-reads every table and sends its kept sales again), by entity type",
+    labelNames: ['entity_type'] as const,
+    registers: [this.registry],
+  });
   readonly purgeRuns = new Counter({
     name: 'tillsync_purge_runs_total',
     help: 'Purge runs of this instance, by outcome (done, skipped: another instance held the lock, failed)',

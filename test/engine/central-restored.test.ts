@@ -320,6 +320,7 @@ describe('POST /api/admin/restored', () => {
       const refused = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: page.body.cursor });
       expect(refused.status).toBe(409);
       expect(refused.body).toMatchObject({ code: 'CENTRAL_RESTORED', epoch: first.body.epoch });
+      expect((await c.admin.get('/metrics')).text).toMatch(/tillsync_restored_cursors_total\{entity_type="Product"\} 1/);
       // A fresh start gets a cursor of the new epoch, which is served.
       const fresh = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product' });
       const next = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: fresh.body.cursor });
