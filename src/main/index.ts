@@ -10,6 +10,7 @@
  * ipc, tray, auto-start, secret-store, settings, window-security); this file only
  * wires Electron's objects to them.
  */
+import electronUpdater from 'electron-updater';
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, powerMonitor, safeStorage, session, Tray } from 'electron';
 import * as fs from 'node:fs';
 import { homedir } from 'node:os';
@@ -22,6 +23,8 @@ import { forwardEvents, registerIpc, trustedRenderer } from './ipc.js';
 import { SecretStore } from './secret-store.js';
 import { SettingsStore } from './settings.js';
 import { TrayService, type TrayLike } from './tray.js';
+import { CompanionUpdater, updaterConfigFromEnv, type UpdaterLike } from './updater.js';
+import { readUpdateGate } from './sync/update-gate.js';
 import { defaultsFromEnv } from './engine-settings.js';
 import { COMPANION_LOGS_NOTE } from './companion-bundle.js';
 import { RecentLogs } from './sync/support-bundle-logs.js';
@@ -145,6 +148,8 @@ async function main(): Promise<void> {
     // Auto-start is on by default for installed builds only (a dev checkout never registers itself).
     autoStart: app.isPackaged ? autoStart : undefined,
     defaults: defaultsFromEnv(process.env),
+    // Heartbeats report the installed version (HQ's console shows it per till).
+    tuning: { appVersion: app.getVersion() },
     log,
     // The bundle's own copy of the terminal's migrations (electron-builder.yml ships them).
     migrationsDir: join(app.getAppPath(), 'drizzle', 'terminal', 'migrations'),
@@ -161,6 +166,24 @@ async function main(): Promise<void> {
     },
   });
   if (app.isPackaged) companion.applyAutoStart();
+  // Updates from HQ's feed (installed builds only: electron-updater needs the app's update metadata).
+  const updates = new CompanionUpdater({
+    createUpdater: (): UpdaterLike => electronUpdater.autoUpdater,
+    currentVersion: app.getVersion(),
+    config: updaterConfigFromEnv(process.env),
+    log,
+    ports: {
+      connection: () => {
+        const e = companion.engine;
+        return e?.config.apiKey ? { centralUrl: e.config.centralUrl, apiKey: e.config.apiKey } : null;
+      },
+      gate: () => {
+        const e = companion.engine;
+        return e ? readUpdateGate(e.store.base) : null;
+      },
+      online: () => companion.engine?.status().connection === 'online',
+    },
+  });
 
   const unregister = registerIpc(ipcMain, companion.host, isTrusted);
   const tray = new TrayService({
@@ -208,6 +231,8 @@ async function main(): Promise<void> {
   // A second launch during start-up may already have opened the window.
   if (mode === 'show' || companion.setupProblem) showWindow();
 
+  if (app.isPackaged) updates.start();
+
   app.on('activate', showWindow);
   // macOS and Linux shutdown: let the windows close instead of hiding.
   powerMonitor.on('shutdown', () => (quitting = true));
@@ -221,7 +246,16 @@ async function main(): Promise<void> {
     stopTray();
     unregister();
     tray.destroy();
-    companion.stop().finally(() => app.exit(0));
+    updates.stop();
+    // A downloaded update HQ wants here is installed as the app quits (its installer quits the app), unless sales wait:
+    // asked before the engine stops, as the answer reads its outbox.
+    const install = updates.dueOnQuit();
+    companion.stop().finally(() => {
+      if (!install) return app.exit(0);
+      updates.install(false);
+      // Should the installer not start (and so not quit the app), the app still ends.
+      setTimeout(() => app.exit(0), 15_000).unref();
+    });
   });
 }
 

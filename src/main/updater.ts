@@ -7,6 +7,7 @@
  * everything while completed sales are not at HQ yet. Electron's objects come through
  * the factory and ports; this file imports neither electron nor electron-updater.
  */
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { APP_VERSION_HEADER, FEED_TARGET_FIELD, FeedTarget } from '../shared/update-protocol.js';
@@ -18,7 +19,7 @@ export interface UpdaterLike {
   autoDownload: boolean;
   autoInstallOnAppQuit: boolean;
   allowDowngrade: boolean;
-  requestHeaders: Record<string, string> | null;
+  requestHeaders: OutgoingHttpHeaders | null;
   setFeedURL(options: { provider: 'generic'; url: string }): void;
   checkForUpdates(): Promise<{ readonly updateInfo: { readonly version: string } } | null>;
   downloadUpdate(): Promise<unknown>;
@@ -117,18 +118,27 @@ export class CompanionUpdater {
   }
 
   /**
-   * The app is quitting: installs a downloaded update now if the decision allows it
-   * (quitAndInstall, which quits by itself), so a till restarted at closing time comes
-   * back on the new version. Returns whether it did.
+   * The app is quitting: whether a downloaded update may be installed now (ask before
+   * the engine stops: the decision reads its outbox). When not, electron-updater is told
+   * not to install on quit either.
    */
-  installOnQuit(): boolean {
+  dueOnQuit(): boolean {
     const decision = this.decide();
-    if (!this.updater || !decision || (decision.action !== 'install-now' && decision.action !== 'install-on-quit')) {
-      if (this.updater) this.updater.autoInstallOnAppQuit = false;
-      return false;
-    }
-    this.opts.log.info({ version: this.offer?.version, reason: decision.reason }, 'installing the update as the app quits');
-    this.updater.quitAndInstall(true, false);
+    const due = this.updater !== undefined && decision !== null && (decision.action === 'install-now' || decision.action === 'install-on-quit');
+    if (this.updater && !due) this.updater.autoInstallOnAppQuit = false;
+    return due;
+  }
+
+  /** Installs the downloaded update (quitAndInstall: the installer quits the app, and `runAfter` starts it again). */
+  install(runAfter: boolean): void {
+    this.opts.log.info({ version: this.offer?.version }, 'installing the update');
+    this.updater?.quitAndInstall(true, runAfter);
+  }
+
+  /** dueOnQuit, then install: returns whether it installs. */
+  installOnQuit(): boolean {
+    if (!this.dueOnQuit()) return false;
+    this.install(false);
     return true;
   }
 
