@@ -32,13 +32,14 @@ export async function migrate(db: Database, migrationsFolder = CENTRAL_MIGRATION
     await tx.query(
       'CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)',
     );
-    const last = await tx.query<{ created_at: number | null }>(
-      'SELECT max(created_at)::bigint AS created_at FROM drizzle.__drizzle_migrations',
-    );
-    const applied = Number(last.rows[0]?.created_at ?? 0);
+    // Every migration not recorded yet, in journal order. Not "later than the latest
+    // recorded" (drizzle's rule): 0008 was released with a journal time after those of
+    // 0009 and 0010, so a database migrated up to 0008 would never get them.
+    const done = await tx.query<{ created_at: string }>('SELECT created_at::text AS created_at FROM drizzle.__drizzle_migrations');
+    const applied = new Set(done.rows.map((r) => Number(r.created_at)));
     let count = 0;
     for (const m of migrations) {
-      if (m.folderMillis <= applied) continue;
+      if (applied.has(m.folderMillis)) continue;
       for (const statement of m.sql) if (statement.trim()) await tx.query(statement);
       await tx.query('INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ($1, $2)', [
         m.hash,
