@@ -11,6 +11,7 @@
  *   tillsync ui                  the engine with the companion UI in a browser (web mode)
  *   tillsync support-bundle --out FILE   status, settings, outbox, versions, history, parity and logs in one
  *                                .tar.gz, secrets redacted
+ *   tillsync service-unit central|agent  print a systemd unit for this machine's paths
  *
  * Each command is one module under ./commands; bin/tillsync.mjs is the only importer
  * of this file.
@@ -23,6 +24,7 @@ import { auditCommand } from './commands/audit.js';
 import { bootstrapCommand } from './commands/bootstrap.js';
 import { parityCommand } from './commands/parity.js';
 import { simulateCommand } from './commands/simulate.js';
+import { serviceUnitCommand } from './commands/service-unit.js';
 import { statusCommand } from './commands/status.js';
 import { supportBundleCommand } from './commands/support-bundle.js';
 import { syncCommand } from './commands/sync.js';
@@ -39,12 +41,13 @@ export const COMMANDS: Record<string, Command> = {
   simulate: simulateCommand,
   ui: uiCommand,
   'support-bundle': supportBundleCommand,
+  'service-unit': serviceUnitCommand,
 };
 
 export function usage(): string {
   const lines = ['usage: tillsync <command> [flags]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) {
-    lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+    lines.push(`  ${(c.positionals ? `${name} ${c.positionals}` : name).padEnd(10)} ${c.summary}`);
     for (const [flag, o] of Object.entries(c.options ?? {})) lines.push(`      --${flag.padEnd(18)} ${o.help}`);
   }
   lines.push('', 'settings (flag, or environment variable):');
@@ -67,14 +70,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   for (const s of Object.values(SETTINGS)) options[s.flag.slice(2)] = { type: 'string' };
   for (const [flag, o] of Object.entries(command.options ?? {})) options[flag] = { type: o.type };
   let flags: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    flags = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    const parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: command.positionals !== undefined });
+    flags = parsed.values as Record<string, string | boolean | undefined>;
+    positionals = parsed.positionals;
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${usage()}\n`);
     return 2;
   }
   try {
-    return await command.run({ flags, env });
+    return await command.run({ flags, env, positionals });
   } catch (err) {
     if (err instanceof AgentConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -85,9 +91,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
-const entry = process.argv[1] ?? '';
-if (entry.endsWith('cli.ts') || entry.endsWith('cli.js') || entry.endsWith('tillsync.mjs')) {
-  main(process.argv.slice(2), process.env).then(
+/** Runs the command line and exits with its code: for bin/tillsync.mjs, and for this file run directly. */
+export function runAndExit(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): void {
+  main(argv, env).then(
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
@@ -95,3 +101,8 @@ if (entry.endsWith('cli.ts') || entry.endsWith('cli.js') || entry.endsWith('till
     },
   );
 }
+
+// Run directly (`node build/agent/cli.js`, `tsx src/agent/cli.ts`). bin/tillsync.mjs calls
+// runAndExit itself: run through a symlink (an installed `tillsync`), its own name is not known here.
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('cli.ts') || entry.endsWith('cli.js')) runAndExit();
