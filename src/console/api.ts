@@ -17,6 +17,7 @@ import {
   type FleetStatus,
 } from '../shared/protocol.js';
 import { AUDIT_TRIGGER_REASON, LastAuditResponse } from '../shared/audit-protocol.js';
+import { TerminalUpdateResponse } from '../shared/update-protocol.js';
 import type { Resolution } from '../renderer/views/MergeEditor.js';
 
 export class ApiError extends Error {
@@ -119,6 +120,11 @@ export class ConsoleApi {
   /** Asks the till to sync, audit against central and report (a sync trigger with reason AUDIT). */
   auditNow(terminalId: string) {
     return this.call(SyncAllResponse, 'POST', '/api/sync/all', { terminalId, type: 'FULL', reason: AUDIT_TRIGGER_REASON });
+  }
+
+  /** The till's version and the one HQ's update rollout has for it. */
+  updateTarget(terminalId: string) {
+    return this.call(TerminalUpdateResponse, 'GET', `/api/admin/updates/terminals/${encodeURIComponent(terminalId)}`);
   }
 
   analytics(weeks = 12) {

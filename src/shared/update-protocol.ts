@@ -153,3 +153,14 @@ export const FEED_TARGET_FIELD = 'tillsyncTarget';
 
 /** The request header a till's updater sends its running version in (for the "no update" answer). */
 export const APP_VERSION_HEADER = 'x-tillsync-app-version';
+
+/** What the console shows beside a till's version: the version the rollout has for it. */
+export const TerminalUpdateResponse = z.object({
+  terminalId: z.string(),
+  storeId: z.string(),
+  /** The version its last heartbeat reported. */
+  appVersion: z.string().nullable(),
+  /** The version HQ's feed offers it now (null: none). */
+  target: z.object({ version: z.string(), allowDowngrade: z.boolean(), reason: TargetReason }).nullable(),
+});
+export type TerminalUpdateResponse = z.infer<typeof TerminalUpdateResponse>;

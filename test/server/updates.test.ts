@@ -221,6 +221,16 @@ describe("a till's feed", () => {
     expect((await feed(a)).version).toBe('1.2.0');
   });
 
+  it("the admin reads a till's reported version beside the version its feed offers it", async () => {
+    const t = await c.provision(uid('store-view'));
+    expect((await t.api.post('/api/sync/heartbeat', { terminalId: t.terminalId, status: 'ONLINE', appVersion: '1.1.0' })).status).toBe(200);
+    const r = await c.admin.get(`/api/admin/updates/terminals/${t.terminalId}`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toEqual({ terminalId: t.terminalId, storeId: t.storeId, appVersion: '1.1.0', target: { version: '1.2.0', allowDowngrade: false, reason: 'ROLLOUT' } });
+    expect((await c.admin.get('/api/admin/updates/terminals/no-such-till')).status).toBe(404);
+    expect((await t.api.get(`/api/admin/updates/terminals/${t.terminalId}`)).status).toBe(403);
+  });
+
   it('pause moves nobody forward; rollback takes every till back to the previous version, downgrade allowed', async () => {
     const tills = await terminalsIn(uid('store-rb'), 6);
     await rollout({ paused: true });

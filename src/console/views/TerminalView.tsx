@@ -3,6 +3,7 @@ import { useAction, useLoad } from '../hooks.js';
 import { concerns } from '../live.js';
 import { AuditSection } from './AuditSection.js';
 import { AttentionBadges, ErrorBanner, OutcomeLine, StatusText, triggeredText } from './parts.js';
+import { UpdateTarget } from './UpdateTarget.js';
 
 /** One till: its fleet row, what its heartbeat reported per table, its latest runs with their errors, and "Sync now". */
 export function TerminalView({ terminalId, back }: { terminalId: string; back: () => void }) {
@@ -71,7 +72,8 @@ export function TerminalView({ terminalId, back }: { terminalId: string; back: (
             <div>
               <dt>Version</dt>
               <dd className="small">
-                {t.appVersion ?? '—'} {t.schemaVersion ? <span className="muted">(schema {t.schemaVersion})</span> : null}
+                {t.appVersion ?? '—'}
+                <UpdateTarget terminalId={terminalId} appVersion={t.appVersion} /> {t.schemaVersion ? <span className="muted">(schema {t.schemaVersion})</span> : null}
               </dd>
             </div>
             <div className="wide">

@@ -20,11 +20,13 @@ import {
   ReleaseListResponse,
   Rollout,
   RolloutPatch,
+  TerminalUpdateResponse,
   UploadResponse,
   VERSION,
 } from '../../shared/update-protocol.js';
 import { requireAdmin, type Principal } from '../auth.js';
 import type { Database } from '../db/database.js';
+import { TERMINAL_ID } from '../../shared/protocol.js';
 import { conflict, forbidden, HttpError, notFound } from '../errors.js';
 import { currentVersionFile, servedChannelFile } from './channel-file.js';
 import { ReleaseStore, type StoredFile } from './releases.js';
@@ -195,6 +197,27 @@ export function registerUpdateRoutes(app: App, deps: UpdateRoutesDeps): void {
     for (const v of candidates) if (await releases.servable(v)) servable.add(v);
     return updateTarget({ terminalId: p.terminalId, storeId: p.storeId }, rollout, servable);
   };
+  app.get(
+    '/api/admin/updates/terminals/:terminalId',
+    {
+      schema: {
+        tags: ['updates'],
+        security: secured,
+        summary: "A till's version and the one the rollout has for it",
+        description: 'Admin token. The version its last heartbeat reported and the version its feed offers now (null: none), with why. 404 UNKNOWN_TERMINAL.',
+        params: z.strictObject({ terminalId: TERMINAL_ID }),
+        response: { 200: TerminalUpdateResponse, ...errors },
+      },
+    },
+    async (req) => {
+      await admin(req);
+      const r = await deps.db.query<{ id: string; store_id: string; app_version: string | null }>('SELECT id, store_id, app_version FROM sync_terminals WHERE id = $1', [req.params.terminalId]);
+      const row = r.rows[0];
+      if (!row) throw notFound('UNKNOWN_TERMINAL', `no terminal ${req.params.terminalId}`);
+      const target = await targetOf({ kind: 'terminal', terminalId: row.id, storeId: row.store_id });
+      return { terminalId: row.id, storeId: row.store_id, appVersion: row.app_version, target };
+    },
+  );
   const sendFile = (req: FastifyRequest, reply: FastifyReply, file: StoredFile) => {
     reply.header('accept-ranges', 'bytes').header('cache-control', 'no-store').header('content-type', OCTET_STREAM);
     const range = byteRange(req.headers.range, file.size);
