@@ -88,7 +88,15 @@ export function registerUpdateRoutes(app: App, deps: UpdateRoutesDeps): void {
   );
   app.get(
     '/api/admin/updates/releases',
-    { schema: { tags: ['updates'], security: secured, summary: 'Companion releases, newest first, with their files', response: { 200: ReleaseListResponse, ...errors } } },
+    {
+      schema: {
+        tags: ['updates'],
+        security: secured,
+        summary: 'Companion releases, newest first, with their files',
+        description: 'Admin token (a terminal key: 403). The latest 500 releases, each with its files and, per channel file, the artifacts it names that are not uploaded yet.',
+        response: { 200: ReleaseListResponse, ...errors },
+      },
+    },
     async (req) => {
       await admin(req);
       return { releases: await releases.list() };
@@ -131,7 +139,15 @@ export function registerUpdateRoutes(app: App, deps: UpdateRoutesDeps): void {
 
   app.get(
     '/api/admin/updates/rollout',
-    { schema: { tags: ['updates'], security: secured, summary: 'The fleet rollout of companion versions', response: { 200: Rollout, ...errors } } },
+    {
+      schema: {
+        tags: ['updates'],
+        security: secured,
+        summary: 'The fleet rollout of companion versions',
+        description: 'Admin token (a terminal key: 403). The version being rolled out, the previous one, the percentage of tills, pause, rollback and the store pins.',
+        response: { 200: Rollout, ...errors },
+      },
+    },
     async (req) => {
       await admin(req);
       return rollouts.get();
