@@ -160,6 +160,8 @@ describe("a till's feed", () => {
     const info = await feed(t);
     expect(info.version).toBe('1.1.0');
     expect(info.stagingPercentage).toBeUndefined();
+    // A string, as electron-builder wrote it (electron-updater's YAML reader takes an unquoted date for a Date).
+    expect((info as unknown as { releaseDate: unknown }).releaseDate).toBe('2026-12-06T10:00:00.000Z');
     expect(info[FEED_TARGET_FIELD]).toEqual({ allowDowngrade: false, reason: 'ROLLOUT' });
     // electron-updater resolves the files against the feed URL, as it would download them.
     const [file] = feedProvider(`${c.url}/api/updates/feed`).resolveFiles(info);

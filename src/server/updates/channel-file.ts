@@ -19,6 +19,12 @@ import { z } from 'zod';
 import { FEED_TARGET_FIELD, FILE_NAME, VERSION, type FeedTarget } from '../../shared/update-protocol.js';
 import { badRequest } from '../errors.js';
 
+/**
+ * Every string value quoted, as electron-builder writes releaseDate: electron-updater's
+ * YAML 1.1 reader would otherwise take an unquoted date for a Date, not the string it expects.
+ */
+const QUOTED = { defaultStringType: 'QUOTE_SINGLE', defaultKeyType: 'PLAIN' } as const;
+
 /** A channel file is a few hundred bytes; anything over this is not one. */
 export const CHANNEL_FILE_MAX_BYTES = 256 * 1024;
 
@@ -93,10 +99,10 @@ export function servedChannelFile(text: string, target: FeedTarget): string {
   if (doc.path !== undefined) doc.path = under(doc.path);
   delete doc.stagingPercentage;
   doc[FEED_TARGET_FIELD] = target;
-  return stringify(doc);
+  return stringify(doc, QUOTED);
 }
 
 /** The answer when central offers a till nothing: its own version, which electron-updater takes as "no update". */
 export function currentVersionFile(version: string): string {
-  return stringify({ version, files: [], [FEED_TARGET_FIELD]: { allowDowngrade: false, reason: null } });
+  return stringify({ version, files: [], [FEED_TARGET_FIELD]: { allowDowngrade: false, reason: null } }, QUOTED);
 }
