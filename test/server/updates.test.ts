@@ -183,6 +183,8 @@ describe("a till's feed", () => {
     const from = await fetch(file?.url ?? '', { headers: { ...auth, range: `bytes=${2 * mib}-` } });
     expect(Buffer.from(await from.arrayBuffer()).equals(r2.exe.subarray(2 * mib))).toBe(true);
     expect((await fetch(file?.url ?? '', { headers: { ...auth, range: `bytes=${r2.exe.length}-` } })).status).toBe(416);
+    // Several ranges, or one that is not valid: the whole file (electron-updater then downloads it whole).
+    for (const range of ['bytes=0-0,5-9', 'bytes=9-2', 'bytes=abc']) expect((await fetch(file?.url ?? '', { headers: { ...auth, range } })).status, range).toBe(200);
     // The blockmap of the old version, where electron-updater looks for it (the version replaced in the URL), and by name alone.
     const oldMap = await fetch(`${c.url}/api/updates/feed/1.0.0/TillSync-Setup-1.0.0.exe.blockmap`, { headers: auth });
     expect(oldMap.status).toBe(200);
