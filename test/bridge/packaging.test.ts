@@ -28,6 +28,7 @@ const config = parse(readFileSync(join(REPO_ROOT, 'electron-builder.yml'), 'utf8
   mac: { target: Target[] };
   linux: { target: Target[] };
   deb?: { depends?: string[] };
+  publish?: { provider: string; url: string }[];
 };
 
 describe('packaging', () => {
@@ -60,7 +61,13 @@ describe('packaging', () => {
 
   it('builds NSIS for Windows, DMG for x64 and arm64, AppImage and deb (keeping its default dependencies)', () => {
     expect(config.win.target).toEqual([{ target: 'nsis', arch: ['x64'] }]);
-    expect(config.mac.target).toEqual([{ target: 'dmg', arch: ['x64', 'arm64'] }]);
+    // A generic publish target: electron-builder writes the latest*.yml an admin uploads to central (the companion sets the feed URL itself).
+    expect(config.publish?.map((p) => p.provider)).toEqual(['generic']);
+    // The zip is what electron-updater installs a macOS update from.
+    expect(config.mac.target).toEqual([
+      { target: 'dmg', arch: ['x64', 'arm64'] },
+      { target: 'zip', arch: ['x64', 'arm64'] },
+    ]);
     expect(config.linux.target.map((t) => t.target)).toEqual(['AppImage', 'deb']);
     expect(config.deb?.depends).toBeUndefined();
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
