@@ -8,9 +8,9 @@
  * every till's socket dropped on top.
  *
  * `GET /readyz` is readiness: should a load balancer send this instance new work?
- * 200 only when the database answers a trivial query within READY_DB_TIMEOUT_MS, its
- * schema is at least as new as this build's migrations (a database restored from an
- * older backup is not), and the instance is accepting (not draining after SIGTERM);
+ * 200 only when the database answers a trivial query within READY_DB_TIMEOUT_MS, every
+ * migration of this build is recorded in it (a database restored from an older backup,
+ * migrated by no instance since, is not), and the instance is accepting (not draining after SIGTERM);
  * otherwise 503 with the check that failed. `readiness()` decides (pure); the probe
  * around it is the only I/O.
  */
@@ -33,7 +33,7 @@ export const ReadyResponse = z
     checks: z.object({
       accepting: CheckResult.describe('failed once the instance drains (SIGTERM): it takes no new connections'),
       database: CheckResult.describe(`failed when the database does not answer SELECT within ${READY_DB_TIMEOUT_MS} ms`),
-      migrations: CheckResult.describe("failed when the database's schema is older than this build's migrations (or could not be read)"),
+      migrations: CheckResult.describe("failed when a migration of this build is not recorded in the database (or it could not be read)"),
     }),
     /** What failed, in words, for the operator reading it. */
     reasons: z.array(z.string()),
@@ -44,10 +44,10 @@ export type ReadyResponse = z.infer<typeof ReadyResponse>;
 /** What the probe found. */
 export interface ReadinessFacts {
   readonly draining: boolean;
-  /** The database's newest applied migration (drizzle's created_at), or why it could not be read; undefined: not asked. */
-  readonly database: { readonly ok: true; readonly appliedMigration: number } | { readonly ok: false; readonly error: string } | undefined;
-  /** This build's newest migration. */
-  readonly expectedMigration: number;
+  /** The migrations recorded in the database (drizzle's created_at), or why they could not be read; undefined: not asked. */
+  readonly database: { readonly ok: true; readonly appliedMigrations: readonly number[] } | { readonly ok: false; readonly error: string } | undefined;
+  /** This build's migrations (drizzle's folderMillis). */
+  readonly expectedMigrations: readonly number[];
 }
 
 /** The answer for what the probe found (pure). */
@@ -64,24 +64,30 @@ export function readiness(f: ReadinessFacts): ReadyResponse {
     database = 'failed';
     migrations = 'failed';
     reasons.push(`database: ${f.database.error}`);
-  } else if (f.database.appliedMigration < f.expectedMigration) {
-    migrations = 'failed';
-    reasons.push(`migrations: the database's schema (${f.database.appliedMigration}) is older than this build's (${f.expectedMigration})`);
+  } else {
+    // Every one recorded, not the newest alone: the migrator applies each one missing (a
+    // migration was once released with a journal time before others').
+    const applied = new Set(f.database.appliedMigrations);
+    const missing = f.expectedMigrations.filter((m) => !applied.has(m));
+    if (missing.length > 0) {
+      migrations = 'failed';
+      reasons.push(`migrations: ${missing.length} of this build's migrations not applied (the first made at ${missing[0]}); an instance of this build applies them as it starts`);
+    }
   }
   const accepting = f.draining ? 'failed' : 'ok';
   const ready = accepting === 'ok' && database === 'ok' && migrations === 'ok';
   return { status: ready ? 'ready' : 'not_ready', checks: { accepting, database, migrations }, reasons };
 }
 
-/** This build's newest migration (drizzle's folderMillis), 0 when there are none. */
-export function expectedMigration(folder = CENTRAL_MIGRATIONS): number {
-  return readMigrationFiles({ migrationsFolder: folder }).reduce((max, m) => Math.max(max, m.folderMillis), 0);
+/** This build's migrations (drizzle's folderMillis, which the migrator records as created_at). */
+export function expectedMigrations(folder = CENTRAL_MIGRATIONS): number[] {
+  return readMigrationFiles({ migrationsFolder: folder }).map((m) => m.folderMillis);
 }
 
 type DatabaseFact = NonNullable<ReadinessFacts['database']>;
 
 /**
- * Reads the database's newest migration, within `timeoutMs`. One read at a time: calls
+ * Reads the migrations recorded in the database, within `timeoutMs`. One read at a time: calls
  * while one is under way share it, so a load balancer probing a database that hangs
  * does not pile queries up in the pool.
  */
@@ -93,8 +99,8 @@ export function databaseProbe(db: Pick<Database, 'query'>, timeoutMs = READY_DB_
       timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
     });
     const query = db
-      .query<{ created_at: string | number | null }>('SELECT max(created_at)::bigint AS created_at FROM drizzle.__drizzle_migrations')
-      .then((r): DatabaseFact => ({ ok: true, appliedMigration: Number(r.rows[0]?.created_at ?? 0) }))
+      .query<{ created_at: string }>('SELECT created_at::text AS created_at FROM drizzle.__drizzle_migrations')
+      .then((r): DatabaseFact => ({ ok: true, appliedMigrations: r.rows.map((row) => Number(row.created_at)) }))
       .catch((err: unknown): DatabaseFact => ({ ok: false, error: err instanceof Error ? err.message.slice(0, 200) : 'query failed' }));
     try {
       return await Promise.race([query, timeout]);
@@ -112,7 +118,7 @@ export function databaseProbe(db: Pick<Database, 'query'>, timeoutMs = READY_DB_
 
 /** `GET /readyz` (no credentials), answered from the probe and `draining()`. */
 export function registerReadiness(app: FastifyInstance, db: Pick<Database, 'query'>, draining: () => boolean): void {
-  const expected = expectedMigration();
+  const expected = expectedMigrations();
   const probe = databaseProbe(db);
   app.withTypeProvider<ZodTypeProvider>().get(
     '/readyz',
@@ -120,8 +126,8 @@ export function registerReadiness(app: FastifyInstance, db: Pick<Database, 'quer
     async (_req, reply) => {
       // Draining is known without asking the database (which may be closing).
       const facts: ReadinessFacts = draining()
-        ? { draining: true, database: undefined, expectedMigration: expected }
-        : { draining: false, database: await probe(), expectedMigration: expected };
+        ? { draining: true, database: undefined, expectedMigrations: expected }
+        : { draining: false, database: await probe(), expectedMigrations: expected };
       const answer = readiness(facts);
       reply.status(answer.status === 'ready' ? 200 : 503);
       return answer;

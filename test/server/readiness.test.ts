@@ -8,14 +8,14 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/server/db/database.js';
-import { expectedMigration, readiness, ReadyResponse } from '../../src/server/readiness.js';
+import { expectedMigrations, readiness, ReadyResponse } from '../../src/server/readiness.js';
 import { ApiClient, onPostgres, startCentral, testDatabase, type TestCentral, type TestDatabase } from '../helpers/central.js';
 
 describe('readiness() decides from what the probe found', () => {
-  const expected = 1_700_000_000_000;
-  it('is ready when accepting, the database answers and its schema is as new as the build (or newer)', () => {
-    for (const applied of [expected, expected + 1]) {
-      expect(readiness({ draining: false, database: { ok: true, appliedMigration: applied }, expectedMigration: expected })).toEqual({
+  const expected = [1_700_000_000_000, 1_700_000_000_002, 1_700_000_000_001];
+  it('is ready when accepting, the database answers and every migration of the build is recorded (newer ones too)', () => {
+    for (const applied of [expected, [...expected, 1_800_000_000_000]]) {
+      expect(readiness({ draining: false, database: { ok: true, appliedMigrations: applied }, expectedMigrations: expected })).toEqual({
         status: 'ready',
         checks: { accepting: 'ok', database: 'ok', migrations: 'ok' },
         reasons: [],
@@ -23,13 +23,14 @@ describe('readiness() decides from what the probe found', () => {
     }
   });
   it('names each check that fails', () => {
-    const down = readiness({ draining: false, database: { ok: false, error: 'connection refused' }, expectedMigration: expected });
+    const down = readiness({ draining: false, database: { ok: false, error: 'connection refused' }, expectedMigrations: expected });
     expect(down).toMatchObject({ status: 'not_ready', checks: { accepting: 'ok', database: 'failed', migrations: 'failed' } });
     expect(down.reasons).toEqual(['database: connection refused']);
-    const old = readiness({ draining: false, database: { ok: true, appliedMigration: expected - 1 }, expectedMigration: expected });
+    // One missing, though a later one is recorded (a migration released with an earlier journal time).
+    const old = readiness({ draining: false, database: { ok: true, appliedMigrations: [expected[0] as number, expected[1] as number] }, expectedMigrations: expected });
     expect(old).toMatchObject({ status: 'not_ready', checks: { accepting: 'ok', database: 'ok', migrations: 'failed' } });
-    expect(old.reasons[0]).toMatch(/^migrations: /);
-    const draining = readiness({ draining: true, database: undefined, expectedMigration: expected });
+    expect(old.reasons[0]).toMatch(/^migrations: 1 of this build's migrations not applied \(the first made at 1700000000001\)/);
+    const draining = readiness({ draining: true, database: undefined, expectedMigrations: expected });
     expect(draining).toMatchObject({ status: 'not_ready', checks: { accepting: 'failed', database: 'skipped', migrations: 'skipped' } });
     expect(draining.reasons[0]).toMatch(/^draining/);
   });
@@ -65,7 +66,7 @@ describe('GET /readyz and GET /healthz over HTTP', () => {
   it('503 migrations when the database holds an older schema than this build (a restored backup); ready again once migrated', async () => {
     td = await testDatabase();
     c = await startCentral({ db: td.db });
-    const newest = expectedMigration();
+    const newest = Math.max(...expectedMigrations());
     const hash = (await td.db.query<{ hash: string }>('SELECT hash FROM drizzle.__drizzle_migrations WHERE created_at = $1', [newest])).rows[0]?.hash;
     await td.db.query('DELETE FROM drizzle.__drizzle_migrations WHERE created_at = $1', [newest]);
     const r = await anonymous().get('/readyz');
