@@ -24,6 +24,8 @@ export interface UpdaterLike {
   checkForUpdates(): Promise<{ readonly updateInfo: { readonly version: string } } | null>;
   downloadUpdate(): Promise<unknown>;
   quitAndInstall(isSilent?: boolean, isForceRunAfter?: boolean): void;
+  /** electron-updater emits 'error' besides rejecting: without a listener, an EventEmitter throws it. */
+  on(event: 'error', listener: (error: Error, message?: string) => void): unknown;
 }
 
 /** What the updater needs of the companion, read at each check. */
@@ -152,7 +154,11 @@ export class CompanionUpdater {
   }
 
   private updaterFor(conn: { centralUrl: string; apiKey: string }): UpdaterLike {
-    const u = (this.updater ??= this.opts.createUpdater());
+    if (!this.updater) {
+      this.updater = this.opts.createUpdater();
+      this.updater.on('error', (err) => this.opts.log.warn({ err }, 'electron-updater reported an error'));
+    }
+    const u = this.updater;
     u.autoDownload = false;
     // electron-updater would refuse an older version before asking us: HQ's word on it (FeedTarget) decides instead.
     u.allowDowngrade = true;

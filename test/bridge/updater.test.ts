@@ -48,6 +48,11 @@ class FakeUpdater implements UpdaterLike {
     this.downloadedBytes = bytes;
     return [];
   }
+  readonly listeners: string[] = [];
+  on(event: 'error'): this {
+    this.listeners.push(event);
+    return this;
+  }
   quitAndInstall(isSilent?: boolean, isForceRunAfter?: boolean): void {
     this.calls.push(`install ${this.info?.version} silent=${isSilent} run=${isForceRunAfter}`);
   }
@@ -79,6 +84,7 @@ describe('the companion updater', () => {
     expect(fake.feedUrl).toBe(`${c.url}/api/updates/feed`);
     expect(fake.requestHeaders).toEqual({ authorization: `Bearer ${till.terminal.apiKey}`, [APP_VERSION_HEADER]: '1.0.0' });
     expect(fake.autoDownload).toBe(false);
+    expect(fake.listeners).toEqual(['error']);
     expect(fake.calls).toEqual(['check', 'download 1.1.0', 'install 1.1.0 silent=true run=true']);
     expect(fake.downloadedBytes?.length).toBeGreaterThan(2 * 1024 * 1024);
     expect(s).toMatchObject({ offered: '1.1.0', downloaded: '1.1.0', action: 'install-now' });
