@@ -22,9 +22,14 @@ const EITHER = 'A terminal key acting as its own terminal (another terminalId: 4
 /** Keyed by `METHOD /path` as fastify declares it (`:param`). */
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /healthz': {
-    summary: 'Health: central and its database answer',
+    summary: 'Liveness: the process answers',
     description:
-      'No credentials. 200 `{ status: "ok", database: "postgres" | "pglite" }` once the database answers a query: a load balancer\'s liveness and readiness probe. A database that does not answer: 500 INTERNAL (`{ statusCode, error, code, message }`).',
+      'No credentials. 200 `{ status: "ok", database: "postgres" | "pglite" }` (the kind of database configured) whenever the process answers: a liveness probe. It does not ask the database, so a database outage does not make an orchestrator restart every instance; a load balancer asks GET /readyz.',
+  },
+  'GET /readyz': {
+    summary: 'Readiness: send this instance new work?',
+    description:
+      'No credentials. 200 `{ status: "ready", checks, reasons: [] }` when the database answers within 2 s, every migration of this build is recorded in it and the instance is accepting; otherwise 503 `{ status: "not_ready", checks, reasons }` with each check `ok`, `failed` or `skipped` (`accepting` fails from the moment the instance drains after SIGTERM; the database is then not asked). A load balancer\'s health check.',
   },
   'GET /metrics': {
     summary: 'Prometheus metrics',
@@ -53,7 +58,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   },
   'GET /api/sync/pull': {
     summary: 'Pull central\'s changes of one table',
-    description: `${EITHER} One page of one entity type's changes (store-scoped rows of the terminal's store and global rows), in commit order behind an opaque \`cursor\`; deletes come as \`deleted: true\`. \`start=snapshot\` begins with the table's live rows in key order, then hands over to the change log (\`snapshotEnd: true\` on the last snapshot page). 400 NOT_PULLED for a table terminals only push, 400 INVALID_CURSOR, 409 SCHEMA_MISMATCH, 409 CURSOR_EXPIRED (a deletion behind the cursor was purged: read the table again with start=snapshot), 409 CURSOR_AHEAD (the database is older than the cursor).`,
+    description: `${EITHER} One page of one entity type's changes (store-scoped rows of the terminal's store and global rows), in commit order behind an opaque \`cursor\`; deletes come as \`deleted: true\`. \`start=snapshot\` begins with the table's live rows in key order, then hands over to the change log (\`snapshotEnd: true\` on the last snapshot page). 400 NOT_PULLED for a table terminals only push, 400 INVALID_CURSOR, 409 SCHEMA_MISMATCH, 409 CURSOR_EXPIRED (a deletion behind the cursor was purged: read the table again with start=snapshot), 409 CURSOR_AHEAD (the database is older than the cursor), 409 CENTRAL_RESTORED (central's database was restored from a backup since the cursor was issued; the answer's \`epoch\` is central's restore generation now: read every table again with start=snapshot and send again the changes central may have lost).`,
   },
   'POST /api/sync/resolve': {
     summary: 'Resolve a parked conflict',
@@ -90,7 +95,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
 };
 
 /** `GET /healthz`'s answer. */
-export const HealthResponse = z.object({ status: z.literal('ok'), database: z.enum(['postgres', 'pglite']) }).describe('central and its database answer');
+export const HealthResponse = z.object({ status: z.literal('ok'), database: z.enum(['postgres', 'pglite']) }).describe('the process answers (liveness; the database is not asked: see /readyz)');
 
 /** `GET /metrics`'s answer: text (the route says so with `produces`), not JSON. */
 export const MetricsResponse = z.string().describe('Prometheus text exposition format 0.0.4');

@@ -43,16 +43,19 @@ import {
   TerminalListResponse,
   UpdateTerminalRequest,
 } from '../shared/protocol.js';
-import { documentRoutes, HealthResponse, MetricsResponse } from './api-docs.js';
+import { documentRoutes } from './api-docs.js';
 import { registerAuditRoute } from './audit-route.js';
+import { registerRestoreRoute } from './restore-route.js';
 import { Authenticator, bearerToken, requireAdmin, setupAdminToken, type Principal } from './auth.js';
 import { registerConsole } from './console-route.js';
-import type { ServerConfig } from './config.js';
+import { drainConnections, type DrainResult } from './drain.js';
+import { registerUpdateRoutes } from './updates/routes.js';
+import { fastifyTrustProxy, type ServerConfig } from './config.js';
 import { openPglite, openPostgres, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { conflict, errorBody, HttpError, notFound, validationBody, type ErrorBody } from './errors.js';
 import { clientErrorHandler, frameworkErrorHandler, installJsonBodyParser, installServerGuards } from './http-guards.js';
-import { Metrics } from './metrics.js';
+import { Metrics, registerMetricsRoute } from './metrics.js';
 import { Realtime } from './realtime.js';
 import { ConflictAnalyticsService } from './services/conflict-analytics.js';
 import { ConflictService } from './services/conflicts.js';
@@ -63,6 +66,7 @@ import { PullPositions } from './services/positions.js';
 import { PullService } from './services/pull.js';
 import { PurgeService } from './services/purge.js';
 import { PushService } from './services/push.js';
+import { registerReadiness } from './readiness.js';
 import { centralSchema } from './services/schema.js';
 import { StatusService, statusTerminalId } from './services/status.js';
 import { TriggerService } from './services/triggers.js';
@@ -86,6 +90,9 @@ export interface Central {
   readonly generatedAdminToken: string | undefined;
   /** Starts listening; resolves to the base URL. */
   listen(): Promise<string>;
+  /** Graceful drain (SIGTERM): /readyz 503 at once, then drain.ts, then the database closes; cut after `timeoutMs` (default config.drainTimeoutMs). */
+  drain(timeoutMs?: number): Promise<DrainResult>;
+  /** drain() with the configured timeout. */
   close(): Promise<void>;
 }
 
@@ -144,6 +151,11 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     // node answers an HTTP/1.1 request without Host with a bare 400; the hook below
     // answers it in the documented shape instead.
     http: { requireHostHeader: false },
+    // While draining, a request arriving on a connection still open is served (with
+    // Connection: close), not refused with fastify's 503: behind a load balancer that
+    // would be a 5xx for a request nothing was wrong with.
+    return503OnClosing: false,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
   }).withTypeProvider<ZodTypeProvider>();
   logs.log = app.log;
   installJsonBodyParser(app);
@@ -212,7 +224,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
         ),
       );
     }
-    if (err instanceof HttpError) return send(errorBody(err.statusCode, err.code, err.message, err.details));
+    if (err instanceof HttpError) return send(errorBody(err.statusCode, err.code, err.message, err.details, err.epoch));
     if (typeof err.code === 'string') {
       // PostgreSQL's data exceptions (class 22: a NUL in a string, year 0, a number out
       // of range) are values the client sent that the database cannot store. Its message
@@ -271,14 +283,9 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   // HQ's fleet console (the page; it calls the /api routes below with the admin token).
   registerConsole(app);
 
-  app.get('/healthz', { schema: { tags: ['ops'], response: { 200: HealthResponse, 500: ErrorResponse } } }, async () => {
-    await db.query('SELECT 1');
-    return { status: 'ok' as const, database: db.kind };
-  });
-  app.get('/metrics', { schema: { tags: ['ops'], produces: [metrics.registry.contentType], response: { 200: MetricsResponse } } }, async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  let draining = false;
+  registerReadiness(app, db, () => draining); // /healthz (liveness) and /readyz
+  registerMetricsRoute(app, metrics);
 
   // ------------------------------------------------------------- fleet (admin)
   app.post(
@@ -404,6 +411,8 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     },
   );
   registerAuditRoute(app, { db, fleet, principal });
+  await registerRestoreRoute(app, { db, principal, triggerAll: async (reason) => (await triggers.trigger(await fleet.activeIds(), 'FULL', reason)).length });
+  registerUpdateRoutes(app, { db, principal, maxFileBytes: config.updateMaxBytes, errors });
   app.get(
     '/api/sync/schema',
     { schema: { tags: ['sync'], security: secured, response: { 200: SchemaResponse, ...errors } } },
@@ -427,7 +436,19 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
   let autoSync: NodeJS.Timeout | undefined;
   let purging: NodeJS.Timeout | undefined;
   let scheduledPurge: Promise<unknown> | undefined;
-  let closed = false;
+  let drained: Promise<DrainResult> | undefined;
+
+  const runDrain = async (timeoutMs: number): Promise<DrainResult> => {
+    draining = true;
+    clearTimeout(autoSync);
+    clearInterval(purging);
+    const result = await drainConnections(app, realtime, timeoutMs);
+    await scheduledPurge; // a run under way ends before the database closes
+    await positions.close();
+    await auth.close();
+    if (ownsDb) await db.close();
+    return result;
+  };
 
   return {
     app,
@@ -467,17 +488,13 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
       }
       return address.replace('[::1]', '127.0.0.1');
     },
+    drain(timeoutMs = config.drainTimeoutMs) {
+      drained ??= runDrain(timeoutMs);
+      return drained;
+    },
     async close() {
-      if (closed) return;
-      closed = true;
-      clearTimeout(autoSync);
-      clearInterval(purging);
-      await scheduledPurge; // a run under way ends before the database closes
-      await realtime?.close();
-      await app.close();
-      await positions.close();
-      await auth.close();
-      if (ownsDb) await db.close();
+      drained ??= runDrain(config.drainTimeoutMs);
+      await drained;
     },
   };
 }

@@ -1,8 +1,41 @@
 /** Central server configuration, from the environment, validated. */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+
+/** An IPv4 or IPv6 address, optionally with a /prefix. */
+const cidr = z.string().refine((v) => {
+  const [addr, prefix, ...rest] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}, 'must be true, false, a hop count (1-32), or comma-separated IP addresses and CIDRs (10.0.0.0/8, ::1)');
+
+/** fastify's trustProxy, as configuration can give it (no function). */
+export const TrustProxy = z.union([z.boolean(), z.number().int().min(1).max(32), z.array(cidr).min(1)]);
+export type TrustProxy = z.infer<typeof TrustProxy>;
+
+/**
+ * TILLSYNC_TRUST_PROXY's text as TrustProxy's input (pure): true/false, a hop count,
+ * or comma-separated addresses and CIDRs; anything else is left as text for the
+ * schema to refuse.
+ */
+export function trustProxyFromEnv(raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  const v = raw.trim().toLowerCase();
+  if (['true', 'yes', 'on'].includes(v)) return true;
+  if (['false', 'no', 'off', '0'].includes(v)) return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return raw.split(',').map((s) => s.trim());
+}
+
+/** TrustProxy as fastify's option takes it (its types lack the hop count, which it runs as this function). */
+export function fastifyTrustProxy(t: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof t === 'number' ? (_address, hop) => hop < t : t;
+}
 
 export const ServerConfig = z.object({
   port: port.default(4000),
@@ -39,6 +72,8 @@ export const ServerConfig = z.object({
   pushStallMs: positiveInt.max(60_000).default(200),
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   bodyLimitBytes: positiveInt.default(10 * 1024 * 1024),
+  /** The largest file of a companion release an admin may upload (installer, archive). */
+  updateMaxBytes: positiveInt.default(1024 * 1024 * 1024),
   heartbeatIntervalSeconds: positiveInt.default(30),
   maxClockDriftMs: positiveInt.default(60_000),
   autoSyncDelayMs: z.coerce.number().int().min(0).default(2000),
@@ -64,6 +99,20 @@ export const ServerConfig = z.object({
    */
   retentionSeconds: positiveInt.max(10 * 365 * 86_400).default(604_800),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Which proxies' X-Forwarded-For (and -Proto, -Host) to believe, as fastify's
+   * `trustProxy`: false (the default: the peer's address is the client's), true (every
+   * hop: only behind a proxy that overwrites the header), a hop count, or the
+   * proxies' addresses and CIDRs. The request log's remoteAddress is then the client's.
+   */
+  trustProxy: TrustProxy.default(false),
+  /**
+   * Longest a graceful drain (SIGTERM) takes, ms: requests and pushes under way are
+   * answered within it; what is still open then is cut (the tills retry, nothing is
+   * lost). Keep it above the load balancer's deregistration delay and below the
+   * orchestrator's kill timeout (Kubernetes: terminationGracePeriodSeconds, 30 s).
+   */
+  drainTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(25_000),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 export type ServerConfigInput = z.input<typeof ServerConfig>;
@@ -80,6 +129,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   pushStallMs: 'TILLSYNC_PUSH_STALL_MS',
   adminToken: 'TILLSYNC_ADMIN_TOKEN',
   bodyLimitBytes: 'TILLSYNC_BODY_LIMIT',
+  updateMaxBytes: 'TILLSYNC_UPDATE_MAX_BYTES',
   heartbeatIntervalSeconds: 'TILLSYNC_HEARTBEAT_INTERVAL',
   maxClockDriftMs: 'TILLSYNC_MAX_CLOCK_DRIFT_MS',
   autoSyncDelayMs: 'TILLSYNC_AUTO_SYNC_DELAY_MS',
@@ -89,6 +139,8 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   purgeIntervalSeconds: 'TILLSYNC_PURGE_INTERVAL',
   retentionSeconds: 'TILLSYNC_RETENTION',
   logLevel: 'LOG_LEVEL',
+  trustProxy: 'TILLSYNC_TRUST_PROXY',
+  drainTimeoutMs: 'TILLSYNC_DRAIN_TIMEOUT_MS',
 };
 
 export class ConfigError extends Error {
@@ -112,6 +164,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     pushStallMs: empty(env.TILLSYNC_PUSH_STALL_MS),
     adminToken: empty(env.TILLSYNC_ADMIN_TOKEN),
     bodyLimitBytes: empty(env.TILLSYNC_BODY_LIMIT),
+    updateMaxBytes: empty(env.TILLSYNC_UPDATE_MAX_BYTES),
     heartbeatIntervalSeconds: empty(env.TILLSYNC_HEARTBEAT_INTERVAL),
     maxClockDriftMs: empty(env.TILLSYNC_MAX_CLOCK_DRIFT_MS),
     autoSyncDelayMs: empty(env.TILLSYNC_AUTO_SYNC_DELAY_MS),
@@ -121,6 +174,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     purgeIntervalSeconds: empty(env.TILLSYNC_PURGE_INTERVAL),
     retentionSeconds: empty(env.TILLSYNC_RETENTION),
     logLevel: empty(env.LOG_LEVEL),
+    trustProxy: trustProxyFromEnv(empty(env.TILLSYNC_TRUST_PROXY)),
+    drainTimeoutMs: empty(env.TILLSYNC_DRAIN_TIMEOUT_MS),
   };
   const parsed = ServerConfig.safeParse(raw);
   if (!parsed.success) {

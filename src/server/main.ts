@@ -22,14 +22,24 @@ async function main(): Promise<void> {
   const url = await central.listen();
   log.info({ url, database: central.db.kind, dataDir: central.db.kind === 'pglite' ? config.dataDir : undefined }, 'central sync server listening');
 
+  // SIGTERM or SIGINT: a graceful drain (see Central.drain), bounded by
+  // TILLSYNC_DRAIN_TIMEOUT_MS; exit 0 when everything under way was answered, 1 when the
+  // timeout cut connections. A second signal during the drain exits at once (1): what
+  // was cut is retried by the tills, and their pushes are idempotent.
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second signal during the drain: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, timeoutMs: config.drainTimeoutMs }, 'draining: no new connections; answering what is under way');
     central
-      .close()
-      .then(() => process.exit(0))
+      .drain()
+      .then((r) => {
+        log.info({ completed: r.completed }, r.completed ? 'drained; exiting' : 'drain timed out; exiting');
+        process.exit(r.completed ? 0 : 1);
+      })
       .catch((err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -1,5 +1,8 @@
 /** Prometheus metrics of one central instance (text format at GET /metrics). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { MetricsResponse } from './api-docs.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -103,4 +106,16 @@ export class Metrics {
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'tillsync_' });
   }
+}
+
+/** `GET /metrics` (no credentials: keep it off the internet), this instance's registry as Prometheus text. */
+export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/metrics',
+    { schema: { tags: ['ops'], produces: [metrics.registry.contentType], response: { 200: MetricsResponse } } },
+    async (_req, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
 }

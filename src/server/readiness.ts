@@ -18,6 +18,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { HealthResponse } from './api-docs.js';
 import type { Database } from './db/database.js';
 import { CENTRAL_MIGRATIONS } from './db/migrate.js';
 
@@ -116,10 +117,13 @@ export function databaseProbe(db: Pick<Database, 'query'>, timeoutMs = READY_DB_
   };
 }
 
-/** `GET /readyz` (no credentials), answered from the probe and `draining()`. */
-export function registerReadiness(app: FastifyInstance, db: Pick<Database, 'query'>, draining: () => boolean): void {
+/** `GET /healthz` (liveness, never the database) and `GET /readyz` (the probe and `draining()`), no credentials. */
+export function registerReadiness(app: FastifyInstance, db: Pick<Database, 'query' | 'kind'>, draining: () => boolean): void {
   const expected = expectedMigrations();
   const probe = databaseProbe(db);
+  app
+    .withTypeProvider<ZodTypeProvider>()
+    .get('/healthz', { schema: { tags: ['ops'], response: { 200: HealthResponse } } }, async () => ({ status: 'ok' as const, database: db.kind }));
   app.withTypeProvider<ZodTypeProvider>().get(
     '/readyz',
     { schema: { tags: ['ops'], response: { 200: ReadyResponse, 503: ReadyResponse } } },

@@ -235,6 +235,22 @@ export class Realtime {
     }
   }
 
+  /**
+   * The drain (SIGTERM): new handshakes are refused, every socket (tills and the
+   * console) is told `server:draining`, and its connection is closed after that event
+   * is written, as a lost transport (not socket.io's DISCONNECT, see close()): every
+   * socket.io client reconnects by itself, through the load balancer, to an instance
+   * that still listens.
+   */
+  drainSockets(): void {
+    this.closing = true;
+    const notice = { at: new Date().toISOString() };
+    this.io.emit(SOCKET_EVENTS.draining, notice);
+    this.io.of(CONSOLE_NAMESPACE).emit(SOCKET_EVENTS.draining, notice);
+    // Without discarding: each closes once what it was sent is written.
+    for (const ns of [this.io.sockets, this.io.of(CONSOLE_NAMESPACE)]) for (const socket of ns.sockets.values()) socket.conn.close();
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await this.triggers.close();

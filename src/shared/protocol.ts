@@ -364,6 +364,8 @@ export const SOCKET_EVENTS = {
   changes: 'sync:changes',
   /** To the console (namespace /console): tills whose report changed. */
   fleetChanged: 'fleet:changed',
+  /** To every socket (tills and the console) when an instance drains: its connection closes next; reconnect (to another instance). */
+  draining: 'server:draining',
 } as const;
 
 
@@ -416,6 +418,8 @@ export const ErrorResponse = z.object({
   code: z.string(),
   message: z.string(),
   details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  /** With 409 CENTRAL_RESTORED (a pull cursor of before central's database was restored): central's restore generation now. */
+  epoch: z.number().int().nonnegative().optional(),
 });
 export type ErrorResponse = z.infer<typeof ErrorResponse>;
 
