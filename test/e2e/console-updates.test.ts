@@ -56,7 +56,8 @@ describe('the console and companion updates', () => {
 
     // Pinned to the version it runs: said so.
     await setRollout(c.admin, { stores: { [till.terminal.storeId]: '1.0.0' } });
-    await page.reload();
+    await page.reload(); // the console opens on the fleet again (the token stays in the tab)
+    await row.getByRole('button').first().click();
     await expect.poll(() => page.getByTestId('update-target').textContent()).toBe(' · as HQ wants');
     expect(errors).toEqual([]);
   });
