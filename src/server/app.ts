@@ -411,7 +411,7 @@ export async function createCentral(opts: CentralOptions): Promise<Central> {
     },
   );
   registerAuditRoute(app, { db, fleet, principal });
-  await registerRestoreRoute(app, { db, principal, triggerAll: async (reason) => (await triggers.trigger(await fleet.activeIds(), 'FULL', reason)).length });
+  await registerRestoreRoute(app, { db, principal, recheckMs: config.restoreCheckIntervalSeconds * 1000, triggerAll: async (reason) => (await triggers.trigger(await fleet.activeIds(), 'FULL', reason)).length });
   registerUpdateRoutes(app, { db, principal, maxFileBytes: config.updateMaxBytes, errors });
   app.get(
     '/api/sync/schema',

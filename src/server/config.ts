@@ -93,6 +93,12 @@ export const ServerConfig = z.object({
    */
   purgeIntervalSeconds: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   /**
+   * Seconds between checks of the database's identity (system identifier, timeline)
+   * while central runs, besides the one at start: a standby promoted under a running
+   * instance moves the restore generation within this. 0: at start only.
+   */
+  restoreCheckIntervalSeconds: z.coerce.number().int().min(0).max(86_400).default(60),
+  /**
    * Seconds a deleted row, a push answer and a log entry of an up table are kept at
    * least. A terminal that has not pulled a table for longer does not hold its purge
    * back: on its return it reads that table again from a snapshot.
@@ -109,8 +115,8 @@ export const ServerConfig = z.object({
   /**
    * Longest a graceful drain (SIGTERM) takes, ms: requests and pushes under way are
    * answered within it; what is still open then is cut (the tills retry, nothing is
-   * lost). Keep it above the load balancer's deregistration delay and below the
-   * orchestrator's kill timeout (Kubernetes: terminationGracePeriodSeconds, 30 s).
+   * lost). Keep the load balancer's deregistration delay at least this, and the
+   * orchestrator's kill timeout above it (Kubernetes: terminationGracePeriodSeconds, 30 s).
    */
   drainTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(25_000),
 });
@@ -137,6 +143,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   triggerTtlSeconds: 'TILLSYNC_TRIGGER_TTL',
   authCacheTtlMs: 'TILLSYNC_AUTH_CACHE_TTL_MS',
   purgeIntervalSeconds: 'TILLSYNC_PURGE_INTERVAL',
+  restoreCheckIntervalSeconds: 'TILLSYNC_RESTORE_CHECK_INTERVAL',
   retentionSeconds: 'TILLSYNC_RETENTION',
   logLevel: 'LOG_LEVEL',
   trustProxy: 'TILLSYNC_TRUST_PROXY',
@@ -172,6 +179,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     triggerTtlSeconds: empty(env.TILLSYNC_TRIGGER_TTL),
     authCacheTtlMs: empty(env.TILLSYNC_AUTH_CACHE_TTL_MS),
     purgeIntervalSeconds: empty(env.TILLSYNC_PURGE_INTERVAL),
+    restoreCheckIntervalSeconds: empty(env.TILLSYNC_RESTORE_CHECK_INTERVAL),
     retentionSeconds: empty(env.TILLSYNC_RETENTION),
     logLevel: empty(env.LOG_LEVEL),
     trustProxy: trustProxyFromEnv(empty(env.TILLSYNC_TRUST_PROXY)),

@@ -67,17 +67,43 @@ export async function registerRestoreRoute(
     principal: (req: FastifyRequest) => Promise<Principal>;
     /** Asks every active till for a FULL sync with this reason; how many were asked. */
     triggerAll?: (reason: string) => Promise<number>;
+    /** Checks the identity again this often while central runs (0: at start only). */
+    recheckMs?: number;
   },
 ): Promise<EpochService> {
   const epochs = new EpochService(deps.db);
-  const checked = await epochs.checkIdentity();
-  if (checked.verdict === 'restored') {
+  const detected = (state: EpochState) =>
     app.log.warn(
-      { epoch: checked.state.epoch, systemIdentifier: checked.state.systemIdentifier, timeline: checked.state.timeline },
+      { epoch: state.epoch, systemIdentifier: state.systemIdentifier, timeline: state.timeline },
       "central's database was restored (its identity or timeline changed): the restore generation moved on; every till re-reads its tables and sends its kept sales again",
     );
+  const checked = await epochs.checkIdentity();
+  if (checked.verdict === 'restored') {
+    detected(checked.state);
   } else if (checked.verdict === 'unknown') {
     app.log.info("the database's identity cannot be read (pg_control_system): a restore is not detected by itself; after one, POST /api/admin/restored");
+  }
+  // A standby promoted (or a database restored) under a running instance: seen within
+  // recheckMs. Only the instance whose locked check moves the epoch asks the tills.
+  if (deps.recheckMs && deps.recheckMs > 0) {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      epochs
+        .recheck()
+        .then(async (r) => {
+          if (r.verdict !== 'restored') return;
+          detected(r.state);
+          if (deps.triggerAll) await deps.triggerAll(RESTORED_REASON);
+        })
+        .catch((err: unknown) => app.log.warn({ err }, "checking the database's identity failed; trying again later"))
+        .finally(() => {
+          running = false;
+        });
+    }, deps.recheckMs);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
   }
   app.post(
     '/api/admin/restored',

@@ -132,6 +132,12 @@ export const PullQuery = z.strictObject({
    */
   start: z.enum(['changes', 'snapshot']).optional(),
   schemaHash: z.string().max(64).optional(),
+  /**
+   * The till handles 409 CENTRAL_RESTORED (engines since the restore generation say
+   * so). Without it, a cursor of an earlier restore generation is answered 409
+   * CURSOR_EXPIRED, which older engines act on (they re-read the table).
+   */
+  knows: z.literal('CENTRAL_RESTORED').optional(),
 });
 export type PullQuery = z.infer<typeof PullQuery>;
 

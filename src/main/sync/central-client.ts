@@ -121,7 +121,8 @@ export class CentralClient {
   }
 
   pull(q: { terminalId: string; entityType: string; cursor?: string | undefined; start?: 'changes' | 'snapshot' | undefined; limit: number; schemaHash: string }) {
-    const params = new URLSearchParams({ terminalId: q.terminalId, entityType: q.entityType, limit: String(q.limit), schemaHash: q.schemaHash });
+    // knows: this engine acts on 409 CENTRAL_RESTORED (store/restored.ts).
+    const params = new URLSearchParams({ terminalId: q.terminalId, entityType: q.entityType, limit: String(q.limit), schemaHash: q.schemaHash, knows: 'CENTRAL_RESTORED' });
     if (q.cursor) params.set('cursor', q.cursor);
     else if (q.start) params.set('start', q.start);
     return this.call(PullResponse, 'GET', `/api/sync/pull?${params.toString()}`);

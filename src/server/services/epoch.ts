@@ -81,19 +81,33 @@ const toState = (r: Row): EpochState => ({
   changedAt: new Date(r.changed_at).toISOString(),
 });
 
-/** Reads the database's identity (null where the control functions cannot be called). */
+/**
+ * Reads the database's identity (null where the control functions cannot be called).
+ * The timeline is the current WAL file's (its first 8 hex digits): the last
+ * checkpoint's (pg_control_checkpoint) keeps the old one for minutes after a fast
+ * promotion. In recovery (no current WAL position) the checkpoint's is taken.
+ */
 export async function readIdentity(db: Queryable): Promise<DatabaseIdentity | null> {
-  try {
-    const r = await db.query<{ s: string | null; t: number | null }>(
-      'SELECT (pg_control_system()).system_identifier::text AS s, (pg_control_checkpoint()).timeline_id AS t',
-    );
+  const read = async (timeline: string) => {
+    const r = await db.query<{ s: string | null; t: string | number | null }>(`SELECT (pg_control_system()).system_identifier::text AS s, ${timeline} AS t`);
     const row = r.rows[0];
     if (!row || row.s === null || row.t === null) return null;
-    return { systemIdentifier: row.s, timeline: Number(row.t) };
+    const t = typeof row.t === 'number' ? row.t : Number.parseInt(row.t, 16);
+    return Number.isSafeInteger(t) ? { systemIdentifier: row.s, timeline: t } : null;
+  };
+  try {
+    return await read('substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)');
   } catch {
-    return null;
+    try {
+      return await read('(pg_control_checkpoint()).timeline_id');
+    } catch {
+      return null;
+    }
   }
 }
+
+/** The row exists (migration 0012 inserts it; a partial restore or a TRUNCATE may not have it): epoch 0. */
+const ENSURE_ROW = 'INSERT INTO sync_epoch (id) VALUES (1) ON CONFLICT (id) DO NOTHING';
 
 export class EpochService {
   constructor(private readonly db: Database) {}
@@ -113,6 +127,7 @@ export class EpochService {
   async checkIdentity(): Promise<{ verdict: ReturnType<typeof identityVerdict>; state: EpochState }> {
     const seen = await readIdentity(this.db);
     return this.db.transaction(async (tx) => {
+      await tx.query(ENSURE_ROW);
       const before = toState((await tx.query<Row>(`${SELECT} FOR UPDATE`)).rows[0] as Row);
       const verdict = identityVerdict(before, seen);
       if (verdict === 'unknown' || verdict === 'same' || seen === null) return { verdict, state: before };
@@ -129,9 +144,22 @@ export class EpochService {
     });
   }
 
+  /**
+   * While central runs: the identity read and compared without a lock; only a
+   * difference takes checkIdentity's locked path (which decides again).
+   */
+  async recheck(): Promise<{ verdict: ReturnType<typeof identityVerdict>; state: EpochState }> {
+    const seen = await readIdentity(this.db);
+    const now = await this.state();
+    const verdict = identityVerdict(now, seen);
+    if (verdict === 'unknown' || verdict === 'same') return { verdict, state: now };
+    return this.checkIdentity();
+  }
+
   /** An admin says central was restored (`restoreId` names the restore: its repeat changes nothing). */
   async markRestored(restoreId: string): Promise<{ moved: boolean; state: EpochState }> {
     return this.db.transaction(async (tx) => {
+      await tx.query(ENSURE_ROW);
       const before = toState((await tx.query<Row>(`${SELECT} FOR UPDATE`)).rows[0] as Row);
       if (markVerdict(before, restoreId) === 'repeat') return { moved: false, state: before };
       const r = await tx.query<Row>(

@@ -240,7 +240,7 @@ export class PullService {
       // The planner hints and the snapshot's xmax in one round trip.
       const h = await tx.query<{ xmax: string; epoch: string | null }>(PULL_PLAN_HINTS);
       epoch = Number(h.rows[0]?.epoch ?? 0);
-      if (q.cursor && ofAnotherEpoch(from, epoch)) throw this.restored(entry, epoch);
+      if (q.cursor && ofAnotherEpoch(from, epoch)) throw this.restored(entry, epoch, q);
       // Every change served is below the snapshot's xmin, so a real cursor is behind its
       // xmax. One ahead of it was forged, or central's database was restored from a backup:
       // following it would silently serve nothing until the ids catch up.
@@ -322,7 +322,7 @@ export class PullService {
       const s = await tx.query<{ xmin: string; xmax: string; epoch: string | null }>(SNAPSHOT_PLAN);
       const snap = s.rows[0] as { xmin: string; xmax: string; epoch: string | null };
       const now = Number(snap.epoch ?? 0);
-      if (q.cursor && ofAnotherEpoch(from, now)) throw this.restored(entry, now);
+      if (q.cursor && ofAnotherEpoch(from, now)) throw this.restored(entry, now, q);
       // A resume point is an xmin, which is at most the xmax of its time (equal when nothing runs).
       if (from.resume !== null && BigInt(from.resume) > BigInt(snap.xmax)) {
         throw conflict('CURSOR_AHEAD', 'cursor is ahead of this database (was it restored from a backup?); pull this table again from the start');
@@ -368,9 +368,15 @@ export class PullService {
     };
   }
 
-  /** 409 CENTRAL_RESTORED, counted. */
-  private restored(entry: CatalogEntry, epoch: number): HttpError {
+  /**
+   * 409 CENTRAL_RESTORED, counted. A till that does not say it knows the code (an
+   * engine older than the restore generation fails a pull on a code it does not know,
+   * on every pass, for good) is told CURSOR_EXPIRED instead: it re-reads the table from
+   * a snapshot, though without forgetting its versions or sending its sales again.
+   */
+  private restored(entry: CatalogEntry, epoch: number, q: PullQuery): HttpError {
     this.metrics.restoredCursors.inc({ entity_type: entry.entityType });
+    if (q.knows !== 'CENTRAL_RESTORED') return conflict('CURSOR_EXPIRED', `${entry.entityType}: ${EXPIRED_MESSAGE}`);
     return restored(epoch);
   }
 
