@@ -209,7 +209,8 @@ export class ReleaseStore {
     for (let seq = Math.floor(start / CHUNK_BYTES); seq * CHUNK_BYTES <= end; seq++) {
       const r = await this.db.query<{ data: Uint8Array }>('SELECT data FROM sync_release_chunks WHERE upload_id = $1 AND seq = $2', [file.uploadId, seq]);
       const data = r.rows[0]?.data;
-      if (!data) throw new Error(`chunk ${seq} of ${file.version}/${file.name} is missing`);
+      // An upload of the same name swapped the file (and dropped these chunks) since it was looked up: ask again.
+      if (!data) throw conflict('FILE_REPLACED', `${file.version}/${file.name} was replaced while it was read; ask again`);
       const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       const from = seq * CHUNK_BYTES;
       yield buf.subarray(Math.max(0, start - from), Math.min(buf.length, end - from + 1));
