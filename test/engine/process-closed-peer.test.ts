@@ -30,10 +30,35 @@ describe('a peer that closes every connection', () => {
     const agents = [0, 1].map(() => undefined); // the old exit came in most starts, not all
     for (const _ of agents) {
       const agent = startAgent({ databasePath, centralUrl: `http://127.0.0.1:${port}`, apiKey: 'tsk_closedpeerkey', terminalId: 'closed-1' });
+      await started(agent);
       await sleep(7_000); // past the start-up key check's 5 s
       expect(agent.exit, agent.tail()).toBeUndefined();
       const exit = await agent.stop('SIGTERM');
       expect(exit.code, agent.tail()).toBe(0);
     }
   }, 60_000);
+
+  it('a SIGTERM during start-up (the key check waiting on the peer) stops it cleanly too', async () => {
+    dir ??= tempDir('tillsync-closed-');
+    if (!closer) {
+      closer = createServer((s) => s.destroy());
+      await new Promise<void>((res) => (closer as Server).listen(0, '127.0.0.1', res));
+    }
+    const port = ((closer as Server).address() as AddressInfo).port;
+    const databasePath = await newTerminalDb(join(dir.path, 'pos-startup.db'));
+    const agent = startAgent({ databasePath, centralUrl: `http://127.0.0.1:${port}`, apiKey: 'tsk_closedpeerkey', terminalId: 'closed-2' });
+    await started(agent);
+    const exit = await agent.stop('SIGTERM');
+    expect(exit, agent.tail()).toEqual({ code: 0, signal: null });
+    expect(agent.stdout()).toContain('agent stopped');
+  }, 60_000);
 });
+
+/** Until the agent says it is starting (its signal handlers are in place from then on). */
+async function started(agent: ReturnType<typeof startAgent>): Promise<void> {
+  for (let i = 0; i < 300 && !agent.stdout().includes('agent starting'); i++) {
+    if (agent.exit) throw new Error(`the agent ended before it started: ${agent.tail()}`);
+    await sleep(100);
+  }
+  if (!agent.stdout().includes('agent starting')) throw new Error(`the agent did not start in 30 s: ${agent.tail()}`);
+}

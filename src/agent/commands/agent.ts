@@ -10,6 +10,20 @@ export const agentCommand: Command = {
   async run({ flags, env }) {
     const config = agentConfig(flags, env);
     const log = logger(config.logLevel, 1);
+    // Listening for the signals from the start: a SIGTERM during start-up (the key check
+    // waits up to 5 s for an unreachable central) ends the agent cleanly too, not by
+    // node's default action.
+    let stopRequested = false;
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        stopRequested = true;
+        log.info({ signal }, 'agent stopping');
+        resolve();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    log.info({ terminalId: config.terminalId, centralUrl: config.centralUrl }, 'agent starting');
     const engine = openEngine(config, log, { create: flags.create === true });
     const { service } = engine;
     try {
@@ -19,21 +33,14 @@ export const agentCommand: Command = {
       const refusal = await keyRefusal(service, config.terminalId);
       if (refusal && refusal.code !== 'TERMINAL_DISABLED') throw keyRefusedError(config.terminalId, refusal);
       if (refusal) log.warn({ status: refusal.status, code: refusal.code, err: refusal.message }, 'central refuses this terminal for now; sales are kept and sync resumes once it is enabled');
-      await service.initialize(config.terminalId);
+      if (!stopRequested) await service.initialize(config.terminalId);
     } catch (err) {
       await engine.close();
       throw err;
     }
     // The engine's timers do not hold the process; the agent runs until it is told to stop.
     const keepAlive = setInterval(() => undefined, 60_000);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info({ signal }, 'agent stopping');
-        resolve();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    await stopped;
     clearInterval(keepAlive);
     await engine.close();
     log.info('agent stopped');
