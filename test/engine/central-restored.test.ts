@@ -290,6 +290,108 @@ describe('central restored: the till stopped mid-way', () => {
   });
 });
 
+describe('central restored: rows the restore lost that the till sold with', () => {
+  it('a product HQ added and a customer the till signed up after the backup go back to central before the sales that point at them', async () => {
+    const place = await newPlace();
+    const places: Place[] = [place];
+    let a = await centralOn(place);
+    try {
+      await a.db.query(`INSERT INTO products (id, sku, name, price) SELECT 'rn-' || g, 'RN' || g, 'Old ' || g, g FROM generate_series(1, 4) g`);
+      const e = await startEngine(a, { storeId: `restore-new-${randomBytes(3).toString('hex')}`, config: { snapshotPageSize: 1, batchSize: 1 } });
+      await syncWith(e, a);
+      await a.stop();
+      const backup = await place.copy();
+      places.push(backup);
+      a = await centralOn(place);
+      await e.restart({ centralUrl: a.url });
+
+      // After the backup: HQ adds category K and product P in it, the till signs up customer C; each reaches the other.
+      await a.db.query(`INSERT INTO categories (id, name) VALUES ('rn-k', 'New shelf')`);
+      await a.db.query(`INSERT INTO products (id, sku, name, price, category_id) VALUES ('rn-p', 'RNP', 'New at HQ', 7, 'rn-k')`);
+      const pos = e.pos();
+      const cLocal = Number(pos.prepare(`INSERT INTO customers (name) VALUES ('Cleo')`).run().lastInsertRowid);
+      await syncWith(e, a);
+      const cId = e.serverIdOf('customers', cLocal);
+      expect(await count(a, `customers WHERE id = $1`, [cId])).toBe(1);
+      const pLocal = Number(e.row('products', 'rn-p')?.id);
+      expect(pLocal).toBeGreaterThan(0);
+
+      // The till sells P to C: the order, its line, its payment and the stock movement.
+      const store = localStoreId(e);
+      pos.transaction(() => {
+        const o = pos.prepare(`INSERT INTO orders (order_number, status, total, store_id, customer_id) VALUES ('RN-S1', 'completed', 7, ?, ?)`).run(store, cLocal);
+        pos.prepare('INSERT INTO order_items (order_id, product_id, quantity, unit_price, line_total) VALUES (?, ?, 1, 7, 7)').run(o.lastInsertRowid, pLocal);
+        pos.prepare(`INSERT INTO payments (order_id, method, amount) VALUES (?, 'cash', 7)`).run(o.lastInsertRowid);
+        pos.prepare(`INSERT INTO inventory_transactions (store_id, product_id, order_id, quantity_change, reason) VALUES (?, ?, ?, -1, 'sale')`).run(store, pLocal, o.lastInsertRowid);
+      })();
+      await syncWith(e, a);
+      expect(await count(a, `orders WHERE order_number = 'RN-S1'`)).toBe(1);
+      expect(e.outbox({ status: 'pending' })).toHaveLength(0);
+      await a.stop();
+
+      // The restore: P, C and the sale are gone at central.
+      const b = await centralOn(backup);
+      try {
+        expect(await count(b, `products WHERE id = 'rn-p'`)).toBe(0);
+        expect(await count(b, `customers WHERE id = $1`, [cId])).toBe(0);
+        expect((await b.admin.post('/api/admin/restored', { restoreId: 'new rows' })).status).toBe(200);
+        // What the till sends, in order (the real client, watched).
+        const sent: string[] = [];
+        CentralClient.prototype.push = function (this: CentralClient, req) {
+          for (const c of req.changes) sent.push(`${c.entityType}:${c.entityId}:${c.operation}`);
+          return originalPush.call(this, req);
+        };
+        // A push while the products are re-read (as the push of the sales sent again, or
+        // of a sale rung up meanwhile, can come): without the sales waiting for the re-read,
+        // they would reach central before P is given back.
+        let midway: Promise<unknown> | undefined;
+        CentralClient.prototype.pull = async function (this: CentralClient, q) {
+          if (q.entityType === 'Product' && q.start === undefined && q.cursor !== undefined && midway === undefined) {
+            expect(e.store.cursors.resyncing('products')).toBe(true);
+            midway = e.service.pushPending('test: while the products are re-read');
+            await midway;
+          }
+          return originalPull.call(this, q);
+        };
+        await e.restart({ centralUrl: b.url });
+        await syncWith(e, b);
+        expect(midway).toBeDefined();
+        await syncWith(e, b);
+
+        // The till kept P and C, and gave them back to central. K (a table only central
+        // writes) it kept as it is: P at central points at it, until HQ adds it again.
+        expect(e.row('products', 'rn-p')).not.toBeNull();
+        expect(e.row('customers', cId)).not.toBeNull();
+        expect(e.row('categories', 'rn-k')).not.toBeNull();
+        expect(await count(b, `categories WHERE id = 'rn-k'`)).toBe(0);
+        expect(await count(b, `products WHERE id = 'rn-p' AND name = 'New at HQ' AND price = 7 AND category_id = 'rn-k'`)).toBe(1);
+        expect(await count(b, `customers WHERE id = $1 AND name = 'Cleo'`, [cId])).toBe(1);
+        // The sale at central exactly once, whole, pointing at them.
+        expect(await count(b, `orders WHERE order_number = 'RN-S1' AND customer_id = $1`, [cId])).toBe(1);
+        const order = `(SELECT id FROM orders WHERE order_number = 'RN-S1')`;
+        expect(await count(b, `order_items WHERE order_id IN ${order} AND product_id = 'rn-p'`)).toBe(1);
+        expect(await count(b, `payments WHERE order_id IN ${order}`)).toBe(1);
+        expect(await count(b, `inventory_transactions WHERE order_id IN ${order} AND product_id = 'rn-p' AND quantity_change = -1`)).toBe(1);
+        expect(e.outbox({ status: 'pending' })).toHaveLength(0);
+        expect(e.outbox({ status: 'failed' })).toHaveLength(0);
+        // The parents went first: P and C were created at central before any change of the sale was sent.
+        const firstSale = sent.findIndex((s) => /^(SaleOrder|SaleOrderItem|Payment|InventoryTransaction):/.test(s));
+        expect(firstSale).toBeGreaterThanOrEqual(0);
+        expect(sent.indexOf('Product:rn-p:CREATE')).toBeGreaterThanOrEqual(0);
+        expect(sent.indexOf('Product:rn-p:CREATE')).toBeLessThan(firstSale);
+        expect(sent.indexOf(`Customer:${cId}:CREATE`)).toBeGreaterThanOrEqual(0);
+        expect(sent.indexOf(`Customer:${cId}:CREATE`)).toBeLessThan(firstSale);
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      await closeAll();
+      await a.stop().catch(() => undefined);
+      for (const p of places) await p.drop();
+    }
+  });
+});
+
 describe('POST /api/admin/restored', () => {
   it('needs the admin token, a restoreId, and moves the epoch once per restore', async () => {
     const place = await newPlace();
@@ -317,7 +419,8 @@ describe('POST /api/admin/restored', () => {
       expect(again.body).toMatchObject({ moved: false, epoch: first.body.epoch, triggered: 0 });
       expect((await c.admin.get('/api/admin/restored')).body.epoch).toBe(first.body.epoch);
 
-      const refused = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: page.body.cursor });
+      // (An engine that acts on CENTRAL_RESTORED says so: knows; an older one is answered CURSOR_EXPIRED.)
+      const refused = await t.api.get('/api/sync/pull', { terminalId: t.terminalId, entityType: 'Product', cursor: page.body.cursor, knows: 'CENTRAL_RESTORED' });
       expect(refused.status).toBe(409);
       expect(refused.body).toMatchObject({ code: 'CENTRAL_RESTORED', epoch: first.body.epoch });
       expect((await c.admin.get('/metrics')).text).toMatch(/tillsync_restored_cursors_total\{entity_type="Product"\} 1/);

@@ -188,7 +188,8 @@ export class PullLoop {
       pulled += r.applied;
       conflicts += r.conflicts;
       if (r.resynced) {
-        this.log.info({ table: entry.table, dropped: r.resynced.dropped, conflicts: r.resynced.conflicts }, 're-read from a snapshot: rows central purged were dropped');
+        const { dropped, conflicts: c, givenBack = 0, kept = 0 } = r.resynced;
+        this.log.info({ table: entry.table, dropped, conflicts: c, givenBack, kept }, 're-read from a snapshot: rows central purged were dropped, rows its restore lost given back or kept');
       }
       if (page.changes.length > 0) this.host.page(kind, entry.table, r.applied, pulled);
       if (!page.hasMore) break;

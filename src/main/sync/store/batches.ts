@@ -10,6 +10,8 @@ import { byRow, groupKey, groupOf, lastImage, planRow, rowKey, sendOrder, waitin
 import type { Capture } from './capture.js';
 import type { Outbox } from './outbox.js';
 import type { OutboxEntry } from './outbox-status.js';
+import { salesHeldBack } from './restored.js';
+import { restoreRereadsOf } from './resync.js';
 
 const ELIGIBLE = `status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND id <= ? AND table_name NOT IN (SELECT value FROM json_each(?))`;
 
@@ -124,7 +126,10 @@ export class Batches {
    * such a row must be built on the version central's answer will bring.
    */
   nextBatch(opts: BatchOptions): OutgoingBatch {
-    const paused = JSON.stringify([...opts.pausedTables]);
+    // After central's restore, the sales wait (as a paused table's changes do) until the
+    // rows central lost that they point at have been given back (store/restored.ts).
+    const held = salesHeldBack(restoreRereadsOf(this.base), opts.pausedTables, this.base.tables.keys());
+    const paused = JSON.stringify([...opts.pausedTables, ...held]);
     // IMMEDIATE: this reads, then writes; a deferred transaction could not upgrade its
     // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
     return this.base.db.transaction((): OutgoingBatch => {

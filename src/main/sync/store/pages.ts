@@ -5,7 +5,7 @@
  * While a table is re-read after CURSOR_EXPIRED (store/resync.ts), each snapshot page
  * crosses its rows off, and the read's last page drops what it did not bring.
  */
-import { CENTRAL_KEY, LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
+import { CENTRAL_KEY, LOCAL_KEY, LOCAL_SERVER_ID, priorityOf, pushable, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
 import { conflictEffect, conflictInput, decideConflict } from '../../../shared/conflict.js';
 import { formatHlc } from '../../../shared/hlc.js';
 import type { PulledChange } from '../../../shared/protocol.js';
@@ -17,6 +17,7 @@ import type { Capture } from './capture.js';
 import type { Conflicts } from './conflicts.js';
 import type { Cursors } from './cursors.js';
 import type { Outbox } from './outbox.js';
+import { GIVEN_BACK_PRIORITY } from './restored.js';
 import type { Resync } from './resync.js';
 import { FreshRows, type PageLookups, type Rows } from './rows.js';
 
@@ -29,7 +30,7 @@ export interface PageResult {
    * longer has were deleted here; `conflicts` more (also counted above) had changes of
    * ours not at central yet and went through the table's strategy.
    */
-  readonly resynced?: { readonly dropped: number; readonly conflicts: number };
+  readonly resynced?: { readonly dropped: number; readonly conflicts: number; readonly givenBack?: number; readonly kept?: number };
 }
 
 /** Where a page stands in a snapshot read (PullResponse.snapshot, snapshotEnd). */
@@ -136,14 +137,34 @@ export class PullPages {
    * central's side deleted at the version held, its last image the one held, as a
    * tombstone's would be); a row waiting for a supervisor is left as it is. Rows made
    * here and never synced were never noted, so they stay.
+   *
+   * After central was restored from a backup (the re-read `afterRestore`), a row the
+   * read did not bring is one central lost (HQ or a till added it after the backup), not
+   * one it purged, and a sale of this till may point at it (its central id is how the
+   * sale's key goes on the wire: dropping the row would hold the sale back for good as
+   * UNLINKED). So it is not dropped: a row of a table terminals push is given back to
+   * central (giveBack); one of a table only central writes is kept as it is
+   * (store/restored.ts says what central answers then).
    */
-  private dropNotBrought(entry: CatalogEntry): { dropped: number; conflicts: number } {
+  private dropNotBrought(entry: CatalogEntry): { dropped: number; conflicts: number; givenBack: number; kept: number } {
     const left = this.resync.leftOver(entry.table);
+    const restored = this.resync.afterRestore(entry.table);
     let dropped = 0;
     let conflicts = 0;
+    let givenBack = 0;
+    let kept = 0;
     const { held, parked } = this.heldAmong(entry.table, JSON.stringify(left.map((l) => l.serverId)));
     for (const { serverId, version } of left) {
       if (parked.has(serverId)) continue;
+      if (restored && !pushable(entry) && !held.has(serverId)) {
+        kept++;
+        continue;
+      }
+      // A row with changes of ours not at central yet goes through the table's strategy, as before.
+      if (restored && pushable(entry) && !held.has(serverId) && this.giveBack(entry, serverId)) {
+        givenBack++;
+        continue;
+      }
       if (!held.has(serverId)) {
         this.rows.deleteLocal(entry, serverId);
         this.rows.forgetRow(entry.table, serverId);
@@ -160,7 +181,22 @@ export class PullPages {
       this.pullConflict(entry, purged, state, this.outbox.heldOf(entry.table, serverId));
     }
     this.resync.finish(entry.table);
-    return { dropped, conflicts };
+    return { dropped, conflicts, givenBack, kept };
+  }
+
+  /**
+   * Gives a row central lost in its restore back to central (dropNotBrought): its image
+   * here is queued as a CREATE, as a row made here is (a fresh change id, no version: its
+   * state is forgotten, as central has none), at GIVEN_BACK_PRIORITY so it goes before
+   * the sales that point at it. False when the row is gone here.
+   */
+  private giveBack(entry: CatalogEntry, serverId: string): boolean {
+    const localId = this.base.fk.localIdOf(entry.table, serverId);
+    if (localId === null) return false;
+    const { image } = this.rows.imageOf(entry, localId);
+    this.outbox.insert({ table: entry.table, localId, serverId, operation: 'CREATE', newImage: image, priority: GIVEN_BACK_PRIORITY, txGroup: null });
+    this.rows.forgetRow(entry.table, serverId);
+    return true;
   }
 
   /** A pulled row meets this terminal's changes not at central yet: the table's strategy decides. */

@@ -19,10 +19,22 @@
  *   (products, customers, stock) are not sent again: their old images, built on
  *   versions central now hands out to other contents, could overwrite HQ's later
  *   edits; the re-read brings central's rows instead.
+ * - a row of those tables the re-read did not bring back (central lost it: HQ added it,
+ *   or the till did, after the backup) is not dropped, as a sale the till rang up with it
+ *   points at it: the till gives its image back to central as a CREATE (store/pages.ts
+ *   dropNotBrought), at GIVEN_BACK_PRIORITY, above every sale. A row of a table only
+ *   central writes (direction down: users, categories, ...) the re-read did not bring is
+ *   kept as it is (the till cannot give it back): central takes a sale pointing at it
+ *   through an optional key as it is (the key points at a row central no longer has until
+ *   HQ adds it again) and answers MISSING_PARENT through a required one (a store), so
+ *   that change waits and goes again.
+ * - the sales (every table of `resentTables`) wait while a table terminals also push is
+ *   re-read after the restore (`salesHeldBack`), so the rows given back reach central
+ *   before the sales pointing at them, not MISSING_PARENT after them.
  * - the epoch is noted in the till's meta, so a restart mid-way goes on (the re-reads
  *   and the pending changes are in the file) and does not begin again.
  */
-import { CATALOG, pullable, pushable } from '../../../shared/catalog/index.js';
+import { CATALOG, entryForTable, PRIORITY, pullable, pushable } from '../../../shared/catalog/index.js';
 import type { StoreBase } from './base.js';
 import type { Outbox } from './outbox.js';
 import type { Resync } from './resync.js';
@@ -40,6 +52,26 @@ export function resentTables(tables: Iterable<string>): string[] {
 export function rereadTables(tables: Iterable<string>): string[] {
   const local = new Set(tables);
   return CATALOG.filter((e) => local.has(e.table) && pullable(e)).map((e) => e.table);
+}
+
+/**
+ * The outbox priority of a row given back to central after its restore: above every
+ * sale's (CRITICAL), so a batch takes it before the sales sent again that point at it
+ * (sendOrder then puts parents first within a batch). The change still goes as CRITICAL.
+ */
+export const GIVEN_BACK_PRIORITY = PRIORITY.CRITICAL + 1;
+
+/**
+ * The tables whose changes wait for now (pure): while a table terminals also push is
+ * re-read after the restore (and not paused), rows of it central lost may still be
+ * given back, so the sales (`resentTables`) wait for them; none otherwise.
+ */
+export function salesHeldBack(rereading: Iterable<string>, paused: ReadonlySet<string>, tables: Iterable<string>): string[] {
+  for (const t of rereading) {
+    const e = entryForTable(t);
+    if (e && pushable(e) && pullable(e) && !paused.has(t)) return resentTables(tables);
+  }
+  return [];
 }
 
 export interface CaughtUp {

@@ -10,9 +10,25 @@
  * off in the page's own transaction; the read's last page drops what is left and ends
  * the resync in its transaction. A restart mid-way goes on with the snapshot from the
  * cursor of its last page applied.
+ *
+ * A re-read after central was restored from a backup (`forgetVersions`) is marked as
+ * one in the till's meta (`restore_reread:<table>`, written with the start, removed
+ * with the finish): its last page gives back to central what the restore lost instead
+ * of dropping it (store/pages.ts), and the sales wait while it is under way
+ * (store/restored.ts salesHeldBack).
  */
 import type { StoreBase } from './base.js';
 import type { Cursors } from './cursors.js';
+
+/** The meta key prefix marking a table's re-read as one after central's restore. */
+const RESTORE_REREAD = 'restore_reread:';
+
+/** The tables whose re-read after central's restore is under way (read once per batch). */
+export function restoreRereadsOf(base: StoreBase): string[] {
+  const n = RESTORE_REREAD.length;
+  const rows = base.stmt(`SELECT substr(key, ${n + 1}) AS t FROM tillsync_meta WHERE substr(key, 1, ${n}) = ?`).all(RESTORE_REREAD) as { t: string }[];
+  return rows.map((r) => r.t);
+}
 
 export class Resync {
   constructor(
@@ -34,7 +50,11 @@ export class Resync {
     return this.base.db
       .transaction(() => {
         this.base.stmt('DELETE FROM tillsync_resync WHERE table_name = ?').run(table);
-        if (opts.forgetVersions === true) this.base.stmt('UPDATE tillsync_row_state SET version = 0 WHERE table_name = ?').run(table);
+        if (opts.forgetVersions === true) {
+          this.base.stmt('UPDATE tillsync_row_state SET version = 0 WHERE table_name = ?').run(table);
+          // A plain re-read started over one after a restore stays one: the restore's losses are still to give back.
+          this.base.setMeta(`${RESTORE_REREAD}${table}`, '1');
+        }
         const r = this.base
           .stmt('INSERT INTO tillsync_resync (table_name, server_id, version) SELECT table_name, server_id, version FROM tillsync_row_state WHERE table_name = ?')
           .run(table);
@@ -66,9 +86,15 @@ export class Resync {
       .all(table) as { serverId: string; version: number }[];
   }
 
+  /** Whether the table's re-read under way is one after central's restore (`forgetVersions`). */
+  afterRestore(table: string): boolean {
+    return this.base.getMeta(`${RESTORE_REREAD}${table}`) !== undefined;
+  }
+
   /** The read has ended: nothing of it is kept (inside the transaction of its last page). */
   finish(table: string): void {
     this.base.stmt('DELETE FROM tillsync_resync WHERE table_name = ?').run(table);
+    this.base.stmt('DELETE FROM tillsync_meta WHERE key = ?').run(`${RESTORE_REREAD}${table}`);
     this.cursors.endResync(table);
   }
 }
