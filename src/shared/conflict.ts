@@ -52,9 +52,10 @@ function toNumber(v: WireValue | undefined): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-/** Rounds away binary noise from decimal sums (0.1 + 0.2). */
+/** Rounds away binary noise from decimal sums (0.1 + 0.2); a sum that rounds to zero is 0, never -0. */
 function roundDecimal(n: number): number {
-  return Number(n.toFixed(9));
+  const r = Number(n.toFixed(9));
+  return r === 0 ? 0 : r;
 }
 
 /**
