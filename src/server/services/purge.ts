@@ -67,11 +67,11 @@ export const SUPERSEDED = `SELECT coalesce(array_agg(seq), '{}') AS seqs FROM (
  * to decide on (an open conflict) stays until it is decided.
  */
 export function tombstonesSql(entry: CatalogEntry): string {
-  return `SELECT t.id, coalesce(array_agg(c.seq) FILTER (WHERE c.seq IS NOT NULL), '{}') AS seqs
+  return `SELECT t.id, t.sync_version::text AS version, coalesce(array_agg(c.seq) FILTER (WHERE c.seq IS NOT NULL), '{}') AS seqs
     FROM ${ident(entry.centralName)} t LEFT JOIN sync_changes c ON c.entity_type = $1 AND c.entity_id = t.id
     WHERE t.sync_deleted_at < $2::timestamptz
       AND NOT EXISTS (SELECT 1 FROM sync_conflicts k WHERE k.entity_type = $1 AND k.entity_id = t.id AND k.status = 'open')
-    GROUP BY t.id
+    GROUP BY t.id, t.sync_version
     HAVING coalesce(bool_and((c.txid, c.seq) <= ($3::xid8, $4::bigint)), true)`;
 }
 
@@ -83,9 +83,14 @@ export function tombstonesSql(entry: CatalogEntry): string {
 function deleteRowsSql(entry: CatalogEntry): string {
   const table = ident(entry.centralName);
   return `WITH purge AS (SELECT set_config('tillsync.purge', 'on', true)),
-    locked AS (SELECT id FROM ${table} WHERE id = ANY($1::text[]) AND sync_deleted_at < $2::timestamptz ORDER BY id FOR UPDATE)
-    DELETE FROM ${table} WHERE id IN (SELECT id FROM locked) AND sync_deleted_at < $2::timestamptz
-      AND EXISTS (SELECT 1 FROM purge) RETURNING id`;
+    want AS (SELECT * FROM unnest($1::text[], $3::bigint[]) AS w(id, version)),
+    locked AS (SELECT t.id FROM ${table} t JOIN want w ON w.id = t.id WHERE t.sync_deleted_at < $2::timestamptz ORDER BY t.id FOR UPDATE OF t)
+    DELETE FROM ${table} t USING want w WHERE t.id IN (SELECT id FROM locked) AND w.id = t.id
+      AND t.sync_deleted_at < $2::timestamptz
+      -- Still the version whose entries were read: a tombstone written again since (an
+      -- update of the deleted row logs an entry past the position) stays, with its entries.
+      AND t.sync_version = w.version
+      AND EXISTS (SELECT 1 FROM purge) RETURNING t.id`;
 }
 
 /** A purge chunk rolled back for a deadlock runs again, after a short pause. */
@@ -233,11 +238,11 @@ export class PurgeService {
   }
 
   private async purgeTombstones(entry: CatalogEntry, cutoff: string, horizon: Position): Promise<number> {
-    const r = await this.db.query<{ id: string; seqs: (string | number)[] }>(tombstonesSql(entry), [entry.entityType, cutoff, horizon.txid, horizon.seq]);
+    const r = await this.db.query<{ id: string; version: string; seqs: (string | number)[] }>(tombstonesSql(entry), [entry.entityType, cutoff, horizon.txid, horizon.seq]);
     let n = 0;
     for (const part of chunks(r.rows, Math.max(1, Math.floor(this.chunk / 4)))) {
       n += await retried(() => this.db.transaction(async (tx) => {
-        const gone = await tx.query<{ id: string }>(deleteRowsSql(entry), [part.map((p) => p.id), cutoff]);
+        const gone = await tx.query<{ id: string }>(deleteRowsSql(entry), [part.map((p) => p.id), cutoff, part.map((p) => p.version)]);
         // A row written again meanwhile is no tombstone any more: it and its entries stay.
         const ids = new Set(gone.rows.map((g) => g.id));
         const seqs = part.filter((p) => ids.has(p.id)).flatMap((p) => p.seqs);
