@@ -25,8 +25,8 @@ export const BATCH_SQL = {
   nextLevel: `SELECT max(priority) AS p FROM tillsync_outbox WHERE status = 'pending' AND priority >= ? AND priority < ?`,
   /** Eligible entries of one level in capture order, a page at a time. */
   levelPage: `SELECT id, ${GROUP_KEY} AS g FROM tillsync_outbox WHERE ${ELIGIBLE} AND priority = ? AND id > ? ORDER BY priority, id LIMIT 500`,
-  /** How many eligible entries a group has. */
-  groupSize: `SELECT count(*) AS n FROM tillsync_outbox WHERE ${GROUP_KEY} = ? AND ${ELIGIBLE}`,
+  /** How many eligible entries each group of a JSON array (bound last) has: one statement for a page's new groups. */
+  groupSizes: `SELECT g.value AS g, (SELECT count(*) FROM tillsync_outbox WHERE ${GROUP_KEY} = g.value AND ${ELIGIBLE}) AS n FROM json_each(?) AS g ORDER BY g.key`,
   /**
    * The batch's rows' entries sent before and still pending, newest first (from the rows
    * into the row index: with a batch at central there are many pending sent entries,
@@ -87,7 +87,7 @@ export class Batches {
     const upTo = opts.upToId ?? Number.MAX_SAFE_INTEGER;
     const nextLevel = this.base.stmt(BATCH_SQL.nextLevel);
     const page = this.base.stmt(BATCH_SQL.levelPage);
-    const size = this.base.stmt(BATCH_SQL.groupSize);
+    const sizes = this.base.stmt(BATCH_SQL.groupSizes);
     const chosen: string[] = [];
     // A group at central now is not chosen again (nor counted) until its answer is in.
     const seen = new Set<string>(opts.busy?.groups ?? []);
@@ -101,12 +101,17 @@ export class Batches {
       for (;;) {
         const rows = page.all(opts.now, upTo, paused, level, after) as { id: number; g: string }[];
         if (rows.length === 0) break;
+        // The page's new groups in order of their first entry, counted in one statement.
+        const fresh: string[] = [];
         for (const r of rows) {
           if (seen.has(r.g)) continue;
           seen.add(r.g);
-          const n = (size.get(r.g, opts.now, upTo, paused) as { n: number }).n;
+          fresh.push(r.g);
+        }
+        const counts = fresh.length === 0 ? [] : (sizes.all(opts.now, upTo, paused, JSON.stringify(fresh)) as { g: string; n: number }[]);
+        for (const { g, n } of counts) {
           if (total > 0 && total + n > opts.limit) return chosen;
-          chosen.push(r.g);
+          chosen.push(g);
           total += n;
           if (total >= opts.limit) return chosen;
         }
