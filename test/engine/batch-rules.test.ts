@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entryForTable, type CatalogEntry } from '../../src/shared/catalog/index.js';
-import { foldOperations, groupOf, lastImage, planRow, type Operation } from '../../src/main/sync/store/batch-rules.js';
+import { foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
 
 interface E {
   id: number;
@@ -100,5 +100,25 @@ describe('transaction groups', () => {
         );
       }),
     );
+  });
+});
+
+describe('a batch sent while another is at central', () => {
+  const change = (table: string, entityId: string, data?: Record<string, unknown>): OutgoingChange => {
+    const entry = entryForTable(table) as CatalogEntry;
+    return { entry, entryIds: [1], wire: null, change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, ...(data ? { data: { id: entityId, ...data } } : {}) } };
+  };
+  const atCentral = inFlight({ changes: [change('products', 'p1', { sku: 'A', name: 'A', price: 1 })], cancelled: 0, invalid: 0 });
+
+  it('points at it when a change sets a foreign key to one of its rows, required or not', () => {
+    expect(pointsAtBusy([change('customers', 'k1', { name: 'K' }), change('product_variants', 'v1', { product_id: 'p1', sku: 'V', name: 'V' })], atCentral)).toBe(true);
+    expect(pointsAtBusy([change('order_items', 'i1', { order_id: 'o1', product_id: 'p1', quantity: 1 })], atCentral)).toBe(true);
+  });
+
+  it('does not for other rows, a row of the same id in another table, a delete (no data), or nothing at central', () => {
+    expect(pointsAtBusy([change('product_variants', 'v1', { product_id: 'p2', sku: 'V', name: 'V' })], atCentral)).toBe(false);
+    expect(pointsAtBusy([change('orders', 'o1', { customer_id: 'p1' })], atCentral)).toBe(false); // p1 is a product, not a customer
+    expect(pointsAtBusy([change('product_variants', 'v1')], atCentral)).toBe(false);
+    expect(pointsAtBusy([change('product_variants', 'v1', { product_id: 'p1' })], { groups: new Set(), rows: new Set() })).toBe(false);
   });
 });

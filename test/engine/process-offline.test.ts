@@ -240,7 +240,11 @@ describe('failed entries', () => {
       diagnose: () => JSON.stringify(outboxSummary(engine.store.base.db)),
     });
     // Back online, the engine puts failed entries back in the queue itself (or the retry timer does).
-    expect(historyOf(engine.store.base.db).some((h) => h.trigger === 'back-online' || h.trigger === 'retry-failed')).toBe(true);
+    // The pass is in History once it ends: a full pass pulls after it has pushed.
+    await waitUntil('the recovery pass in History', () => historyOf(engine.store.base.db).some((h) => h.trigger === 'back-online' || h.trigger === 'retry-failed'), {
+      timeout: 10_000,
+      diagnose: () => JSON.stringify(historyOf(engine.store.base.db).map((h) => [h.trigger, h.finished_at !== null])),
+    });
     const orders = await c.db.query<{ order_number: string }>('SELECT order_number FROM orders WHERE store_id = $1 ORDER BY order_number', [t.storeId]);
     expect(orders.rows.map((r) => r.order_number)).toEqual(numbers);
   });

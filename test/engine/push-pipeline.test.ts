@@ -1,6 +1,8 @@
 /**
- * A push pass builds the next batch while the current one is at central, and sends it
- * before settling the answers of the one before. What is at central is never built
+ * A push pass builds the next batch while the current one is at central and sends it
+ * at once, so two batches are at central together (never more), unless it points at
+ * a row of the one at central (a parent central may not have committed yet): then it
+ * goes once that is answered. What is at central is never built
  * into the next batch (no change is sent twice), a row whose
  * earlier attempt is at central goes only after that answer, on the version it
  * brought, and a batch built but never sent (the push before it failed) does not use
@@ -42,15 +44,14 @@ describe('push pipeline', () => {
 
   it('builds the next batch while one is at central, sends every change once, and keeps groups whole', async () => {
     let e: TerminalEngine | undefined;
-    /** Per push that reached the proxy: batches stamped as sent beyond the ones central has been asked for. */
-    const ahead: number[] = [];
-    let received = 0;
+    /** Per push that reached the proxy: how many pushes were at the (slow) central then, this one included. */
+    const atCentral: number[] = [];
+    let inside = 0;
     const proxy = await startProxy(c.url, async (r) => {
       if (r.path !== '/api/sync/push' || !e) return;
-      received += (JSON.parse(r.body) as PushRequest).changes.length;
-      await sleep(40); // central is slow: the engine has time to build the next batch
-      const stamped = (e.store.base.db.prepare(`SELECT count(DISTINCT sent_as) AS n FROM tillsync_outbox WHERE sent_as IS NOT NULL`).get() as { n: number }).n;
-      ahead.push(stamped - received);
+      atCentral.push(++inside);
+      await sleep(40); // central is slow: the engine has time to build and send the next batch
+      inside--;
     });
     try {
       e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 8 } });
@@ -80,7 +81,8 @@ describe('push pipeline', () => {
       }
       expect(r.errors).toEqual([]);
       expect(r.conflicts).toBe(0);
-      expect(ahead.some((n) => n > 0)).toBe(true); // a batch was built while another was at central
+      // The next batch was built and sent while another was at central; never a third.
+      expect(Math.max(...atCentral)).toBe(2);
       // Each next request goes out before the answers of the one before are settled.
       expect(events.slice(0, 4)).toEqual(['push', 'push', 'settle', 'push']);
       expect(events.filter((x) => x === 'push')).toHaveLength(events.filter((x) => x === 'settle').length);
@@ -124,7 +126,8 @@ describe('push pipeline', () => {
 
       const failed = await e.service.pushPending('test');
       expect(failed.errors.length).toBeGreaterThan(0);
-      // Ada's create was sent and lost; Bob's batch was built meanwhile but never sent: its attempt is not counted.
+      // Ada's create was sent and lost; Bob's batch was built meanwhile (and sent, or not, as
+      // the race with the failure goes): its answer was not taken in, so its attempt is not counted.
       const entries = e.outbox();
       expect(entries.map((x) => [x.sent_as !== null, x.attempts])).toEqual([
         [true, 1],
@@ -138,12 +141,49 @@ describe('push pipeline', () => {
       expect(r.conflicts).toBe(0);
 
       const bodies = pushBodies(proxy.requests).slice(1); // the dropped one never reached central
+      // Bob's create may have reached central in the first pass: sent again, it is answered a
+      // duplicate and applied once.
+      expect(await rowOf(c, 'customers', e.serverIdOf('customers', a + 1))).toMatchObject({ name: 'Bob', sync_version: 1 });
       const adaChanges = bodies.flatMap((b) => b.changes).filter((x) => x.entityId === ada);
       expect(adaChanges.map((x) => [x.operation, x.syncVersion])).toEqual([
         ['CREATE', 0], // the frozen earlier attempt, once
         ['UPDATE', 1], // built after its answer: on version 1
       ]);
       expect(await rowOf(c, 'customers', ada)).toMatchObject({ name: 'Ada Lovelace', sync_version: 2 });
+      expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+  it('a batch pointing at a row of the batch at central goes only once that one is answered', async () => {
+    let e: TerminalEngine | undefined;
+    /** Each push as it reaches the (slow) central: its entity types, and whether another push was still there. */
+    const seen: { types: string[]; overlapped: boolean }[] = [];
+    let inside = 0;
+    const proxy = await startProxy(c.url, async (r) => {
+      if (r.path !== '/api/sync/push') return;
+      seen.push({ types: [...new Set((JSON.parse(r.body) as PushRequest).changes.map((x) => x.entityType))], overlapped: inside > 0 });
+      inside++;
+      // The variant's product stays longest at central: the variant is built while it is there.
+      await sleep(r.body.includes('"PIPE-B"') ? 200 : 40);
+      inside--;
+    });
+    try {
+      e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1 } });
+      const pos = e.pos();
+      // Two products, then a variant of the second: the variant (its product required at
+      // central) is built while its product is at central, and must not be sent beside it.
+      const add = pos.prepare(`INSERT INTO products (sku, name, price, active) VALUES (?, ?, 5, 1)`);
+      add.run('PIPE-A', 'Plain');
+      const shirt = Number(add.run('PIPE-B', 'Shirt').lastInsertRowid);
+      pos.prepare(`INSERT INTO product_variants (product_id, sku, name, price, active) VALUES (?, 'PIPE-B-XL', 'Shirt XL', 6, 1)`).run(shirt);
+
+      const r = await e.service.pushPending('test');
+      expect(r.errors).toEqual([]);
+      expect(r.failed).toBe(0);
+      expect(seen.map((x) => x.types)).toEqual([['Product'], ['Product'], ['ProductVariant']]);
+      // The second product went while the first was at central; the variant waited for its product's answer.
+      expect(seen.map((x) => x.overlapped)).toEqual([false, true, false]);
       expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
     } finally {
       await proxy.close();

@@ -1,6 +1,7 @@
 /**
  * The push pipeline: batches of the outbox to central, pipelined (the next batch is
- * built while one is at central, and sent as soon as it is answered), a batch refused
+ * built while one is at central and sent at once, so two are at central together;
+ * one pointing at a row of the batch before goes once that is answered), a batch refused
  * as a whole split until the bad change stands alone. It reads and writes the store
  * only through its ports and tells its host what happened (answered, unreachable,
  * settled); connectivity and scheduling are the host's.
@@ -10,7 +11,7 @@ import type { PushResponse } from '../../shared/protocol.js';
 import type { SyncKind } from '../../shared/ipc.js';
 import type { CentralError } from './central-client.js';
 import { afterPushFailure, refusedForContent } from './failure.js';
-import { inFlight, type InFlight, type OutgoingBatch } from './store/index.js';
+import { inFlight, pointsAtBusy, type InFlight, type OutgoingBatch } from './store/index.js';
 import type { AnswersPort, BatchesPort, CapturePort, CentralPort, CursorsPort, OutboxPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -92,16 +93,18 @@ export class PushLoop {
     for (let guard = 0; guard < 10_000; guard++) {
       failed += batch.invalid;
       if (batch.changes.length === 0) break;
-      // While this batch is at central the next one is built (the request goes out first),
-      // and it is sent as soon as this one is answered, before those answers are settled:
-      // it holds none of this batch's groups or rows. Its entries are stamped as sent, so
-      // if it never goes they wait, frozen, and go again as they are.
+      // While this batch is at central the next one is built (the request goes out first)
+      // and sent, or, if it points at a row of this batch, sent as soon as this one is
+      // answered, before those answers are settled: it holds none of this batch's groups
+      // or rows. Its entries are stamped as sent, so if it never goes (or goes and its
+      // answer is lost) they wait, frozen, and go again as they are: central answers a
+      // change it has already applied as a duplicate.
       let next: OutgoingBatch | null = null;
       let nextPosted: Promise<PushResponse> | undefined;
       const sending = this.sendBatch(batch, {
         posted,
         answered: () => {
-          if (!next || next.changes.length === 0 || this.host.halted()) return;
+          if (!next || next.changes.length === 0 || nextPosted || this.host.halted()) return;
           nextPosted = this.post(next);
           nextPosted.catch(() => undefined);
         },
@@ -109,7 +112,15 @@ export class PushLoop {
       sending.catch(() => undefined);
       if (!this.host.halted()) {
         await new Promise((r) => setImmediate(r));
-        next = build(inFlight(batch));
+        const busy = inFlight(batch);
+        next = build(busy);
+        // Two batches at central at once: the next goes now, not when this one is answered,
+        // so central reads and checks it while this one's statements run (their rows and
+        // groups are disjoint). Unless it points at a row of this one: it waits for that answer.
+        if (next.changes.length > 0 && !this.host.halted() && !pointsAtBusy(next.changes, busy)) {
+          nextPosted = this.post(next);
+          nextPosted.catch(() => undefined);
+        }
       }
       try {
         const r = await sending;

@@ -48,6 +48,27 @@ export function inFlight(batch: OutgoingBatch): InFlight {
   return { groups, rows };
 }
 
+/** Per table, its foreign-key columns (wire names) and the tables they point at. */
+const FOREIGN_KEYS = new Map(CATALOG.map((e) => [e.table, e.wireColumns.flatMap((c) => (c.def.references ? [[c.name, c.def.references] as const] : []))]));
+
+/**
+ * Whether a change of `changes` points at a row of a batch still at central: a parent
+ * central may not have committed yet (a product or customer the till created, sent
+ * just before the sale that uses it). Such a batch goes only once that answer is in.
+ */
+export function pointsAtBusy(changes: readonly OutgoingChange[], busy: InFlight): boolean {
+  if (busy.rows.size === 0) return false;
+  for (const c of changes) {
+    const data = c.change.data;
+    if (!data) continue;
+    for (const [column, parent] of FOREIGN_KEYS.get(c.entry.table) ?? []) {
+      const v = data[column];
+      if (typeof v === 'string' && busy.rows.has(rowKey(parent, v))) return true;
+    }
+  }
+  return false;
+}
+
 /** Tables other rows travel with (an order: its items and payments). */
 const PARENTS = new Set(CATALOG.flatMap((e) => (e.group ? [e.group.parent] : [])));
 
