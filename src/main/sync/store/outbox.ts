@@ -155,9 +155,10 @@ export class Outbox {
   }
 
   /**
-   * A batch built (its entries stamped, an attempt counted) but never sent, because the
-   * push before it failed or the engine stopped: the attempt is taken back. The stamps
-   * stay, so the entries go as built whenever they go.
+   * A batch built (its entries stamped, an attempt counted) whose answer was never taken
+   * in, because the push before it failed or the engine stopped (it was not sent, or it
+   * went beside that push): the attempt is taken back. The stamps stay, so the entries
+   * go as built whenever they go, and central answers `duplicate` where it took them.
    */
   unsent(batch: OutgoingBatch): void {
     const ids = batch.changes.flatMap((c) => c.entryIds);
