@@ -120,36 +120,34 @@ describe('push pipeline', () => {
     try {
       e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1, retryDelay: 1, maxRetries: 3 } });
       const pos = e.pos();
-      const a = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Ada', 1)`).run().lastInsertRowid);
-      pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Bob', 1)`).run();
-      const ada = e.serverIdOf('customers', a);
+      // A product, then a variant of it: the variant's batch is built while the product is at
+      // central, and waits for that answer (it points at the product).
+      const a = Number(pos.prepare(`INSERT INTO products (sku, name, price, active) VALUES ('ADA', 'Ada', 5, 1)`).run().lastInsertRowid);
+      pos.prepare(`INSERT INTO product_variants (product_id, sku, name, price, active) VALUES (?, 'ADA-XL', 'Ada XL', 6, 1)`).run(a);
+      const ada = e.serverIdOf('products', a);
 
       const failed = await e.service.pushPending('test');
       expect(failed.errors.length).toBeGreaterThan(0);
-      // Ada's create was sent and lost; Bob's batch was built meanwhile (and sent, or not, as
-      // the race with the failure goes): its answer was not taken in, so its attempt is not counted.
+      // Ada's create was sent and lost; the variant's batch was built meanwhile but never sent: its attempt is not counted.
       const entries = e.outbox();
       expect(entries.map((x) => [x.sent_as !== null, x.attempts])).toEqual([
         [true, 1],
         [true, 0],
       ]);
 
-      pos.prepare(`UPDATE customers SET name = 'Ada Lovelace' WHERE id = ?`).run(a); // a newer edit of the row in doubt
+      pos.prepare(`UPDATE products SET name = 'Ada Lovelace' WHERE id = ?`).run(a); // a newer edit of the row in doubt
       await sleep(5);
       const r = await e.service.pushPending('test');
       expect(r.errors).toEqual([]);
       expect(r.conflicts).toBe(0);
 
       const bodies = pushBodies(proxy.requests).slice(1); // the dropped one never reached central
-      // Bob's create may have reached central in the first pass: sent again, it is answered a
-      // duplicate and applied once.
-      expect(await rowOf(c, 'customers', e.serverIdOf('customers', a + 1))).toMatchObject({ name: 'Bob', sync_version: 1 });
       const adaChanges = bodies.flatMap((b) => b.changes).filter((x) => x.entityId === ada);
       expect(adaChanges.map((x) => [x.operation, x.syncVersion])).toEqual([
         ['CREATE', 0], // the frozen earlier attempt, once
         ['UPDATE', 1], // built after its answer: on version 1
       ]);
-      expect(await rowOf(c, 'customers', ada)).toMatchObject({ name: 'Ada Lovelace', sync_version: 2 });
+      expect(await rowOf(c, 'products', ada)).toMatchObject({ name: 'Ada Lovelace', sync_version: 2 });
       expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
     } finally {
       await proxy.close();
@@ -185,6 +183,46 @@ describe('push pipeline', () => {
       // The second product went while the first was at central; the variant waited for its product's answer.
       expect(seen.map((x) => x.overlapped)).toEqual([false, true, false]);
       expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+  it('a batch that went beside one central failed is taken in: its answer is recorded in that pass, and it is not sent again', async () => {
+    let e: TerminalEngine | undefined;
+    let first = true;
+    const proxy = await startProxy(c.url, async (r) => {
+      if (r.path !== '/api/sync/push') return;
+      if (first) {
+        first = false;
+        await sleep(150); // the next batch goes beside this one, and central takes it meanwhile
+        throw new Error('central is in trouble'); // answered 502: central busy, the pass ends
+      }
+    });
+    try {
+      e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1, retryDelay: 1, maxRetries: 3 } });
+      const pos = e.pos();
+      const a = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Ada', 1)`).run().lastInsertRowid);
+      const b = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Bob', 1)`).run().lastInsertRowid);
+      const ada = e.serverIdOf('customers', a);
+      const bob = e.serverIdOf('customers', b);
+
+      const failedPass = await e.service.pushPending('test');
+      expect(failedPass.errors.length).toBeGreaterThan(0);
+      expect(failedPass.pushed).toBe(1);
+      // Bob's create is at central and the till knows it (synced, its version kept), so a
+      // pull of customers now meets Bob as its own row at the version it has, not as news.
+      expect(await rowOf(c, 'customers', bob)).toMatchObject({ name: 'Bob', sync_version: 1 });
+      const status = (id: string) => e?.outbox().find((x) => x.server_id === id)?.status;
+      expect([status(ada), status(bob)]).toEqual(['pending', 'synced']);
+      expect(e.store.base.db.prepare(`SELECT version FROM tillsync_row_state WHERE table_name = 'customers' AND server_id = ?`).get(bob)).toEqual({ version: 1 });
+
+      const r = await e.service.performFullSync('test');
+      expect(r.errors).toEqual([]);
+      expect(r.conflicts).toBe(0);
+      expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+      const sends = pushBodies(proxy.requests).flatMap((x) => x.changes.map((ch) => ch.entityId));
+      expect(sends.filter((id) => id === bob)).toHaveLength(1); // taken in the first time, never sent again
+      expect(sends.filter((id) => id === ada)).toHaveLength(2); // refused by the trouble once, then sent again
     } finally {
       await proxy.close();
     }

@@ -88,6 +88,16 @@ export class PushLoop {
     const build = (busy?: InFlight) =>
       batches.nextBatch({ limit: this.config.batchSize, minPriority, now: Date.now(), pausedTables: new Set(cursors.pausedTables().keys()), upToId, busy });
     let batch = build();
+    const take = (r: Answer) => {
+      pushed += r.synced;
+      conflicts += r.conflicts;
+      failed += r.failed;
+      if (r.failed > 0) errors.push(`central refused ${r.failed} change(s); they are marked failed (see status)`);
+      for (const t of r.paused) {
+        errors.push(`${t}: schema differs from central's; sync of ${t} is paused`);
+        this.log.error({ table: t }, 'schema mismatch: table paused');
+      }
+    };
     /** The request of `batch` when it went out before the previous batch's answers were settled. */
     let posted: Promise<PushResponse> | undefined;
     for (let guard = 0; guard < 10_000; guard++) {
@@ -96,9 +106,9 @@ export class PushLoop {
       // While this batch is at central the next one is built (the request goes out first)
       // and sent, or, if it points at a row of this batch, sent as soon as this one is
       // answered, before those answers are settled: it holds none of this batch's groups
-      // or rows. Its entries are stamped as sent, so if it never goes (or goes and its
-      // answer is lost) they wait, frozen, and go again as they are: central answers a
-      // change it has already applied as a duplicate.
+      // or rows. Its entries are stamped as sent, so if it never goes (or goes and gets
+      // no answer) they wait, frozen, and go again as they are: central answers a change
+      // it has already applied as a duplicate.
       let next: OutgoingBatch | null = null;
       let nextPosted: Promise<PushResponse> | undefined;
       const sending = this.sendBatch(batch, {
@@ -124,14 +134,7 @@ export class PushLoop {
       }
       try {
         const r = await sending;
-        pushed += r.synced;
-        conflicts += r.conflicts;
-        failed += r.failed;
-        if (r.failed > 0) errors.push(`central refused ${r.failed} change(s); they are marked failed (see status)`);
-        for (const t of r.paused) {
-          errors.push(`${t}: schema differs from central's; sync of ${t} is paused`);
-          this.log.error({ table: t }, 'schema mismatch: table paused');
-        }
+        take(r);
         this.host.answered(r.synced);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -143,7 +146,14 @@ export class PushLoop {
           // Offline or central busy: the rest waits. Key refused: every other batch would
           // be refused the same way; stop, and let the pass say why.
           if (then.offline) this.host.unreachable(message);
-          if (next) outbox.unsent(next);
+          if (next) {
+            // The next batch may have gone beside this one and been taken: its answer is
+            // recorded (central committed it; left unrecorded, a pull in this pass would
+            // meet the till's own rows as central's changes). Not sent, or no answer: it waits.
+            const late = nextPosted ? await nextPosted.catch(() => undefined) : undefined;
+            if (late) take(this.settle(next, late));
+            else outbox.unsent(next);
+          }
           return then.refusedKey ? { pushed, conflicts, failed, errors, offline: false, refused: err as CentralError } : { pushed, conflicts, failed, errors, offline: then.offline };
         }
         // A 4xx for the whole batch: the entries were marked; go on with the rest.
@@ -181,11 +191,7 @@ export class PushLoop {
         hooks.answered();
         await new Promise((r) => setImmediate(r)); // the next request goes out before these answers are settled
       }
-      return this.ports.answers.recordPush(batch, response, this.config.maxClockDriftMs, {
-        maxRetries: this.config.maxRetries,
-        retryDelayMs: this.config.retryDelay,
-        now: Date.now(),
-      });
+      return this.settle(batch, response);
     } catch (err) {
       if (!refusedForContent(err) || batch.changes.length < 2) throw err;
       const mid = Math.ceil(batch.changes.length / 2);
@@ -204,6 +210,15 @@ export class PushLoop {
       }
       return total;
     }
+  }
+
+  /** Records central's answers to a batch. */
+  private settle(batch: OutgoingBatch, response: PushResponse): Answer {
+    return this.ports.answers.recordPush(batch, response, this.config.maxClockDriftMs, {
+      maxRetries: this.config.maxRetries,
+      retryDelayMs: this.config.retryDelay,
+      now: Date.now(),
+    });
   }
 
   /** The push request of a batch. */

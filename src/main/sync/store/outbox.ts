@@ -155,9 +155,9 @@ export class Outbox {
   }
 
   /**
-   * A batch built (its entries stamped, an attempt counted) whose answer was never taken
-   * in, because the push before it failed or the engine stopped (it was not sent, or it
-   * went beside that push): the attempt is taken back. The stamps stay, so the entries
+   * A batch built (its entries stamped, an attempt counted) that got no answer, because
+   * the push before it failed or the engine stopped (it was not sent, or it went beside
+   * that push and failed too): the attempt is taken back. The stamps stay, so the entries
    * go as built whenever they go, and central answers `duplicate` where it took them.
    */
   unsent(batch: OutgoingBatch): void {
