@@ -184,6 +184,33 @@ describe('strategies when a pull meets a row with changes not pushed yet', () =>
     expect(e.row('products', id)).toMatchObject({ price: 25 });
   });
 
+  it('its own change, committed at central before the answer came back, is left to that answer: no conflict, and a newer edit is kept', async () => {
+    const e = await startEngine(c, { initialSync: true });
+    const id = uid();
+    await c.db.query(`INSERT INTO products (id, sku, name, price) VALUES ($1, $2, 'Kettle', 20)`, [id, `OWN-${id.slice(0, 8)}`]);
+    await e.sync();
+    e.pos().prepare(`UPDATE products SET name = 'Kettle 2' WHERE server_id = ?`).run(id);
+    // The push goes and central commits it (version 2, written by this till), but its answer
+    // is not in yet: a pull beside the push (a hint) meets the till's own row.
+    const batch = e.store.batches.nextBatch({ limit: 50, minPriority: 0, now: Date.now(), pausedTables: new Set() });
+    const answer = await e.service.client.push({ terminalId: e.terminal.terminalId, changes: batch.changes.map((x) => x.change) });
+    expect(await rowOf(c, 'products', id)).toMatchObject({ name: 'Kettle 2', sync_version: 2 });
+    e.pos().prepare('UPDATE products SET price = 30 WHERE server_id = ?').run(id); // the POS edits on
+
+    const r = await pullInto(e, 'products');
+    expect(r.conflicts).toBe(0);
+    expect(e.row('products', id)).toMatchObject({ name: 'Kettle 2', price: 30 });
+    expect(e.outbox({ serverId: id, status: 'pending' })).toHaveLength(2);
+
+    e.store.answers.recordPush(batch, answer, 60_000); // the answer arrives
+    const s = await e.sync();
+    expect(s.errors).toEqual([]);
+    expect(s.conflicts).toBe(0);
+    expect(await rowOf(c, 'products', id)).toMatchObject({ name: 'Kettle 2', price: 30, sync_version: 3 });
+    expect(e.row('products', id)).toMatchObject({ name: 'Kettle 2', price: 30 });
+    expect(await centralConflict(id)).toEqual([]);
+  });
+
   it('customers: merged locally, and the merged row reaches central without a second conflict', async () => {
     const e = await startEngine(c, { initialSync: true });
     const id = await newCustomer({ name: 'Bo', loyalty_points: 100, total_spent: 0, visit_count: 0 });

@@ -217,12 +217,12 @@ export class Outbox {
   }
 
   /** Of the rows `idsJson` names, those with changes not at central yet, and their statuses. */
-  heldAmong(table: string, idsJson: string): { server_id: string; status: string }[] {
+  heldAmong(table: string, idsJson: string): { server_id: string; status: string; sent: 0 | 1 }[] {
     return this.base
       .stmt(
-        `SELECT server_id, status FROM tillsync_outbox WHERE table_name = ? AND server_id IN (SELECT value FROM json_each(?)) AND status IN ('pending', 'failed', 'conflict')`,
+        `SELECT server_id, status, sent_as IS NOT NULL AS sent FROM tillsync_outbox WHERE table_name = ? AND server_id IN (SELECT value FROM json_each(?)) AND status IN ('pending', 'failed', 'conflict')`,
       )
-      .all(table, idsJson) as { server_id: string; status: string }[];
+      .all(table, idsJson) as { server_id: string; status: string; sent: 0 | 1 }[];
   }
 
   /** Outbox counts per entity type (the heartbeat's and the UI's numbers). */

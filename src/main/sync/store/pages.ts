@@ -69,8 +69,8 @@ export class PullPages {
       // appears at most once in a page): the versions it has, and its own changes.
       const ids = JSON.stringify(changes.map((c) => c.entityId));
       const states = this.rows.rowStatesOf(entry.table, ids);
-      /** Rows with changes of ours not at central yet; `parked`: one waits for a supervisor. */
-      const { held, parked } = this.heldAmong(entry.table, ids);
+      /** Rows with changes of ours not at central yet; `parked`: one waits for a supervisor; `sent`: one was sent, its answer not in. */
+      const { held, parked, sent } = this.heldAmong(entry.table, ids);
       const lookups = this.pageLookups(entry, ids);
       /** The versions now held, written in one statement after the loop. */
       const seen: [string, string, number, WireRow][] = [];
@@ -80,6 +80,12 @@ export class PullPages {
         if (state && state.version >= c.version) {
           skipped++;
           continue; // already have it (our own push, or a page seen before a crash)
+        }
+        if (c.origin === this.base.node && sent.has(c.entityId)) {
+          // Our own change, committed at central before its answer reached us (a pull
+          // beside a push): the answer settles it, with the newer changes made since.
+          skipped++;
+          continue;
         }
         if (parked.has(c.entityId)) {
           // Waits for the supervisor; keep central's latest image beside it.
@@ -118,15 +124,17 @@ export class PullPages {
     return { applied, skipped, conflicts, ...(resynced ? { resynced } : {}) };
   }
 
-  /** Of the rows `idsJson` names, those with changes of ours not at central yet; `parked`: one waits for a supervisor. */
-  private heldAmong(table: string, idsJson: string): { held: Set<string>; parked: Set<string> } {
+  /** Of the rows `idsJson` names, those with changes of ours not at central yet; `parked`: one waits for a supervisor; `sent`: one went without an answer taken in. */
+  private heldAmong(table: string, idsJson: string): { held: Set<string>; parked: Set<string>; sent: Set<string> } {
     const held = new Set<string>();
     const parked = new Set<string>();
+    const sent = new Set<string>();
     for (const r of this.outbox.heldAmong(table, idsJson)) {
       held.add(r.server_id);
       if (r.status === 'conflict') parked.add(r.server_id);
+      if (r.sent === 1 && r.status !== 'conflict') sent.add(r.server_id);
     }
-    return { held, parked };
+    return { held, parked, sent };
   }
 
   /**
