@@ -124,7 +124,7 @@ export class PullPages {
     return { applied, skipped, conflicts, ...(resynced ? { resynced } : {}) };
   }
 
-  /** Of the rows `idsJson` names, those with changes of ours not at central yet; `parked`: one waits for a supervisor; `sent`: one went without an answer taken in. */
+  /** Of the rows `idsJson` names, those with changes of ours not at central yet; `parked`: one waits for a supervisor; `sent`: one is on its way (sent, pending, its answer not in). */
   private heldAmong(table: string, idsJson: string): { held: Set<string>; parked: Set<string>; sent: Set<string> } {
     const held = new Set<string>();
     const parked = new Set<string>();
@@ -132,7 +132,7 @@ export class PullPages {
     for (const r of this.outbox.heldAmong(table, idsJson)) {
       held.add(r.server_id);
       if (r.status === 'conflict') parked.add(r.server_id);
-      if (r.sent === 1 && r.status !== 'conflict') sent.add(r.server_id);
+      if (r.sent === 1 && r.status === 'pending') sent.add(r.server_id);
     }
     return { held, parked, sent };
   }
