@@ -187,6 +187,7 @@ describe('push pipeline', () => {
       await proxy.close();
     }
   });
+
   it('a batch that went beside one central failed is taken in: its answer is recorded in that pass, and it is not sent again', async () => {
     let e: TerminalEngine | undefined;
     let first = true;
