@@ -14,7 +14,7 @@ import { CentralClient } from '../../src/main/sync/central-client.js';
 import { Answers } from '../../src/main/sync/store/answers.js';
 import type { PushRequest } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
-import { closeAll, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
+import { closeAll, failFirstPush, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
 import { rowOf } from '../helpers/sync.js';
 
 afterAll(closeAll);
@@ -108,15 +108,8 @@ describe('push pipeline', () => {
 
   it('a row whose earlier attempt is at central goes after its answer, on the version it brought; an unsent batch keeps its attempts', async () => {
     let e: TerminalEngine | undefined;
-    let failFirst = true;
-    const proxy = await startProxy(c.url, async (r) => {
-      if (r.path !== '/api/sync/push') return;
-      if (failFirst) {
-        failFirst = false;
-        throw new Error('the network drops this push'); // answered 502: retryable, the pass ends
-      }
-      await sleep(30);
-    });
+    // The first push is answered 502 (retryable, the pass ends); the others go after 30 ms.
+    const proxy = await failFirstPush(c.url, { laterDelayMs: 30 });
     try {
       e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1, retryDelay: 1, maxRetries: 3 } });
       const pos = e.pos();
@@ -190,15 +183,9 @@ describe('push pipeline', () => {
 
   it('a batch that went beside one central failed is taken in: its answer is recorded in that pass, and it is not sent again', async () => {
     let e: TerminalEngine | undefined;
-    let first = true;
-    const proxy = await startProxy(c.url, async (r) => {
-      if (r.path !== '/api/sync/push') return;
-      if (first) {
-        first = false;
-        await sleep(150); // the next batch goes beside this one, and central takes it meanwhile
-        throw new Error('central is in trouble'); // answered 502: central busy, the pass ends
-      }
-    });
+    // The first push fails after 150 ms (502, the pass ends): the next batch goes beside it,
+    // and central takes that one meanwhile.
+    const proxy = await failFirstPush(c.url, { delayMs: 150 });
     try {
       e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1, retryDelay: 1, maxRetries: 3 } });
       const pos = e.pos();

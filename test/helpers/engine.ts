@@ -274,6 +274,24 @@ export interface PassThroughProxy {
 }
 
 /**
+ * A proxy that fails the first `POST /api/sync/push` (502, the pass ends: retryable),
+ * after `delayMs` (a batch built meanwhile goes beside it), and passes every other request
+ * on after `laterDelayMs`.
+ */
+export function failFirstPush(target: string, opts: { delayMs?: number; laterDelayMs?: number } = {}): Promise<PassThroughProxy> {
+  let first = true;
+  return startProxy(target, async (r) => {
+    if (r.path !== '/api/sync/push') return;
+    if (first) {
+      first = false;
+      if (opts.delayMs) await new Promise((res) => setTimeout(res, opts.delayMs));
+      throw new Error('the network drops this push');
+    }
+    if (opts.laterDelayMs) await new Promise((res) => setTimeout(res, opts.laterDelayMs));
+  });
+}
+
+/**
  * An HTTP pass-through in front of central, for what happens while a request is on
  * its way: `beforeForward` runs (and is awaited) before each request is forwarded,
  * e.g. to let the POS write while the engine's push is in flight. Point an engine at
