@@ -229,7 +229,7 @@ export function tillProducts(db: Database.Database): Map<string, { priceCents: n
 }
 
 export interface OutboxState {
-  /** A few entries not synced (table, central id, status, last error), for the report. */
+  /** A few entries not synced (table, central id, status, attempts, what decides when they go, last error), for the report. */
   readonly stuck: readonly string[];
   /** Captured writes not yet moved into the outbox. */
   readonly captured: number;
@@ -245,10 +245,25 @@ export function outboxState(db: Database.Database): OutboxState {
     (db.prepare('SELECT status, count(*) AS n FROM tillsync_outbox GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]),
   );
   const captured = (db.prepare('SELECT count(*) AS n FROM tillsync_capture').get() as { n: number }).n;
+  const now = Date.now();
+  const last = (db.prepare('SELECT max(id) AS id FROM tillsync_outbox').get() as { id: number | null }).id;
   const stuck = (
     db
-      .prepare(`SELECT table_name AS t, server_id AS id, status, attempts, last_error AS e FROM tillsync_outbox WHERE status <> 'synced' ORDER BY id LIMIT 8`)
-      .all() as { t: string; id: string; status: string; attempts: number; e: string | null }[]
-  ).map((r) => `${r.t} ${r.id} ${r.status} after ${r.attempts} attempt(s): ${(r.e ?? '').slice(0, 240)}`);
+      .prepare(
+        `SELECT id, table_name AS t, server_id AS sid, status, attempts, last_error AS e, sent_as, next_attempt_at AS due, priority, tx_group
+         FROM tillsync_outbox WHERE status <> 'synced' ORDER BY id LIMIT 8`,
+      )
+      .all() as { id: number; t: string; sid: string; status: string; attempts: number; e: string | null; sent_as: string | null; due: number | null; priority: number; tx_group: string | null }[]
+  ).map((r) => {
+    // What decides whether the engine sends it: sent before (frozen, goes again alone), a pause, its priority and group.
+    const how = [
+      `#${r.id} of ${last ?? 0}`,
+      r.sent_as ? `sent before as ${r.sent_as.slice(0, 13)}` : 'never sent',
+      r.due === null ? 'no pause' : `due ${r.due <= now ? `${((now - r.due) / 1000).toFixed(1)} s ago` : `in ${((r.due - now) / 1000).toFixed(1)} s`}`,
+      `priority ${r.priority}`,
+      r.tx_group ? `group ${r.tx_group.slice(0, 13)}` : 'own group',
+    ].join(', ');
+    return `${r.t} ${r.sid} ${r.status} after ${r.attempts} attempt(s) (${how}): ${(r.e ?? '').slice(0, 240)}`;
+  });
   return { stuck, captured, pending: by.get('pending') ?? 0, failed: by.get('failed') ?? 0, conflict: by.get('conflict') ?? 0, synced: by.get('synced') ?? 0 };
 }

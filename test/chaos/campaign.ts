@@ -561,5 +561,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   const passed = failures.length === 0;
   const tails: Record<string, string[]> = {};
   if (!passed) for (const [role, tail] of Object.entries(logs)) tails[role] = tail.tail(25, true);
+  // The agent's last passes (info lines): whether it pushed at all after the heal, and what.
+  if (!passed) tails['agent passes'] = logs.agent.tail(400).filter((l) => /"msg":"sync finished"/.test(l)).slice(-10);
   return { ...r, durationMs: Date.now() - started, failures, passed, logs: tails };
 }
