@@ -215,4 +215,35 @@ describe('push pipeline', () => {
       await proxy.close();
     }
   });
+
+  it("a row's retried change goes alone, and its newer changes go in the same pass once it is answered, not at the next interval", async () => {
+    // Found by the fault campaign: counter rows (a customer's points, stock levels) whose
+    // earlier attempt was retried kept their later updates pending, never sent, after the
+    // push: the batch built beside the retry skipped the row's group (at central) without
+    // counting it, so the pass ended, and nothing but the interval pass came back for them.
+    const proxy = await failFirstPush(c.url);
+    try {
+      const e = await startEngine(c, { config: { centralUrl: proxy.url, retryDelay: 1, maxRetries: 5 } });
+      const pos = e.pos();
+      const id = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Retried', 0)`).run().lastInsertRowid);
+      const sid = e.serverIdOf('customers', id);
+      const first = await e.service.pushPending('test');
+      expect(first.errors.length).toBeGreaterThan(0); // the create is backed off, sent once
+      // The POS goes on: two updates of the row, never sent.
+      pos.prepare(`UPDATE customers SET loyalty_points = loyalty_points + 5 WHERE id = ?`).run(id);
+      pos.prepare(`UPDATE customers SET loyalty_points = loyalty_points + 7 WHERE id = ?`).run(id);
+      await sleep(20); // the backoff is over
+
+      const second = await e.service.pushPending('test');
+      expect(second.errors).toEqual([]);
+      expect(second.pushed).toBe(3); // the create (again, alone), then both updates
+      expect(e.outbox({ serverId: sid, status: 'pending' })).toEqual([]);
+      expect(await rowOf(c, 'customers', sid)).toMatchObject({ name: 'Retried', loyalty_points: 12 });
+      // The create went first and alone, with the change id of its first attempt; the updates after its answer.
+      const sent = pushBodies(proxy.requests).map((b) => b.changes.filter((ch) => ch.entityId === sid).map((ch) => ch.operation));
+      expect(sent).toEqual([['CREATE'], ['CREATE'], ['UPDATE']]);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

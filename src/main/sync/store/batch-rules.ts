@@ -23,7 +23,7 @@ export interface OutgoingBatch {
   readonly cancelled: number;
   /** Entries that could not be sent (invalid data, unlinked rows) and were marked failed. */
   readonly invalid: number;
-  /** Groups left for a later batch because a row of theirs is in a batch still at central. */
+  /** Left for a later batch, to be built once the batch still at central is answered: groups with a row in it, and its groups' entries never sent. */
   readonly deferred?: number;
 }
 

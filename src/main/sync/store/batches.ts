@@ -35,6 +35,13 @@ export const BATCH_SQL = {
   earlierAttempts: `SELECT o.table_name, o.server_id, o.sent_as, o.next_attempt_at FROM json_each(?) AS k
     CROSS JOIN tillsync_outbox AS o INDEXED BY tillsync_outbox_row_idx
     WHERE o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending' AND o.sent_as IS NOT NULL ORDER BY o.id DESC`,
+  /**
+   * How many entries of the groups at central (a JSON array) were never sent, paused tables' (a JSON array) aside:
+   * they wait for that batch's answer (a row's retried change went alone, its newer
+   * changes stay behind), so the pass must build again once it is in, not end.
+   */
+  heldBehind: `SELECT count(*) AS n FROM json_each(?) AS busy CROSS JOIN tillsync_outbox AS o
+    WHERE ${GROUP_KEY} = busy.value AND o.status = 'pending' AND o.sent_as IS NULL AND o.table_name NOT IN (SELECT value FROM json_each(?))`,
   /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
   groupEntries: `SELECT o.* FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = chosen.value AND o.status = 'pending' AND o.table_name NOT IN (SELECT value FROM json_each(?))
@@ -139,12 +146,16 @@ export class Batches {
     // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
     return this.base.db.transaction((): OutgoingBatch => {
       this.capture.drain();
+      // Entries of the groups at central that were never sent are not chosen now (their
+      // group is busy) and wait for its answer: counted as deferred, so the pass builds
+      // again after it instead of ending with them pending.
+      const behind = opts.busy && opts.busy.groups.size > 0 ? (this.base.stmt(BATCH_SQL.heldBehind).get(JSON.stringify([...opts.busy.groups]), paused) as { n: number }).n : 0;
       const chosen = this.chooseGroups(opts, paused);
-      if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0 };
+      if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0, deferred: behind };
       let entries = this.base.stmt(BATCH_SQL.groupEntries).all(JSON.stringify(chosen), paused) as OutboxEntry[];
       const waiting = waitingGroups(entries, opts.busy?.rows);
       if (waiting.size > 0) entries = entries.filter((e) => !waiting.has(groupKey(e.tx_group, e.table_name, e.server_id)));
-      const deferred = opts.busy?.rows && opts.busy.rows.size > 0 ? waiting.size : 0;
+      const deferred = (opts.busy?.rows && opts.busy.rows.size > 0 ? waiting.size : 0) + behind;
       const rows = byRow(entries);
       const { candidates, badGroups, cancelled } = this.plan(rows, opts.now);
       // A transaction group travels whole or not at all: one bad row holds back its order.
