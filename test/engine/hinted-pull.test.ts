@@ -80,4 +80,34 @@ describe('HQ change at the till', () => {
     await waitUntil('price 4 on the till', () => Number(e.row('products', product)?.price) === 4, { timeout: 5_000, interval: 10 });
     expect(Date.now() - ended).toBeLessThan(1_000);
   });
+
+  it('a row merged by a hinted pull goes up to central at once, not with the next sale or the interval', async () => {
+    const customer = randomUUID();
+    await c.db.query(`INSERT INTO customers (id, name, loyalty_points) VALUES ($1, 'Merged', 10)`, [customer]);
+    const e = await startEngine(c, { initialSync: true });
+    expect(e.row('customers', customer)).toMatchObject({ loyalty_points: 10 });
+    await e.service.stop();
+    // The till's +5 was given up after its retries (failed): it is not pushed on its own.
+    e.pos().prepare('UPDATE customers SET loyalty_points = loyalty_points + 5 WHERE server_id = ?').run(customer);
+    e.store.capture.promote();
+    e.store.base.db.prepare(`UPDATE tillsync_outbox SET status = 'failed', attempts = 3, last_error = 'given up' WHERE table_name = 'customers' AND server_id = ?`).run(customer);
+    const service = new SyncService(e.store, engineConfig(c.url, e.terminal.apiKey, { realtime: true, syncInterval: 3600, heartbeatInterval: 3600 }), testLogger());
+    running.push(service);
+    const started = new Date().toISOString();
+    await service.initialize(e.terminal.terminalId);
+    // The start-up pass has ended (the earlier engine's last sync time is in the file too).
+    await waitUntil('the start-up sync', () => (service.status().lastSyncAt ?? '') > started, { timeout: 10_000 });
+    await socketRegistered(c, e.terminal.terminalId);
+
+    // HQ adds 10 points: the hinted pull merges the counters (10 + 5 + 10) and queues the
+    // merged row for central, which must get it without another commit at the till.
+    await c.db.query('UPDATE customers SET loyalty_points = 20 WHERE id = $1', [customer]);
+    await waitUntil('the merged row on the till', () => Number(e.row('customers', customer)?.loyalty_points) === 25, { timeout: 5_000, interval: 10 });
+    await waitUntil(
+      'the merged row at central',
+      async () => Number((await c.db.query<{ p: number }>('SELECT loyalty_points AS p FROM customers WHERE id = $1', [customer])).rows[0]?.p) === 25,
+      { timeout: 5_000, interval: 20 },
+    );
+    await waitUntil('its answer recorded', () => e.outbox({ serverId: customer, status: 'pending' }).length === 0, { timeout: 5_000, interval: 20 });
+  });
 });

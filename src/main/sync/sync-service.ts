@@ -165,7 +165,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
       },
       reached: () => this.link.markOnline(),
       unreachable: (reason) => this.link.markOffline(reason),
-      changed: () => this.emitStatus(),
+      changed: () => {
+        this.emitStatus();
+        // A hinted pull may have queued a row merged with central's (a MERGE conflict): it
+        // goes up now, as a commit would send it, not with the next sale or the interval.
+        if (this.scheduled) this.pushes.noteCommit();
+      },
       resent: () => void this.pushPending('central-restored').catch(() => undefined),
     });
     this.pushes = new PushScheduler(config.pushMode, config.promptDelayMs, {
