@@ -246,4 +246,27 @@ describe('push pipeline', () => {
       await proxy.close();
     }
   });
+
+  it('a group held back as invalid in the batch built beside the one at central is counted in the pass', async () => {
+    const proxy = await failFirstPush(c.url);
+    try {
+      const e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 1, retryDelay: 1, maxRetries: 5 } });
+      const pos = e.pos();
+      const id = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Retried', 0)`).run().lastInsertRowid);
+      expect((await e.service.pushPending('test')).errors.length).toBeGreaterThan(0); // backed off
+      pos.prepare(`UPDATE customers SET loyalty_points = 5 WHERE id = ?`).run(id);
+      // Points that are not a whole number cannot be sent: the till holds its group back (failed) when built.
+      const bad = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Halves', 1.5)`).run().lastInsertRowid);
+      await sleep(20);
+      // One change a batch: the retried create goes alone; the batch built beside it holds
+      // only the bad customer (the update waits for the create's answer), so it is empty.
+      const r = await e.service.pushPending('test');
+      expect(r.pushed).toBe(2);
+      expect(r.failed).toBe(1);
+      expect(e.outbox({ serverId: e.serverIdOf('customers', bad) }).map((x) => x.status)).toEqual(['failed']);
+      expect(await rowOf(c, 'customers', e.serverIdOf('customers', id))).toMatchObject({ loyalty_points: 5 });
+    } finally {
+      await proxy.close();
+    }
+  });
 });

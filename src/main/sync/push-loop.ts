@@ -160,6 +160,8 @@ export class PushLoop {
         this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
       }
       const round = nextRound(next === null ? null : { size: next.changes.length, deferred: next.deferred ?? 0 }, nextPosted !== undefined, this.host.halted());
+      // A batch not gone on with: the groups it held back as invalid are counted here (a batch gone on with counts them at the top).
+      if (round !== 'next' && next) failed += next.invalid;
       if (round === 'stop') break;
       if (round === 'unsend-next') {
         outbox.unsent(next as OutgoingBatch);

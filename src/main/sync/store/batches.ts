@@ -36,12 +36,12 @@ export const BATCH_SQL = {
     CROSS JOIN tillsync_outbox AS o INDEXED BY tillsync_outbox_row_idx
     WHERE o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending' AND o.sent_as IS NOT NULL ORDER BY o.id DESC`,
   /**
-   * How many entries of the groups at central (a JSON array) were never sent, paused tables' (a JSON array) aside:
+   * How many entries of the groups at central (a JSON array) were never sent, up to the pass's last entry and paused tables' (a JSON array) aside:
    * they wait for that batch's answer (a row's retried change went alone, its newer
    * changes stay behind), so the pass must build again once it is in, not end.
    */
   heldBehind: `SELECT count(*) AS n FROM json_each(?) AS busy CROSS JOIN tillsync_outbox AS o
-    WHERE ${GROUP_KEY} = busy.value AND o.status = 'pending' AND o.sent_as IS NULL AND o.table_name NOT IN (SELECT value FROM json_each(?))`,
+    WHERE ${GROUP_KEY} = busy.value AND o.status = 'pending' AND o.sent_as IS NULL AND o.id <= ? AND o.table_name NOT IN (SELECT value FROM json_each(?))`,
   /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
   groupEntries: `SELECT o.* FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = chosen.value AND o.status = 'pending' AND o.table_name NOT IN (SELECT value FROM json_each(?))
@@ -149,7 +149,7 @@ export class Batches {
       // Entries of the groups at central that were never sent are not chosen now (their
       // group is busy) and wait for its answer: counted as deferred, so the pass builds
       // again after it instead of ending with them pending.
-      const behind = opts.busy && opts.busy.groups.size > 0 ? (this.base.stmt(BATCH_SQL.heldBehind).get(JSON.stringify([...opts.busy.groups]), paused) as { n: number }).n : 0;
+      const behind = opts.busy && opts.busy.groups.size > 0 ? (this.base.stmt(BATCH_SQL.heldBehind).get(JSON.stringify([...opts.busy.groups]), opts.upToId ?? Number.MAX_SAFE_INTEGER, paused) as { n: number }).n : 0;
       const chosen = this.chooseGroups(opts, paused);
       if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0, deferred: behind };
       let entries = this.base.stmt(BATCH_SQL.groupEntries).all(JSON.stringify(chosen), paused) as OutboxEntry[];
