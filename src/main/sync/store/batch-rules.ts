@@ -23,7 +23,11 @@ export interface OutgoingBatch {
   readonly cancelled: number;
   /** Entries that could not be sent (invalid data, unlinked rows) and were marked failed. */
   readonly invalid: number;
-  /** Left for a later batch, to be built once the batch still at central is answered: groups with a row in it, and its groups' entries never sent. */
+  /**
+   * Left for a later batch, to be built once the batch still at central is answered:
+   * groups with a row in it, and (counted only when this batch is empty) its groups'
+   * entries never sent.
+   */
   readonly deferred?: number;
 }
 

@@ -36,9 +36,10 @@ export const BATCH_SQL = {
     CROSS JOIN tillsync_outbox AS o INDEXED BY tillsync_outbox_row_idx
     WHERE o.table_name = k.value ->> 0 AND o.server_id = k.value ->> 1 AND o.status = 'pending' AND o.sent_as IS NOT NULL ORDER BY o.id DESC`,
   /**
-   * How many entries of the groups at central (a JSON array) were never sent, up to the pass's last entry and paused tables' (a JSON array) aside:
-   * they wait for that batch's answer (a row's retried change went alone, its newer
-   * changes stay behind), so the pass must build again once it is in, not end.
+   * How many entries of the groups at central (a JSON array) were never sent, up to the
+   * pass's last entry, paused tables' (a JSON array) aside: they wait for that batch's
+   * answer (a row's retried change went alone, its newer changes stay behind), so a pass
+   * whose next batch is empty must build again once it is in, not end.
    */
   heldBehind: `SELECT count(*) AS n FROM json_each(?) AS busy CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = busy.value AND o.status = 'pending' AND o.sent_as IS NULL AND o.id <= ? AND o.table_name NOT IN (SELECT value FROM json_each(?))`,
@@ -146,16 +147,12 @@ export class Batches {
     // lock while the POS writes (SQLITE_BUSY_SNAPSHOT) and would fail instead of waiting.
     return this.base.db.transaction((): OutgoingBatch => {
       this.capture.drain();
-      // Entries of the groups at central that were never sent are not chosen now (their
-      // group is busy) and wait for its answer: counted as deferred, so the pass builds
-      // again after it instead of ending with them pending.
-      const behind = opts.busy && opts.busy.groups.size > 0 ? (this.base.stmt(BATCH_SQL.heldBehind).get(JSON.stringify([...opts.busy.groups]), opts.upToId ?? Number.MAX_SAFE_INTEGER, paused) as { n: number }).n : 0;
       const chosen = this.chooseGroups(opts, paused);
-      if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0, deferred: behind };
+      if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0, deferred: this.heldBehind(opts, paused) };
       let entries = this.base.stmt(BATCH_SQL.groupEntries).all(JSON.stringify(chosen), paused) as OutboxEntry[];
       const waiting = waitingGroups(entries, opts.busy?.rows);
       if (waiting.size > 0) entries = entries.filter((e) => !waiting.has(groupKey(e.tx_group, e.table_name, e.server_id)));
-      const deferred = (opts.busy?.rows && opts.busy.rows.size > 0 ? waiting.size : 0) + behind;
+      const deferred = opts.busy?.rows && opts.busy.rows.size > 0 ? waiting.size : 0;
       const rows = byRow(entries);
       const { candidates, badGroups, cancelled } = this.plan(rows, opts.now);
       // A transaction group travels whole or not at all: one bad row holds back its order.
@@ -163,8 +160,19 @@ export class Batches {
       for (const [group, why] of badGroups) invalid += this.outbox.holdGroup(group, why);
       const out = this.build(candidates.filter((c) => !badGroups.has(c.group)), rows);
       this.base.saveClock();
-      return { changes: sendOrder(out), cancelled, invalid, deferred };
+      return { changes: sendOrder(out), cancelled, invalid, deferred: out.length === 0 ? deferred + this.heldBehind(opts, paused) : deferred };
     }).immediate();
+  }
+
+  /**
+   * Entries of the groups at central that were never sent: not chosen while their group
+   * is busy, they wait for its answer. Read only for an empty batch (where the loop asks
+   * whether to build again or end the pass), so a full one costs nothing more.
+   */
+  private heldBehind(opts: BatchOptions, paused: string): number {
+    if (!opts.busy || opts.busy.groups.size === 0) return 0;
+    const r = this.base.stmt(BATCH_SQL.heldBehind).get(JSON.stringify([...opts.busy.groups]), opts.upToId ?? Number.MAX_SAFE_INTEGER, paused) as { n: number };
+    return r.n;
   }
 
   /** Each row's folded change, checked against its table's schema; rows created and deleted before any push settled. */
