@@ -14,7 +14,7 @@ describe('canonical JSON of a change (its content hash)', () => {
         fc.string(),
         fc.double({ noNaN: true, noDefaultInfinity: true }),
         fc.array(tie('v'), { maxLength: 4 }),
-        fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('a', 'B', '10', '2', 'toString', 'constructor')), tie('v'), { maxKeys: 5 }),
+        fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('a', 'B', '10', '2', 'toString', 'constructor', '__proto__')), tie('v'), { maxKeys: 5 }),
       ),
     })).v;
     fc.assert(
@@ -27,6 +27,9 @@ describe('canonical JSON of a change (its content hash)', () => {
 
   it('orders keys at every depth, so the same change in another key order hashes the same', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null }, u: undefined })).toBe('{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}');
+    // A seed in CI (1329241353): a "__proto__" key elsewhere made the key list read Object.prototype into {}.
+    const proto = JSON.parse('{"a":[{}],"__proto__":""}') as unknown;
+    expect(canonicalJson(proto)).toBe('{"__proto__":"","a":[{}]}');
     const one = { entityType: 'customers', entityId: 'c1', operation: 'CREATE' as const, syncVersion: 0, data: { id: 'c1', name: 'A', email: null } };
     const other = { syncVersion: 0, operation: 'CREATE' as const, data: { email: null, name: 'A', id: 'c1' }, entityId: 'c1', entityType: 'customers' };
     expect(contentHashOf(other)).toBe(contentHashOf(one));

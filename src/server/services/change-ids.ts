@@ -36,6 +36,10 @@ export function contentHashOf(c: PushChange): string {
 export function canonicalJson(v: unknown): string {
   const keys = new Set<string>();
   collectKeys(v, keys);
+  // A key list is read through the prototype: an object without its own `__proto__` would
+  // serialize Object.prototype under that name. Such a value takes the walk (the native
+  // path's other inherited names are functions, which the serializer leaves out).
+  if (keys.has('__proto__')) return canonicalJsonByWalk(v);
   return JSON.stringify(v, [...keys].sort()) ?? 'null';
 }
 
