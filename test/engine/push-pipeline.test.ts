@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CentralClient } from '../../src/main/sync/central-client.js';
 import { Answers } from '../../src/main/sync/store/answers.js';
-import type { PushRequest } from '../../src/shared/protocol.js';
+import type { PushRequest, PushResponse } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, failFirstPush, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
 import { rowOf } from '../helpers/sync.js';
@@ -265,6 +265,72 @@ describe('push pipeline', () => {
       expect(r.failed).toBe(1);
       expect(e.outbox({ serverId: e.serverIdOf('customers', bad) }).map((x) => x.status)).toEqual(['failed']);
       expect(await rowOf(c, 'customers', e.serverIdOf('customers', id))).toMatchObject({ loyalty_points: 5 });
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a change central leaves unanswered', () => {
+  const c = useCentral();
+  afterAll(closeAll);
+
+  it('is backed off, not sent again and again in the same pass, and goes again (same change id) once the pause is over', async () => {
+    // Central answers every change it is sent; a broken one (or a proxy in between) may
+    // not. Such a change stayed pending and eligible at once. A retried change goes
+    // alone while its row's newer changes wait for its answer, so each rebuild of the
+    // pass sent it again, up to the loop's 10,000-round guard.
+    let sid = '';
+    let failNext = true;
+    let dropping = true;
+    let dropped = 0;
+    const proxy = await startProxy(
+      c.url,
+      (r) => {
+        if (r.path !== '/api/sync/push' || !failNext) return;
+        failNext = false;
+        throw new Error('the network drops this push');
+      },
+      (r, body) => {
+        if (r.path !== '/api/sync/push' || !dropping) return body;
+        const answer = JSON.parse(body) as PushResponse;
+        const ours = new Set((JSON.parse(r.body) as PushRequest).changes.filter((ch) => ch.entityId === sid).map((ch) => ch.changeId));
+        const kept = answer.results.filter((x) => !ours.has(x.changeId));
+        if (kept.length < answer.results.length) dropped++;
+        // A bound for the test (without the backoff the pass would go on to its guard): after 20 it answers.
+        if (dropped >= 20) dropping = false;
+        return JSON.stringify({ ...answer, results: kept });
+      },
+    );
+    try {
+      const e = await startEngine(c, { config: { centralUrl: proxy.url, retryDelay: 1000, maxRetries: 5 } });
+      const pos = e.pos();
+      const id = Number(pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES ('Unanswered', 0)`).run().lastInsertRowid);
+      sid = e.serverIdOf('customers', id);
+      expect((await e.service.pushPending('test')).errors.length).toBeGreaterThan(0); // the create is backed off, sent once
+      pos.prepare(`UPDATE customers SET loyalty_points = 5 WHERE id = ?`).run(id); // waits for the create's answer
+      sale(pos, 900); // goes in the same pass and is answered
+      await sleep(1050); // the pause after the failed push (500-1,000 ms) is over
+
+      const second = await e.service.pushPending('test');
+      expect(dropped).toBe(1); // sent once in the pass, not again and again
+      expect(second.pushed).toBe(4); // the sale's order, items and payment
+      const [create, update] = e.outbox({ serverId: sid });
+      expect(create).toMatchObject({ status: 'pending', operation: 'CREATE', attempts: 2 });
+      expect(create?.last_error).toMatch(/no answer/i);
+      expect(create?.next_attempt_at).not.toBeNull(); // paused as after a failed push
+      expect(update).toMatchObject({ status: 'pending', operation: 'UPDATE', sent_as: null });
+      expect(await rowOf(c, 'customers', sid)).toMatchObject({ name: 'Unanswered', loyalty_points: 0 }); // central took the create
+
+      dropping = false;
+      await sleep(2050); // the pause after the unanswered try (1,000-2,000 ms) is over
+      const third = await e.service.pushPending('test');
+      expect(third).toMatchObject({ pushed: 2, failed: 0 });
+      expect(e.outbox({ serverId: sid }).map((x) => x.status)).toEqual(['synced', 'synced']);
+      expect(await rowOf(c, 'customers', sid)).toMatchObject({ loyalty_points: 5 });
+      const creates = pushBodies(proxy.requests).flatMap((b) => b.changes.filter((ch) => ch.entityId === sid && ch.operation === 'CREATE').map((ch) => ch.changeId));
+      expect(creates).toHaveLength(3); // failed at the proxy, unanswered, answered
+      expect(new Set(creates).size).toBe(1); // the same change each time: central's idempotency answered it
     } finally {
       await proxy.close();
     }

@@ -295,9 +295,15 @@ export function failFirstPush(target: string, opts: { delayMs?: number; laterDel
  * An HTTP pass-through in front of central, for what happens while a request is on
  * its way: `beforeForward` runs (and is awaited) before each request is forwarded,
  * e.g. to let the POS write while the engine's push is in flight. Point an engine at
- * it with `config: { centralUrl: proxy.url }`. Nothing is changed on the way.
+ * it with `config: { centralUrl: proxy.url }`. Nothing is changed on the way, unless
+ * `answer` rewrites central's answers.
  */
-export async function startProxy(target: string, beforeForward: (r: ProxiedRequest) => Promise<void> | void = () => undefined): Promise<PassThroughProxy> {
+export async function startProxy(
+  target: string,
+  beforeForward: (r: ProxiedRequest) => Promise<void> | void = () => undefined,
+  /** Rewrites central's answer (its body as text) on the way back; unchanged by default. */
+  answer: (r: ProxiedRequest, body: string) => string = (_r, body) => body,
+): Promise<PassThroughProxy> {
   const requests: ProxiedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -312,7 +318,7 @@ export async function startProxy(target: string, beforeForward: (r: ProxiedReque
           for (const h of ['authorization', 'content-type']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h];
           const r = await fetch(target + seen.path, { method: seen.method, headers, body: seen.method === 'GET' ? undefined : seen.body });
           res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-          res.end(Buffer.from(await r.arrayBuffer()));
+          res.end(answer(seen, await r.text()));
         } catch (err) {
           res.writeHead(502, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ statusCode: 502, code: 'PROXY', message: String(err) }));

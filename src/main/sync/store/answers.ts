@@ -62,13 +62,22 @@ export class Answers {
       const forgotten: [string, string][] = [];
       /** Entries refused MISSING_PARENT: backed off together below. */
       const waitingForParent: number[] = [];
+      /**
+       * Entries of changes central gave no answer for (central answers every change; a
+       * broken one or a proxy may not): backed off as after a failed push. Left eligible,
+       * a retried one would be sent again at every rebuild of the pass.
+       */
+      const unanswered: number[] = [];
       let lastWhy = '';
       const settledRows: [string, string, number][] = [];
       /** Entries sent again after central was restored (store/restored.ts). */
       const resent = response.results.some((r) => r.status === 'duplicate') ? this.outbox.resentAmong(batch.changes.flatMap((c) => c.entryIds)) : new Set<number>();
       for (const out of batch.changes) {
         const raw = byId.get(out.change.changeId as string);
-        if (!raw) continue;
+        if (!raw) {
+          unanswered.push(...out.entryIds);
+          continue;
+        }
         if (raw.status === 'duplicate' && out.entryIds.every((id) => resent.has(id))) {
           // Sent again after central's restore, and central still has it: its answer is the
           // one this till recorded when it was first sent (and has built on since: later
@@ -151,6 +160,7 @@ export class Answers {
       // An older failed change of a row is superseded by the newer one just accepted.
       this.outbox.overtaken(settledRows, now);
       if (waitingForParent.length > 0 && this.outbox.backOff(waitingForParent, lastWhy, retry)) failed += waitingForParent.length;
+      if (unanswered.length > 0 && this.outbox.backOff(unanswered, 'NO_ANSWER: central gave no answer for this change; it goes again later', retry)) failed += unanswered.length;
       this.rows.setRowStates(states);
       for (const [table, serverId] of forgotten) this.rows.forgetRow(table, serverId);
       this.base.saveClock();
