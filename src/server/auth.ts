@@ -152,6 +152,7 @@ export class Authenticator {
     const r = await this.db.query<{ id: string; store_id: string; disabled_at: string | null }>(
       'SELECT id, store_id, disabled_at FROM sync_terminals WHERE key_hash = $1',
       [hash],
+      { reuse: true },
     );
     const row = r.rows[0];
     if (!row) throw unauthorized('unknown terminal key or admin token'); // never cached: keys are made at provisioning

@@ -8,7 +8,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database, Queryable } from '../../src/server/db/database.js';
+import type { Database, Queryable, QueryOptions } from '../../src/server/db/database.js';
 import { HORIZON_SQL } from '../../src/server/services/change-hints.js';
 import type { PushResponse } from '../../src/shared/protocol.js';
 import { onPostgres, startCentral, testDatabase, type ProvisionedTerminal, type TestCentral, type TestDatabase } from '../helpers/central.js';
@@ -27,6 +27,8 @@ class Recorder {
   outside = 0;
   transactions = 0;
   inside = 0;
+  /** Per statement inside a transaction, whether it asked to be kept prepared. */
+  reused: boolean[] = [];
   private holdNext: { held: () => void; release: Promise<void> } | undefined;
 
   constructor(private readonly inner: Database) {}
@@ -35,6 +37,7 @@ class Recorder {
     this.outside = 0;
     this.transactions = 0;
     this.inside = 0;
+    this.reused = [];
   }
 
   /** The next transaction waits, uncommitted, for `release` once its work is done; resolves when it does. */
@@ -48,10 +51,10 @@ class Recorder {
     const inner = this.inner;
     return {
       ...inner,
-      query: async <T extends object>(text: string, params?: readonly unknown[]) => {
+      query: async <T extends object>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
         // Central's hint bookkeeping (the pull horizon, after a commit that announced changes) is not the push's.
         if (text !== HORIZON_SQL) this.outside++;
-        return inner.query<T>(text, params);
+        return inner.query<T>(text, params, opts);
       },
       transaction: async <T,>(fn: (tx: Queryable) => Promise<T>) => {
         this.transactions++;
@@ -59,9 +62,10 @@ class Recorder {
         this.holdNext = undefined;
         return inner.transaction(async (tx) => {
           const counted: Queryable = {
-            query: async <R extends object>(text: string, params?: readonly unknown[]) => {
+            query: async <R extends object>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
               this.inside++;
-              return tx.query<R>(text, params);
+              this.reused.push(opts?.reuse === true);
+              return tx.query<R>(text, params, opts);
             },
           };
           const result = await fn(counted);
@@ -127,6 +131,9 @@ describe('the cost of a push', () => {
     const res = await pushOk(t, sale());
     expect(res.summary).toEqual({ applied: 4, duplicate: 0, conflict: 0, rejected: 0 });
     expect({ outside: rec.outside, transactions: rec.transactions, inside: rec.inside }).toEqual({ outside: 0, transactions: 1, inside: 2 });
+    // The write is kept prepared (on PostgreSQL: parsed and planned once per connection,
+    // not at every push); the read is planned each time, for the ids it is given.
+    expect(rec.reused).toEqual([false, true]);
 
     // A batch over several tables with a conflict in it costs no more statements.
     const product = uid();

@@ -5,8 +5,37 @@
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import pg from 'pg';
 
+export interface QueryOptions {
+  /**
+   * A statement run again and again (a push's read and write, the key lookup): on a
+   * PostgreSQL server it is kept prepared on each connection, so it is parsed and
+   * planned once there instead of at every run (see preparedName). PGlite ignores it.
+   */
+  readonly reuse?: boolean;
+}
+
 export interface Queryable {
-  query<T extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<{ rows: T[] }>;
+  query<T extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<{ rows: T[] }>;
+}
+
+/** Most statement texts kept prepared, per process (and so per connection). */
+export const MAX_PREPARED = 64;
+
+/**
+ * The name a reused statement is prepared under: one per distinct text, the same on
+ * every connection (node-postgres prepares it on a connection at its first run there).
+ * Texts past the first MAX_PREPARED get none and run unnamed (parsed every time), so
+ * a server whose statements vary without end keeps a bounded set prepared.
+ */
+export function preparedNames(max = MAX_PREPARED): (text: string) => string | undefined {
+  const names = new Map<string, string>();
+  return (text) => {
+    const known = names.get(text);
+    if (known !== undefined || names.size >= max) return known;
+    const name = `tillsync_${names.size + 1}`;
+    names.set(text, name);
+    return name;
+  };
 }
 
 export interface Database extends Queryable {
@@ -70,6 +99,12 @@ export function openPostgres(opts: PostgresOptions): Database {
     types: { getTypeParser: typeParser } as pg.CustomTypesConfig,
   });
   pool.on('error', (err) => opts.onError?.(err));
+  const preparedName = preparedNames();
+  /** A query as node-postgres takes it: named (prepared once per connection) when reused. */
+  const config = (text: string, params: readonly unknown[] | undefined, o: QueryOptions | undefined): pg.QueryConfig => {
+    const name = o?.reuse ? preparedName(text) : undefined;
+    return name === undefined ? { text, values: params as unknown[] } : { name, text, values: params as unknown[] };
+  };
   const handlers = new Map<string, Set<(payload: string) => void>>();
   const gapHandlers = new Set<() => void>();
   let listener: pg.Client | undefined;
@@ -144,8 +179,8 @@ export function openPostgres(opts: PostgresOptions): Database {
 
   const db: Database = {
     kind: 'postgres',
-    async query<T extends object>(text: string, params?: readonly unknown[]) {
-      const r = await pool.query(text, params as unknown[]);
+    async query<T extends object>(text: string, params?: readonly unknown[], o?: QueryOptions) {
+      const r = await pool.query(config(text, params, o));
       return { rows: r.rows as T[] };
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -153,8 +188,8 @@ export function openPostgres(opts: PostgresOptions): Database {
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
-          async query<R extends object>(text: string, params?: readonly unknown[]) {
-            const r = await client.query(text, params as unknown[]);
+          async query<R extends object>(text: string, params?: readonly unknown[], o?: QueryOptions) {
+            const r = await client.query(config(text, params, o));
             return { rows: r.rows as R[] };
           },
         };

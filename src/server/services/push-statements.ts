@@ -284,6 +284,7 @@ export async function writeBatch(tx: Queryable, b: BatchWrites): Promise<Written
      SELECT 'row' AS kind, entity_type, id, version FROM v
      UNION ALL SELECT 'answer', NULL, x.change_id, NULL FROM (${answers}) x(change_id)`,
     params,
+    { reuse: true },
   );
   return r.rows;
 }
