@@ -17,7 +17,7 @@ import { Batches } from '../src/main/sync/store/batches.js';
 import { Capture } from '../src/main/sync/store/capture.js';
 import { LocalStore } from '../src/main/sync/store/index.js';
 import { PullPages } from '../src/main/sync/store/pages.js';
-import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
+import type { Database as CentralDb, Queryable, QueryOptions } from '../src/server/db/database.js';
 import { PullService } from '../src/server/services/pull.js';
 import { PushService } from '../src/server/services/push.js';
 import { startBenchCentral, startTerminal, tempDirs, wrapTransactionQueries, type BenchContext } from './lib.js';
@@ -44,10 +44,10 @@ function timeMethod(proto: object, name: string, label: string): void {
 function timeSql(db: CentralDb): void {
   const key = (sql: string) => `sql: ${sql.replace(/\s+/g, ' ').trim().slice(0, 70)}`;
   const wrapQ = (q: Queryable['query']): Queryable['query'] =>
-    (async (sql: string, params?: unknown[]) => {
+    (async (sql: string, params?: unknown[], opts?: QueryOptions) => {
       const t0 = performance.now();
       try {
-        return await q(sql, params);
+        return await q(sql, params, opts);
       } finally {
         add(key(sql), performance.now() - t0);
       }

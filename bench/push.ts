@@ -21,7 +21,7 @@
 import Database from 'better-sqlite3';
 import { startChildCentral, type CentralChild } from './fleet.js';
 import { median, round, startBenchCentral, startTerminal, wrapTransactionQueries, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
-import type { Database as CentralDb, Queryable } from '../src/server/db/database.js';
+import type { Database as CentralDb, Queryable, QueryOptions } from '../src/server/db/database.js';
 import { CENTRAL_SYNC_COLUMNS } from '../src/shared/catalog/index.js';
 
 const BATCH = 500;
@@ -71,7 +71,7 @@ async function rawUpsertRate(db: CentralDb): Promise<{ rate: number; rows: numbe
 }
 
 /** One transaction central ran: its statements and their parameters, in order. */
-type RecordedTx = { sql: string; params: readonly unknown[] | undefined }[];
+type RecordedTx = { sql: string; params: readonly unknown[] | undefined; opts: QueryOptions | undefined }[];
 
 /**
  * Records every transaction central runs on `db` until `stop()`, so the push's SQL can
@@ -82,9 +82,9 @@ function recordTransactions(db: CentralDb): { stop(): RecordedTx[] } {
   const restore = wrapTransactionQueries(db, (query) => {
     const statements: RecordedTx = [];
     recorded.push(statements);
-    return ((sql: string, params?: readonly unknown[]) => {
-      statements.push({ sql, params });
-      return query(sql, params);
+    return ((sql: string, params?: readonly unknown[], opts?: QueryOptions) => {
+      statements.push({ sql, params, opts });
+      return query(sql, params, opts);
     }) as Queryable['query'];
   });
   return {
@@ -105,7 +105,7 @@ async function replayRate(db: CentralDb, txs: readonly RecordedTx[], n: number):
   const t0 = process.hrtime.bigint();
   for (const statements of txs) {
     await db.transaction(async (tx) => {
-      for (const s of statements) await tx.query(s.sql, s.params);
+      for (const s of statements) await tx.query(s.sql, s.params, s.opts);
     });
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -7,9 +7,11 @@ import pg from 'pg';
 
 export interface QueryOptions {
   /**
-   * A statement run again and again (a push's read and write, the key lookup): on a
-   * PostgreSQL server it is kept prepared on each connection, so it is parsed and
-   * planned once there instead of at every run (see preparedName). PGlite ignores it.
+   * A statement run again and again with the same text (the push's write, the key
+   * lookup): on a PostgreSQL server it is kept prepared on each connection, so it is
+   * parsed and planned once there instead of at every run (see preparedNames). Only for
+   * statements whose generic plan is as good as a custom one: not the push's read, whose
+   * plan depends on how many ids it is given. PGlite ignores it.
    */
   readonly reuse?: boolean;
 }
@@ -18,25 +20,45 @@ export interface Queryable {
   query<T extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<{ rows: T[] }>;
 }
 
-/** Most statement texts kept prepared, per process (and so per connection). */
+/** Most statement texts kept prepared, per Database (and so per connection of its pool). */
 export const MAX_PREPARED = 64;
+/** Texts seen once and remembered, waiting for a second run to be named. */
+const MAX_SEEN = 1024;
 
 /**
  * The name a reused statement is prepared under: one per distinct text, the same on
  * every connection (node-postgres prepares it on a connection at its first run there).
- * Texts past the first MAX_PREPARED get none and run unnamed (parsed every time), so
- * a server whose statements vary without end keeps a bounded set prepared.
+ * A text is named at its second run, so one-off shapes (a backlog's replay after an
+ * outage) do not take the slots of the common ones; past `max` names, texts run unnamed
+ * (parsed every time), so a server whose statements vary without end keeps a bounded
+ * set prepared.
  */
 export function preparedNames(max = MAX_PREPARED): (text: string) => string | undefined {
   const names = new Map<string, string>();
+  const seen = new Set<string>();
   return (text) => {
     const known = names.get(text);
     if (known !== undefined || names.size >= max) return known;
+    if (!seen.has(text)) {
+      if (seen.size < MAX_SEEN) seen.add(text);
+      return undefined;
+    }
+    seen.delete(text);
     const name = `tillsync_${names.size + 1}`;
     names.set(text, name);
     return name;
   };
 }
+
+/**
+ * Errors after which a connection's prepared statements are not what node-postgres
+ * believes them to be (it keeps a name as parsed): the server lost them (DISCARD,
+ * DEALLOCATE) or a table's column types changed under one. Such a connection is closed,
+ * not put back in the pool.
+ */
+const STALE_PREPARED = new Set(['26000', '0A000']);
+const stalePrepared = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && STALE_PREPARED.has(String((err as { code?: unknown }).code));
 
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
@@ -185,12 +207,18 @@ export function openPostgres(opts: PostgresOptions): Database {
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
           async query<R extends object>(text: string, params?: readonly unknown[], o?: QueryOptions) {
-            const r = await client.query(config(text, params, o));
-            return { rows: r.rows as R[] };
+            try {
+              const r = await client.query(config(text, params, o));
+              return { rows: r.rows as R[] };
+            } catch (err) {
+              if (stalePrepared(err)) broken = err as Error;
+              throw err;
+            }
           },
         };
         const result = await fn(tx);
@@ -200,7 +228,7 @@ export function openPostgres(opts: PostgresOptions): Database {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     async listen(channel, handler, onGap) {
