@@ -45,7 +45,8 @@ export interface PushOutcome {
   refused?: CentralError;
 }
 
-type Answer = { synced: number; conflicts: number; failed: number; paused: string[] };
+/** What settling a batch's answers came to (unanswered: entries central's answer left out). */
+type Answer = { synced: number; conflicts: number; failed: number; paused: string[]; unanswered?: number };
 
 /**
  * What the loop does once a batch is answered (pure). `next` is the batch built while
@@ -93,6 +94,11 @@ export class PushLoop {
       conflicts += r.conflicts;
       failed += r.failed;
       if (r.failed > 0) errors.push(`central refused ${r.failed} change(s); they are marked failed (see status)`);
+      if (r.unanswered) {
+        // Central answers every change it is sent: one left out means a broken central or something in between.
+        errors.push(`central gave no answer for ${r.unanswered} change(s); they go again after a pause`);
+        this.log.warn({ changes: r.unanswered }, 'central left changes unanswered');
+      }
       for (const t of r.paused) {
         errors.push(`${t}: schema differs from central's; sync of ${t} is paused`);
         this.log.error({ table: t }, 'schema mismatch: table paused');
@@ -197,7 +203,7 @@ export class PushLoop {
     } catch (err) {
       if (!refusedForContent(err) || batch.changes.length < 2) throw err;
       const mid = Math.ceil(batch.changes.length / 2);
-      const total = { synced: 0, conflicts: 0, failed: 0, paused: [] as string[] };
+      const total = { synced: 0, conflicts: 0, failed: 0, paused: [] as string[], unanswered: 0 };
       for (const half of [batch.changes.slice(0, mid), batch.changes.slice(mid)]) {
         try {
           const r = await this.sendBatch({ changes: half, cancelled: 0, invalid: 0 });
@@ -205,6 +211,7 @@ export class PushLoop {
           total.conflicts += r.conflicts;
           total.failed += r.failed;
           total.paused.push(...r.paused);
+          total.unanswered += r.unanswered ?? 0;
         } catch (inner) {
           if (!refusedForContent(inner)) throw inner;
           total.failed += this.recordFailure({ changes: half, cancelled: 0, invalid: 0 }, inner.message);

@@ -19,6 +19,8 @@ export interface PushRecord {
   conflicts: number;
   failed: number;
   paused: string[];
+  /** Entries of changes central's answer left out (backed off, or failed once out of tries). */
+  unanswered: number;
 }
 
 /** Central's conflict answer as an outcome (undefined: not a conflict, or no resolution given). */
@@ -53,6 +55,7 @@ export class Answers {
     let conflicts = 0;
     let failed = 0;
     const paused = new Set<string>();
+    let unansweredCount = 0;
     this.base.applying(() => {
       // Whatever settles the outbox sees every captured write first.
       this.capture.promoteInline();
@@ -160,6 +163,7 @@ export class Answers {
       // An older failed change of a row is superseded by the newer one just accepted.
       this.outbox.overtaken(settledRows, now);
       if (waitingForParent.length > 0 && this.outbox.backOff(waitingForParent, lastWhy, retry)) failed += waitingForParent.length;
+      unansweredCount = unanswered.length;
       if (unanswered.length > 0 && this.outbox.backOff(unanswered, 'NO_ANSWER: central gave no answer for this change; it goes again later', retry)) failed += unanswered.length;
       this.rows.setRowStates(states);
       for (const [table, serverId] of forgotten) this.rows.forgetRow(table, serverId);
@@ -168,7 +172,7 @@ export class Answers {
         if (!paused.has(t)) this.cursors.stampPush(t);
       }
     });
-    return { synced, conflicts, failed, paused: [...paused] };
+    return { synced, conflicts, failed, paused: [...paused], unanswered: unansweredCount };
   }
 
   /**
