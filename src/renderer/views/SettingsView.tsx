@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { SettingsPatch, type SettingsView as Settings } from '../../shared/ipc.js';
 import { useApp } from '../hooks.js';
 
@@ -13,7 +13,7 @@ interface Form {
   supervisorPin: string;
 }
 
-const EMPTY: Form = { centralUrl: '', terminalId: '', databasePath: '', apiKey: '', syncInterval: '300', cron: '', autoStart: true, supervisorPin: '' };
+const EMPTY: Form = { centralUrl: '', terminalId: '', databasePath: '', apiKey: '', syncInterval: '300', cron: '', autoStart: false, supervisorPin: '' };
 
 /** The form showing saved settings (the key and PIN fields start empty: they are write-only). */
 function fromView(v: Settings): Form {
@@ -98,25 +98,23 @@ function SupportBundleButton() {
 export function SettingsView() {
   const settings = useApp((s) => s.settings);
   const save = useApp((s) => s.saveSettings);
-  const [form, setForm] = useState<Form>(EMPTY);
+  /**
+   * The form as edited and not saved (null: not edited). Unsaved edits survive a reload
+   * of the settings (e.g. the tab clicked again); otherwise the form shows the saved
+   * settings from the first paint on (a copy set after the first render showed the
+   * empty form's values for a frame: the auto-start box ticked in web mode).
+   */
+  const [edits, setEdits] = useState<Form | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
-  /** Edited and not saved: a reload of the settings (e.g. the tab clicked again) must not wipe it. */
-  const [dirty, setDirty] = useState(false);
 
   const saved: Form = settings ? fromView(settings) : EMPTY;
-  useEffect(() => {
-    // The form follows the saved settings (after a save or a reload) unless it holds unsaved edits.
-    if (settings && !dirty) setForm(fromView(settings));
-  }, [settings]);
+  const form = edits ?? saved;
 
   if (!settings) return <p className="muted">Loading settings…</p>;
 
-  const set = <K extends keyof Form>(k: K, v: Form[K]) => {
-    setDirty(true);
-    setForm((f) => ({ ...f, [k]: v }));
-  };
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => setEdits((e) => ({ ...(e ?? saved), [k]: v }));
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     setMessage(null);
@@ -137,8 +135,8 @@ export function SettingsView() {
     const r = await save(parsed.data);
     setBusy(false);
     if (r.ok) {
-      setDirty(false);
-      setForm(fromView(r.value));
+      // The store holds the saved settings now: the form shows them.
+      setEdits(null);
       setMessage({ ok: true, text: 'Settings saved' });
     }
     else setMessage({ ok: false, text: r.error.message });
