@@ -12,7 +12,7 @@ import type { CatalogEntry, WireRow } from '../../shared/catalog/index.js';
 import type { ConflictView } from '../../shared/ipc.js';
 import type { PulledChange, PushResponse, TableCounts } from '../../shared/protocol.js';
 import type { CentralClient } from './central-client.js';
-import type { InFlight, OutgoingBatch, PageRead, PageResult } from './store/index.js';
+import type { InFlight, OutgoingBatch, PageRead, PageResult, PushRecord } from './store/index.js';
 
 /** store.base: metadata and the catalog tables present in the file. */
 export interface BasePort {
@@ -54,7 +54,7 @@ export interface AnswersPort {
     response: PushResponse,
     maxDriftMs: number,
     retry?: { maxRetries: number; retryDelayMs: number; now: number },
-  ): { synced: number; conflicts: number; failed: number; paused: string[] };
+  ): PushRecord;
   recordPushFailure(batch: OutgoingBatch, error: string, opts: { maxRetries: number; retryDelayMs: number; now: number }): number;
 }
 

@@ -11,7 +11,7 @@ import type { PushResponse } from '../../shared/protocol.js';
 import type { SyncKind } from '../../shared/ipc.js';
 import type { CentralError } from './central-client.js';
 import { afterPushFailure, refusedForContent } from './failure.js';
-import { inFlight, pointsAtBusy, type InFlight, type OutgoingBatch } from './store/index.js';
+import { inFlight, pointsAtBusy, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
 import type { AnswersPort, BatchesPort, CapturePort, CentralPort, CursorsPort, OutboxPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -45,8 +45,8 @@ export interface PushOutcome {
   refused?: CentralError;
 }
 
-/** What settling a batch's answers came to (unanswered: entries central's answer left out). */
-type Answer = { synced: number; conflicts: number; failed: number; paused: string[]; unanswered?: number };
+/** What settling a batch's answers came to. */
+type Answer = PushRecord;
 
 /**
  * What the loop does once a batch is answered (pure). `next` is the batch built while
@@ -94,7 +94,7 @@ export class PushLoop {
       conflicts += r.conflicts;
       failed += r.failed;
       if (r.failed > 0) errors.push(`central refused ${r.failed} change(s); they are marked failed (see status)`);
-      if (r.unanswered) {
+      if (r.unanswered > 0) {
         // Central answers every change it is sent: one left out means a broken central or something in between.
         errors.push(`central gave no answer for ${r.unanswered} change(s); they go again after a pause`);
         this.log.warn({ changes: r.unanswered }, 'central left changes unanswered');
@@ -203,7 +203,7 @@ export class PushLoop {
     } catch (err) {
       if (!refusedForContent(err) || batch.changes.length < 2) throw err;
       const mid = Math.ceil(batch.changes.length / 2);
-      const total = { synced: 0, conflicts: 0, failed: 0, paused: [] as string[], unanswered: 0 };
+      const total: Answer = { synced: 0, conflicts: 0, failed: 0, paused: [], unanswered: 0 };
       for (const half of [batch.changes.slice(0, mid), batch.changes.slice(mid)]) {
         try {
           const r = await this.sendBatch({ changes: half, cancelled: 0, invalid: 0 });
@@ -211,7 +211,7 @@ export class PushLoop {
           total.conflicts += r.conflicts;
           total.failed += r.failed;
           total.paused.push(...r.paused);
-          total.unanswered += r.unanswered ?? 0;
+          total.unanswered += r.unanswered;
         } catch (inner) {
           if (!refusedForContent(inner)) throw inner;
           total.failed += this.recordFailure({ changes: half, cancelled: 0, invalid: 0 }, inner.message);

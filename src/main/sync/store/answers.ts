@@ -55,7 +55,12 @@ export class Answers {
     let conflicts = 0;
     let failed = 0;
     const paused = new Set<string>();
-    let unansweredCount = 0;
+    /**
+     * Entries of changes central gave no answer for (central answers every change; a
+     * broken one or a proxy may not): backed off as after a failed push. Left eligible,
+     * a retried one would be sent again at every rebuild of the pass.
+     */
+    const unanswered: number[] = [];
     this.base.applying(() => {
       // Whatever settles the outbox sees every captured write first.
       this.capture.promoteInline();
@@ -65,12 +70,6 @@ export class Answers {
       const forgotten: [string, string][] = [];
       /** Entries refused MISSING_PARENT: backed off together below. */
       const waitingForParent: number[] = [];
-      /**
-       * Entries of changes central gave no answer for (central answers every change; a
-       * broken one or a proxy may not): backed off as after a failed push. Left eligible,
-       * a retried one would be sent again at every rebuild of the pass.
-       */
-      const unanswered: number[] = [];
       let lastWhy = '';
       const settledRows: [string, string, number][] = [];
       /** Entries sent again after central was restored (store/restored.ts). */
@@ -163,7 +162,6 @@ export class Answers {
       // An older failed change of a row is superseded by the newer one just accepted.
       this.outbox.overtaken(settledRows, now);
       if (waitingForParent.length > 0 && this.outbox.backOff(waitingForParent, lastWhy, retry)) failed += waitingForParent.length;
-      unansweredCount = unanswered.length;
       if (unanswered.length > 0 && this.outbox.backOff(unanswered, 'NO_ANSWER: central gave no answer for this change; it goes again later', retry)) failed += unanswered.length;
       this.rows.setRowStates(states);
       for (const [table, serverId] of forgotten) this.rows.forgetRow(table, serverId);
@@ -172,7 +170,7 @@ export class Answers {
         if (!paused.has(t)) this.cursors.stampPush(t);
       }
     });
-    return { synced, conflicts, failed, paused: [...paused], unanswered: unansweredCount };
+    return { synced, conflicts, failed, paused: [...paused], unanswered: unanswered.length };
   }
 
   /**
