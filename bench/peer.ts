@@ -35,7 +35,8 @@ import { performance } from 'node:perf_hooks';
 import { localToWire, type LocalRow } from '../src/main/sync/mapping.js';
 import type { LocalStore } from '../src/main/sync/store/index.js';
 import { PosSimulator } from '../src/agent/simulator.js';
-import { entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
+import { CENTRAL_SYNC_COLUMNS, entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
+import type { Database as CentralDb } from '../src/server/db/database.js';
 import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
 
 // ------------------------------------------------------------------ PouchDB, narrowly typed
@@ -339,6 +340,91 @@ async function pouchReplicate(remoteBase: string, docs: readonly PouchDoc[], sto
   }
 }
 
+// ------------------------------------------------------------------ the ceiling: the same rows, no sync
+
+/** A sale's tables at central and the column that ties a row to its order (null: the order itself). */
+const SALE_TABLES = [
+  ['orders', null],
+  ['order_items', 'order_id'],
+  ['payments', 'order_id'],
+  ['inventory_transactions', 'order_id'],
+] as const;
+
+/** Rows of one raw upsert statement at most, as TillSync's batches of changes. */
+const RAW_BATCH = 500;
+
+/**
+ * The ceiling of any sync that stores a sale as relational rows in this database: the
+ * rows central stored for `orderIds` (the sales just pushed), upserted into trigger-free
+ * copies of their tables (no foreign keys, no sync triggers, no answer columns), whole
+ * sales of at most RAW_BATCH rows a transaction, one multi-row `INSERT ... ON CONFLICT
+ * DO UPDATE` per table. Copies are made fresh for each call; orders per second.
+ */
+async function rawSalesUpsertRate(db: CentralDb, orderIds: readonly string[]): Promise<number> {
+  const answer = new Set<string>([CENTRAL_SYNC_COLUMNS.changeId, CENTRAL_SYNC_COLUMNS.changeHash]);
+  const tables: { name: string; cols: string[]; byOrder: Map<string, Record<string, unknown>[]> }[] = [];
+  for (const [table, via] of SALE_TABLES) {
+    const copy = `bench_raw_${table}`;
+    await db.query(`DROP TABLE IF EXISTS ${copy}`);
+    await db.query(`CREATE TABLE ${copy} (LIKE ${table} INCLUDING DEFAULTS)`);
+    await db.query(`ALTER TABLE ${copy} ADD PRIMARY KEY (id)`);
+    for (const c of answer) await db.query(`ALTER TABLE ${copy} DROP COLUMN IF EXISTS ${c}`);
+    const cols = (
+      await db.query<{ column_name: string }>(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position`,
+        [table],
+      )
+    ).rows
+      .map((r) => r.column_name)
+      .filter((c) => !answer.has(c));
+    const key = via ?? 'id';
+    const rows = (await db.query<Record<string, unknown>>(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM ${table} WHERE "${key}" = ANY($1::text[]) ORDER BY id`, [orderIds])).rows;
+    const byOrder = new Map<string, Record<string, unknown>[]>();
+    for (const r of rows) {
+      const order = String(r[key]);
+      const list = byOrder.get(order) ?? [];
+      list.push(r);
+      byOrder.set(order, list);
+    }
+    tables.push({ name: copy, cols, byOrder });
+  }
+  const stored = tables[0]?.byOrder.size ?? 0;
+  if (stored !== orderIds.length) throw new Error(`central holds ${stored} of the ${orderIds.length} orders to copy`);
+  // Whole sales per transaction, as a TillSync batch carries whole transaction groups.
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let rowsInChunk = 0;
+  for (const id of orderIds) {
+    const n = tables.reduce((s, t) => s + (t.byOrder.get(id)?.length ?? 0), 0);
+    if (chunk.length > 0 && rowsInChunk + n > RAW_BATCH) {
+      chunks.push(chunk);
+      chunk = [];
+      rowsInChunk = 0;
+    }
+    chunk.push(id);
+    rowsInChunk += n;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  const t0 = performance.now();
+  for (const ids of chunks) {
+    await db.transaction(async (tx) => {
+      for (const t of tables) {
+        const rows = ids.flatMap((id) => t.byOrder.get(id) ?? []);
+        if (rows.length === 0) continue;
+        const params: unknown[] = [];
+        const tuples = rows.map((r) => `(${t.cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(', ')})`);
+        const updates = t.cols.filter((c) => c !== 'id').map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ');
+        await tx.query(`INSERT INTO ${t.name} (${t.cols.map((c) => `"${c}"`).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
+      }
+    });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const copied = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM bench_raw_orders`)).rows[0]?.n;
+  if (copied !== orderIds.length) throw new Error(`the raw upsert left ${copied} of ${orderIds.length} orders`);
+  for (const [table] of SALE_TABLES) await db.query(`DROP TABLE bench_raw_${table}`);
+  return orderIds.length / seconds;
+}
+
 /** One side-by-side: a PouchDB server and a central with its terminal, warmed up, then `runs` alternating pairs. */
 async function sideBySide(
   ctx: BenchContext,
@@ -347,7 +433,7 @@ async function sideBySide(
   label: string,
   n: number,
   warm: number,
-): Promise<{ pouch: number[]; tillsync: number[]; ratios: number[]; items: number; payments: number; entries: number; batchSize: number }> {
+): Promise<{ pouch: number[]; tillsync: number[]; raw: number[]; ratios: number[]; rawRatios: number[]; shares: number[]; items: number; payments: number; entries: number; batchSize: number }> {
   const closers: (() => Promise<void>)[] = [];
   try {
     const pouchServer = await startPouchServer(storage);
@@ -366,6 +452,7 @@ async function sideBySide(
 
     const pouchRates: number[] = [];
     const tsRates: number[] = [];
+    const rawRates: number[] = [];
     let items = 0;
     let payments = 0;
     let entries = 0;
@@ -381,13 +468,53 @@ async function sideBySide(
         if (side === 'pouchdb') pouchRates.push(await pouchReplicate(pouchServer.url, docs, storage));
         else tsRates.push(await tillsyncPush(c, t, n));
       }
-      ctx.progress(`peer run (${label})`, { run: run + 1, of: ctx.runs, pouchdbOrdersPerSecond: round(pouchRates.at(-1) ?? 0), tillsyncOrdersPerSecond: round(tsRates.at(-1) ?? 0) });
+      // The ceiling, after both: the rows central stored for these sales, upserted with no sync at all.
+      rawRates.push(await rawSalesUpsertRate(c.db, docs.map((d) => d._id)));
+      ctx.progress(`peer run (${label})`, {
+        run: run + 1,
+        of: ctx.runs,
+        pouchdbOrdersPerSecond: round(pouchRates.at(-1) ?? 0),
+        tillsyncOrdersPerSecond: round(tsRates.at(-1) ?? 0),
+        rawUpsertOrdersPerSecond: round(rawRates.at(-1) ?? 0),
+      });
     }
     const ratios = tsRates.map((v, i) => v / (pouchRates[i] as number));
-    return { pouch: pouchRates, tillsync: tsRates, ratios, items, payments, entries, batchSize: t.service.config.batchSize };
+    const rawRatios = rawRates.map((v, i) => v / (pouchRates[i] as number));
+    const shares = tsRates.map((v, i) => v / (rawRates[i] as number));
+    return { pouch: pouchRates, tillsync: tsRates, raw: rawRates, ratios, rawRatios, shares, items, payments, entries, batchSize: t.service.config.batchSize };
   } finally {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   }
+}
+
+/** The ceiling's rows of one side-by-side: its rate, it over PouchDB, TillSync's share of it. */
+function ceilingRows(id: string, db: string, peer: string, r: { raw: number[]; rawRatios: number[]; shares: number[] }, pairs: string): Row[] {
+  return [
+    {
+      id,
+      what: `raw upsert of the same sales' rows into ${db}, no sync (the ceiling of a relational store)`,
+      value: median(r.raw),
+      unit: 'orders/s',
+      runs: r.raw.map((v) => round(v)),
+      note: `after each pair, the rows central stored for that run's sales upserted into trigger-free copies of orders, order_items, payments and inventory_transactions (no foreign keys, no sync columns' answers), whole sales of at most ${RAW_BATCH} rows a transaction, one multi-row INSERT ... ON CONFLICT DO UPDATE per table; from this process`,
+    },
+    {
+      id: `${id} ratio`,
+      what: `that ceiling / ${peer}`,
+      value: median(r.rawRatios),
+      unit: 'x',
+      runs: r.rawRatios.map((v) => round(v, 2)),
+      note: `${pairs}; what TillSync / ${peer} could reach at most if sync cost nothing beyond the rows' own upsert`,
+    },
+    {
+      id: `${id} share`,
+      what: `TillSync as a share of that ceiling`,
+      value: median(r.shares) * 100,
+      unit: '%',
+      runs: r.shares.map((v) => round(v * 100)),
+      note: pairs,
+    },
+  ];
 }
 
 export const peerBench: Benchmark = {
@@ -433,6 +560,7 @@ export const peerBench: Benchmark = {
         runs: mem.ratios.map((v) => round(v, 2)),
         note: pairs,
       },
+      ...ceilingRows('8 ceiling', 'PGlite', 'PouchDB (memory)', mem, pairs),
       {
         id: '8 pouchdb leveldb',
         what: 'PouchDB.replicate(LevelDB on disk -> express-pouchdb on LevelDB, writes synced), one doc per order',
@@ -457,6 +585,7 @@ export const peerBench: Benchmark = {
         runs: dur.ratios.map((v) => round(v, 2)),
         note: pairs,
       },
+      ...ceilingRows('8 ceiling durable', durableKind === 'postgres' ? 'PostgreSQL' : 'PGlite', 'PouchDB (LevelDB, synced)', dur, pairs),
     ];
   },
 };
