@@ -10,6 +10,8 @@
  * ipc, tray, auto-start, secret-store, settings, window-security); this file only
  * wires Electron's objects to them.
  */
+// First, for its effect: the heap's growth between full collections (see the module).
+import './heap-growth.js';
 import electronUpdater from 'electron-updater';
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, powerMonitor, safeStorage, session, Tray } from 'electron';
 import * as fs from 'node:fs';
