@@ -8,9 +8,9 @@
  * catalogue allocates a page of rows at a time and keeps about 22 MB live; V8 chose 1.5x
  * in some runs and 4x in others, so the same sync of 1,000,000 products peaked at
  * 180 MB of RSS in one run and 250-285 MB in the next (DESIGN.md's budget: 200 MB).
- * At a fixed HEAP_GROWING_PERCENT it peaked at 182-189 MB in six runs out of six
- * (bench/README.md, "The first sync's memory"), in the same time; the extra full
- * collections of a heap this small take a few milliseconds each.
+ * At a fixed HEAP_GROWING_PERCENT it peaked at 181-194 MB in each of 16 runs
+ * (bench/README.md, "The first sync's memory"); the extra full collections of a heap
+ * this small take a few milliseconds each (the sync's time moved within its spread).
  *
  * Set at run time (`v8.setFlagsFromString`): V8 reads this flag at every full
  * collection, so it applies from here on. A `--heap-growing-percent` given on node's
