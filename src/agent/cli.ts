@@ -16,7 +16,7 @@
  * Each command is one module under ./commands; bin/tillsync.mjs is the only importer
  * of this file.
  */
-// First, for its effect: the heap's growth between full collections (see the module).
+// First, for its effect, before the engine starts: the heap's growth between full collections (see the module).
 import '../main/heap-growth.js';
 import { parseArgs } from 'node:util';
 import { AgentConfigError, SETTINGS } from '../main/engine-settings.js';

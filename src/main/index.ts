@@ -10,7 +10,7 @@
  * ipc, tray, auto-start, secret-store, settings, window-security); this file only
  * wires Electron's objects to them.
  */
-// First, for its effect: the heap's growth between full collections (see the module).
+// For its effect, before the engine starts: the heap's growth between full collections (see the module).
 import './heap-growth.js';
 import electronUpdater from 'electron-updater';
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, powerMonitor, safeStorage, session, Tray } from 'electron';
