@@ -353,32 +353,57 @@ const SALE_TABLES = [
 /** Rows of one raw upsert statement at most, as TillSync's batches of changes. */
 const RAW_BATCH = 500;
 
+/** The trigger-free copies of a sale's tables the ceiling writes into, and their columns. */
+interface RawCopies {
+  readonly tables: readonly { readonly table: string; readonly via: string | null; readonly copy: string; readonly cols: readonly string[] }[];
+}
+
 /**
- * The ceiling of any sync that stores a sale as relational rows in this database: the
- * rows central stored for `orderIds` (the sales just pushed), upserted into trigger-free
- * copies of their tables (no foreign keys, no sync triggers, no answer columns), whole
- * sales of at most RAW_BATCH rows a transaction, one multi-row `INSERT ... ON CONFLICT
- * DO UPDATE` per table. Copies are made fresh for each call; orders per second.
+ * Copies of a sale's four tables for the ceiling, made once per side-by-side so they
+ * grow run by run as central's own tables do: each table's columns, defaults and
+ * indexes (`LIKE ... INCLUDING DEFAULTS INCLUDING INDEXES`: its primary key and
+ * secondary indexes), no foreign keys, no triggers, without the push's answer columns.
  */
-async function rawSalesUpsertRate(db: CentralDb, orderIds: readonly string[]): Promise<number> {
+async function rawCopies(db: CentralDb): Promise<RawCopies> {
   const answer = new Set<string>([CENTRAL_SYNC_COLUMNS.changeId, CENTRAL_SYNC_COLUMNS.changeHash]);
-  const tables: { name: string; cols: string[]; byOrder: Map<string, Record<string, unknown>[]> }[] = [];
+  const tables: RawCopies['tables'][number][] = [];
   for (const [table, via] of SALE_TABLES) {
     const copy = `bench_raw_${table}`;
     await db.query(`DROP TABLE IF EXISTS ${copy}`);
-    await db.query(`CREATE TABLE ${copy} (LIKE ${table} INCLUDING DEFAULTS)`);
-    await db.query(`ALTER TABLE ${copy} ADD PRIMARY KEY (id)`);
+    await db.query(`CREATE TABLE ${copy} (LIKE ${table} INCLUDING DEFAULTS INCLUDING INDEXES)`);
     for (const c of answer) await db.query(`ALTER TABLE ${copy} DROP COLUMN IF EXISTS ${c}`);
     const cols = (
       await db.query<{ column_name: string }>(
         `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position`,
-        [table],
+        [copy],
       )
-    ).rows
-      .map((r) => r.column_name)
-      .filter((c) => !answer.has(c));
-    const key = via ?? 'id';
-    const rows = (await db.query<Record<string, unknown>>(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM ${table} WHERE "${key}" = ANY($1::text[]) ORDER BY id`, [orderIds])).rows;
+    ).rows.map((r) => r.column_name);
+    tables.push({ table, via, copy, cols });
+  }
+  return { tables };
+}
+
+/** Rows in each copy. */
+async function copiedRows(db: CentralDb, copies: RawCopies): Promise<number[]> {
+  const counts: number[] = [];
+  for (const t of copies.tables) counts.push(Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t.copy}`)).rows[0]?.n));
+  return counts;
+}
+
+/**
+ * The ceiling, at this benchmark's batch size, of a sync that stores a sale as rows of
+ * this database's tables: the rows central stored for `orderIds` (the sales just
+ * pushed) upserted into the copies, whole sales of at most RAW_BATCH rows a
+ * transaction, one multi-row `INSERT ... ON CONFLICT DO UPDATE` per table, with no
+ * sync work around them (no answers, change log, stamps, conflict checks or foreign
+ * keys). Orders per second; every row read must land in its copy.
+ */
+async function rawSalesUpsertRate(db: CentralDb, copies: RawCopies, orderIds: readonly string[]): Promise<number> {
+  const tables: { copy: string; cols: readonly string[]; byOrder: Map<string, Record<string, unknown>[]>; rows: number }[] = [];
+  for (const t of copies.tables) {
+    const key = t.via ?? 'id';
+    const rows = (await db.query<Record<string, unknown>>(`SELECT ${t.cols.map((c) => `"${c}"`).join(', ')} FROM ${t.table} WHERE "${key}" = ANY($1::text[]) ORDER BY id`, [orderIds]))
+      .rows;
     const byOrder = new Map<string, Record<string, unknown>[]>();
     for (const r of rows) {
       const order = String(r[key]);
@@ -386,7 +411,7 @@ async function rawSalesUpsertRate(db: CentralDb, orderIds: readonly string[]): P
       list.push(r);
       byOrder.set(order, list);
     }
-    tables.push({ name: copy, cols, byOrder });
+    tables.push({ copy: t.copy, cols: t.cols, byOrder, rows: rows.length });
   }
   const stored = tables[0]?.byOrder.size ?? 0;
   if (stored !== orderIds.length) throw new Error(`central holds ${stored} of the ${orderIds.length} orders to copy`);
@@ -395,7 +420,7 @@ async function rawSalesUpsertRate(db: CentralDb, orderIds: readonly string[]): P
   let chunk: string[] = [];
   let rowsInChunk = 0;
   for (const id of orderIds) {
-    const n = tables.reduce((s, t) => s + (t.byOrder.get(id)?.length ?? 0), 0);
+    const n = tables.reduce((sum, t) => sum + (t.byOrder.get(id)?.length ?? 0), 0);
     if (chunk.length > 0 && rowsInChunk + n > RAW_BATCH) {
       chunks.push(chunk);
       chunk = [];
@@ -405,6 +430,7 @@ async function rawSalesUpsertRate(db: CentralDb, orderIds: readonly string[]): P
     rowsInChunk += n;
   }
   if (chunk.length > 0) chunks.push(chunk);
+  const before = await copiedRows(db, copies);
   const t0 = performance.now();
   for (const ids of chunks) {
     await db.transaction(async (tx) => {
@@ -414,14 +440,16 @@ async function rawSalesUpsertRate(db: CentralDb, orderIds: readonly string[]): P
         const params: unknown[] = [];
         const tuples = rows.map((r) => `(${t.cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(', ')})`);
         const updates = t.cols.filter((c) => c !== 'id').map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ');
-        await tx.query(`INSERT INTO ${t.name} (${t.cols.map((c) => `"${c}"`).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
+        await tx.query(`INSERT INTO ${t.copy} (${t.cols.map((c) => `"${c}"`).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
       }
     });
   }
   const seconds = (performance.now() - t0) / 1000;
-  const copied = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM bench_raw_orders`)).rows[0]?.n;
-  if (copied !== orderIds.length) throw new Error(`the raw upsert left ${copied} of ${orderIds.length} orders`);
-  for (const [table] of SALE_TABLES) await db.query(`DROP TABLE bench_raw_${table}`);
+  const after = await copiedRows(db, copies);
+  tables.forEach((t, i) => {
+    const added = (after[i] as number) - (before[i] as number);
+    if (added !== t.rows) throw new Error(`the raw upsert added ${added} of ${t.rows} rows to ${t.copy}`);
+  });
   return orderIds.length / seconds;
 }
 
@@ -442,6 +470,7 @@ async function sideBySide(
     closers.push(() => c.close());
     const t = await salesTerminal(c, ctx, `bench-peer-${kind}`);
     closers.push(() => t.close());
+    const copies = await rawCopies(c.db);
 
     // Warm-up: both paths once, on a few sales.
     ringUp(t, warm, 7);
@@ -469,7 +498,7 @@ async function sideBySide(
         else tsRates.push(await tillsyncPush(c, t, n));
       }
       // The ceiling, after both: the rows central stored for these sales, upserted with no sync at all.
-      rawRates.push(await rawSalesUpsertRate(c.db, docs.map((d) => d._id)));
+      rawRates.push(await rawSalesUpsertRate(c.db, copies, docs.map((d) => d._id)));
       ctx.progress(`peer run (${label})`, {
         run: run + 1,
         of: ctx.runs,
@@ -492,11 +521,11 @@ function ceilingRows(id: string, db: string, peer: string, r: { raw: number[]; r
   return [
     {
       id,
-      what: `raw upsert of the same sales' rows into ${db}, no sync (the ceiling of a relational store)`,
+      what: `raw upsert of the same sales' rows into ${db}, no sync (the ceiling of a relational store, ${RAW_BATCH}-row batches)`,
       value: median(r.raw),
       unit: 'orders/s',
       runs: r.raw.map((v) => round(v)),
-      note: `after each pair, the rows central stored for that run's sales upserted into trigger-free copies of orders, order_items, payments and inventory_transactions (no foreign keys, no sync columns' answers), whole sales of at most ${RAW_BATCH} rows a transaction, one multi-row INSERT ... ON CONFLICT DO UPDATE per table; from this process`,
+      note: `after each pair, the rows central stored for that run's sales upserted into copies of orders, order_items, payments and inventory_transactions (their defaults and indexes; no foreign keys, no triggers, no answer columns), made once and growing run by run as central's tables do; whole sales of at most ${RAW_BATCH} rows a transaction, one multi-row INSERT ... ON CONFLICT DO UPDATE per table, from this process: the ceiling at this batch size`,
     },
     {
       id: `${id} ratio`,
