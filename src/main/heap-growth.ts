@@ -8,7 +8,7 @@
  * kept, times a factor it picks from how fast it collected and how fast the program
  * allocated, up to 4. A first sync of a big catalogue keeps about 22 MB live while it
  * allocates a page of rows at a time; V8 picked 1.5 in some runs and 4 in others, so the
- * same sync of 1,000,000 products peaked at 180 MB of RSS in one run and at 240-287 MB
+ * same sync of 1,000,000 products peaked at 180 MB of RSS in one run and at 239-287 MB
  * in the next (DESIGN.md's budget: 200 MB). With the factor fixed at
  * 1 + HEAP_GROWING_PERCENT / 100 it peaked at 181-194 MB in each of 16 runs
  * (bench/README.md, "The first sync's memory"); the extra full collections of a heap

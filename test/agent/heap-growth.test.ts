@@ -1,7 +1,7 @@
 /**
  * A till's processes run with a fixed growth of V8's heap between full collections
  * (src/main/heap-growth.ts): left to V8, the same first sync peaked at 180 MB of RSS
- * in one run and at 240-287 MB in the next. Checked in a real process: after the CLI's
+ * in one run and at 239-287 MB in the next. Checked in a real process: after the CLI's
  * module is loaded, every full collection sets the next heap limit with the factor
  * 1 + HEAP_GROWING_PERCENT / 100, as `--trace-gc-verbose` reports it (V8's own choice
  * is up to 4). The companion's main process needs Electron to run; that it imports the
