@@ -16,6 +16,7 @@ import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../src/main/sync/sync-conf
 import { createCentral, type Central } from '../src/server/app.js';
 import { ServerConfig, type ServerConfigInput } from '../src/server/config.js';
 import { openPglite, openPostgres, type Database, type Queryable } from '../src/server/db/database.js';
+import { CENTRAL_SYNC_COLUMNS } from '../src/shared/catalog/index.js';
 
 /** One line of the results table. */
 export interface Row {
@@ -255,5 +256,29 @@ export function wrapTransactionQueries(db: Database, wrap: (query: Queryable['qu
     original.call<Database, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx) => fn({ ...tx, query: wrap(tx.query.bind(tx)) }))) as Database['transaction'];
   return () => {
     target.transaction = original;
+  };
+}
+
+/**
+ * The push's answer kept on a catalog row (`sync_change_id`, `sync_change_hash`, issue
+ * 17): TillSync's bookkeeping, which a raw upsert measured as a ceiling does not write.
+ */
+export const ANSWER_COLUMNS: ReadonlySet<string> = new Set([CENTRAL_SYNC_COLUMNS.changeId, CENTRAL_SYNC_COLUMNS.changeHash]);
+
+/**
+ * A raw upsert into `table` by `id` over `cols`, as the ceilings measure it: the
+ * statement of one multi-row `INSERT ... ON CONFLICT (id) DO UPDATE` for the given rows,
+ * with its parameters (the column list and the update list are built once).
+ */
+export function rawUpserter(table: string, cols: readonly string[]): (rows: readonly Record<string, unknown>[]) => { sql: string; params: unknown[] } {
+  const colList = cols.map((c) => `"${c}"`).join(', ');
+  const updates = cols
+    .filter((c) => c !== 'id')
+    .map((c) => `"${c}" = EXCLUDED."${c}"`)
+    .join(', ');
+  return (rows) => {
+    const params: unknown[] = [];
+    const tuples = rows.map((r) => `(${cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(', ')})`);
+    return { sql: `INSERT INTO ${table} (${colList}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params };
   };
 }

@@ -35,9 +35,9 @@ import { performance } from 'node:perf_hooks';
 import { localToWire, type LocalRow } from '../src/main/sync/mapping.js';
 import type { LocalStore } from '../src/main/sync/store/index.js';
 import { PosSimulator } from '../src/agent/simulator.js';
-import { CENTRAL_SYNC_COLUMNS, entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
+import { entryForTable, type CatalogEntry, type WireRow } from '../src/shared/catalog/index.js';
 import type { Database as CentralDb } from '../src/server/db/database.js';
-import { median, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
+import { ANSWER_COLUMNS, median, rawUpserter, round, sleep, startBenchCentral, startTerminal, type BenchCentral, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
 
 // ------------------------------------------------------------------ PouchDB, narrowly typed
 
@@ -353,9 +353,15 @@ const SALE_TABLES = [
 /** Rows of one raw upsert statement at most, as TillSync's batches of changes. */
 const RAW_BATCH = 500;
 
-/** The trigger-free copies of a sale's tables the ceiling writes into, and their columns. */
+/** The trigger-free copies of a sale's tables the ceiling writes into: their columns and their upsert. */
 interface RawCopies {
-  readonly tables: readonly { readonly table: string; readonly via: string | null; readonly copy: string; readonly cols: readonly string[] }[];
+  readonly tables: readonly {
+    readonly table: string;
+    readonly via: string | null;
+    readonly copy: string;
+    readonly cols: readonly string[];
+    readonly upsert: ReturnType<typeof rawUpserter>;
+  }[];
 }
 
 /**
@@ -365,20 +371,19 @@ interface RawCopies {
  * secondary indexes), no foreign keys, no triggers, without the push's answer columns.
  */
 async function rawCopies(db: CentralDb): Promise<RawCopies> {
-  const answer = new Set<string>([CENTRAL_SYNC_COLUMNS.changeId, CENTRAL_SYNC_COLUMNS.changeHash]);
   const tables: RawCopies['tables'][number][] = [];
   for (const [table, via] of SALE_TABLES) {
     const copy = `bench_raw_${table}`;
     await db.query(`DROP TABLE IF EXISTS ${copy}`);
     await db.query(`CREATE TABLE ${copy} (LIKE ${table} INCLUDING DEFAULTS INCLUDING INDEXES)`);
-    for (const c of answer) await db.query(`ALTER TABLE ${copy} DROP COLUMN IF EXISTS ${c}`);
+    for (const c of ANSWER_COLUMNS) await db.query(`ALTER TABLE ${copy} DROP COLUMN IF EXISTS ${c}`);
     const cols = (
       await db.query<{ column_name: string }>(
         `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position`,
         [copy],
       )
     ).rows.map((r) => r.column_name);
-    tables.push({ table, via, copy, cols });
+    tables.push({ table, via, copy, cols, upsert: rawUpserter(copy, cols) });
   }
   return { tables };
 }
@@ -399,7 +404,7 @@ async function copiedRows(db: CentralDb, copies: RawCopies): Promise<number[]> {
  * keys). Orders per second; every row read must land in its copy.
  */
 async function rawSalesUpsertRate(db: CentralDb, copies: RawCopies, orderIds: readonly string[]): Promise<number> {
-  const tables: { copy: string; cols: readonly string[]; byOrder: Map<string, Record<string, unknown>[]>; rows: number }[] = [];
+  const tables: { copy: string; upsert: RawCopies['tables'][number]['upsert']; byOrder: Map<string, Record<string, unknown>[]>; rows: number }[] = [];
   for (const t of copies.tables) {
     const key = t.via ?? 'id';
     const rows = (await db.query<Record<string, unknown>>(`SELECT ${t.cols.map((c) => `"${c}"`).join(', ')} FROM ${t.table} WHERE "${key}" = ANY($1::text[]) ORDER BY id`, [orderIds]))
@@ -411,7 +416,7 @@ async function rawSalesUpsertRate(db: CentralDb, copies: RawCopies, orderIds: re
       list.push(r);
       byOrder.set(order, list);
     }
-    tables.push({ copy: t.copy, cols: t.cols, byOrder, rows: rows.length });
+    tables.push({ copy: t.copy, upsert: t.upsert, byOrder, rows: rows.length });
   }
   const stored = tables[0]?.byOrder.size ?? 0;
   if (stored !== orderIds.length) throw new Error(`central holds ${stored} of the ${orderIds.length} orders to copy`);
@@ -437,10 +442,8 @@ async function rawSalesUpsertRate(db: CentralDb, copies: RawCopies, orderIds: re
       for (const t of tables) {
         const rows = ids.flatMap((id) => t.byOrder.get(id) ?? []);
         if (rows.length === 0) continue;
-        const params: unknown[] = [];
-        const tuples = rows.map((r) => `(${t.cols.map((c) => (params.push(r[c]), `$${params.length}`)).join(', ')})`);
-        const updates = t.cols.filter((c) => c !== 'id').map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ');
-        await tx.query(`INSERT INTO ${t.copy} (${t.cols.map((c) => `"${c}"`).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
+        const { sql, params } = t.upsert(rows);
+        await tx.query(sql, params);
       }
     });
   }

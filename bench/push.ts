@@ -20,9 +20,8 @@
  */
 import Database from 'better-sqlite3';
 import { startChildCentral, type CentralChild } from './fleet.js';
-import { median, round, startBenchCentral, startTerminal, wrapTransactionQueries, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
+import { ANSWER_COLUMNS, median, rawUpserter, round, startBenchCentral, startTerminal, wrapTransactionQueries, type Benchmark, type BenchContext, type DbKind, type Row } from './lib.js';
 import type { Database as CentralDb, Queryable, QueryOptions } from '../src/server/db/database.js';
-import { CENTRAL_SYNC_COLUMNS } from '../src/shared/catalog/index.js';
 
 const BATCH = 500;
 
@@ -44,26 +43,19 @@ async function rawUpsertRate(db: CentralDb): Promise<{ rate: number; rows: numbe
   await db.query(`DROP TABLE IF EXISTS bench_raw_customers`);
   await db.query(`CREATE TABLE bench_raw_customers (LIKE customers INCLUDING DEFAULTS)`);
   await db.query(`ALTER TABLE bench_raw_customers ADD PRIMARY KEY (id)`);
-  // The row's data and sync metadata, without the push's answer kept on it (sync_change_id and
-  // sync_change_hash, issue 17): that is TillSync's bookkeeping, which the ceiling does not pay.
-  const answer = new Set<string>([CENTRAL_SYNC_COLUMNS.changeId, CENTRAL_SYNC_COLUMNS.changeHash]);
-  for (const c of answer) await db.query(`ALTER TABLE bench_raw_customers DROP COLUMN IF EXISTS ${c}`);
+  // The row's data and sync metadata, without the push's answer kept on it: TillSync's
+  // bookkeeping, which the ceiling does not pay.
+  for (const c of ANSWER_COLUMNS) await db.query(`ALTER TABLE bench_raw_customers DROP COLUMN IF EXISTS ${c}`);
   const cols = (await db.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'customers' AND table_schema = current_schema() ORDER BY ordinal_position`)).rows
     .map((r) => r.column_name)
-    .filter((c) => !answer.has(c));
+    .filter((c) => !ANSWER_COLUMNS.has(c));
   const rows = (await db.query<Record<string, unknown>>(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM customers`)).rows;
-  const colList = cols.map((c) => `"${c}"`).join(', ');
-  const updates = cols.filter((c) => c !== 'id').map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ');
+  const upsert = rawUpserter('bench_raw_customers', cols);
   const t0 = process.hrtime.bigint();
   for (let start = 0; start < rows.length; start += BATCH) {
-    const chunk = rows.slice(start, start + BATCH);
-    const params: unknown[] = [];
-    const tuples = chunk.map((r) => `(${cols.map((c) => {
-      params.push(r[c]);
-      return `$${params.length}`;
-    }).join(', ')})`);
+    const { sql, params } = upsert(rows.slice(start, start + BATCH));
     await db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO bench_raw_customers (${colList}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO UPDATE SET ${updates}`, params);
+      await tx.query(sql, params);
     });
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
