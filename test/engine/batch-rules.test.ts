@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entryForTable, type CatalogEntry } from '../../src/shared/catalog/index.js';
-import { foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
+import { belowBusyPriority, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
 
 interface E {
   id: number;
@@ -120,5 +120,34 @@ describe('a batch sent while another is at central', () => {
     expect(pointsAtBusy([change('orders', 'o1', { customer_id: 'p1' })], atCentral)).toBe(false); // p1 is a product, not a customer
     expect(pointsAtBusy([change('product_variants', 'v1')], atCentral)).toBe(false);
     expect(pointsAtBusy([change('product_variants', 'v1', { product_id: 'p1' })], { groups: new Set(), rows: new Set() })).toBe(false);
+  });
+});
+
+describe('a batch of a lower priority than the one at central', () => {
+  const change = (table: string, entityId: string, priority: number, group?: string): OutgoingChange => {
+    const entry = entryForTable(table) as CatalogEntry;
+    return {
+      entry,
+      entryIds: [1],
+      wire: null,
+      change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, priority, ...(group ? { transactionGroup: group } : {}) },
+    };
+  };
+  /** A sale: the order and payment at 10, an item at 8, one group (it counts at 10). */
+  const sale = (n: number) => [change('orders', `o${n}`, 10, `orders:o${n}`), change('order_items', `i${n}`, 8, `orders:o${n}`), change('payments', `p${n}`, 10, `orders:o${n}`)];
+
+  it('waits when it holds a group below the lowest group at central', () => {
+    expect(belowBusyPriority([change('customers', 'k1', 6)], sale(1))).toBe(true);
+    expect(belowBusyPriority([change('inventory_transactions', 's1', 9)], sale(1))).toBe(true); // HIGH after CRITICAL
+    expect(belowBusyPriority([...sale(2), change('customers', 'k1', 6)], sale(1))).toBe(true); // a batch across the boundary
+    // A batch at central across a boundary ends at its lowest group.
+    expect(belowBusyPriority([change('customers', 'k2', 5)], [...sale(1), change('customers', 'k1', 6)])).toBe(true);
+  });
+
+  it('goes beside it at the level the batch at central ends with, a group counting at its highest priority', () => {
+    expect(belowBusyPriority(sale(2), sale(1))).toBe(false); // the items at 8 count at their order's 10
+    expect(belowBusyPriority([change('customers', 'k2', 6)], [...sale(1), change('customers', 'k1', 6)])).toBe(false);
+    expect(belowBusyPriority([change('customers', 'k1', 6)], [])).toBe(false);
+    expect(belowBusyPriority([], sale(1))).toBe(false);
   });
 });

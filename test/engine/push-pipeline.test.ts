@@ -181,6 +181,40 @@ describe('push pipeline', () => {
     }
   });
 
+  it('a batch of a lower priority goes only once the batch at central is answered, so tiers commit in order', async () => {
+    let e: TerminalEngine | undefined;
+    /** Each push as it reaches the (slow) central: its entity types, and whether another push was still there. */
+    const seen: { types: string[]; overlapped: boolean }[] = [];
+    let inside = 0;
+    const proxy = await startProxy(c.url, async (r) => {
+      if (r.path !== '/api/sync/push') return;
+      seen.push({ types: [...new Set((JSON.parse(r.body) as PushRequest).changes.map((x) => x.entityType))].sort(), overlapped: inside > 0 });
+      inside++;
+      // The second sale stays longest at central: the customers are built while it is there.
+      await sleep(r.body.includes('"PIPE-101"') ? 400 : 100);
+      inside--;
+    });
+    try {
+      // One sale (an order, two items, a payment: 4 changes) per batch, then the customers.
+      e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 4 } });
+      const pos = e.pos();
+      sale(pos, 100);
+      sale(pos, 101);
+      const ins = pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES (?, 0)`);
+      for (let i = 0; i < 3; i++) ins.run(`Tier ${i}`);
+
+      const r = await e.service.pushPending('test');
+      expect(r.errors).toEqual([]);
+      const aSale = ['Payment', 'SaleOrder', 'SaleOrderItem'];
+      expect(seen.map((x) => x.types)).toEqual([aSale, aSale, ['Customer']]);
+      // The second sale went beside the first (same priority); the customers waited for the second's answer.
+      expect(seen.map((x) => x.overlapped)).toEqual([false, true, false]);
+      expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a batch that went beside one central failed is taken in: its answer is recorded in that pass, and it is not sent again', async () => {
     let e: TerminalEngine | undefined;
     // The first push fails after 150 ms (502, the pass ends): the next batch goes beside it,

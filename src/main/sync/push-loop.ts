@@ -11,7 +11,7 @@ import type { PushResponse } from '../../shared/protocol.js';
 import type { SyncKind } from '../../shared/ipc.js';
 import type { CentralError } from './central-client.js';
 import { afterPushFailure, refusedForContent } from './failure.js';
-import { inFlight, pointsAtBusy, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
+import { belowBusyPriority, inFlight, pointsAtBusy, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
 import type { AnswersPort, BatchesPort, CapturePort, CentralPort, CursorsPort, OutboxPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -132,8 +132,10 @@ export class PushLoop {
         next = build(busy);
         // Two batches at central at once: the next goes now, not when this one is answered,
         // so central reads and checks it while this one's statements run (their rows and
-        // groups are disjoint). Unless it points at a row of this one: it waits for that answer.
-        if (next.changes.length > 0 && !this.host.halted() && !pointsAtBusy(next.changes, busy)) {
+        // groups are disjoint). Unless it points at a row of this one, or holds a lower
+        // priority than this one's lowest (the two could commit in either order): then it
+        // waits for that answer.
+        if (next.changes.length > 0 && !this.host.halted() && !pointsAtBusy(next.changes, busy) && !belowBusyPriority(next.changes, batch.changes)) {
           nextPosted = this.post(next);
           nextPosted.catch(() => undefined);
         }
