@@ -280,11 +280,12 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
 
   const startAgent = () => {
     noteCrash(agent);
-    // Default settings apart from where the till's database is, where central is and who it is.
+    // Default settings apart from where the till's database is, where central is and who it
+    // is; logging at debug, so a failed run's report shows the socket's attempts.
     agent = new Child(
       'agent',
       [TILLSYNC_BIN, 'agent', '--create'],
-      cleanEnv({ DATABASE_URL: `file:${posPath}`, CENTRAL_API_URL: (proxy as FaultProxy).url, CENTRAL_API_KEY: apiKey, TERMINAL_ID: CHAOS_TERMINAL }),
+      cleanEnv({ LOG_LEVEL: 'debug', DATABASE_URL: `file:${posPath}`, CENTRAL_API_URL: (proxy as FaultProxy).url, CENTRAL_API_KEY: apiKey, TERMINAL_ID: CHAOS_TERMINAL }),
       logs.agent,
     );
   };
@@ -563,5 +564,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   if (!passed) for (const [role, tail] of Object.entries(logs)) tails[role] = tail.tail(25, true);
   // The agent's last passes (info lines): whether it pushed at all after the heal, and what.
   if (!passed) tails['agent passes'] = logs.agent.tail(400).filter((l) => /"msg":"sync finished"/.test(l)).slice(-10);
+  // Its socket (debug lines among them): how the hints' channel came and went.
+  if (!passed) tails['agent socket'] = logs.agent.tail(400).filter((l) => /"msg":"(socket|central reachable: socket)/.test(l) || l.startsWith('---')).slice(-15);
   return { ...r, durationMs: Date.now() - started, failures, passed, logs: tails };
 }

@@ -49,7 +49,7 @@ export function formatReport(r: CampaignReport): string {
     if (r.hq.missing.length > 0) lines.push('HQ changes missing on the till:', ...r.hq.missing.slice(0, 12).map((m) => `  ${m}`));
     for (const d of [...r.divergent.customers, ...r.divergent.stock].slice(0, 12)) lines.push(`  differs: ${d}`);
     for (const [role, tail] of Object.entries(r.logs)) {
-      if (tail.length > 0) lines.push('', role === 'agent passes' ? 'agent (its last full passes):' : `${role} (last warnings and errors):`, ...tail.map((l) => `  ${l}`));
+      if (tail.length > 0) lines.push('', role === 'agent passes' ? 'agent (its last full passes):' : role === 'agent socket' ? 'agent (its socket):' : `${role} (last warnings and errors):`, ...tail.map((l) => `  ${l}`));
     }
   }
   return lines.join('\n');

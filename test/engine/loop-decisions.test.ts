@@ -12,7 +12,7 @@ import { tablePriority } from '../../src/main/sync/cadence.js';
 import { CentralError, NetworkError } from '../../src/main/sync/central-client.js';
 import { tableSummary } from '../../src/main/sync/engine-status.js';
 import { afterPushFailure, failureOf, refusedForContent } from '../../src/main/sync/failure.js';
-import { REPORT_DEBOUNCE_MS, REPORT_MAX_HOLD_MS, linkAfter, needsReconnect, reportPlan, type Connection } from '../../src/main/sync/link.js';
+import { HANDSHAKE_GRACE_MS, REPORT_DEBOUNCE_MS, REPORT_MAX_HOLD_MS, linkAfter, needsReconnect, reportPlan, socketOnReachable, type Connection } from '../../src/main/sync/link.js';
 import { afterPullFailure, hintedTables, pageRequest, startsFromSnapshot, tablesToPull } from '../../src/main/sync/pull-loop.js';
 import { nextRound } from '../../src/main/sync/push-loop.js';
 
@@ -167,6 +167,14 @@ describe('the link', () => {
     expect(needsReconnect({ disconnected: 'io client disconnect' })).toBe(false);
     expect(needsReconnect({ connectFailed: { active: false } })).toBe(true);
     expect(needsReconnect({ connectFailed: { active: true } })).toBe(false);
+  });
+
+  it('when central answers over HTTP, connects a socket that is down now: unless connected or its handshake has only just gone out', () => {
+    expect(socketOnReachable({ connected: true, opening: false, openingForMs: 0 })).toBe('nothing');
+    expect(socketOnReachable({ connected: false, opening: true, openingForMs: HANDSHAKE_GRACE_MS - 1 })).toBe('nothing');
+    expect(socketOnReachable({ connected: false, opening: true, openingForMs: HANDSHAKE_GRACE_MS })).toBe('connect'); // hangs
+    expect(socketOnReachable({ connected: false, opening: false, openingForMs: 0 })).toBe('connect'); // waiting out a backoff
+    expect(socketOnReachable({ connected: false, opening: false, openingForMs: 60_000 })).toBe('connect');
   });
 
   it('reports the outbox after every wish, after the last of a burst, never held back beyond the cap', () => {

@@ -69,6 +69,25 @@ export function needsReconnect(e: { readonly disconnected: string } | { readonly
   return 'disconnected' in e ? e.disconnected === 'io server disconnect' : !e.connectFailed.active;
 }
 
+/**
+ * How long a socket handshake may be on its way before central answering over HTTP
+ * means it is stuck (a handshake takes one round trip).
+ */
+export const HANDSHAKE_GRACE_MS = 1500;
+
+/**
+ * What to do with the socket when central has just answered over HTTP (pure): nothing
+ * when it is connected or a handshake has just gone out; otherwise `connect` at once,
+ * aborting a handshake that hangs or a reconnect waiting out its backoff (up to
+ * `reconnectMaxDelayMs`): central is there, and its hints are how HQ's changes reach
+ * the till within a second.
+ */
+export function socketOnReachable(s: { readonly connected: boolean; readonly opening: boolean; readonly openingForMs: number }): 'nothing' | 'connect' {
+  if (s.connected) return 'nothing';
+  if (s.opening && s.openingForMs < HANDSHAKE_GRACE_MS) return 'nothing';
+  return 'connect';
+}
+
 /** The longest a report of the outbox waits after the first wish for it, ms (plus its debounce). */
 export const REPORT_MAX_HOLD_MS = 2000;
 /** The quiet time a report waits for after the last wish, ms. */
@@ -93,6 +112,14 @@ export class Link {
   private recoveryDelay = 0;
   private reportTimer: NodeJS.Timeout | undefined;
   private reportWanted = 0;
+  /** The socket's own retry's backoff level, ms (reset on connect). */
+  private retryDelay = 1000;
+  /** When the socket's current handshake went out (see watchHandshake). */
+  private handshakeAt = 0;
+  /** The socket's own retry after a refusal or a cut handshake (see connectSocket). */
+  private socketRetry: NodeJS.Timeout | undefined;
+  /** The link itself is ending the socket's attempt (restartSocket). */
+  private aborting = false;
 
   constructor(private readonly deps: LinkDeps) {}
 
@@ -105,6 +132,7 @@ export class Link {
     this.stopped = true;
     clearTimeout(this.recovering);
     clearTimeout(this.reportTimer);
+    clearTimeout(this.socketRetry);
     this.socket?.disconnect();
   }
 
@@ -120,6 +148,56 @@ export class Link {
     this.recoveryDelay = 0;
     this.deps.log.info('central reachable: online');
     this.deps.events.online(t.cameBack);
+    this.socketNow();
+  }
+
+  /** Central answered over HTTP: the socket, if down, connects now (socketOnReachable). */
+  private socketNow(): void {
+    const socket = this.socket;
+    if (!socket || this.stopped) return;
+    const opening = socket.io._readyState === 'opening';
+    if (socketOnReachable({ connected: socket.connected, opening, openingForMs: Date.now() - this.handshakeAt }) === 'nothing') return;
+    this.deps.log.debug({ opening }, 'central reachable: socket connects now');
+    this.restartSocket();
+  }
+
+  /** Drops the socket's attempt in progress (or its wait for the next) and starts a handshake now. */
+  private restartSocket(): void {
+    const socket = this.socket;
+    if (!socket || this.stopped) return;
+    // disconnect() ends the manager's attempt (whose close is no cut handshake), its
+    // connect timeout and its reconnect timer.
+    this.aborting = true;
+    try {
+      socket.disconnect();
+    } finally {
+      this.aborting = false;
+    }
+    clearTimeout(this.socketRetry);
+    this.socketRetry = undefined;
+    socket.connect();
+    this.watchHandshake();
+  }
+
+  /**
+   * Watches the handshake the socket's manager has just begun. socket.io-client listens
+   * only for an error while a handshake is on its way: a connection cut right after the
+   * upgrade (a reset, with no error from the websocket) leaves it waiting out its 20 s
+   * connect timeout. Such a close ends the attempt here instead, and the socket tries
+   * again after its backoff.
+   */
+  private watchHandshake(): void {
+    const socket = this.socket;
+    const manager = socket?.io;
+    const engine = manager?.engine;
+    if (!socket || !manager || !engine || manager._readyState !== 'opening') return;
+    this.handshakeAt = Date.now();
+    engine.once('close', (reason: string) => {
+      if (this.stopped || this.aborting || manager.engine !== engine || manager._readyState !== 'opening') return;
+      this.deps.log.debug({ reason }, 'socket handshake cut');
+      socket.disconnect();
+      this.socketRetryLater();
+    });
   }
 
   /** Central could not be reached: offline, and probing until it answers. */
@@ -196,6 +274,25 @@ export class Link {
     this.recovering.unref();
   }
 
+  /**
+   * The socket tries again after a pause that grows (with jitter) to
+   * `reconnectMaxDelayMs`: where socket.io-client would not by itself (a refused
+   * handshake, a deliberate disconnect by the server) or has given up (a cut handshake).
+   */
+  private socketRetryLater(): void {
+    if (this.stopped || this.socketRetry) return;
+    const b = nextBackoff(this.retryDelay, 1000, this.deps.config.reconnectMaxDelayMs, Math.random());
+    this.retryDelay = b.level;
+    this.socketRetry = setTimeout(() => {
+      this.socketRetry = undefined;
+      const socket = this.socket;
+      if (this.stopped || !socket || socket.connected) return;
+      socket.connect();
+      this.watchHandshake();
+    }, b.delay);
+    this.socketRetry.unref();
+  }
+
   /** Listens on socket.io for central's triggers and change hints. */
   connectSocket(): void {
     const { config, log, events } = this.deps;
@@ -207,9 +304,12 @@ export class Link {
       randomizationFactor: 0.5,
     });
     this.socket = socket;
+    this.watchHandshake();
+    // The manager begins each of its own reconnects right after announcing it.
+    socket.io.on('reconnect_attempt', () => queueMicrotask(() => this.watchHandshake()));
     let connectedBefore = false;
     socket.on('connect', () => {
-      retryDelay = 1000;
+      this.retryDelay = 1000;
       socket.emit(SOCKET_EVENTS.register, { terminalId: this.deps.terminalId() }, (reply: SocketReply) => {
         if (!reply.ok) log.error({ error: reply.error }, 'socket registration refused');
       });
@@ -219,25 +319,13 @@ export class Link {
       if (connectedBefore) events.reconnected();
       connectedBefore = true;
     });
-    let retry: NodeJS.Timeout | undefined;
-    let retryDelay = 1000;
-    const reconnectLater = () => {
-      if (this.stopped || retry) return;
-      const b = nextBackoff(retryDelay, 1000, config.reconnectMaxDelayMs, Math.random());
-      retryDelay = b.level;
-      retry = setTimeout(() => {
-        retry = undefined;
-        if (!this.stopped && !socket.connected) socket.connect();
-      }, b.delay);
-      retry.unref();
-    };
     socket.on('disconnect', (reason) => {
       log.warn({ reason }, 'socket disconnected');
-      if (needsReconnect({ disconnected: reason })) reconnectLater();
+      if (needsReconnect({ disconnected: reason })) this.socketRetryLater();
     });
     socket.on('connect_error', (err) => {
       log.debug({ err: err.message }, 'socket connect failed');
-      if (needsReconnect({ connectFailed: { active: socket.active } })) reconnectLater();
+      if (needsReconnect({ connectFailed: { active: socket.active } })) this.socketRetryLater();
     });
     socket.on(SOCKET_EVENTS.changes, (payload: unknown) => {
       const h = ChangesHint.safeParse(payload);
