@@ -150,16 +150,28 @@ describe('a long offline period', () => {
       [t.terminalId],
     );
     const by = new Map(tiers.rows.map((r) => [r.tier, { first: BigInt(r.first), last: BigInt(r.last), n: r.n }]));
+    // Each transaction's rows per tier, in commit order: what a failure below prints.
+    const order = await c.db.query<{ tx: string; rows: string }>(
+      `WITH w AS (
+         SELECT xmin::text::bigint AS tx, 'orders ' || status AS what FROM orders WHERE sync_origin = $1
+         UNION ALL SELECT xmin::text::bigint, 'payments' FROM payments WHERE sync_origin = $1
+         UNION ALL SELECT xmin::text::bigint, 'customers' FROM customers WHERE sync_origin = $1
+         UNION ALL SELECT xmin::text::bigint, 'products' FROM products WHERE sync_origin = $1
+         UNION ALL SELECT xmin::text::bigint, 'audit_logs' FROM audit_logs WHERE sync_origin = $1)
+       SELECT tx::text, string_agg(what || ' x' || n, ', ') AS rows FROM (SELECT tx, what, count(*) AS n FROM w GROUP BY tx, what) g GROUP BY tx ORDER BY tx`,
+      [t.terminalId],
+    );
+    const commits = order.rows.map((r) => `${r.tx}: ${r.rows}`).join('\n');
     expect(Object.fromEntries([...by].map(([k, v]) => [k, v.n]))).toEqual({ CRITICAL: 2 * K, HIGH: K, MEDIUM: 2 * K, BACKGROUND: K });
     const tier = (name: string) => by.get(name) as { first: bigint; last: bigint };
     // Every CRITICAL change committed no later than any lower one (a batch may carry both at the boundary).
     for (const lower of ['HIGH', 'MEDIUM', 'BACKGROUND']) {
-      expect(tier('CRITICAL').last <= tier(lower).first, `CRITICAL ${tier('CRITICAL').last} before ${lower} ${tier(lower).first}`).toBe(true);
+      expect(tier('CRITICAL').last <= tier(lower).first, `CRITICAL before ${lower}; transactions:\n${commits}`).toBe(true);
     }
-    expect(tier('HIGH').last <= tier('MEDIUM').first).toBe(true);
-    expect(tier('MEDIUM').last <= tier('BACKGROUND').first).toBe(true);
+    expect(tier('HIGH').last <= tier('MEDIUM').first, `HIGH before MEDIUM; transactions:\n${commits}`).toBe(true);
+    expect(tier('MEDIUM').last <= tier('BACKGROUND').first, `MEDIUM before BACKGROUND; transactions:\n${commits}`).toBe(true);
     // ...and the first CRITICAL transactions carried nothing else.
-    expect(tier('CRITICAL').first < tier('MEDIUM').first).toBe(true);
+    expect(tier('CRITICAL').first < tier('MEDIUM').first, `transactions:\n${commits}`).toBe(true);
   });
 });
 

@@ -133,7 +133,7 @@ export class PushLoop {
         // Two batches at central at once: the next goes now, not when this one is answered,
         // so central reads and checks it while this one's statements run (their rows and
         // groups are disjoint). Unless it points at a row of this one, or holds a lower
-        // priority than this one's lowest (the two could commit in either order): then it
+        // priority than any of this one's (the two could commit in either order): then it
         // waits for that answer.
         if (next.changes.length > 0 && !this.host.halted() && !pointsAtBusy(next.changes, busy) && !belowBusyPriority(next.changes, batch.changes)) {
           nextPosted = this.post(next);

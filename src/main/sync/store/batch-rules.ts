@@ -74,28 +74,28 @@ export function pointsAtBusy(changes: readonly OutgoingChange[], busy: InFlight)
 }
 
 /**
- * The lowest level among a batch's groups, each at its highest priority (as batches
- * are built: an order's items count at the order's priority).
+ * The levels of a batch's groups, each at its highest priority (as batches are built:
+ * an order's items count at the order's priority).
  */
-function lowestLevel(changes: readonly OutgoingChange[]): number {
-  const levels = new Map<string, number>();
+function levels(changes: readonly OutgoingChange[]): number[] {
+  const byGroup = new Map<string, number>();
   for (const c of changes) {
     const g = groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
-    levels.set(g, Math.max(levels.get(g) ?? 0, c.change.priority ?? 0));
+    byGroup.set(g, Math.max(byGroup.get(g) ?? 0, c.change.priority ?? 0));
   }
-  return Math.min(...levels.values());
+  return [...byGroup.values()];
 }
 
 /**
- * Whether `next` holds a group of a lower priority than the lowest of `atCentral`.
+ * Whether `next` holds a group of a lower priority than some group of `atCentral`.
  * Such a batch goes only once `atCentral` is answered: two batches at central at once
  * commit in either order, and a lower tier must never commit before a higher one
- * (DESIGN.md invariant 11). Batches are built highest priority first, so a `next` at
- * the level the batch at central ends with may go beside it.
+ * (DESIGN.md invariant 11). Batches are built highest priority first, so only a batch
+ * of the one level a batch at central holds may go beside it (a backlog of sales).
  */
 export function belowBusyPriority(next: readonly OutgoingChange[], atCentral: readonly OutgoingChange[]): boolean {
   if (atCentral.length === 0 || next.length === 0) return false;
-  return lowestLevel(next) < lowestLevel(atCentral);
+  return Math.min(...levels(next)) < Math.max(...levels(atCentral));
 }
 
 /** Tables other rows travel with (an order: its items and payments). */
