@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entryForTable, type CatalogEntry } from '../../src/shared/catalog/index.js';
-import { belowBusyPriority, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
+import { crossesLevels, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
 
 interface E {
   id: number;
@@ -123,7 +123,7 @@ describe('a batch sent while another is at central', () => {
   });
 });
 
-describe('a batch of a lower priority than the one at central', () => {
+describe('a batch beside the one at central', () => {
   const change = (table: string, entityId: string, priority: number, group?: string): OutgoingChange => {
     const entry = entryForTable(table) as CatalogEntry;
     return {
@@ -136,19 +136,21 @@ describe('a batch of a lower priority than the one at central', () => {
   /** A sale: the order and payment at 10, an item at 8, one group (it counts at 10). */
   const sale = (n: number) => [change('orders', `o${n}`, 10, `orders:o${n}`), change('order_items', `i${n}`, 8, `orders:o${n}`), change('payments', `p${n}`, 10, `orders:o${n}`)];
 
-  it('waits when it holds a group below any group at central', () => {
-    expect(belowBusyPriority([change('customers', 'k1', 6)], sale(1))).toBe(true);
-    expect(belowBusyPriority([change('inventory_transactions', 's1', 9)], sale(1))).toBe(true); // HIGH after CRITICAL
-    expect(belowBusyPriority([...sale(2), change('customers', 'k1', 6)], sale(1))).toBe(true); // a batch across the boundary
-    // A batch at central across a boundary: the next, even at its lowest level, could commit before its higher groups.
-    expect(belowBusyPriority([change('customers', 'k2', 6)], [...sale(1), change('customers', 'k1', 6)])).toBe(true);
-    expect(belowBusyPriority([change('audit_logs', 'a2', 1)], [change('products', 'p1', 5), change('audit_logs', 'a1', 1)])).toBe(true);
+  it('waits for its answer unless the groups of both are of one level', () => {
+    expect(crossesLevels([change('customers', 'k1', 6)], sale(1))).toBe(true);
+    expect(crossesLevels([change('inventory_transactions', 's1', 9)], sale(1))).toBe(true); // HIGH after CRITICAL
+    expect(crossesLevels([...sale(2), change('customers', 'k1', 6)], sale(1))).toBe(true); // a batch across a boundary
+    // A batch at central across a boundary: even one of its lowest level could commit before its higher groups.
+    expect(crossesLevels([change('customers', 'k2', 6)], [...sale(1), change('customers', 'k1', 6)])).toBe(true);
+    expect(crossesLevels([change('audit_logs', 'a2', 1)], [change('products', 'p1', 5), change('audit_logs', 'a1', 1)])).toBe(true);
+    // A higher group built after the batch at central (a newer change of one of its rows) could commit after it.
+    expect(crossesLevels([change('customers', 'k2', 6), change('orders', 'o1', 10)], [change('customers', 'k1', 6)])).toBe(true);
   });
 
   it('goes beside it when both are of one level, a group counting at its highest priority', () => {
-    expect(belowBusyPriority(sale(2), sale(1))).toBe(false); // the items at 8 count at their order's 10
-    expect(belowBusyPriority([change('customers', 'k2', 6)], [change('customers', 'k1', 6)])).toBe(false);
-    expect(belowBusyPriority([change('customers', 'k1', 6)], [])).toBe(false);
-    expect(belowBusyPriority([], sale(1))).toBe(false);
+    expect(crossesLevels(sale(2), sale(1))).toBe(false); // the items at 8 count at their order's 10
+    expect(crossesLevels([change('customers', 'k2', 6)], [change('customers', 'k1', 6)])).toBe(false);
+    expect(crossesLevels([change('customers', 'k1', 6)], [])).toBe(false);
+    expect(crossesLevels([], sale(1))).toBe(false);
   });
 });

@@ -22,7 +22,7 @@ import { waitUntil } from '../helpers/processes.js';
 type Fate = 'pass' | 'reset-after-upgrade' | 'hang';
 
 /** A TCP relay to `port`; each new connection takes the next fate of `fates` (then `pass`). */
-async function relay(port: number, fates: Fate[]): Promise<{ url: string; fates: Fate[]; connections: () => number; close: () => Promise<void> }> {
+async function relay(port: number, fates: Fate[]): Promise<{ url: string; fates: Fate[]; connections: () => number; drop: () => void; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   let connections = 0;
   const server: NetServer = createServer((client) => {
@@ -65,6 +65,10 @@ async function relay(port: number, fates: Fate[]): Promise<{ url: string; fates:
     url: `http://127.0.0.1:${relayPort}`,
     fates,
     connections: () => connections,
+    /** Cuts every live connection (the network lost them). */
+    drop: () => {
+      for (const s of sockets) s.destroy();
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -78,15 +82,22 @@ describe("the engine's socket when its handshake goes wrong", () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  /** A socket.io server that answers every terminal:register; `registers` counts them. */
-  async function central() {
+  /**
+   * A socket.io server that answers every terminal:register (`registers` counts them);
+   * it checks a socket's key (`handshakes` counts them) in `authMs`, as central asks its database.
+   */
+  async function central(authMs = 0) {
     const http = createHttpServer();
     const io = new Server(http, { serveClient: false });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     const address = http.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const state = { port, registers: 0 };
+    const state = { port, registers: 0, handshakes: 0 };
+    io.use((_socket, next) => {
+      state.handshakes++;
+      setTimeout(next, authMs);
+    });
     io.on('connection', (socket) => {
       socket.on(SOCKET_EVENTS.register, (_payload: unknown, reply?: (r: { ok: boolean }) => void) => {
         state.registers++;
@@ -114,9 +125,31 @@ describe("the engine's socket when its handshake goes wrong", () => {
     const r = await relay(c.port, ['reset-after-upgrade']);
     cleanups.push(r.close);
     link(r.url).connectSocket();
-    // The backoff's first pause is 0.5-1.5 s; socket.io-client alone would wait 20 s.
+    // The link's first pause is 0.5-1 s; socket.io-client alone would wait 20 s.
     await waitUntil('the socket registered over a second connection', () => c.registers === 1, { timeout: 8000 });
     expect(r.connections()).toBe(2);
+  });
+
+  it('a reconnect whose handshake is cut right after the upgrade is tried again after a short pause', { timeout: 30_000 }, async () => {
+    const c = await central();
+    const r = await relay(c.port, ['pass', 'reset-after-upgrade']);
+    cleanups.push(r.close);
+    link(r.url).connectSocket();
+    await waitUntil('the socket registered', () => c.registers === 1);
+    // The network loses the connection: socket.io reconnects by itself, and that handshake is cut.
+    r.drop();
+    await waitUntil('the socket registered again over a third connection', () => c.registers === 2, { timeout: 8000 });
+    expect(r.connections()).toBe(3);
+  });
+
+  it('a heartbeat answered while central checks the socket’s key leaves that handshake be', { timeout: 30_000 }, async () => {
+    const c = await central(400);
+    const l = link(`http://127.0.0.1:${c.port}`);
+    l.connectSocket();
+    await waitUntil('the socket’s key being checked', () => c.handshakes === 1);
+    expect(await l.heartbeat()).toBe(true); // online: the socket is on its way, not down
+    await waitUntil('the socket registered', () => c.registers === 1);
+    expect(c.handshakes).toBe(1);
   });
 
   it('a handshake that hangs is dropped once central answers over HTTP, and the socket connects at once', { timeout: 30_000 }, async () => {

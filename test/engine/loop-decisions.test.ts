@@ -170,11 +170,11 @@ describe('the link', () => {
   });
 
   it('when central answers over HTTP, connects a socket that is down now: unless connected or its handshake has only just gone out', () => {
-    expect(socketOnReachable({ connected: true, opening: false, openingForMs: 0 })).toBe('nothing');
-    expect(socketOnReachable({ connected: false, opening: true, openingForMs: HANDSHAKE_GRACE_MS - 1 })).toBe('nothing');
-    expect(socketOnReachable({ connected: false, opening: true, openingForMs: HANDSHAKE_GRACE_MS })).toBe('connect'); // hangs
-    expect(socketOnReachable({ connected: false, opening: false, openingForMs: 0 })).toBe('connect'); // waiting out a backoff
-    expect(socketOnReachable({ connected: false, opening: false, openingForMs: 60_000 })).toBe('connect');
+    expect(socketOnReachable({ connected: true, handshaking: false, handshakeMs: 0 })).toBe('nothing');
+    expect(socketOnReachable({ connected: false, handshaking: true, handshakeMs: HANDSHAKE_GRACE_MS - 1 })).toBe('nothing');
+    expect(socketOnReachable({ connected: false, handshaking: true, handshakeMs: HANDSHAKE_GRACE_MS })).toBe('connect'); // hangs
+    expect(socketOnReachable({ connected: false, handshaking: false, handshakeMs: 0 })).toBe('connect'); // waiting out a pause
+    expect(socketOnReachable({ connected: false, handshaking: false, handshakeMs: 60_000 })).toBe('connect');
   });
 
   it('reports the outbox after every wish, after the last of a burst, never held back beyond the cap', () => {

@@ -215,6 +215,47 @@ describe('push pipeline', () => {
     }
   });
 
+  it('a batch of another level built while one is at central is built again after its answer: a higher change that waited behind that one goes first', async () => {
+    // The first push is lost (the pass ends); the others stay at the (slow) central a while.
+    const proxy = await failFirstPush(c.url, { laterDelayMs: 150 });
+    try {
+      const e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 2, retryDelay: 1 } });
+      const pos = e.pos();
+      const now = new Date().toISOString();
+      const order = pos
+        .prepare(`INSERT INTO orders (order_number, status, subtotal, total, currency, ordered_at, created_at) VALUES ('TIER-1', 'pending', 20, 20, 'EUR', ?, ?)`)
+        .run(now, now).lastInsertRowid;
+      expect((await e.service.pushPending('test')).errors.length).toBeGreaterThan(0); // the pending order's create is in doubt
+      // The order is completed (CRITICAL now) and customers (MEDIUM) are added.
+      pos.prepare(`UPDATE orders SET status = 'completed', completed_at = ? WHERE id = ?`).run(now, order);
+      const ins = pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES (?, 0)`);
+      for (let i = 0; i < 3; i++) ins.run(`Tier customer ${i}`);
+      await sleep(5);
+
+      const r = await e.service.pushPending('test');
+      expect(r.errors).toEqual([]);
+      // The create goes again alone; its completion waits for that answer, and so do the
+      // customers built meanwhile: they are built again then, after the completion.
+      const sent = pushBodies(proxy.requests)
+        .slice(1)
+        .map((b) => b.changes.map((x) => `${x.entityType} ${x.operation}`));
+      const first = (what: string) => sent.findIndex((changes) => changes.includes(what));
+      expect(sent[0]).toEqual(['SaleOrder CREATE']);
+      expect(first('SaleOrder UPDATE')).toBeGreaterThan(0);
+      expect(first('SaleOrder UPDATE')).toBeLessThanOrEqual(first('Customer CREATE'));
+      // At central, the order's completion was written no later than the first customer.
+      const tx = await c.db.query<{ what: string; tx: string }>(
+        `SELECT 'order' AS what, xmin::text AS tx FROM orders WHERE order_number = 'TIER-1'
+         UNION ALL SELECT 'customer', min(xmin::text::bigint)::text FROM customers WHERE name LIKE 'Tier customer %'`,
+      );
+      const at = Object.fromEntries(tx.rows.map((x) => [x.what, BigInt(x.tx)]));
+      expect(at.order as bigint).toBeLessThanOrEqual(at.customer as bigint);
+      expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a batch that went beside one central failed is taken in: its answer is recorded in that pass, and it is not sent again', async () => {
     let e: TerminalEngine | undefined;
     // The first push fails after 150 ms (502, the pass ends): the next batch goes beside it,

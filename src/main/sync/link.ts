@@ -77,14 +77,15 @@ export const HANDSHAKE_GRACE_MS = 1500;
 
 /**
  * What to do with the socket when central has just answered over HTTP (pure): nothing
- * when it is connected or a handshake has just gone out; otherwise `connect` at once,
- * aborting a handshake that hangs or a reconnect waiting out its backoff (up to
- * `reconnectMaxDelayMs`): central is there, and its hints are how HQ's changes reach
- * the till within a second.
+ * when it is connected or its handshake (the websocket's, then socket.io's CONNECT,
+ * which central answers after checking the key) went out `handshakeMs` ago, less than
+ * the grace; otherwise `connect` at once, aborting a handshake that hangs or a
+ * reconnect waiting out its backoff (up to `reconnectMaxDelayMs`): central is there,
+ * and its hints are how HQ's changes reach the till within a second.
  */
-export function socketOnReachable(s: { readonly connected: boolean; readonly opening: boolean; readonly openingForMs: number }): 'nothing' | 'connect' {
+export function socketOnReachable(s: { readonly connected: boolean; readonly handshaking: boolean; readonly handshakeMs: number }): 'nothing' | 'connect' {
   if (s.connected) return 'nothing';
-  if (s.opening && s.openingForMs < HANDSHAKE_GRACE_MS) return 'nothing';
+  if (s.handshaking && s.handshakeMs < HANDSHAKE_GRACE_MS) return 'nothing';
   return 'connect';
 }
 
@@ -112,8 +113,8 @@ export class Link {
   private recoveryDelay = 0;
   private reportTimer: NodeJS.Timeout | undefined;
   private reportWanted = 0;
-  /** The socket's own retry's backoff level, ms (reset on connect). */
-  private retryDelay = 1000;
+  /** The socket's own retry's backoff level, ms (0: the next pause is the first, 0.5-1 s; reset on connect). */
+  private retryDelay = 0;
   /** When the socket's current handshake went out (see watchHandshake). */
   private handshakeAt = 0;
   /** The socket's own retry after a refusal or a cut handshake (see connectSocket). */
@@ -155,9 +156,11 @@ export class Link {
   private socketNow(): void {
     const socket = this.socket;
     if (!socket || this.stopped) return;
-    const opening = socket.io._readyState === 'opening';
-    if (socketOnReachable({ connected: socket.connected, opening, openingForMs: Date.now() - this.handshakeAt }) === 'nothing') return;
-    this.deps.log.debug({ opening }, 'central reachable: socket connects now');
+    // Not closed: a handshake is on its way (the manager opening, or open with the
+    // socket's CONNECT not answered yet); closed: waiting out a pause, or given up.
+    const handshaking = socket.io._readyState !== 'closed';
+    if (socketOnReachable({ connected: socket.connected, handshaking, handshakeMs: Date.now() - this.handshakeAt }) === 'nothing') return;
+    this.deps.log.debug({ handshaking }, 'central reachable: socket connects now');
     this.restartSocket();
   }
 
@@ -309,7 +312,7 @@ export class Link {
     socket.io.on('reconnect_attempt', () => queueMicrotask(() => this.watchHandshake()));
     let connectedBefore = false;
     socket.on('connect', () => {
-      this.retryDelay = 1000;
+      this.retryDelay = 0;
       socket.emit(SOCKET_EVENTS.register, { terminalId: this.deps.terminalId() }, (reply: SocketReply) => {
         if (!reply.ok) log.error({ error: reply.error }, 'socket registration refused');
       });

@@ -11,7 +11,7 @@ import type { PushResponse } from '../../shared/protocol.js';
 import type { SyncKind } from '../../shared/ipc.js';
 import type { CentralError } from './central-client.js';
 import { afterPushFailure, refusedForContent } from './failure.js';
-import { belowBusyPriority, inFlight, pointsAtBusy, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
+import { crossesLevels, inFlight, pointsAtBusy, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
 import type { AnswersPort, BatchesPort, CapturePort, CentralPort, CursorsPort, OutboxPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -117,10 +117,12 @@ export class PushLoop {
       // it has already applied as a duplicate.
       let next: OutgoingBatch | null = null;
       let nextPosted: Promise<PushResponse> | undefined;
+      /** The next batch is of another level than this one: built again once this one is answered. */
+      let otherLevel = false;
       const sending = this.sendBatch(batch, {
         posted,
         answered: () => {
-          if (!next || next.changes.length === 0 || nextPosted || this.host.halted()) return;
+          if (!next || next.changes.length === 0 || nextPosted || otherLevel || this.host.halted()) return;
           nextPosted = this.post(next);
           nextPosted.catch(() => undefined);
         },
@@ -132,10 +134,12 @@ export class PushLoop {
         next = build(busy);
         // Two batches at central at once: the next goes now, not when this one is answered,
         // so central reads and checks it while this one's statements run (their rows and
-        // groups are disjoint). Unless it points at a row of this one, or holds a lower
-        // priority than any of this one's (the two could commit in either order): then it
-        // waits for that answer.
-        if (next.changes.length > 0 && !this.host.halted() && !pointsAtBusy(next.changes, busy) && !belowBusyPriority(next.changes, batch.changes)) {
+        // groups are disjoint). Unless it points at a row of this one: then it waits for
+        // that answer. Or unless the two are not all of one level (they could commit in
+        // either order): then it is built again once that answer is in, so whatever of a
+        // higher level waited behind this one's rows goes first.
+        otherLevel = crossesLevels(next.changes, batch.changes);
+        if (next.changes.length > 0 && !this.host.halted() && !otherLevel && !pointsAtBusy(next.changes, busy)) {
           nextPosted = this.post(next);
           nextPosted.catch(() => undefined);
         }
@@ -167,7 +171,12 @@ export class PushLoop {
         // A 4xx for the whole batch: the entries were marked; go on with the rest.
         this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
       }
-      const round = nextRound(next === null ? null : { size: next.changes.length, deferred: next.deferred ?? 0 }, nextPosted !== undefined, this.host.halted());
+      let round = nextRound(next === null ? null : { size: next.changes.length, deferred: next.deferred ?? 0 }, nextPosted !== undefined, this.host.halted());
+      if (round === 'next' && otherLevel && !nextPosted) {
+        // Of another level: never sent; built again now that this one's answers are in.
+        outbox.unsent(next as OutgoingBatch);
+        round = 'rebuild';
+      }
       // A batch not gone on with: the groups it held back as invalid are counted here (a batch gone on with counts them at the top).
       if (round !== 'next' && next) failed += next.invalid;
       if (round === 'stop') break;

@@ -87,15 +87,17 @@ function levels(changes: readonly OutgoingChange[]): number[] {
 }
 
 /**
- * Whether `next` holds a group of a lower priority than some group of `atCentral`.
- * Such a batch goes only once `atCentral` is answered: two batches at central at once
- * commit in either order, and a lower tier must never commit before a higher one
- * (DESIGN.md invariant 11). Batches are built highest priority first, so only a batch
- * of the one level a batch at central holds may go beside it (a backlog of sales).
+ * Whether `next` may not go beside `atCentral`: their groups are not all of one level.
+ * Two batches at central at once commit in either order, and tiers must commit in
+ * order (DESIGN.md invariant 11): a lower group must not commit before a higher one,
+ * nor a higher one after a lower (a newer change of a row that was at central, built
+ * once its answer is in). So only batches of one level go side by side (a backlog of
+ * sales); any other waits for the answer and is built again.
  */
-export function belowBusyPriority(next: readonly OutgoingChange[], atCentral: readonly OutgoingChange[]): boolean {
+export function crossesLevels(next: readonly OutgoingChange[], atCentral: readonly OutgoingChange[]): boolean {
   if (atCentral.length === 0 || next.length === 0) return false;
-  return Math.min(...levels(next)) < Math.max(...levels(atCentral));
+  const all = [...levels(next), ...levels(atCentral)];
+  return Math.min(...all) !== Math.max(...all);
 }
 
 /** Tables other rows travel with (an order: its items and payments). */
