@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entryForTable, type CatalogEntry } from '../../src/shared/catalog/index.js';
-import { crossesLevels, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
+import { crossesLevels, splitGroups, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
 
 interface E {
   id: number;
@@ -152,5 +152,39 @@ describe('a batch beside the one at central', () => {
     expect(crossesLevels([change('customers', 'k2', 6)], [change('customers', 'k1', 6)])).toBe(false);
     expect(crossesLevels([change('customers', 'k1', 6)], [])).toBe(false);
     expect(crossesLevels([], sale(1))).toBe(false);
+  });
+});
+
+describe('a batch central refuses as a whole', () => {
+  const change = (table: string, entityId: string, group?: string): OutgoingChange => {
+    const entry = entryForTable(table) as CatalogEntry;
+    return { entry, entryIds: [1], wire: null, change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, ...(group ? { transactionGroup: group } : {}) } };
+  };
+
+  it('is split in halves of whole groups, each in the batch’s order; a single group is not split', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 40 }), (owners) => {
+        // As sent: parents before children (sendOrder), so a group's changes are far apart.
+        const changes = owners.map((g, i) => change(i % 3 === 0 ? 'orders' : 'order_items', `r${i}`, `orders:g${g}`));
+        const halves = splitGroups(changes);
+        const groups = new Set(owners);
+        if (groups.size < 2) {
+          expect(halves).toBeNull();
+          return;
+        }
+        expect(halves).not.toBeNull();
+        const [a, b] = halves as [OutgoingChange[], OutgoingChange[]];
+        expect(a.length).toBeGreaterThan(0);
+        expect(b.length).toBeGreaterThan(0);
+        const groupsOf = (xs: OutgoingChange[]) => new Set(xs.map((x) => x.change.transactionGroup));
+        for (const g of groupsOf(a)) expect(groupsOf(b).has(g)).toBe(false); // no group in both
+        // Every change once, each half in the batch's order.
+        expect([...a, ...b].map((x) => x.change.entityId).sort()).toEqual(changes.map((x) => x.change.entityId).sort());
+        for (const half of [a, b]) expect(half).toEqual(changes.filter((x) => half.includes(x)));
+      }),
+    );
+    // Rows of no group are each their own.
+    expect(splitGroups([change('customers', 'k1'), change('customers', 'k2')])?.map((h) => h.map((x) => x.change.entityId))).toEqual([['k1'], ['k2']]);
+    expect(splitGroups([change('customers', 'k1')])).toBeNull();
   });
 });

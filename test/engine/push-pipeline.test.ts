@@ -346,6 +346,49 @@ describe('push pipeline', () => {
   });
 });
 
+describe('a batch central refuses as a whole', () => {
+  const c = useCentral();
+  afterAll(closeAll);
+
+  it('is sent again in halves of whole sales until the bad one stands alone: the others arrive whole, the bad one ends failed', async () => {
+    // On the way, the bad sale's order is made into a change central cannot read: it
+    // refuses every request that carries it (a 400 for the whole batch).
+    const proxy = await startProxy(c.url, (r) => {
+      if (r.path !== '/api/sync/push' || !r.body.includes('"PIPE-201"')) return;
+      const body = JSON.parse(r.body) as PushRequest;
+      for (const x of body.changes) if (x.entityType === 'SaleOrder' && x.data?.order_number === 'PIPE-201') (x as { operation: string }).operation = 'NOT_AN_OPERATION';
+      (r as { body: string }).body = JSON.stringify(body);
+    });
+    try {
+      // One attempt: a refused change ends failed at once (it would be tried again later otherwise).
+      const e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 50, maxRetries: 1 } });
+      const pos = e.pos();
+      for (let n = 200; n < 204; n++) sale(pos, n);
+      const r = await e.service.pushPending('test');
+      expect(r.failed).toBe(4); // the bad sale: its order, two items and its payment
+
+      const bodies = pushBodies(proxy.requests);
+      expect(bodies.length).toBeGreaterThan(1); // refused, then sent again in halves
+      // Every request carried whole sales: each group it holds, with its four changes.
+      for (const b of bodies) {
+        const perGroup = new Map<string, number>();
+        for (const x of b.changes) perGroup.set(x.transactionGroup as string, (perGroup.get(x.transactionGroup as string) ?? 0) + 1);
+        expect([...perGroup.values()].every((n) => n === 4), JSON.stringify([...perGroup.values()])).toBe(true);
+      }
+      const orders = await c.db.query<{ order_number: string; items: number; payments: number }>(
+        `SELECT o.order_number, (SELECT count(*)::int FROM order_items i WHERE i.order_id = o.id) AS items, (SELECT count(*)::int FROM payments p WHERE p.order_id = o.id) AS payments
+         FROM orders o WHERE o.order_number LIKE 'PIPE-20_' ORDER BY 1`,
+      );
+      expect(orders.rows).toEqual(['PIPE-200', 'PIPE-202', 'PIPE-203'].map((order_number) => ({ order_number, items: 2, payments: 1 })));
+      const bad = e.outbox().filter((x) => x.status === 'failed');
+      expect(bad).toHaveLength(4);
+      expect(e.outbox().filter((x) => x.status === 'synced')).toHaveLength(12);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('a change central leaves unanswered', () => {
   const c = useCentral();
   afterAll(closeAll);

@@ -11,7 +11,7 @@ import type { PushResponse } from '../../shared/protocol.js';
 import type { SyncKind } from '../../shared/ipc.js';
 import type { CentralError } from './central-client.js';
 import { afterPushFailure, refusedForContent } from './failure.js';
-import { crossesLevels, inFlight, pointsAtBusy, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
+import { crossesLevels, inFlight, pointsAtBusy, splitGroups, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
 import type { AnswersPort, BatchesPort, CapturePort, CentralPort, CursorsPort, OutboxPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -200,8 +200,9 @@ export class PushLoop {
 
   /**
    * Sends a batch and records the answers. A batch central refuses as a whole (a 4xx:
-   * one change it cannot take) is split in halves until the bad change stands alone,
-   * so one bad sale never holds back the good ones sent with it.
+   * one change it cannot take) is split in halves of whole groups until the bad group
+   * stands alone, so one bad sale never holds back the good ones sent with it, and no
+   * sale reaches central in parts.
    */
   private async sendBatch(batch: OutgoingBatch, hooks: { posted?: Promise<PushResponse> | undefined; answered?: () => void } = {}): Promise<Answer> {
     try {
@@ -212,10 +213,10 @@ export class PushLoop {
       }
       return this.settle(batch, response);
     } catch (err) {
-      if (!refusedForContent(err) || batch.changes.length < 2) throw err;
-      const mid = Math.ceil(batch.changes.length / 2);
+      const halves = refusedForContent(err) ? splitGroups(batch.changes) : null;
+      if (!halves) throw err;
       const total: Answer = { synced: 0, conflicts: 0, failed: 0, paused: [], unanswered: 0 };
-      for (const half of [batch.changes.slice(0, mid), batch.changes.slice(mid)]) {
+      for (const half of halves) {
         try {
           const r = await this.sendBatch({ changes: half, cancelled: 0, invalid: 0 });
           total.synced += r.synced;

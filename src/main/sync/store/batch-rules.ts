@@ -100,6 +100,19 @@ export function crossesLevels(next: readonly OutgoingChange[], atCentral: readon
   return Math.min(...all) !== Math.max(...all);
 }
 
+/**
+ * A batch refused as a whole, in two halves of whole transaction groups (an order with
+ * its items and payments never split: DESIGN.md invariant 8), each in the batch's
+ * order; null when it holds a single group (that group is the refused one).
+ */
+export function splitGroups(changes: readonly OutgoingChange[]): [OutgoingChange[], OutgoingChange[]] | null {
+  const keyOf = (c: OutgoingChange) => groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
+  const groups = [...new Set(changes.map(keyOf))];
+  if (groups.length < 2) return null;
+  const first = new Set(groups.slice(0, Math.ceil(groups.length / 2)));
+  return [changes.filter((c) => first.has(keyOf(c))), changes.filter((c) => !first.has(keyOf(c)))];
+}
+
 /** Tables other rows travel with (an order: its items and payments). */
 const PARENTS = new Set(CATALOG.flatMap((e) => (e.group ? [e.group.parent] : [])));
 
