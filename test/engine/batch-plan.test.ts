@@ -42,9 +42,6 @@ describe('choosing a push batch', () => {
         expect(d, `${name}: ${plan.join(' | ')}`).not.toMatch(/queue_idx \(status=\?\)$/);
       }
     }
-    // Whether a level waits: through the small index of backed-off entries, not the level's whole queue.
-    const waits = (store.base.db.prepare(`EXPLAIN QUERY PLAN ${BATCH_SQL.levelWaits}`).all(null, null, null, null) as { detail: string }[]).map((r) => r.detail);
-    expect(waits.join(' | ')).toMatch(/USING INDEX tillsync_outbox_waiting_idx/);
     store.close();
   });
 

@@ -15,7 +15,6 @@ import { Answers } from '../../src/main/sync/store/answers.js';
 import type { PushRequest, PushResponse } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, failFirstPush, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
-import { waitUntil } from '../helpers/processes.js';
 import { rowOf } from '../helpers/sync.js';
 
 afterAll(closeAll);
@@ -252,33 +251,6 @@ describe('push pipeline', () => {
       const at = Object.fromEntries(tx.rows.map((x) => [x.what, BigInt(x.tx)]));
       expect(at.order as bigint).toBeLessThanOrEqual(at.customer as bigint);
       expect(e.outbox().every((x) => x.status === 'synced')).toBe(true);
-    } finally {
-      await proxy.close();
-    }
-  });
-
-  it('a sale waiting out a pause after a failed push holds back the levels below it: they go after it', async () => {
-    const proxy = await failFirstPush(c.url);
-    try {
-      const e = await startEngine(c, { config: { centralUrl: proxy.url, retryDelay: 400, maxRetries: 5 } });
-      const pos = e.pos();
-      sale(pos, 300);
-      expect((await e.service.pushPending('test')).errors.length).toBeGreaterThan(0); // lost: the sale waits out a pause
-      const ins = pos.prepare(`INSERT INTO customers (name, loyalty_points) VALUES (?, 0)`);
-      for (let i = 0; i < 2; i++) ins.run(`Waiting customer ${i}`);
-      await sleep(5);
-      const early = await e.service.pushPending('test');
-      expect(early.pushed).toBe(0); // the customers wait behind the sale's pause
-      await waitUntil('everything synced once the pause is over', async () => {
-        await e.service.pushPending('test');
-        return e.outbox().every((x) => x.status === 'synced');
-      });
-      // The sale's retry went first (the customers with it, or after it).
-      const sent = pushBodies(proxy.requests)
-        .slice(1)
-        .map((b) => b.changes.map((x) => x.entityType));
-      expect(sent[0]).toContain('SaleOrder');
-      expect(sent.findIndex((types) => types.includes('Customer'))).toBeGreaterThanOrEqual(0);
     } finally {
       await proxy.close();
     }

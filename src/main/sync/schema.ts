@@ -148,8 +148,6 @@ export function installSchema(db: BetterSqlite3.Database, opts: { createMissing:
   migrate(drizzle(db), { migrationsFolder });
   // Pending entries by transaction group: a batch is chosen group by group (store/batches.ts, nextBatch).
   db.exec(`CREATE INDEX IF NOT EXISTS tillsync_outbox_pending_group_idx ON tillsync_outbox (${GROUP_KEY}) WHERE status = 'pending'`);
-  // Pending entries waiting out a pause, by level: a lower level waits for them (store/batches.ts, chooseGroups).
-  db.exec(`CREATE INDEX IF NOT EXISTS tillsync_outbox_waiting_idx ON tillsync_outbox (priority, next_attempt_at) WHERE status = 'pending' AND next_attempt_at IS NOT NULL`);
   const report: InstallReport = { createdTables: [], addedColumns: [], skippedTables: [], triggers: 0 };
   db.transaction(() => {
     db.prepare(`INSERT OR IGNORE INTO tillsync_control (id, applying, mode) VALUES (1, 0, 'ONLINE')`).run();

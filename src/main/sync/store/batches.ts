@@ -23,11 +23,6 @@ const ELIGIBLE = `status = 'pending' AND (next_attempt_at IS NULL OR next_attemp
 export const BATCH_SQL = {
   /** The next priority level with pending entries, below the last one. */
   nextLevel: `SELECT max(priority) AS p FROM tillsync_outbox WHERE status = 'pending' AND priority >= ? AND priority < ?`,
-  /**
-   * Whether a level has entries waiting out a pause after a failed push (paused tables'
-   * aside): the levels below it wait too. Through the small index of backed-off entries.
-   */
-  levelWaits: `SELECT 1 AS w FROM tillsync_outbox WHERE status = 'pending' AND next_attempt_at IS NOT NULL AND priority = ? AND next_attempt_at > ? AND id <= ? AND table_name NOT IN (SELECT value FROM json_each(?)) LIMIT 1`,
   /** Eligible entries of one level in capture order, a page at a time. */
   levelPage: `SELECT id, ${GROUP_KEY} AS g FROM tillsync_outbox WHERE ${ELIGIBLE} AND priority = ? AND id > ? ORDER BY priority, id LIMIT 500`,
   /** How many eligible entries each group of a JSON array (bound last) has: one statement for a page's new groups. */
@@ -94,15 +89,13 @@ export class Batches {
    * highest priority), then in capture order, whole groups only, up to `limit`
    * changes. Walks the queue index level by level and stops once the batch is full,
    * so its cost follows the batch, not the backlog (a till that was offline for
-   * days has a long one). It stops too at a level with entries waiting out a pause
-   * after a failed push: lower levels never go before them (tiers in order).
+   * days has a long one).
    */
   chooseGroups(opts: { limit: number; minPriority: number; now: number; upToId?: number; busy?: InFlight }, paused: string): string[] {
     const upTo = opts.upToId ?? Number.MAX_SAFE_INTEGER;
     const nextLevel = this.base.stmt(BATCH_SQL.nextLevel);
     const page = this.base.stmt(BATCH_SQL.levelPage);
     const sizes = this.base.stmt(BATCH_SQL.groupSizes);
-    const waits = this.base.stmt(BATCH_SQL.levelWaits);
     const chosen: string[] = [];
     // A group at central now is not chosen again (nor counted) until its answer is in.
     const seen = new Set<string>(opts.busy?.groups ?? []);
@@ -132,7 +125,6 @@ export class Batches {
         }
         after = (rows[rows.length - 1] as { id: number }).id;
       }
-      if (waits.get(level, opts.now, upTo, paused) !== undefined) return chosen;
     }
   }
 
