@@ -156,18 +156,23 @@ describe('a batch beside the one at central', () => {
 });
 
 describe('a batch central refuses as a whole', () => {
-  const change = (table: string, entityId: string, group?: string): OutgoingChange => {
+  const change = (table: string, entityId: string, group?: string, priority = 5): OutgoingChange => {
     const entry = entryForTable(table) as CatalogEntry;
-    return { entry, entryIds: [1], wire: null, change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, ...(group ? { transactionGroup: group } : {}) } };
+    return {
+      entry,
+      entryIds: [1],
+      wire: null,
+      change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, priority, ...(group ? { transactionGroup: group } : {}) },
+    };
   };
 
-  it('is split in halves of whole groups, each in the batch’s order; a single group is not split', () => {
+  it('is split in halves of whole groups, the higher levels first, each in the batch’s order; a single group is not split', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 40 }), (owners) => {
+      fc.property(fc.array(fc.record({ group: fc.integer({ min: 0, max: 5 }), priority: fc.constantFrom(1, 5, 6, 8, 9, 10) }), { minLength: 1, maxLength: 40 }), (rows) => {
         // As sent: parents before children (sendOrder), so a group's changes are far apart.
-        const changes = owners.map((g, i) => change(i % 3 === 0 ? 'orders' : 'order_items', `r${i}`, `orders:g${g}`));
+        const changes = rows.map((r, i) => change(i % 3 === 0 ? 'orders' : 'order_items', `r${i}`, `orders:g${r.group}`, r.priority));
         const halves = splitGroups(changes);
-        const groups = new Set(owners);
+        const groups = new Set(rows.map((r) => r.group));
         if (groups.size < 2) {
           expect(halves).toBeNull();
           return;
@@ -178,12 +183,17 @@ describe('a batch central refuses as a whole', () => {
         expect(b.length).toBeGreaterThan(0);
         const groupsOf = (xs: OutgoingChange[]) => new Set(xs.map((x) => x.change.transactionGroup));
         for (const g of groupsOf(a)) expect(groupsOf(b).has(g)).toBe(false); // no group in both
+        // A group's level is its highest priority; no group of the second half is above one of the first.
+        const level = (g: string | undefined) => Math.max(...changes.filter((x) => x.change.transactionGroup === g).map((x) => x.change.priority ?? 0));
+        const lowestFirst = Math.min(...[...groupsOf(a)].map(level));
+        for (const g of groupsOf(b)) expect(level(g)).toBeLessThanOrEqual(lowestFirst);
         // Every change once, each half in the batch's order.
         expect([...a, ...b].map((x) => x.change.entityId).sort()).toEqual(changes.map((x) => x.change.entityId).sort());
         for (const half of [a, b]) expect(half).toEqual(changes.filter((x) => half.includes(x)));
       }),
     );
-    // Rows of no group are each their own.
+    // Rows of no group are each their own; the higher first, whatever their order in the batch.
+    expect(splitGroups([change('customers', 'k1', undefined, 6), change('orders', 'o1', undefined, 10)])?.map((h) => h.map((x) => x.change.entityId))).toEqual([['o1'], ['k1']]);
     expect(splitGroups([change('customers', 'k1'), change('customers', 'k2')])?.map((h) => h.map((x) => x.change.entityId))).toEqual([['k1'], ['k2']]);
     expect(splitGroups([change('customers', 'k1')])).toBeNull();
   });

@@ -389,6 +389,44 @@ describe('a batch central refuses as a whole', () => {
   });
 });
 
+describe('a split batch when the network fails part way', () => {
+  const c = useCentral();
+  afterAll(closeAll);
+
+  it('leaves the sales central took synced: only what is still pending waits out a pause or fails', async () => {
+    // The bad sale makes central refuse every request carrying it; the half without it
+    // is lost on the way (a network failure) after the first half went through.
+    const proxy = await startProxy(c.url, (r) => {
+      if (r.path !== '/api/sync/push') return;
+      if (r.body.includes('"PIPE-302"') && !r.body.includes('"PIPE-301"')) throw new Error('the network drops this push');
+      if (!r.body.includes('"PIPE-301"')) return;
+      const body = JSON.parse(r.body) as PushRequest;
+      for (const x of body.changes) if (x.entityType === 'SaleOrder' && x.data?.order_number === 'PIPE-301') (x as { operation: string }).operation = 'NOT_AN_OPERATION';
+      (r as { body: string }).body = JSON.stringify(body);
+    });
+    try {
+      // One attempt: what the failure touches ends failed at once.
+      const e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 50, maxRetries: 1 } });
+      const pos = e.pos();
+      for (let n = 300; n < 304; n++) sale(pos, n);
+      const r = await e.service.pushPending('test');
+      expect(r.errors.length).toBeGreaterThan(0);
+
+      // PIPE-300 went through before the failure: at central, and synced here.
+      const at = await c.db.query<{ order_number: string }>(`SELECT order_number FROM orders WHERE order_number LIKE 'PIPE-30_' ORDER BY 1`);
+      expect(at.rows.map((x) => x.order_number)).toEqual(['PIPE-300']);
+      const byOrder = (n: number) => {
+        const group = e.outbox().find((x) => x.table_name === 'orders' && x.new_image?.includes(`"PIPE-${n}"`))?.tx_group;
+        return e.outbox().filter((x) => x.tx_group === group);
+      };
+      expect(byOrder(300).map((x) => x.status)).toEqual(['synced', 'synced', 'synced', 'synced']);
+      for (const n of [301, 302, 303]) expect(byOrder(n).every((x) => x.status !== 'synced'), `PIPE-${n}`).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('a change central leaves unanswered', () => {
   const c = useCentral();
   afterAll(closeAll);

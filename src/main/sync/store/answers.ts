@@ -161,8 +161,8 @@ export class Answers {
       this.outbox.accept(settled, now);
       // An older failed change of a row is superseded by the newer one just accepted.
       this.outbox.overtaken(settledRows, now);
-      if (waitingForParent.length > 0 && this.outbox.backOff(waitingForParent, lastWhy, retry)) failed += waitingForParent.length;
-      if (unanswered.length > 0 && this.outbox.backOff(unanswered, 'NO_ANSWER: central gave no answer for this change; it goes again later', retry)) failed += unanswered.length;
+      if (waitingForParent.length > 0) failed += this.outbox.backOff(waitingForParent, lastWhy, retry);
+      if (unanswered.length > 0) failed += this.outbox.backOff(unanswered, 'NO_ANSWER: central gave no answer for this change; it goes again later', retry);
       this.rows.setRowStates(states);
       for (const [table, serverId] of forgotten) this.rows.forgetRow(table, serverId);
       this.base.saveClock();
@@ -199,7 +199,7 @@ export class Answers {
     let failed = 0;
     this.base.db
       .transaction(() => {
-        if (this.outbox.backOff(ids, error, opts)) failed = ids.length;
+        failed = this.outbox.backOff(ids, error, opts);
       })
       .immediate();
     return failed;

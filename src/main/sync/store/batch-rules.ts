@@ -102,14 +102,19 @@ export function crossesLevels(next: readonly OutgoingChange[], atCentral: readon
 
 /**
  * A batch refused as a whole, in two halves of whole transaction groups (an order with
- * its items and payments never split: DESIGN.md invariant 8), each in the batch's
- * order; null when it holds a single group (that group is the refused one).
+ * its items and payments never split: DESIGN.md invariant 8); null when it holds a
+ * single group (that group is the refused one). The halves go one after the other, so
+ * the groups are ranked by level first (a group at its highest priority; ties in the
+ * batch's order): the first half holds the higher ones, and tiers commit in order.
+ * Each half keeps the batch's order of changes.
  */
 export function splitGroups(changes: readonly OutgoingChange[]): [OutgoingChange[], OutgoingChange[]] | null {
   const keyOf = (c: OutgoingChange) => groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
-  const groups = [...new Set(changes.map(keyOf))];
-  if (groups.length < 2) return null;
-  const first = new Set(groups.slice(0, Math.ceil(groups.length / 2)));
+  const level = new Map<string, number>();
+  for (const c of changes) level.set(keyOf(c), Math.max(level.get(keyOf(c)) ?? 0, c.change.priority ?? 0));
+  if (level.size < 2) return null;
+  const ranked = [...level.keys()].map((g, i) => ({ g, i, p: level.get(g) ?? 0 })).sort((a, b) => b.p - a.p || a.i - b.i);
+  const first = new Set(ranked.slice(0, Math.ceil(ranked.length / 2)).map((x) => x.g));
   return [changes.filter((c) => first.has(keyOf(c))), changes.filter((c) => !first.has(keyOf(c)))];
 }
 

@@ -58,10 +58,10 @@ export const TRANSITIONS = {
   park: { from: 'any', to: 'conflict', attempts: 'keep' },
   /** Not the change's fault (a schema mismatch), or built and never sent: the attempt is taken back. */
   takeBack: { from: 'any', to: 'same', attempts: 'takeBack' },
-  /** No answer: it waits out a pause and goes again. */
-  backOff: { from: 'any', to: 'same', attempts: 'keep' },
+  /** No answer: it waits out a pause and goes again (only what is still pending: a half of a split batch central took stays synced). */
+  backOff: { from: ['pending'], to: 'same', attempts: 'keep' },
   /** No answer and its attempts are used up. */
-  giveUp: { from: 'any', to: 'failed', attempts: 'keep' },
+  giveUp: { from: ['pending'], to: 'failed', attempts: 'keep' },
   /** A failed change of a row a newer accepted change has overtaken. */
   overtaken: { from: ['failed'], to: 'synced', attempts: 'keep' },
   /** A pulled change won over (or merged with) the row's changes not at central yet. */

@@ -110,18 +110,18 @@ export class Outbox {
    * jitter), or are failed once they used up their attempts (true). In the caller's
    * transaction. They are judged together, by the most attempts among them, so a
    * batch's transaction groups (an order, its items and payments) come due, or fail,
-   * together, and travel together again (DESIGN invariant 8).
+   * together, and travel together again (DESIGN invariant 8). Only entries still
+   * pending are touched (a half of a split batch that central took stays synced).
+   * Returns how many were failed.
    */
-  backOff(entryIds: readonly number[], error: string, opts: RetryPolicy): boolean {
+  backOff(entryIds: readonly number[], error: string, opts: RetryPolicy): number {
     const ids = JSON.stringify(entryIds);
-    const r = this.base.stmt(`SELECT max(attempts) AS a FROM tillsync_outbox WHERE ${IDS}`).get(ids) as { a: number };
-    if (r.a >= opts.maxRetries) {
-      this.base.stmt(update('giveUp', 'last_error = ?, next_attempt_at = NULL', IDS)).run(error, ids);
-      return true;
-    }
+    const r = this.base.stmt(`SELECT max(attempts) AS a FROM tillsync_outbox WHERE ${IDS} AND status = 'pending'`).get(ids) as { a: number | null };
+    if (r.a === null) return 0;
+    if (r.a >= opts.maxRetries) return this.base.stmt(update('giveUp', 'last_error = ?, next_attempt_at = NULL', IDS)).run(error, ids).changes;
     const delay = retryPause(r.a, opts.retryDelayMs, Number.MAX_SAFE_INTEGER, Math.random());
     this.base.stmt(update('backOff', 'last_error = ?, next_attempt_at = ?', IDS)).run(error, opts.now + delay, ids);
-    return false;
+    return 0;
   }
 
   /** Older failed changes of rows whose newer change was just accepted: [table, server id, first accepted entry id]. */
