@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { entryForTable, type CatalogEntry } from '../../src/shared/catalog/index.js';
-import { crossesLevels, splitGroups, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
+import { crossesTiers, splitGroups, tierOf, foldOperations, groupOf, inFlight, lastImage, planRow, pointsAtBusy, type OutgoingChange, type Operation } from '../../src/main/sync/store/batch-rules.js';
 
 interface E {
   id: number;
@@ -136,22 +136,28 @@ describe('a batch beside the one at central', () => {
   /** A sale: the order and payment at 10, an item at 8, one group (it counts at 10). */
   const sale = (n: number) => [change('orders', `o${n}`, 10, `orders:o${n}`), change('order_items', `i${n}`, 8, `orders:o${n}`), change('payments', `p${n}`, 10, `orders:o${n}`)];
 
-  it('waits for its answer unless the groups of both are of one level', () => {
-    expect(crossesLevels([change('customers', 'k1', 6)], sale(1))).toBe(true);
-    expect(crossesLevels([change('inventory_transactions', 's1', 9)], sale(1))).toBe(true); // HIGH after CRITICAL
-    expect(crossesLevels([...sale(2), change('customers', 'k1', 6)], sale(1))).toBe(true); // a batch across a boundary
-    // A batch at central across a boundary: even one of its lowest level could commit before its higher groups.
-    expect(crossesLevels([change('customers', 'k2', 6)], [...sale(1), change('customers', 'k1', 6)])).toBe(true);
-    expect(crossesLevels([change('audit_logs', 'a2', 1)], [change('products', 'p1', 5), change('audit_logs', 'a1', 1)])).toBe(true);
-    // A higher group built after the batch at central (a newer change of one of its rows) could commit after it.
-    expect(crossesLevels([change('customers', 'k2', 6), change('orders', 'o1', 10)], [change('customers', 'k1', 6)])).toBe(true);
+  it('ranks priorities in the tiers of DESIGN.md', () => {
+    expect([10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0].map(tierOf)).toEqual([10, 8, 8, 5, 5, 5, 3, 3, 1, 1, 1]);
   });
 
-  it('goes beside it when both are of one level, a group counting at its highest priority', () => {
-    expect(crossesLevels(sale(2), sale(1))).toBe(false); // the items at 8 count at their order's 10
-    expect(crossesLevels([change('customers', 'k2', 6)], [change('customers', 'k1', 6)])).toBe(false);
-    expect(crossesLevels([change('customers', 'k1', 6)], [])).toBe(false);
-    expect(crossesLevels([], sale(1))).toBe(false);
+  it('waits for its answer unless the groups of both are of one tier', () => {
+    expect(crossesTiers([change('customers', 'k1', 6)], sale(1))).toBe(true);
+    expect(crossesTiers([change('inventory_transactions', 's1', 9)], sale(1))).toBe(true); // HIGH after CRITICAL
+    expect(crossesTiers([...sale(2), change('customers', 'k1', 6)], sale(1))).toBe(true); // a batch across a boundary
+    // A batch at central across a boundary: even one of its lowest level could commit before its higher groups.
+    expect(crossesTiers([change('customers', 'k2', 6)], [...sale(1), change('customers', 'k1', 6)])).toBe(true);
+    expect(crossesTiers([change('audit_logs', 'a2', 1)], [change('products', 'p1', 5), change('audit_logs', 'a1', 1)])).toBe(true);
+    // A higher group built after the batch at central (a newer change of one of its rows) could commit after it.
+    expect(crossesTiers([change('customers', 'k2', 6), change('orders', 'o1', 10)], [change('customers', 'k1', 6)])).toBe(true);
+  });
+
+  it('goes beside it when both are of one tier, a group counting at its highest priority', () => {
+    expect(crossesTiers(sale(2), sale(1))).toBe(false); // the items at 8 count at their order's 10
+    expect(crossesTiers([change('inventory_items', 'v1', 8)], [change('inventory_transactions', 's1', 9)])).toBe(false); // HIGH, both
+    expect(crossesTiers([change('products', 'p1', 5)], [change('customers', 'k1', 6)])).toBe(false); // MEDIUM, both
+    expect(crossesTiers([change('customers', 'k2', 6)], [change('customers', 'k1', 6)])).toBe(false);
+    expect(crossesTiers([change('customers', 'k1', 6)], [])).toBe(false);
+    expect(crossesTiers([], sale(1))).toBe(false);
   });
 });
 

@@ -11,7 +11,7 @@ import type { PushResponse } from '../../shared/protocol.js';
 import type { SyncKind } from '../../shared/ipc.js';
 import type { CentralError } from './central-client.js';
 import { afterPushFailure, refusedForContent } from './failure.js';
-import { crossesLevels, inFlight, pointsAtBusy, splitGroups, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
+import { crossesTiers, inFlight, pointsAtBusy, splitGroups, type InFlight, type OutgoingBatch, type PushRecord } from './store/index.js';
 import type { AnswersPort, BatchesPort, CapturePort, CentralPort, CursorsPort, OutboxPort } from './ports.js';
 import type { SyncConfig } from './sync-config.js';
 
@@ -117,12 +117,12 @@ export class PushLoop {
       // it has already applied as a duplicate.
       let next: OutgoingBatch | null = null;
       let nextPosted: Promise<PushResponse> | undefined;
-      /** The next batch is of another level than this one: built again once this one is answered. */
-      let otherLevel = false;
+      /** The next batch is of another tier than this one: built again once this one is answered. */
+      let otherTier = false;
       const sending = this.sendBatch(batch, {
         posted,
         answered: () => {
-          if (!next || next.changes.length === 0 || nextPosted || otherLevel || this.host.halted()) return;
+          if (!next || next.changes.length === 0 || nextPosted || otherTier || this.host.halted()) return;
           nextPosted = this.post(next);
           nextPosted.catch(() => undefined);
         },
@@ -135,11 +135,11 @@ export class PushLoop {
         // Two batches at central at once: the next goes now, not when this one is answered,
         // so central reads and checks it while this one's statements run (their rows and
         // groups are disjoint). Unless it points at a row of this one: then it waits for
-        // that answer. Or unless the two are not all of one level (they could commit in
+        // that answer. Or unless the two are not all of one tier (they could commit in
         // either order): then it is built again once that answer is in, so whatever of a
-        // higher level waited behind this one's rows goes first.
-        otherLevel = crossesLevels(next.changes, batch.changes);
-        if (next.changes.length > 0 && !this.host.halted() && !otherLevel && !pointsAtBusy(next.changes, busy)) {
+        // higher tier waited behind this one's rows goes first.
+        otherTier = crossesTiers(next.changes, batch.changes);
+        if (next.changes.length > 0 && !this.host.halted() && !otherTier && !pointsAtBusy(next.changes, busy)) {
           nextPosted = this.post(next);
           nextPosted.catch(() => undefined);
         }
@@ -172,8 +172,8 @@ export class PushLoop {
         this.log.error({ err: message, kind, changes: batch.changes.length }, 'push refused');
       }
       let round = nextRound(next === null ? null : { size: next.changes.length, deferred: next.deferred ?? 0 }, nextPosted !== undefined, this.host.halted());
-      if (round === 'next' && otherLevel && !nextPosted) {
-        // Of another level: never sent; built again now that this one's answers are in.
+      if (round === 'next' && otherTier && !nextPosted) {
+        // Of another tier: never sent; built again now that this one's answers are in.
         outbox.unsent(next as OutgoingBatch);
         round = 'rebuild';
       }

@@ -2,7 +2,7 @@
  * How a batch is made, without I/O: transaction groups, the rows a batch at central
  * holds back, and how a row's queued entries fold into the one change that is sent.
  */
-import { CATALOG, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
+import { CATALOG, PRIORITY, type CatalogEntry, type WireRow } from '../../../shared/catalog/index.js';
 import type { PushChange } from '../../../shared/protocol.js';
 import type { LocalRow } from '../mapping.js';
 import type { OutboxEntry } from './outbox-status.js';
@@ -74,29 +74,38 @@ export function pointsAtBusy(changes: readonly OutgoingChange[], busy: InFlight)
 }
 
 /**
- * The levels of a batch's groups, each at its highest priority (as batches are built:
+ * The tier of a priority (DESIGN.md: CRITICAL 10, HIGH 8-9, MEDIUM 5-7, LOW 3-4,
+ * BACKGROUND 1-2): the lowest priority of its tier.
+ */
+export function tierOf(priority: number): number {
+  const tiers = [PRIORITY.CRITICAL, PRIORITY.HIGH, PRIORITY.MEDIUM, PRIORITY.LOW];
+  return tiers.find((t) => priority >= t) ?? PRIORITY.BACKGROUND;
+}
+
+/**
+ * The tiers of a batch's groups, each at its highest priority (as batches are built:
  * an order's items count at the order's priority).
  */
-function levels(changes: readonly OutgoingChange[]): number[] {
+function tiers(changes: readonly OutgoingChange[]): number[] {
   const byGroup = new Map<string, number>();
   for (const c of changes) {
     const g = groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
     byGroup.set(g, Math.max(byGroup.get(g) ?? 0, c.change.priority ?? 0));
   }
-  return [...byGroup.values()];
+  return [...byGroup.values()].map(tierOf);
 }
 
 /**
- * Whether `next` may not go beside `atCentral`: their groups are not all of one level.
+ * Whether `next` may not go beside `atCentral`: their groups are not all of one tier.
  * Two batches at central at once commit in either order, and tiers must commit in
  * order (DESIGN.md invariant 11): a lower group must not commit before a higher one,
  * nor a higher one after a lower (a newer change of a row that was at central, built
- * once its answer is in). So only batches of one level go side by side (a backlog of
- * sales); any other waits for the answer and is built again.
+ * once its answer is in). So only batches of one tier go side by side (a backlog of
+ * sales, of stock movements); any other waits for the answer and is built again.
  */
-export function crossesLevels(next: readonly OutgoingChange[], atCentral: readonly OutgoingChange[]): boolean {
+export function crossesTiers(next: readonly OutgoingChange[], atCentral: readonly OutgoingChange[]): boolean {
   if (atCentral.length === 0 || next.length === 0) return false;
-  const all = [...levels(next), ...levels(atCentral)];
+  const all = [...tiers(next), ...tiers(atCentral)];
   return Math.min(...all) !== Math.max(...all);
 }
 

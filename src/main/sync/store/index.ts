@@ -70,7 +70,7 @@ export class LocalStore {
 export { StoreBase, nowIso, type LocalTable } from './base.js';
 export { PosDatabaseMissingError, missingPart, openStore, type LocalStoreOptions } from './open.js';
 export { BATCH_SQL, type BatchOptions } from './batches.js';
-export { inFlight, crossesLevels, pointsAtBusy, splitGroups, type InFlight, type OutgoingBatch, type OutgoingChange } from './batch-rules.js';
+export { inFlight, crossesTiers, tierOf, pointsAtBusy, splitGroups, type InFlight, type OutgoingBatch, type OutgoingChange } from './batch-rules.js';
 export type { EntryStatus, OutboxEntry } from './outbox-status.js';
 export type { NewEntry, RetryPolicy } from './outbox.js';
 export type { PageRead, PageResult } from './pages.js';
