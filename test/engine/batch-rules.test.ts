@@ -123,16 +123,19 @@ describe('a batch sent while another is at central', () => {
   });
 });
 
-describe('a batch beside the one at central', () => {
-  const change = (table: string, entityId: string, priority: number, group?: string): OutgoingChange => {
-    const entry = entryForTable(table) as CatalogEntry;
-    return {
-      entry,
-      entryIds: [1],
-      wire: null,
-      change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, priority, ...(group ? { transactionGroup: group } : {}) },
-    };
+/** An outgoing create of a row at `priority`, in transaction group `group` (none: its own). */
+const prioritized = (table: string, entityId: string, priority: number, group?: string): OutgoingChange => {
+  const entry = entryForTable(table) as CatalogEntry;
+  return {
+    entry,
+    entryIds: [1],
+    wire: null,
+    change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, priority, ...(group ? { transactionGroup: group } : {}) },
   };
+};
+
+describe('a batch beside the one at central', () => {
+  const change = prioritized;
   /** A sale: the order and payment at 10, an item at 8, one group (it counts at 10). */
   const sale = (n: number) => [change('orders', `o${n}`, 10, `orders:o${n}`), change('order_items', `i${n}`, 8, `orders:o${n}`), change('payments', `p${n}`, 10, `orders:o${n}`)];
 
@@ -162,15 +165,7 @@ describe('a batch beside the one at central', () => {
 });
 
 describe('a batch central refuses as a whole', () => {
-  const change = (table: string, entityId: string, group?: string, priority = 5): OutgoingChange => {
-    const entry = entryForTable(table) as CatalogEntry;
-    return {
-      entry,
-      entryIds: [1],
-      wire: null,
-      change: { changeId: `c-${entityId}`, entityType: entry.entityType, entityId, operation: 'CREATE', syncVersion: 0, priority, ...(group ? { transactionGroup: group } : {}) },
-    };
-  };
+  const change = (table: string, entityId: string, group?: string, priority = 5): OutgoingChange => prioritized(table, entityId, priority, group);
 
   it('is split in halves of whole groups, the higher levels first, each in the batch’s order; a single group is not split', () => {
     fc.assert(

@@ -14,7 +14,7 @@ import { CentralClient } from '../../src/main/sync/central-client.js';
 import { Answers } from '../../src/main/sync/store/answers.js';
 import type { PushRequest, PushResponse } from '../../src/shared/protocol.js';
 import { useCentral } from '../helpers/central.js';
-import { closeAll, failFirstPush, startEngine, startProxy, type TerminalEngine } from '../helpers/engine.js';
+import { closeAll, failFirstPush, startEngine, startProxy, type ProxiedRequest, type TerminalEngine } from '../helpers/engine.js';
 import { rowOf } from '../helpers/sync.js';
 
 afterAll(closeAll);
@@ -346,19 +346,23 @@ describe('push pipeline', () => {
   });
 });
 
+/**
+ * On the way to central, the sale `orderNumber`'s order is made into a change central
+ * cannot read: central refuses every push request that carries it (a 400 for the whole batch).
+ */
+function spoilSale(r: ProxiedRequest, orderNumber: string): void {
+  if (r.path !== '/api/sync/push' || !r.body.includes(`"${orderNumber}"`)) return;
+  const body = JSON.parse(r.body) as PushRequest;
+  for (const x of body.changes) if (x.entityType === 'SaleOrder' && x.data?.order_number === orderNumber) (x as { operation: string }).operation = 'NOT_AN_OPERATION';
+  (r as { body: string }).body = JSON.stringify(body);
+}
+
 describe('a batch central refuses as a whole', () => {
   const c = useCentral();
   afterAll(closeAll);
 
   it('is sent again in halves of whole sales until the bad one stands alone: the others arrive whole, the bad one ends failed', async () => {
-    // On the way, the bad sale's order is made into a change central cannot read: it
-    // refuses every request that carries it (a 400 for the whole batch).
-    const proxy = await startProxy(c.url, (r) => {
-      if (r.path !== '/api/sync/push' || !r.body.includes('"PIPE-201"')) return;
-      const body = JSON.parse(r.body) as PushRequest;
-      for (const x of body.changes) if (x.entityType === 'SaleOrder' && x.data?.order_number === 'PIPE-201') (x as { operation: string }).operation = 'NOT_AN_OPERATION';
-      (r as { body: string }).body = JSON.stringify(body);
-    });
+    const proxy = await startProxy(c.url, (r) => spoilSale(r, 'PIPE-201'));
     try {
       // One attempt: a refused change ends failed at once (it would be tried again later otherwise).
       const e = await startEngine(c, { config: { centralUrl: proxy.url, batchSize: 50, maxRetries: 1 } });
@@ -399,10 +403,7 @@ describe('a split batch when the network fails part way', () => {
     const proxy = await startProxy(c.url, (r) => {
       if (r.path !== '/api/sync/push') return;
       if (r.body.includes('"PIPE-302"') && !r.body.includes('"PIPE-301"')) throw new Error('the network drops this push');
-      if (!r.body.includes('"PIPE-301"')) return;
-      const body = JSON.parse(r.body) as PushRequest;
-      for (const x of body.changes) if (x.entityType === 'SaleOrder' && x.data?.order_number === 'PIPE-301') (x as { operation: string }).operation = 'NOT_AN_OPERATION';
-      (r as { body: string }).body = JSON.stringify(body);
+      spoilSale(r, 'PIPE-301');
     });
     try {
       // One attempt: what the failure touches ends failed at once.

@@ -41,12 +41,15 @@ export const rowKey = (table: string, serverId: string) => `${table}\u0000${serv
 /** A change's transaction group as GROUP_KEY names it: its own, or its row alone. */
 export const groupKey = (txGroup: string | null | undefined, table: string, serverId: string) => txGroup ?? `${table}:${serverId}`;
 
+/** The transaction group of an outgoing change, as GROUP_KEY names it. */
+const groupOfChange = (c: OutgoingChange) => groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
+
 /** The groups (as GROUP_KEY names them) and rows of a batch that is on its way to central. */
 export function inFlight(batch: OutgoingBatch): InFlight {
   const groups = new Set<string>();
   const rows = new Set<string>();
   for (const c of batch.changes) {
-    groups.add(groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId));
+    groups.add(groupOfChange(c));
     rows.add(rowKey(c.entry.table, c.change.entityId));
   }
   return { groups, rows };
@@ -83,17 +86,20 @@ export function tierOf(priority: number): number {
 }
 
 /**
- * The tiers of a batch's groups, each at its highest priority (as batches are built:
- * an order's items count at the order's priority).
+ * The level of each group of a batch, in the order the groups first appear: its highest
+ * priority (as batches are built: an order's items count at the order's priority).
  */
-function tiers(changes: readonly OutgoingChange[]): number[] {
-  const byGroup = new Map<string, number>();
+function groupLevels(changes: readonly OutgoingChange[]): Map<string, number> {
+  const levels = new Map<string, number>();
   for (const c of changes) {
-    const g = groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
-    byGroup.set(g, Math.max(byGroup.get(g) ?? 0, c.change.priority ?? 0));
+    const g = groupOfChange(c);
+    levels.set(g, Math.max(levels.get(g) ?? 0, c.change.priority ?? 0));
   }
-  return [...byGroup.values()].map(tierOf);
+  return levels;
 }
+
+/** The tiers of a batch's groups. */
+const tiers = (changes: readonly OutgoingChange[]): number[] => [...groupLevels(changes).values()].map(tierOf);
 
 /**
  * Whether `next` may not go beside `atCentral`: their groups are not all of one tier.
@@ -118,13 +124,11 @@ export function crossesTiers(next: readonly OutgoingChange[], atCentral: readonl
  * Each half keeps the batch's order of changes.
  */
 export function splitGroups(changes: readonly OutgoingChange[]): [OutgoingChange[], OutgoingChange[]] | null {
-  const keyOf = (c: OutgoingChange) => groupKey(c.change.transactionGroup, c.entry.table, c.change.entityId);
-  const level = new Map<string, number>();
-  for (const c of changes) level.set(keyOf(c), Math.max(level.get(keyOf(c)) ?? 0, c.change.priority ?? 0));
-  if (level.size < 2) return null;
-  const ranked = [...level.keys()].map((g, i) => ({ g, i, p: level.get(g) ?? 0 })).sort((a, b) => b.p - a.p || a.i - b.i);
+  const levels = groupLevels(changes);
+  if (levels.size < 2) return null;
+  const ranked = [...levels].map(([g, p], i) => ({ g, p, i })).sort((a, b) => b.p - a.p || a.i - b.i);
   const first = new Set(ranked.slice(0, Math.ceil(ranked.length / 2)).map((x) => x.g));
-  return [changes.filter((c) => first.has(keyOf(c))), changes.filter((c) => !first.has(keyOf(c)))];
+  return [changes.filter((c) => first.has(groupOfChange(c))), changes.filter((c) => !first.has(groupOfChange(c)))];
 }
 
 /** Tables other rows travel with (an order: its items and payments). */
