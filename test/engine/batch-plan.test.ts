@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BATCH_SQL, LocalStore } from '../../src/main/sync/store/index.js';
+import { entryOfRow } from '../../src/main/sync/store/outbox-status.js';
 import { PosSimulator } from '../../src/agent/simulator.js';
 import { removeTempDirs, tempDir } from '../helpers/engine.js';
 
@@ -42,6 +43,21 @@ describe('choosing a push batch', () => {
         expect(d, `${name}: ${plan.join(' | ')}`).not.toMatch(/queue_idx \(status=\?\)$/);
       }
     }
+    store.close();
+  });
+
+  it('reads a batch\'s entries raw into exactly the entries the object read gives, every column of the entry type', () => {
+    const { store } = backlog(20);
+    // Some entries sent, backed off and failed, so no column is only ever null.
+    store.base.db.exec(`UPDATE tillsync_outbox SET sent_as = change_id, base_version = 3, hlc = '000000000000001:00000:t', attempts = 2, next_attempt_at = 5, last_error = 'x' WHERE id % 3 = 0`);
+    const groups = JSON.stringify((store.base.db.prepare(`SELECT DISTINCT coalesce(tx_group, table_name || ':' || server_id) AS g FROM tillsync_outbox`).all() as { g: string }[]).map((r) => r.g));
+    const raw = (store.base.rawStmt(BATCH_SQL.groupEntries).all(groups, '[]') as unknown[][]).map(entryOfRow);
+    const objects = store.base.db.prepare(BATCH_SQL.groupEntries).all(groups, '[]') as Record<string, unknown>[];
+    expect(raw.length).toBeGreaterThan(100);
+    expect(raw).toEqual(objects);
+    // Every column the outbox has that an entry declares is read (result_version, conflict_id and synced_at are not an entry's).
+    const columns = (store.base.db.prepare(`SELECT name FROM pragma_table_info('tillsync_outbox')`).all() as { name: string }[]).map((c) => c.name);
+    expect(columns.filter((c) => !Object.hasOwn(raw[0] as object, c)).sort()).toEqual(['conflict_id', 'result_version', 'synced_at']);
     store.close();
   });
 

@@ -23,6 +23,7 @@ export class StoreBase {
   readonly tables: Map<string, LocalTable>;
   readonly fk: ForeignKeys;
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly rawStmts = new Map<string, Database.Statement>();
   private clock: Hlc | null;
   private clockDirty = false;
 
@@ -59,6 +60,16 @@ export class StoreBase {
     if (!s) {
       s = this.db.prepare(sql);
       this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** A cached statement that returns rows as arrays of column values (its own cache entry: raw mode is the statement's). */
+  rawStmt(sql: string): Database.Statement {
+    let s = this.rawStmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.rawStmts.set(sql, s);
     }
     return s;
   }

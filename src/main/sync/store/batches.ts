@@ -9,7 +9,7 @@ import type { LocalTable, StoreBase } from './base.js';
 import { byRow, groupKey, groupOf, lastImage, planRow, rowKey, sendOrder, waitingGroups, type InFlight, type OutgoingBatch, type OutgoingChange } from './batch-rules.js';
 import type { Capture } from './capture.js';
 import type { Outbox } from './outbox.js';
-import type { OutboxEntry } from './outbox-status.js';
+import { ENTRY_COLUMNS, entryOfRow, type OutboxEntry } from './outbox-status.js';
 import { salesHeldBack } from './restored.js';
 import { restoreRereadsOf } from './resync.js';
 
@@ -43,8 +43,8 @@ export const BATCH_SQL = {
    */
   heldBehind: `SELECT count(*) AS n FROM json_each(?) AS busy CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = busy.value AND o.status = 'pending' AND o.sent_as IS NULL AND o.id <= ? AND o.table_name NOT IN (SELECT value FROM json_each(?))`,
-  /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index). */
-  groupEntries: `SELECT o.* FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
+  /** The chosen groups' pending entries (CROSS JOIN: from the groups into the group index), read raw (entryOfRow). */
+  groupEntries: `SELECT ${ENTRY_COLUMNS.map((c) => `o.${c}`).join(', ')} FROM json_each(?) AS chosen CROSS JOIN tillsync_outbox AS o
     WHERE ${GROUP_KEY} = chosen.value AND o.status = 'pending' AND o.table_name NOT IN (SELECT value FROM json_each(?))
     ORDER BY o.id`,
 } as const;
@@ -149,7 +149,7 @@ export class Batches {
       this.capture.drain();
       const chosen = this.chooseGroups(opts, paused);
       if (chosen.length === 0) return { changes: [], cancelled: 0, invalid: 0, deferred: this.heldBehind(opts, paused) };
-      let entries = this.base.stmt(BATCH_SQL.groupEntries).all(JSON.stringify(chosen), paused) as OutboxEntry[];
+      let entries = (this.base.rawStmt(BATCH_SQL.groupEntries).all(JSON.stringify(chosen), paused) as unknown[][]).map(entryOfRow);
       const waiting = waitingGroups(entries, opts.busy?.rows);
       if (waiting.size > 0) entries = entries.filter((e) => !waiting.has(groupKey(e.tx_group, e.table_name, e.server_id)));
       const deferred = opts.busy?.rows && opts.busy.rows.size > 0 ? waiting.size : 0;
