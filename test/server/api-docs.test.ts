@@ -47,6 +47,16 @@ describe('the OpenAPI document', () => {
     for (const key of Object.keys(ROUTE_DOCS)) expect(declared.has(key), `${key} is in the document`).toBe(true);
   });
 
+  it('describes a pushed change\'s row images as JSON objects', async () => {
+    const doc = (await openapi()) as unknown as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> } }>> };
+    type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: unknown; anyOf?: Schema[] };
+    const body = doc.paths['/api/sync/push']?.post?.requestBody?.content?.['application/json']?.schema as Schema | undefined;
+    const change = body?.properties?.changes?.items;
+    expect(change?.properties?.data).toEqual({ type: 'object', additionalProperties: {} });
+    // Nullable: an object or null.
+    expect(JSON.stringify(change?.properties?.baseData)).toContain('"type":"object"');
+  });
+
   it('documents GET /healthz (JSON status and database) and GET /metrics (Prometheus text), and they answer as documented', async () => {
     const doc = await openapi();
     const health = doc.paths['/healthz']?.get;

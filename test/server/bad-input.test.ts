@@ -127,6 +127,9 @@ const pushCases: Case[] = [
   ['push: operation unknown', post(term, '/api/sync/push', () => ({ terminalId: T(), changes: [order({ operation: 'UPSERT' })] })), V('body.changes.0.operation')],
   ['push: entityId empty', post(term, '/api/sync/push', () => ({ terminalId: T(), changes: [order({ entityId: '' })] })), V('body.changes.0.entityId')],
   ['push: data an array', post(term, '/api/sync/push', () => ({ terminalId: T(), changes: [order({ data: [] })] })), V('body.changes.0.data')],
+  ['push: data a string', post(term, '/api/sync/push', () => ({ terminalId: T(), changes: [order({ data: 'x' })] })), V('body.changes.0.data', ['JSON object'])],
+  ['push: data null', post(term, '/api/sync/push', () => ({ terminalId: T(), changes: [order({ data: null })] })), V('body.changes.0.data')],
+  ['push: baseData an array', post(term, '/api/sync/push', () => ({ terminalId: T(), changes: [order({ baseData: [1] })] })), V('body.changes.0.baseData')],
   [
     'push: a data column of the wrong type (price not a number)',
     post(term, '/api/sync/push', () => ({
