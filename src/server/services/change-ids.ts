@@ -29,30 +29,58 @@ export function contentHashOf(c: PushChange): string {
 /**
  * JSON with every object's keys in sorted order (the wire's values are plain JSON, as
  * parsed from a body): the text `canonicalJsonByWalk` builds, made by the native
- * serializer with every key the value holds, sorted, as its key list (a key list orders
- * each object's keys as the list does, at every depth, and leaves out undefined values).
- * It is on the push's path for every change, where the walk cost a twentieth of the push.
+ * serializer from a copy of the value whose objects hold their keys in sorted order.
+ * It is on the push's path for every change: the walk cost 4.6-5.7 us a customer's
+ * change, serializing with every key as a key list (the serializer's slow path) 4.0 us,
+ * this copy 2.0-2.8 us. An object's key order is its insertion order except for keys
+ * that are array indexes ("2", "10"), which come first in numeric order, and an own
+ * `__proto__` cannot be set by assignment: a value with such a key takes the walk.
  */
 export function canonicalJson(v: unknown): string {
-  const keys = new Set<string>();
-  collectKeys(v, keys);
-  // A key list is read through the prototype: an object without its own `__proto__` would
-  // serialize Object.prototype under that name. Such a value takes the walk (the native
-  // path's other inherited names are functions, which the serializer leaves out).
-  if (keys.has('__proto__')) return canonicalJsonByWalk(v);
-  return JSON.stringify(v, [...keys].sort()) ?? 'null';
+  const copy = sortedCopy(v);
+  if (copy === UNSORTABLE) return canonicalJsonByWalk(v);
+  return JSON.stringify(copy) ?? 'null';
 }
 
-function collectKeys(v: unknown, into: Set<string>): void {
-  if (v === null || typeof v !== 'object') return;
+const UNSORTABLE = Symbol('unsortable');
+const INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
+
+/** The last object's keys and their sorted order (null: unsortable), as a change's rows share one key list. */
+let lastKeys: readonly string[] = [];
+let lastSorted: readonly string[] | null = [];
+
+function sortedKeysOf(keys: readonly string[]): readonly string[] | null {
+  let same = keys.length === lastKeys.length;
+  for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
+  if (same) return lastSorted;
+  const sortable = keys.every((k) => k !== '__proto__' && !INDEX_KEY.test(k));
+  lastKeys = keys;
+  lastSorted = sortable ? [...keys].sort() : null;
+  return lastSorted;
+}
+
+/** The value with every object's keys in sorted order, or UNSORTABLE. */
+function sortedCopy(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) {
-    for (const x of v) collectKeys(x, into);
-    return;
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = sortedCopy(v[i]);
+      if (x === UNSORTABLE) return UNSORTABLE;
+      out[i] = x;
+    }
+    return out;
   }
-  for (const k of Object.keys(v)) {
-    into.add(k);
-    collectKeys((v as Record<string, unknown>)[k], into);
+  const o = v as Record<string, unknown>;
+  const sorted = sortedKeysOf(Object.keys(o));
+  if (sorted === null) return UNSORTABLE;
+  const out: Record<string, unknown> = {};
+  for (const k of sorted) {
+    const x = sortedCopy(o[k]);
+    if (x === UNSORTABLE) return UNSORTABLE;
+    out[k] = x;
   }
+  return out;
 }
 
 /** The definition `canonicalJson` keeps to: each object's defined keys sorted, recursively. */
