@@ -37,15 +37,29 @@ export class StoreBase {
     this.tables = tables;
     const clock = this.getMeta('hlc');
     this.clock = clock ? parseHlc(clock) : null;
+    // A statement per table, found by the table's name: these run for every foreign key of
+    // every row a batch or a pulled page maps, where building and hashing the SQL text
+    // for the statement cache cost about as much as the look-up itself.
+    const serverIdOf = new Map<string, Database.Statement>();
+    const localIdOf = new Map<string, Database.Statement>();
+    const perTable = (cache: Map<string, Database.Statement>, table: string, sql: () => string): Database.Statement | null => {
+      let st = cache.get(table);
+      if (!st) {
+        if (!this.tables.has(table)) return null;
+        st = this.stmt(sql());
+        cache.set(table, st);
+      }
+      return st;
+    };
     this.fk = {
       serverIdOf: (table, localId) => {
-        if (!this.tables.has(table)) return null;
-        const r = this.stmt(`SELECT ${q(LOCAL_SERVER_ID)} AS s FROM ${q(table)} WHERE ${q(LOCAL_KEY)} = ?`).get(localId) as { s: string | null } | undefined;
+        const st = perTable(serverIdOf, table, () => `SELECT ${q(LOCAL_SERVER_ID)} AS s FROM ${q(table)} WHERE ${q(LOCAL_KEY)} = ?`);
+        const r = st?.get(localId) as { s: string | null } | undefined;
         return r?.s ?? null;
       },
       localIdOf: (table, serverId) => {
-        if (!this.tables.has(table)) return null;
-        const r = this.stmt(`SELECT ${q(LOCAL_KEY)} AS id FROM ${q(table)} WHERE ${q(LOCAL_SERVER_ID)} = ?`).get(serverId) as { id: number } | undefined;
+        const st = perTable(localIdOf, table, () => `SELECT ${q(LOCAL_KEY)} AS id FROM ${q(table)} WHERE ${q(LOCAL_SERVER_ID)} = ?`);
+        const r = st?.get(serverId) as { id: number } | undefined;
         return r?.id ?? null;
       },
     };
