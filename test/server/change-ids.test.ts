@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, canonicalJsonByWalk, contentHashOf } from '../../src/server/services/change-ids.js';
@@ -34,5 +35,8 @@ describe('canonical JSON of a change (its content hash)', () => {
     const other = { syncVersion: 0, operation: 'CREATE' as const, data: { email: null, name: 'A', id: 'c1' }, entityId: 'c1', entityType: 'customers' };
     expect(contentHashOf(other)).toBe(contentHashOf(one));
     expect(contentHashOf({ ...one, data: { ...one.data, name: 'B' } })).not.toBe(contentHashOf(one));
+    // The digest's definition, which hashes stored at central before any change of its code must keep matching.
+    const defined = createHash('sha256').update(canonicalJsonByWalk(['customers', 'c1', 'CREATE', 0, one.data, null])).digest('base64url').slice(0, 22);
+    expect(contentHashOf(one)).toBe(defined);
   });
 });
