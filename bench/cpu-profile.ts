@@ -58,12 +58,13 @@ const [{ createEngine }, { DEFAULT_SYNC_CONFIG }, { createCentral }, { ServerCon
 const dirs = tempDirs();
 const pg = values.postgres ? await scratchPostgres(process.env.TILLSYNC_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test') : undefined;
 const db = pg ? openPostgres({ connectionString: pg.url }) : await openPglite(dirs.tmp('cpu-pglite-'));
-const central = await createCentral({
-  config: ServerConfig.parse({ port: 0, host: '127.0.0.1', adminToken: ADMIN_TOKEN, logLevel: 'silent', autoSyncOnStart: false }),
-  db,
-});
+let central: Awaited<ReturnType<App['createCentral']>> | undefined;
 let engine: ReturnType<Engine['createEngine']> | undefined;
 try {
+  central = await createCentral({
+    config: ServerConfig.parse({ port: 0, host: '127.0.0.1', adminToken: ADMIN_TOKEN, logLevel: 'silent', autoSyncOnStart: false }),
+    db,
+  });
   const url = await central.listen();
   const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
     const r = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -153,7 +154,7 @@ try {
   }
 } finally {
   await engine?.close();
-  await central.close();
+  await central?.close();
   await db.close();
   await pg?.drop();
   dirs.cleanup();

@@ -55,9 +55,11 @@ function sortedKeysOf(keys: readonly string[]): readonly string[] | null {
   for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
   if (same) return lastSorted;
   const sortable = keys.every((k) => k !== '__proto__' && !INDEX_KEY.test(k));
+  // Both set together, once the sorted list is made: a failure part way leaves the memo as it was.
+  const sorted = sortable ? [...keys].sort() : null;
   lastKeys = keys;
-  lastSorted = sortable ? [...keys].sort() : null;
-  return lastSorted;
+  lastSorted = sorted;
+  return sorted;
 }
 
 /** The value with every object's keys in sorted order, or UNSORTABLE. */
