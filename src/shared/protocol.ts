@@ -22,14 +22,14 @@ export const Operation = z.enum(OPERATIONS);
 export type Operation = z.infer<typeof Operation>;
 
 /**
- * A row image: a JSON object of columns. Only its shape is checked here; the columns are
- * checked against the entity's row schema where they are used (a push's `data` and
- * `baseData` below, a pulled row by the till's mapping). A check of each key and value
- * (`z.record(z.string(), z.unknown())`) cost 2.9 us an image (a customer's), on every
- * change central takes and every row a till pulls; this one 0.1 us. The API docs still
- * describe it as an object.
+ * A row image: a JSON object of columns. Only its shape is checked here: a push's `data`
+ * and `baseData` are checked column by column against the entity's row schema below, and
+ * the till's mapping reads only the catalog's columns of a pulled row. A check of each
+ * key and value (`z.record(z.string(), z.unknown())`) cost 2.9 us an image (a
+ * customer's), on every change central takes and every row a till pulls; this one 0.1
+ * us. The API docs still describe it as an object.
  */
-export const RowImage = z
+const RowImage = z
   .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: 'must be a JSON object (a row\'s columns)' })
   .meta({ type: 'object', additionalProperties: {} });
 
