@@ -25,24 +25,34 @@ type ConfigModule = typeof import('../src/server/config.js');
 type DatabaseModule = typeof import('../src/server/db/database.js');
 type Simulator = typeof import('../src/agent/simulator.js');
 
-const { values } = parseArgs({
-  options: {
-    sales: { type: 'string' },
-    customers: { type: 'string' },
-    postgres: { type: 'boolean' },
-    build: { type: 'boolean' },
-    out: { type: 'string' },
-  },
-  strict: true,
-});
-const count = (v: string | undefined, fallback: number, name: string): number => {
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
-};
-if (values.sales !== undefined && values.customers !== undefined) throw new Error('--sales or --customers, not both');
-const what = values.customers !== undefined ? 'customers' : 'sales';
-const n = what === 'customers' ? count(values.customers, 20_000, 'customers') : count(values.sales, 3_000, 'sales');
+/** The command line, or a one-line error and exit status 2. */
+function options() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        sales: { type: 'string' },
+        customers: { type: 'string' },
+        postgres: { type: 'boolean' },
+        build: { type: 'boolean' },
+        out: { type: 'string' },
+      },
+      strict: true,
+    });
+    const count = (v: string | undefined, fallback: number, name: string): number => {
+      const n = v === undefined ? fallback : Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not ${JSON.stringify(v)}`);
+      return n;
+    };
+    if (values.sales !== undefined && values.customers !== undefined) throw new Error('--sales or --customers, not both');
+    const what = values.customers !== undefined ? ('customers' as const) : ('sales' as const);
+    const n = what === 'customers' ? count(values.customers, 20_000, 'customers') : count(values.sales, 3_000, 'sales');
+    return { values, what, n };
+  } catch (err) {
+    process.stderr.write(`bench:cpu: ${err instanceof Error ? err.message : String(err)}\nusage: npm run bench:cpu -- [--sales N | --customers N] [--postgres] [--build] [--out FILE]\n`);
+    process.exit(2);
+  }
+}
+const { values, what, n } = options();
 const root = values.build ? '../build/' : '../src/';
 const load = <T>(rel: string): Promise<T> => import(new URL(`${root}${rel}`, import.meta.url).href) as Promise<T>;
 
