@@ -10,6 +10,11 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Files share a worker process and its module cache: each file's fresh process and
+    // imports cost about 2 s (PGlite's WebAssembly, fastify, socket.io) and were a third
+    // of CI's time. A test that changes something global puts it back (`--isolate`
+    // gives each file its own process again, to tell a leak from a failure).
+    isolate: false,
     // On PGlite, two files at once: vitest's default on 2 cores is one (cores - 1), and
     // most of a file's time is waiting on sockets, databases and child processes (the
     // PGlite leg took 7.5 min so, against 10 at one). On a PostgreSQL server one at a

@@ -22,12 +22,19 @@ export async function buildConsole(outDir: string): Promise<void> {
 
 /**
  * The console built once for this test file into a temp dir named now (so centrals
- * created later in the file serve it), removed in afterAll. Call it at the top level.
+ * created later in the file serve it), removed in afterAll, where the variable is put
+ * back as it was. Call it at the top level.
  */
 export function useConsoleBuild(): { readonly dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tillsync-console-'));
+  const before = process.env.TILLSYNC_CONSOLE_DIR;
   process.env.TILLSYNC_CONSOLE_DIR = dir;
   beforeAll(() => buildConsole(dir), 120_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    // The next file run in this worker must not be sent to a removed directory.
+    if (before === undefined) delete process.env.TILLSYNC_CONSOLE_DIR;
+    else process.env.TILLSYNC_CONSOLE_DIR = before;
+    rmSync(dir, { recursive: true, force: true });
+  });
   return { dir };
 }

@@ -308,11 +308,22 @@ describe('GroupCommit with a transaction that stalls', () => {
       done.push(gc.submit(push('c', 'C')));
       // b counts now: c waits for b to stall, and nothing wakes the queue before then
       // (a, past stallMs already, is no reason to look again every millisecond).
-      const timers = vi.spyOn(globalThis, 'setTimeout');
-      await vi.advanceTimersByTimeAsync(50);
+      // Counted through a wrapper put back by hand: a vi.spyOn over the fake timer, once
+      // restored, left the fake installed for good (the next test file run in the same
+      // worker, without isolation, waited forever on setTimeout).
+      const fakeSetTimeout = globalThis.setTimeout;
+      let timerCalls = 0;
+      globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+        timerCalls++;
+        return fakeSetTimeout(...args);
+      }) as typeof setTimeout;
+      try {
+        await vi.advanceTimersByTimeAsync(50);
+      } finally {
+        globalThis.setTimeout = fakeSetTimeout;
+      }
       expect(started).toEqual([['a'], ['b']]);
-      expect(timers.mock.calls.length).toBeLessThanOrEqual(1);
-      timers.mockRestore();
+      expect(timerCalls).toBeLessThanOrEqual(1);
       await vi.advanceTimersByTimeAsync(60);
       expect(started).toEqual([['a'], ['b'], ['c']]); // b stalled too
       // Three at once is the most, stalled or not: d waits until one ends.
