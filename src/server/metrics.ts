@@ -4,7 +4,24 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { MetricsResponse } from './api-docs.js';
 
+/**
+ * The process's own metrics (CPU, memory, event loop, garbage collection), collected
+ * once per process and shown by every central in it: collected per instance, each
+ * central closed would leave its GC observer and event-loop histogram running (tests
+ * start over a hundred centrals in one process).
+ */
+let processRegistry: Registry | undefined;
+
+export function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'tillsync_' });
+  }
+  return processRegistry;
+}
+
 export class Metrics {
+  /** This instance's metrics; `text()` adds the process's. */
   readonly registry = new Registry();
   readonly requests = new Counter({
     name: 'tillsync_http_requests_total',
@@ -103,8 +120,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'tillsync_' });
+  constructor(private readonly defaults = true) {
+    if (defaults) processMetrics();
+  }
+
+  /** Prometheus text: this instance's metrics and, unless left out, the process's. */
+  text(): Promise<string> {
+    return this.defaults ? Registry.merge([this.registry, processMetrics()]).metrics() : this.registry.metrics();
   }
 }
 
@@ -115,7 +137,7 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): vo
     { schema: { tags: ['ops'], produces: [metrics.registry.contentType], response: { 200: MetricsResponse } } },
     async (_req, reply) => {
       reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
+      return metrics.text();
     },
   );
 }

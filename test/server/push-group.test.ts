@@ -8,7 +8,7 @@
  * together into the next run; a group whose run fails is run again member by member,
  * and only a member that fails alone is rejected; inFlight groups run at once.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GroupCommit, takeGroup, type GroupKeys } from '../../src/server/services/push-group.js';
 
 /** A push's keys: its terminal, the rows it writes, its change ids (size: one change per row unless told). */
@@ -281,6 +281,11 @@ describe('GroupCommit', () => {
 });
 
 describe('GroupCommit with a transaction that stalls', () => {
+  // Also after a test that timed out (its finally never runs): the next file in this worker needs real timers.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('a transaction running past stallMs stops counting: the next group starts beside it, up to maxInFlight; a waiting push wakes the queue only when a counted one would stall', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
