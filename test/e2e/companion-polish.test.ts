@@ -23,7 +23,7 @@ import type { HistoryEntry, SettingsView } from '../../src/shared/ipc.js';
 import { launchBrowser, openPage, screenshot, startCompanion, useRenderer } from '../helpers/browser.js';
 import { useCentral, type ProvisionedTerminal } from '../helpers/central.js';
 import { openPos, removeTempDirs, tempDir } from '../helpers/engine.js';
-import { freePort, waitUntil } from '../helpers/processes.js';
+import { DEAD_CENTRAL_URL, waitUntil } from '../helpers/processes.js';
 import { settled } from '../helpers/sync.js';
 
 const c = useCentral();
@@ -61,7 +61,7 @@ beforeAll(async () => {
   pos = openPos(dbPath);
   // Something waits when the companion starts: its start-up pass pushes it, and finds nobody.
   pos.prepare(`INSERT INTO customers (name, email, loyalty_points, total_spent, visit_count) VALUES ('Ann', 'ann@example.test', 0, 0, 0)`).run();
-  deadUrl = `http://127.0.0.1:${await freePort()}`;
+  deadUrl = DEAD_CENTRAL_URL;
   web = await startCompanion(ui.dir, {
     env: { CENTRAL_API_URL: deadUrl, TERMINAL_ID: terminal.terminalId, CENTRAL_API_KEY: terminal.apiKey, DATABASE_URL: `file:${dbPath}` },
   });

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../../src/main/sync/sync-service.js';
 import { useCentral } from '../helpers/central.js';
 import { closeAll, engineConfig, startEngine, testLogger, type TerminalEngine } from '../helpers/engine.js';
-import { freePort, waitUntil } from '../helpers/processes.js';
+import { DEAD_CENTRAL_URL, waitUntil } from '../helpers/processes.js';
 import { count } from '../helpers/sync.js';
 
 afterAll(closeAll);
@@ -36,7 +36,7 @@ describe('History', () => {
   it('a pass that finds central unreachable lists the reason once', async () => {
     const e = await startEngine(c, { initialSync: true });
     sale(e.pos(), `H-OFF-${e.terminal.terminalId}`);
-    const service = await e.restart({ centralUrl: `http://127.0.0.1:${await freePort()}` });
+    const service = await e.restart({ centralUrl: DEAD_CENTRAL_URL });
     const r = await service.performIncrementalSync('test');
     expect(r.errors.length).toBeGreaterThan(0);
     expect(r.errors).toEqual([...new Set(r.errors)]);

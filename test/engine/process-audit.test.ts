@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditReport } from '../../src/shared/audit-protocol.js';
 import { useCentral } from '../helpers/central.js';
-import { agentEnv, freePort, killAll, runTillsync, tempDir } from '../helpers/processes.js';
+import { agentEnv, DEAD_CENTRAL_URL, killAll, runTillsync, tempDir } from '../helpers/processes.js';
 import { settled } from '../helpers/sync.js';
 
 let dir: ReturnType<typeof tempDir>;
@@ -61,7 +61,7 @@ describe('tillsync audit (a separate process)', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^--table: unknown table nope; tables: stores, /);
 
-    const down = await runTillsync(['audit'], { ...env, CENTRAL_API_URL: `http://127.0.0.1:${await freePort()}` });
+    const down = await runTillsync(['audit'], { ...env, CENTRAL_API_URL: DEAD_CENTRAL_URL });
     expect(down.code, `${down.stdout}\n${down.stderr}`).toBe(1);
     expect(down.stderr).toMatch(/^tillsync audit: central http:\/\/127.0.0.1:\d+ unreachable: .*; nothing was compared$/m);
   });

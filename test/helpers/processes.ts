@@ -155,6 +155,13 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/**
+ * A central URL nothing answers at, for "central unreachable": port 1 (tcpmux), which
+ * no test binds. A port freePort found free can be taken by a server of another test
+ * file before it is used (a test then met a central that refused its key).
+ */
+export const DEAD_CENTRAL_URL = 'http://127.0.0.1:1';
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
