@@ -62,12 +62,16 @@ export function reaching(graph: ReadonlyMap<string, readonly string[]>, roots: r
   return roots.filter((r) => reaches(r, new Set()));
 }
 
-/** The file a relative specifier names (`./x.js` is `./x.ts` or `./x.tsx`; a folder is its index). */
-function resolveImport(from: string, spec: string): string | undefined {
+/**
+ * The file a relative specifier names (`./x.js` is `./x.ts` or `./x.tsx`; a folder is
+ * its index), if its name matches `accept` (test/shared/no-cycles.test.ts takes
+ * TypeScript only).
+ */
+export function resolveImport(from: string, spec: string, accept: RegExp = /\.(tsx?|mjs|js)$/): string | undefined {
   const base = resolve(dirname(from), spec);
   const stem = base.replace(/\.(js|mjs|cjs|jsx|ts|tsx)$/, '');
   const candidates = [base, `${stem}.ts`, `${stem}.tsx`, join(base, 'index.ts'), join(base, 'index.tsx')];
-  return candidates.find((c) => existsSync(c) && statSync(c).isFile() && /\.(tsx?|mjs|js)$/.test(c));
+  return candidates.find((c) => existsSync(c) && statSync(c).isFile() && accept.test(c));
 }
 
 function testFiles(dir: string): string[] {

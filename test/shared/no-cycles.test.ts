@@ -4,10 +4,11 @@
  * and the graph must have no cycle. A cycle is printed as a path of files, e.g.
  * `src/a.ts -> src/b.ts -> src/a.ts`.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { resolveImport } from '../../scripts/db-test-files.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SRC = join(ROOT, 'src');
@@ -27,14 +28,6 @@ export function specifiers(text: string): string[] {
   const out: string[] = [];
   for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)(['"])(\.{1,2}\/[^'"]+)\1/gm)) out.push(m[2] as string);
   return out;
-}
-
-/** The file a relative specifier names (`./x.js` is `./x.ts` or `./x.tsx`; a folder is its index). */
-function resolveImport(from: string, spec: string): string | undefined {
-  const base = resolve(dirname(from), spec);
-  const stem = base.replace(/\.(js|mjs|cjs|jsx|ts|tsx)$/, '');
-  const candidates = [base, `${stem}.ts`, `${stem}.tsx`, join(base, 'index.ts'), join(base, 'index.tsx')];
-  return candidates.find((c) => existsSync(c) && statSync(c).isFile() && /\.tsx?$/.test(c));
 }
 
 /** Cycles of the graph: for each strongly connected component, cycle paths that together pass through all its files. */
@@ -128,7 +121,7 @@ describe('src/ has no import cycles', () => {
     const graph = new Map<string, string[]>();
     for (const file of sources(SRC).sort()) {
       const deps = specifiers(readFileSync(file, 'utf8'))
-        .map((s) => resolveImport(file, s))
+        .map((s) => resolveImport(file, s, /\.tsx?$/))
         .filter((d): d is string => d !== undefined && d.startsWith(SRC));
       graph.set(relative(ROOT, file), [...new Set(deps.map((d) => relative(ROOT, d)))]);
     }
