@@ -37,7 +37,7 @@ const engineFolder = (depth) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'out/**', 'build/**', 'dist/**', 'data/**', 'coverage/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'out/**', 'build/**', 'dist/**', 'data/**', 'coverage/**', 'test-results/**', 'playwright-report/**', 'bench/results/**', '.test-build-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,17 +1,29 @@
 /**
- * Builds the app once before the suite (electron-vite, a few seconds): `npm start`'s
- * stack test serves the built renderer from out/renderer, as `npm start` does. HQ's
- * console (out/console, served by central at /console) is built when missing; its own
- * end-to-end test builds a fresh copy (test/helpers/console-build.ts).
+ * Before the suite:
+ * - builds the app (electron-vite, a few seconds): `npm start`'s stack test serves the
+ *   built renderer from out/renderer, as `npm start` does. HQ's console (out/console,
+ *   served by central at /console) is built when missing; its own end-to-end test
+ *   builds a fresh copy (test/helpers/console-build.ts).
+ * - transpiles src/ for the suite's child processes (test/helpers/test-build.ts), again
+ *   before every rerun in watch mode, so they never run code older than the sources;
+ *   the teardown removes it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+import { buildForTests } from './helpers/test-build.js';
 
-export default function setup(): void {
+export default async function setup(project: TestProject): Promise<() => void> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   execFileSync(process.execPath, ['node_modules/electron-vite/bin/electron-vite.js', 'build', '--logLevel', 'error'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (!existsSync(`${root}/out/console/index.html`)) {
     execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'vite.console.config.ts', '--logLevel', 'error'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   }
+  const built = await buildForTests(root);
+  project.provide('testBuild', built);
+  project.onTestsRerun(async () => {
+    await buildForTests(root);
+  });
+  return () => rmSync(built, { recursive: true, force: true });
 }

@@ -38,7 +38,8 @@ import {
   type SalesAudit,
 } from './audit.js';
 import { CHAOS_STORE, CHAOS_TERMINAL, PRODUCTS, productId, scratchPglite, scratchPostgres, seedCatalogue, writePrice, type CentralDb } from './central-db.js';
-import { Child, cleanEnv, killAllChildren, logFile, LogTail, TILLSYNC_BIN } from './children.js';
+import { nodeEntry } from '../helpers/test-build.js';
+import { Child, cleanEnv, killAllChildren, logFile, LogTail, ROOT, TILLSYNC_BIN } from './children.js';
 import { FaultProxy, type FaultStats } from './fault-proxy.js';
 import { deriveSeed, Random } from './random.js';
 
@@ -68,6 +69,12 @@ export interface CampaignOptions {
   readonly keep?: boolean;
   /** Stops the campaign early (everything is still cleaned up). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * A transpiled copy of src/ (the test suite's, test/helpers/test-build.ts) for the
+   * children to run; default: central through tsx and the agent and simulator through
+   * bin/tillsync.mjs, as in a development install.
+   */
+  readonly build?: string | undefined;
 }
 
 export interface CampaignEvents {
@@ -218,6 +225,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
   const waitMs = Math.max(opts.waitMs ?? 60_000, boundMs);
   const say = opts.progress ?? (() => undefined);
   const signal = opts.signal;
+  const tillsyncArgs = opts.build ? nodeEntry(ROOT, 'src/agent/cli.ts', opts.build) : [TILLSYNC_BIN];
   const failures: string[] = [];
   const crashes: string[] = [];
   if (opts.logsDir) mkdirSync(opts.logsDir, { recursive: true });
@@ -259,7 +267,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     noteCrash(central);
     central = new Child(
       'central',
-      ['--import', 'tsx', 'src/server/main.ts'],
+      nodeEntry(ROOT, 'src/server/main.ts', opts.build),
       cleanEnv({ PORT: String(centralPort), HOST: '127.0.0.1', TILLSYNC_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', ...(centralDb as CentralDb).env }),
       logs.central,
     );
@@ -284,7 +292,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     // is; logging at debug, so a failed run's report shows the socket's attempts.
     agent = new Child(
       'agent',
-      [TILLSYNC_BIN, 'agent', '--create'],
+      [...tillsyncArgs, 'agent', '--create'],
       cleanEnv({ LOG_LEVEL: 'debug', DATABASE_URL: `file:${posPath}`, CENTRAL_API_URL: (proxy as FaultProxy).url, CENTRAL_API_KEY: apiKey, TERMINAL_ID: CHAOS_TERMINAL }),
       logs.agent,
     );
@@ -363,7 +371,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     proxy.harm();
     simulator = new Child(
       'simulator',
-      [TILLSYNC_BIN, 'simulate', '--database', posPath, '--rate', String(rate), '--seed', String(deriveSeed(opts.seed, 'simulator'))],
+      [...tillsyncArgs, 'simulate', '--database', posPath, '--rate', String(rate), '--seed', String(deriveSeed(opts.seed, 'simulator'))],
       cleanEnv({}),
       logs.simulator,
       { keepStdout: true },

@@ -11,6 +11,7 @@
  * seed and the processes' last warnings: run `npm run chaos -- --seed S` to dig.
  */
 import { describe, expect, it } from 'vitest';
+import { suiteBuild } from '../helpers/processes.js';
 import { runCampaign } from './campaign.js';
 import { formatReport } from './report.js';
 
@@ -33,7 +34,7 @@ describe('the fault campaign', () => {
       console.log(`fault campaign seed ${SEED}`);
       // Stopped (and cleaned up) before the test's own timeout, so a stuck run still reports.
       const signal = AbortSignal.timeout(80_000);
-      const report = await runCampaign({ seconds: SECONDS, seed: SEED, pgUrl: PG_URL, boundMs: 10_000, waitMs: 20_000, signal });
+      const report = await runCampaign({ seconds: SECONDS, seed: SEED, pgUrl: PG_URL, boundMs: 10_000, waitMs: 20_000, signal, build: suiteBuild() });
       console.log(formatReport(report));
       expect(report.sales.written.orders).toBeGreaterThan(SECONDS * 2);
       expect(report.events.agentKills).toBeGreaterThan(0);

@@ -14,10 +14,31 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 import { ADMIN_TOKEN, ApiClient, type ProvisionedTerminal } from './central.js';
+import { nodeEntry } from './test-build.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The folder test/global-setup.ts transpiled src/ into (test/helpers/test-build.ts). */
+    testBuild?: string;
+  }
+}
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const TILLSYNC_BIN = join(ROOT, 'bin', 'tillsync.mjs');
+
+/** The folder the global setup transpiled src/ into, if it did. */
+export function suiteBuild(): string | undefined {
+  return inject('testBuild');
+}
+
+/**
+ * The node arguments that run the TypeScript module `entry` (e.g. `src/server/main.ts`):
+ * the suite's transpiled copy, or through tsx when there is none.
+ */
+export function nodeArgs(entry: string): string[] {
+  return nodeEntry(ROOT, entry, suiteBuild());
+}
 
 // ------------------------------------------------------------------ polling
 
@@ -193,7 +214,7 @@ export interface CentralProcessOptions {
   readonly env?: Record<string, string>;
 }
 
-/** Starts `node --import tsx src/server/main.ts` and waits until it listens. */
+/** Starts central (`src/server/main.ts`, see nodeArgs) and waits until it listens. */
 export async function startCentralProcess(opts: CentralProcessOptions): Promise<CentralProcess> {
   const port = opts.port ?? (await freePort());
   const env = cleanEnv({
@@ -204,7 +225,7 @@ export async function startCentralProcess(opts: CentralProcessOptions): Promise<
     ...(opts.databaseUrl ? { POSTGRES_URL_REMOTE: opts.databaseUrl } : { TILLSYNC_DATA_DIR: opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tillsync-central-')) }),
     ...opts.env,
   });
-  const proc = spawnProc(`central:${port}`, ['--import', 'tsx', 'src/server/main.ts'], env);
+  const proc = spawnProc(`central:${port}`, nodeArgs('src/server/main.ts'), env);
   await waitUntil(
     `central on port ${port} to listen`,
     () => {
@@ -248,12 +269,16 @@ export function agentEnv(s: AgentSettings, extra: Record<string, string> = {}): 
   });
 }
 
-/** Spawns `node bin/tillsync.mjs <args>`. */
+/**
+ * Spawns the `tillsync` command with `args`: src/agent/cli.ts as nodeArgs runs it, which is
+ * what `node bin/tillsync.mjs` runs in a development install (test/engine/tillsync-bin.test.ts
+ * covers that choice).
+ */
 export function tillsync(args: string[], env: NodeJS.ProcessEnv, name = `tillsync ${args[0] ?? ''}`): Proc {
-  return spawnProc(name, [TILLSYNC_BIN, ...args], env);
+  return spawnProc(name, [...nodeArgs('src/agent/cli.ts'), ...args], env);
 }
 
-/** Runs `node bin/tillsync.mjs <args>` to the end; SIGKILL after `timeoutMs`. */
+/** Runs the `tillsync` command (see tillsync()) with `args` to the end; SIGKILL after `timeoutMs`. */
 export async function runTillsync(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = tillsync(args, env);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../helpers/central.js';
-import { freePort } from '../helpers/processes.js';
+import { freePort, nodeArgs } from '../helpers/processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const TOKEN_LINE = /admin token[^:\n]*:\s*(\S+)/i;
@@ -36,7 +36,7 @@ function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 function spawnServer(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs('src/server/main.ts'), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
   let stderr = '';
