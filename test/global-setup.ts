@@ -7,14 +7,17 @@
  * - transpiles src/ for the suite's child processes (test/helpers/test-build.ts), again
  *   before every rerun in watch mode, so they never run code older than the sources;
  *   the teardown removes it.
+ * - on PostgreSQL (TEST_DATABASE_URL), migrates a database once for the run, which each
+ *   test database is copied from (test/helpers/schema-template.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { dropSchemaTemplate, makeSchemaTemplate } from './helpers/schema-template.js';
 import { buildForTests } from './helpers/test-build.js';
 
-export default async function setup(project: TestProject): Promise<() => void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   execFileSync(process.execPath, ['node_modules/electron-vite/bin/electron-vite.js', 'build', '--logLevel', 'error'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (!existsSync(`${root}/out/console/index.html`)) {
@@ -22,8 +25,15 @@ export default async function setup(project: TestProject): Promise<() => void> {
   }
   const built = await buildForTests(root);
   project.provide('testBuild', built);
+  const pgUrl = process.env.TEST_DATABASE_URL;
+  const template = pgUrl ? await makeSchemaTemplate(pgUrl) : undefined;
+  if (template) project.provide('pgSchemaTemplate', template);
   project.onTestsRerun(async () => {
     await buildForTests(root);
+    if (pgUrl && template) await makeSchemaTemplate(pgUrl);
   });
-  return () => rmSync(built, { recursive: true, force: true });
+  return async () => {
+    rmSync(built, { recursive: true, force: true });
+    if (pgUrl && template) await dropSchemaTemplate(pgUrl, template);
+  };
 }

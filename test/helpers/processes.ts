@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
-import { ADMIN_TOKEN, ApiClient, type ProvisionedTerminal } from './central.js';
+import { ADMIN_TOKEN, ApiClient, type ProvisionedTerminal } from './api-client.js';
 import { nodeEntry } from './test-build.js';
 
 declare module 'vitest' {
@@ -214,28 +214,41 @@ export interface CentralProcessOptions {
   readonly env?: Record<string, string>;
 }
 
-/** Starts central (`src/server/main.ts`, see nodeArgs) and waits until it listens. */
+/** The URL in central's "listening" log line (pino JSON), if it has printed it. */
+export function listeningUrl(stdout: string): string | undefined {
+  for (const line of stdout.split('\n')) {
+    if (!line.includes('central sync server listening')) continue;
+    const m = /"url":"(http:\/\/[^"]+)"/.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * Starts central (`src/server/main.ts`, see nodeArgs) and waits until it listens. Without
+ * a port it listens on one the system picks (PORT=0) and the helper reads which from its
+ * log: a port found free beforehand could be taken by another test file's server, or a
+ * client socket's, before central binds it.
+ */
 export async function startCentralProcess(opts: CentralProcessOptions): Promise<CentralProcess> {
-  const port = opts.port ?? (await freePort());
   const env = cleanEnv({
-    PORT: String(port),
+    PORT: String(opts.port ?? 0),
     HOST: '127.0.0.1',
     TILLSYNC_ADMIN_TOKEN: ADMIN_TOKEN,
     LOG_LEVEL: 'info',
     ...(opts.databaseUrl ? { POSTGRES_URL_REMOTE: opts.databaseUrl } : { TILLSYNC_DATA_DIR: opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tillsync-central-')) }),
     ...opts.env,
   });
-  const proc = spawnProc(`central:${port}`, nodeArgs('src/server/main.ts'), env);
-  await waitUntil(
-    `central on port ${port} to listen`,
+  const proc = spawnProc(`central:${opts.port ?? 'any port'}`, nodeArgs('src/server/main.ts'), env);
+  const url = await waitUntil(
+    `central (port ${opts.port ?? 'any'}) to listen`,
     () => {
       if (proc.exit) throw new Error(`central exited early ${JSON.stringify(proc.exit)}\n${proc.tail()}`);
-      return proc.stdout().includes('central sync server listening');
+      return listeningUrl(proc.stdout());
     },
     { timeout: 45_000, interval: 50, diagnose: () => proc.tail() },
   );
-  const url = `http://127.0.0.1:${port}`;
-  return { url, port, proc, admin: new ApiClient(url, ADMIN_TOKEN) };
+  return { url, port: Number(new URL(url).port), proc, admin: new ApiClient(url, ADMIN_TOKEN) };
 }
 
 /** Creates the store (if new) and provisions a terminal in it, through the admin API. */

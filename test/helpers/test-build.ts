@@ -17,6 +17,7 @@
 import { build } from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { leftoversOfRuns, processRunning } from './run-leftovers.js';
 
 /** The suite's builds are folders `.test-build-<pid of the run>` under the repository. */
 export const TEST_BUILD_PREFIX = '.test-build-';
@@ -30,29 +31,13 @@ export function buildEntries(root: string): string[] {
     .map((f) => join(root, 'src', f));
 }
 
-/** Whether a process with this id is running (signal 0 only asks). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The builds left by runs that ended without their teardown (killed): their run's
  * process is gone. A running one's build is not touched, so two runs (a watch and a
  * single file, say) never pull a build from under each other's processes.
  */
-export function leftoverBuilds(root: string, isRunning: (pid: number) => boolean = running): string[] {
-  return readdirSync(root)
-    .filter((name) => name.startsWith(TEST_BUILD_PREFIX))
-    .filter((name) => {
-      const pid = Number(name.slice(TEST_BUILD_PREFIX.length));
-      return !Number.isInteger(pid) || pid <= 0 || !isRunning(pid);
-    })
-    .map((name) => join(root, name));
+export function leftoverBuilds(root: string, isRunning: (pid: number) => boolean = processRunning): string[] {
+  return leftoversOfRuns(readdirSync(root), TEST_BUILD_PREFIX, isRunning).map((name) => join(root, name));
 }
 
 /**

@@ -35,7 +35,7 @@ describe('migrations applied by what is missing, not by the latest time', () => 
   let t: TestDatabase;
   let old: string;
   beforeAll(async () => {
-    t = await testDatabase();
+    t = await testDatabase({ blank: true });
     old = releaseUpTo('0008_origin_per_row');
   });
   afterAll(async () => {

@@ -298,10 +298,12 @@ export function openPostgres(opts: PostgresOptions): Database {
  * Embedded PGlite: one in-process connection, so statements serialize. `dataDir`
  * undefined keeps the database in memory (tests). `shared` lets several server
  * instances in one process use the same database, as instances share PostgreSQL.
+ * `from` starts it as a copy of another PGlite's dump (`dumpDataDir()`: the tests'
+ * databases start from one that holds central's schema).
  */
-export async function openPglite(dataDir?: string): Promise<Database> {
+export async function openPglite(dataDir?: string, from?: Blob): Promise<Database> {
   const parsers: Record<number, (v: string) => unknown> = { ...PARSERS };
-  const pglite = await PGlite.create(dataDir ? { dataDir, parsers } : { parsers });
+  const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(from ? { loadDataDir: from } : {}), parsers });
   return wrapPglite(pglite, true);
 }
 
