@@ -4,15 +4,13 @@
  * PostgreSQL server per call, dropped afterwards. Either starts with central's schema
  * (see testDatabase).
  */
-import { PGlite } from '@electric-sql/pglite';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createCentral, type Central } from '../../src/server/app.js';
 import { ServerConfig, type ServerConfigInput } from '../../src/server/config.js';
-import { openPglite, openPostgres, wrapPglite, type Database } from '../../src/server/db/database.js';
-import { migrate } from '../../src/server/db/migrate.js';
+import { openPglite, openPostgres, type Database } from '../../src/server/db/database.js';
 import { ADMIN_TOKEN, ApiClient, type ProvisionedTerminal } from './api-client.js';
+import { onServer, pgliteSchemaDump } from './schema-template.js';
 
 export { ADMIN_TOKEN, ApiClient, type HttpResult, type ProvisionedTerminal } from './api-client.js';
 
@@ -33,25 +31,6 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/**
- * Central's schema, once per worker process on PGlite: a PGlite migrated with this
- * build's migrations, dumped. Opening a fresh PGlite and migrating it costs about 2 s;
- * loading this dump about 1 s.
- */
-let pgliteSchema: Promise<Blob> | undefined;
-function pgliteSchemaDump(): Promise<Blob> {
-  pgliteSchema ??= (async () => {
-    const p = await PGlite.create();
-    try {
-      await migrate(wrapPglite(p, false));
-      return await p.dumpDataDir('none');
-    } finally {
-      await p.close();
-    }
-  })();
-  return pgliteSchema;
-}
-
 /** The PostgreSQL database with central's schema that test/global-setup.ts made for this run. */
 function postgresSchemaTemplate(): string | undefined {
   return inject('pgSchemaTemplate');
@@ -61,8 +40,8 @@ export interface TestDatabaseOptions {
   /**
    * An empty database, as central meets on its first start (for tests of the migrations
    * themselves). Default: one that already holds central's schema (this build's
-   * migrations applied, nothing else), copied from a template made once per run, as
-   * migrating each one again costs more than the copy.
+   * migrations applied, nothing else), copied from one made once per run (per worker
+   * on PGlite; test/helpers/schema-template.ts).
    */
   readonly blank?: boolean;
 }
@@ -74,11 +53,9 @@ export async function testDatabase(opts: TestDatabaseOptions = {}): Promise<Test
   }
   const name = `tillsync_t_${randomBytes(6).toString('hex')}`;
   const template = opts.blank ? undefined : postgresSchemaTemplate();
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
-  await admin.end();
-  const url = new URL(TEST_DATABASE_URL as string);
+  const adminUrl = TEST_DATABASE_URL as string;
+  await onServer(adminUrl, (c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`));
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const db = openPostgres({ connectionString: url.toString() });
   return {
@@ -86,10 +63,7 @@ export async function testDatabase(opts: TestDatabaseOptions = {}): Promise<Test
     url: url.toString(),
     async close() {
       await db.close();
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await onServer(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }
